@@ -1,16 +1,25 @@
-"""Stage 5 (side effects through an injected LLMClient): the review. Input: routed chunks,
-prompts, an LLMClient, prices and the budget. Output: per-chunk results and one CallRecord
-per model request. Owns bounded concurrency, failover, cooldown, the repair retry and the
-budget guard; never retries hidden inside the SDK."""
+"""Stage 5 (side effects only through an injected LLMClient): the review. Input: routed
+chunks, prompts, an LLMClient, prices and the budget guard. Output: per-chunk results and
+one CallRecord per model request. Owns bounded concurrency, failover, cooldown, the repair
+retry and the budget guard; never retries hidden inside the SDK."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal
 
+from .chunker import Chunk
 from .findings import Finding
 
-Outcome = Literal["ok", "failover", "error", "parse-failed", "repaired", "skipped-budget"]
+Outcome = Literal["ok", "failover", "error", "parse-failed", "skipped-budget"]
+FormatMode = Literal["json_schema", "json_object", "none"]
+_FORMAT_LADDER: tuple[FormatMode, ...] = ("json_schema", "json_object", "none")
 
 
 @dataclass(frozen=True)
@@ -20,7 +29,7 @@ class CallRecord:
     call_id: str
     chunk_id: str
     model: str
-    tier: str
+    tier: str  # cheap, frontier or summary
     files: tuple[str, ...]
     reasons: tuple[str, ...]  # routing reasons of the chunk's files
     input_tokens: int
@@ -34,6 +43,7 @@ class CallRecord:
     endpoint_host: str | None = None
     template_hash: str = ""
     started_at: str = ""  # ISO 8601 UTC
+    messages: tuple[dict[str, str], ...] | None = None  # only with audit.include_prompts
 
 
 @dataclass(frozen=True)
@@ -59,3 +69,435 @@ class ReviewOutcome:
     results: tuple[ChunkResult, ...]
     calls: tuple[CallRecord, ...]
     failovers: tuple[Failover, ...] = field(default_factory=tuple)
+    overview: str | None = None
+    notices: tuple[str, ...] = ()  # loud, user-facing problems (e.g. a key that was rejected)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one model lives: the connection the reviewer passes on each request."""
+
+    model: str
+    api_base: str | None
+    api_key: str | None
+    headers: Mapping[str, str]
+    timeout: float
+    host: str  # endpoint host for the audit log, never a key
+    key_env: str | None  # the variable to fix when authentication fails
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    concurrency: int = 8
+    max_output_tokens: int = 4096
+    attempts_per_model: int = 2  # 5xx/timeout/connection: retries on the same model, jittered
+    backoff_s: float = 0.5
+    cooldown_after: int = 3  # consecutive failures after which a model rests for the run
+    include_prompts: bool = False
+    input_margin: float = 1.10  # our tokenizer is not the provider's: reserve a little more
+    max_split_depth: int = 2  # context too long and no larger model: halve the chunk
+
+
+class _Shared:
+    """State shared by worker threads: records, cooldowns and per-model format modes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.calls: list[CallRecord] = []
+        self.failovers: list[Failover] = []
+        self.notices: list[str] = []
+        self.failures: dict[str, int] = {}
+        self.cooled: set[str] = set()
+        self.modes: dict[str, FormatMode] = {}
+        self.counter = 0
+        self.done = 0
+
+    def next_id(self) -> str:
+        with self.lock:
+            self.counter += 1
+            return f"call-{self.counter:04d}"
+
+
+class Reviewer:
+    """Reviews routed chunks with failover across each chunk's allowed models.
+
+    `targets(model)` resolves a model's connection; `estimate(model, input, output)` prices a
+    request (None when unknown); `guard` is a budget.BudgetGuard; `anchor(findings, chunk)`
+    anchors parsed findings against the diff."""
+
+    def __init__(
+        self,
+        client: Any,
+        prompts: Any,
+        *,
+        targets: Callable[[str], Target],
+        price: Callable[[str, int, int, int], float | None],
+        supports_schema: Callable[[str], bool],
+        context_window: Callable[[str], int | None],
+        count_tokens: Callable[[str], int],
+        parse: Callable[..., Any],
+        anchor: Callable[[Sequence[Finding], Chunk], list[Finding]],
+        guard: Any,
+        settings: ReviewSettings,
+        reasons: Mapping[str, tuple[str, ...]] | None = None,
+        response_format: Callable[[str], dict[str, Any] | None] | None = None,
+        progress: Callable[[int, int, float], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.prompts = prompts
+        self.targets = targets
+        self.price = price
+        self.supports_schema = supports_schema
+        self.context_window = context_window
+        self.count_tokens = count_tokens
+        self.parse = parse
+        self.anchor = anchor
+        self.guard = guard
+        self.settings = settings
+        self.reasons = reasons or {}
+        self.progress = progress
+        self.sleep = sleep
+        self.response_format = response_format
+        self.shared = _Shared()
+
+    # -- public -------------------------------------------------------------------------
+    def review(
+        self,
+        routes: Sequence[Any],
+        *,
+        pr_title: str | None = None,
+        pr_body: str | None = None,
+        skip: Mapping[str, str] | None = None,
+    ) -> ReviewOutcome:
+        """Review every route; `skip` maps chunk ids to a reason (e.g. budget) not to send."""
+        skip = skip or {}
+        total = len(routes)
+        workers = max(1, min(self.settings.concurrency, total or 1))
+
+        def one(route: Any) -> ChunkResult:
+            if route.chunk.id in skip:
+                result = ChunkResult(route.chunk.id, "skipped", None, error=skip[route.chunk.id])
+            elif route.blocked or not route.models:
+                reason = route.blocked or "no model configured for this tier"
+                result = ChunkResult(route.chunk.id, "skipped", None, error=f"not reviewed: {reason}")
+            else:
+                result = self._review_chunk(route.chunk, tuple(route.models), pr_title, pr_body, 0)
+            self._tick(total)
+            return result
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reviewbot") as pool:
+            results = tuple(pool.map(one, routes))
+        return ReviewOutcome(
+            results=results,
+            calls=tuple(self.shared.calls),
+            failovers=tuple(self.shared.failovers),
+            notices=tuple(self.shared.notices),
+        )
+
+    def overview(
+        self,
+        models: Sequence[str],
+        summaries: Sequence[tuple[str, str]],
+        counts: Mapping[str, int],
+        files: Sequence[str],
+    ) -> str | None:
+        """Ask the summary model for a short overview from the per-chunk summaries (never the
+        whole diff again). Failover across `models`; None when none answered."""
+        if not summaries or not models:
+            return None
+        messages = tuple(self.prompts.summary_messages(summaries, counts, files))
+        for model in models:
+            if self._is_cooled(model):
+                continue
+            try:
+                reply = self._call(model, "summary", "summary", tuple(files), messages, "none")
+            except _CallFailed:
+                continue
+            if reply.text.strip():
+                return reply.text.strip()
+        return None
+
+    # -- one chunk ------------------------------------------------------------------------
+    def _review_chunk(
+        self, chunk: Chunk, models: tuple[str, ...], title: str | None, body: str | None, depth: int
+    ) -> ChunkResult:
+        messages = tuple(self.prompts.review_messages(chunk, pr_title=title, pr_body=body))
+        last_error = "no model was tried"
+        for index, model in enumerate(models):
+            nxt = models[index + 1] if index + 1 < len(models) else None
+            if self._is_cooled(model):
+                self._failover(chunk.id, model, nxt, "cooled down after repeated failures")
+                continue
+            window = self.context_window(model)
+            if window is not None and self._input_estimate(messages) > window:
+                self._failover(chunk.id, model, nxt, f"chunk larger than the {window}-token context window")
+                last_error = "context too long for every allowed model"
+                continue
+            result, error, kind = self._try_model(chunk, model, messages)
+            if result is not None:
+                return result
+            last_error = error
+            if kind == "budget":
+                return ChunkResult(chunk.id, "skipped", None, error=error)
+            self._failover(chunk.id, model, nxt, error)
+        if "context" in last_error and depth < self.settings.max_split_depth:
+            split = self._split_and_review(chunk, models, title, body, depth)
+            if split is not None:
+                return split
+        return ChunkResult(chunk.id, "failed", None, error=f"not reviewed: every allowed model failed ({last_error})")
+
+    def _try_model(
+        self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...]
+    ) -> tuple[ChunkResult | None, str, str]:
+        """Attempts on one model. Returns (result, error, kind); result None means fail over."""
+        attempt = 0
+        mode = self._mode(model)
+        while True:
+            attempt += 1
+            try:
+                reply = self._send(chunk, model, messages, mode)
+            except _CallFailed as failed:
+                kind, err = failed.kind, failed.message
+                if kind == "budget":
+                    return None, err, kind
+                if kind == "bad_request" and mode != "none":
+                    mode = self._step_down(model, mode)  # server rejected response_format
+                    continue
+                if kind in ("server", "timeout", "connection") and attempt < self.settings.attempts_per_model:
+                    if kind == "server" and mode != "none":
+                        mode = self._step_down(model, mode)  # some servers 5xx on json_schema
+                    self.sleep(self.settings.backoff_s * attempt * (0.5 + random.random()))
+                    continue
+                return None, err, kind
+            return self._finish(chunk, model, messages, reply, mode), "", "ok"
+
+    def _finish(
+        self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], reply: Any, mode: FormatMode
+    ) -> ChunkResult:
+        parsed = self.parse(reply.text, model=model, chunk_id=chunk.id, finish_reason=reply.finish_reason)
+        if parsed.error:
+            self._mark_last(reply.call_id, "parse-failed", parsed.error, len(parsed.findings))
+            repair = tuple(self.prompts.repair_messages(messages, reply.text, parsed.error))
+            try:
+                fixed = self._send(chunk, model, repair, mode)
+            except _CallFailed as failed:
+                fixed = None
+                repair_error = failed.message
+            if fixed is not None:
+                again = self.parse(fixed.text, model=model, chunk_id=chunk.id, finish_reason=fixed.finish_reason)
+                if not again.error:
+                    return self._ok(chunk, model, again, fixed.call_id)
+                self._mark_last(fixed.call_id, "parse-failed", again.error, len(again.findings))
+                repair_error = again.error
+                if len(again.findings) > len(parsed.findings):
+                    parsed = again
+            # Nothing a model found is dropped: salvaged findings stay, the chunk is failed.
+            findings = tuple(self.anchor(parsed.findings, chunk))
+            return ChunkResult(
+                chunk.id, "failed", model, findings, parsed.summary,
+                error=f"unusable reply after one repair retry ({repair_error})",
+            )
+        return self._ok(chunk, model, parsed, reply.call_id)
+
+    def _ok(self, chunk: Chunk, model: str, parsed: Any, call_id: str) -> ChunkResult:
+        findings = tuple(self.anchor(parsed.findings, chunk))
+        self._mark_last(call_id, "ok", None, len(findings))
+        self._succeeded(model)
+        return ChunkResult(chunk.id, "reviewed", model, findings, parsed.summary)
+
+    def _split_and_review(
+        self, chunk: Chunk, models: tuple[str, ...], title: str | None, body: str | None, depth: int
+    ) -> ChunkResult | None:
+        halves = split_chunk(chunk, self.count_tokens)
+        if halves is None:
+            return None
+        parts = [self._review_chunk(h, models, title, body, depth + 1) for h in halves]
+        findings = tuple(f for p in parts for f in p.findings)
+        failed = [p for p in parts if p.status != "reviewed"]
+        summary = " ".join(p.summary for p in parts if p.summary) or None
+        model = next((p.model for p in parts if p.model), None)
+        if failed:
+            return ChunkResult(chunk.id, "failed", model, findings, summary,
+                               error="; ".join(p.error or "failed" for p in failed))
+        return ChunkResult(chunk.id, "reviewed", model, findings, summary)
+
+    # -- one request ------------------------------------------------------------------------
+    def _send(
+        self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], mode: FormatMode
+    ) -> _Reply:
+        return self._call(model, chunk.tier, chunk.id, chunk.files, messages, mode)
+
+    def _call(
+        self, model: str, tier: str, chunk_id: str, files: tuple[str, ...],
+        messages: tuple[dict[str, str], ...], mode: FormatMode,
+    ) -> _Reply:
+        """One request under the budget guard. Raises _CallFailed; every outcome is recorded."""
+        from .llm import LLMError, LLMRequest  # cheap: llm.py imports litellm lazily
+
+        target = self.targets(model)
+        in_est = self._input_estimate(messages)
+        max_out = self.settings.max_output_tokens
+        reservation = self.guard.reserve(self.price(model, in_est, max_out, 0), in_est)
+        if reservation is None:
+            # Not a model request, so no CallRecord: the chunk is reported as skipped for budget.
+            raise _CallFailed("budget", "skipped: the budget would be exceeded by this request")
+        request = LLMRequest(
+            model=model, messages=messages, max_tokens=max_out, timeout=target.timeout,
+            response_format=self._format(mode, model), api_base=target.api_base,
+            api_key=target.api_key, headers=dict(target.headers),
+        )
+        started = _now()
+        try:
+            response = self.client.complete(request)
+        except LLMError as exc:
+            self.guard.settle(reservation, 0.0, 0)
+            self._failed(model, exc.kind)
+            message = self._describe(exc, target)
+            self._record(model, tier, chunk_id, files, messages, None, "error", message, target, started)
+            raise _CallFailed(exc.kind, message) from exc
+        usd = response.cost_usd
+        if usd is None:
+            usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
+        self.guard.settle(reservation, usd, response.input_tokens)
+        call_id = self._record(model, tier, chunk_id, files, messages, response, "ok", None, target, started, usd)
+        return _Reply(response.text, response.finish_reason, call_id)
+
+    def _describe(self, exc: Any, target: Target) -> str:
+        if exc.kind == "auth":
+            var = target.key_env or "the API key"
+            notice = f"authentication failed for {target.model}: check {var}"
+            with self.shared.lock:
+                if notice not in self.shared.notices:
+                    self.shared.notices.append(notice)
+            return notice
+        status = f"HTTP {exc.status}: " if exc.status else ""
+        return f"{exc.kind} ({status}{_one_line(exc.message)})"
+
+    def _format(self, mode: FormatMode, model: str) -> dict[str, Any] | None:
+        if self.response_format is None:
+            from .prompts import response_format
+
+            self.response_format = response_format
+        return self.response_format(mode)
+
+    def _mode(self, model: str) -> FormatMode:
+        with self.shared.lock:
+            if model not in self.shared.modes:
+                self.shared.modes[model] = "json_schema" if self.supports_schema(model) else "json_object"
+            return self.shared.modes[model]
+
+    def _step_down(self, model: str, mode: FormatMode) -> FormatMode:
+        lower = _FORMAT_LADDER[min(_FORMAT_LADDER.index(mode) + 1, len(_FORMAT_LADDER) - 1)]
+        with self.shared.lock:
+            self.shared.modes[model] = lower  # remember per model what the server accepts
+        return lower
+
+    def _input_estimate(self, messages: tuple[dict[str, str], ...]) -> int:
+        raw = sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
+        return int(raw * self.settings.input_margin)
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _record(
+        self, model: str, tier: str, chunk_id: str, files: tuple[str, ...],
+        messages: tuple[dict[str, str], ...], response: Any, outcome: Outcome,
+        error: str | None, target: Target, started: str | None = None, usd: float | None = None,
+    ) -> str:
+        call_id = self.shared.next_id()
+        reasons = tuple(dict.fromkeys(r for f in files for r in self.reasons.get(f, ())))
+        record = CallRecord(
+            call_id=call_id, chunk_id=chunk_id, model=model, tier=tier, files=files, reasons=reasons,
+            input_tokens=response.input_tokens if response else 0,
+            output_tokens=response.output_tokens if response else 0,
+            cached_tokens=response.cached_tokens if response else None,
+            usd=usd if response else (0.0 if outcome == "skipped-budget" else None),
+            latency_ms=response.latency_ms if response else 0,
+            outcome=outcome, error=error, endpoint_host=target.host,
+            template_hash=str(getattr(self.prompts, "template_hash", "")),
+            started_at=started or _now(),
+            messages=messages if self.settings.include_prompts else None,
+        )
+        with self.shared.lock:
+            self.shared.calls.append(record)
+        return call_id
+
+    def _mark_last(self, call_id: str, outcome: Outcome, error: str | None, findings: int) -> None:
+        with self.shared.lock:
+            for i, rec in enumerate(self.shared.calls):
+                if rec.call_id == call_id:
+                    self.shared.calls[i] = replace(rec, outcome=outcome, error=error, findings=findings)
+                    return
+
+    def _failover(self, chunk_id: str, model: str, nxt: str | None, reason: str) -> None:
+        with self.shared.lock:
+            self.shared.failovers.append(Failover(chunk_id, model, nxt, reason))
+            # The call that failed is a failover when another model takes over.
+            for i in range(len(self.shared.calls) - 1, -1, -1):
+                rec = self.shared.calls[i]
+                if rec.chunk_id == chunk_id and rec.model == model and rec.outcome == "error" and nxt:
+                    self.shared.calls[i] = replace(rec, outcome="failover")
+                    break
+
+    def _failed(self, model: str, kind: str) -> None:
+        with self.shared.lock:
+            self.shared.failures[model] = self.shared.failures.get(model, 0) + 1
+            if kind == "auth" or self.shared.failures[model] >= self.settings.cooldown_after:
+                self.shared.cooled.add(model)  # a key does not fix itself mid-run
+
+    def _succeeded(self, model: str) -> None:
+        with self.shared.lock:
+            self.shared.failures[model] = 0
+
+    def _is_cooled(self, model: str) -> bool:
+        with self.shared.lock:
+            return model in self.shared.cooled
+
+    def _tick(self, total: int) -> None:
+        with self.shared.lock:
+            self.shared.done += 1
+            done = self.shared.done
+        if self.progress is not None:
+            self.progress(done, total, float(getattr(self.guard, "spent_usd", 0.0) or 0.0))
+
+
+@dataclass(frozen=True)
+class _Reply:
+    text: str
+    finish_reason: str | None
+    call_id: str
+
+
+class _CallFailed(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk, Chunk] | None:
+    """Halve a chunk at the hunk boundary nearest its middle (context window exceeded and no
+    larger model allowed). None when it holds a single hunk."""
+    lines = chunk.text.splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("@@")]
+    if len(starts) < 2:
+        return None
+    middle = min(starts[1:], key=lambda i: abs(i - len(lines) / 2))
+    header = ""
+    for ln in reversed(lines[:middle]):
+        if ln.startswith("### "):
+            header = ln
+            break
+    first, second = "".join(lines[:middle]), header + "".join(lines[middle:])
+    return (
+        replace(chunk, id=f"{chunk.id}a", text=first, tokens=count_tokens(first)),
+        replace(chunk, id=f"{chunk.id}b", text=second, tokens=count_tokens(second)),
+    )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
