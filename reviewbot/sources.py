@@ -1,0 +1,211 @@
+"""Edge: where a diff comes from. Input: a file path, standard input, or a git range.
+Output: the raw diff bytes, never decoded here (diff.parse_diff owns decoding). Every
+failure is a one-line UsageError/DiffError with a hint; no OSError or CalledProcessError
+escapes. The GitHub pull-request source lives in ghapi.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO
+
+from .errors import DiffError, UsageError
+
+# A 200 MB diff is far past anything worth reviewing (GitHub's own diff view gives up at
+# 20,000 lines); refuse it before it is held in memory several times over.
+MAX_DIFF_BYTES = 200 * 1024 * 1024
+GIT_TIMEOUT_S = 300.0
+_READ_CHUNK = 1 << 20
+
+
+def _too_large(what: str) -> DiffError:
+    return DiffError(
+        f"{what} is larger than {MAX_DIFF_BYTES // (1024 * 1024)} MB",
+        hint="review a narrower range, or exclude generated files from the diff",
+    )
+
+
+def _read_capped(stream: IO[bytes], what: str) -> bytes:
+    """Read at most MAX_DIFF_BYTES; one byte more means the input is too large."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = stream.read(min(_READ_CHUNK, MAX_DIFF_BYTES + 1 - size))
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
+        size += len(part)
+        if size > MAX_DIFF_BYTES:
+            raise _too_large(what)
+
+
+def read_diff_file(path: str) -> bytes:
+    """The bytes of a .diff/.patch file (binary mode: text mode would turn CRLF into LF)."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(
+            f"{path} is a directory, not a diff file", hint="pass a .diff or .patch file"
+        )
+    try:
+        with p.open("rb") as fh:
+            return _read_capped(fh, path)
+    except FileNotFoundError:
+        raise UsageError(
+            f"diff file not found: {path}", hint="check the path, or pipe the diff to `-`"
+        ) from None
+    except PermissionError:
+        raise UsageError(
+            f"cannot read {path}: permission denied", hint="check the file's permissions"
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {path}: {exc.strerror or exc}", hint="check the path"
+        ) from None
+
+
+def read_stdin() -> bytes:
+    """The diff piped to standard input. A terminal with nothing piped is an error rather
+    than a silent wait for input that will never come."""
+    stdin = sys.stdin
+    if stdin is None or stdin.isatty():
+        raise UsageError(
+            "no diff on standard input",
+            hint="pipe one in (`git diff main... | reviewbot review -`) or pass --diff FILE",
+        )
+    try:
+        return _read_capped(stdin.buffer, "standard input")
+    except OSError as exc:
+        raise UsageError(f"cannot read standard input: {exc.strerror or exc}") from None
+
+
+def _git_argv(range_spec: str) -> list[str]:
+    # Pin every setting a user's git config could change in the output: explicit a/ b/
+    # prefixes (diff.noprefix, diff.mnemonicPrefix), no textconv or external drivers, no
+    # colour, `Subproject commit` lines for submodules (diff.submodule=log changes them) and
+    # whole-repo paths (diff.relative; set with -c because --no-relative needs git 2.28).
+    # The trailing `--` makes git read the range as a revision, never as a path.
+    return [
+        "git",
+        "-c",
+        "diff.relative=false",
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--find-renames",
+        "--submodule=short",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        range_spec,
+        "--",
+    ]
+
+
+def _check_git_args(range_spec: str, cwd: str | None) -> None:
+    if not range_spec.strip():
+        raise UsageError("empty git range", hint="pass a range such as main...HEAD")
+    if range_spec.startswith("-"):
+        # Anything starting with "-" would reach git as an option, e.g. --output=FILE.
+        raise UsageError(
+            f"git range must not start with '-': {range_spec}",
+            hint="pass a range such as main...HEAD",
+        )
+    if cwd is not None and not Path(cwd).is_dir():
+        raise UsageError(f"not a directory: {cwd}", hint="run reviewbot inside the repository")
+    if shutil.which("git") is None:
+        raise UsageError(
+            "git is not installed or not on PATH", hint="install git, or pass the diff as a file"
+        )
+
+
+def _git_error(range_spec: str, cwd: str | None, stderr: str) -> UsageError:
+    first = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), "git diff failed")
+    where = cwd or os.getcwd()
+    if "not a git repository" in stderr.lower():
+        return UsageError(
+            f"not a git repository: {where}",
+            hint="run reviewbot inside a clone, or pass the diff as a file",
+        )
+    if any(
+        s in stderr
+        for s in (
+            "bad revision",
+            "unknown revision",
+            "ambiguous argument",
+            "invalid revision",
+            "bad object",
+        )
+    ):
+        return UsageError(
+            f"git cannot resolve {range_spec!r}: {first}",
+            hint="fetch both ends first (in Actions: actions/checkout with fetch-depth: 0)",
+        )
+    return UsageError(f"git diff {range_spec} failed: {first}")
+
+
+def git_diff(range_spec: str, cwd: str | None = None) -> bytes:
+    """`git diff RANGE` in cwd, as bytes. Runs git with a list argv (never a shell), an
+    English locale so its errors can be recognised, and a size cap on what it prints."""
+    _check_git_args(range_spec, cwd)
+    env = {
+        **os.environ,
+        "LC_ALL": "C",
+        "LANGUAGE": "C",
+        "GIT_PAGER": "cat",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
+                _git_argv(range_spec),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
+        except OSError as exc:
+            raise UsageError(
+                f"cannot run git: {exc.strerror or exc}", hint="check that git is installed"
+            ) from None
+        out = _collect(proc, f"git diff {range_spec}")
+        err.seek(0)
+        stderr = err.read(64 * 1024).decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise _git_error(range_spec, cwd, stderr)
+    return out
+
+
+def _collect(proc: subprocess.Popen[bytes], what: str) -> bytes:
+    """Read the child's stdout under the size cap and a time limit, killing it on either."""
+    fired = threading.Event()
+
+    def kill() -> None:
+        fired.set()
+        proc.kill()
+
+    timer = threading.Timer(GIT_TIMEOUT_S, kill)
+    timer.daemon = True
+    timer.start()
+    stdout = proc.stdout
+    if stdout is None:  # pragma: no cover - Popen was given stdout=PIPE
+        raise UsageError(f"{what}: no output stream")
+    try:
+        out = _read_capped(stdout, what)
+    except DiffError:
+        proc.kill()
+        raise
+    finally:
+        timer.cancel()
+        stdout.close()
+        proc.wait()
+    if fired.is_set():
+        raise UsageError(
+            f"{what} took longer than {GIT_TIMEOUT_S:.0f} s", hint="review a narrower range"
+        )
+    return out
