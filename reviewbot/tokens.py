@@ -1,0 +1,127 @@
+"""Support: token counting. Input: text. Output: token counts from a real BPE tokenizer,
+tiktoken's `o200k_base` (else `cl100k_base`), read from the encoding files litellm bundles so
+that neither litellm is imported (4-9 s) nor the network touched. When those files are
+missing or tiktoken fails, counts fall back to an estimate of ceil(characters / 4);
+`tokenizer_name()` says which one is in use."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ESTIMATE = "estimate:ceil(chars/4)"
+
+# tiktoken caches each encoding file under sha1(url) in TIKTOKEN_CACHE_DIR; litellm ships
+# those files and points the variable at its folder. The sha256 values are tiktoken's own
+# (tiktoken_ext/openai_public.py): on a mismatch tiktoken deletes the file and downloads it
+# again, so we check first and never let it reach for the network.
+_ENCODINGS: tuple[tuple[str, str, str], ...] = (
+    (
+        "o200k_base",
+        "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+        "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    ),
+    (
+        "cl100k_base",
+        "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+        "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+    ),
+)
+
+Encode = Callable[[str], list[int]]
+
+
+def bundled_tokenizer_dir() -> Path | None:
+    """litellm's tokenizer folder, found without importing litellm (find_spec of a top-level
+    package only locates it)."""
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "litellm_core_utils" / "tokenizers"
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def _cached_file_ok(cache_dir: str, url: str, sha256: str) -> bool:
+    path = Path(cache_dir) / hashlib.sha1(url.encode()).hexdigest()
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    except OSError:
+        return False
+
+
+def _load() -> tuple[str, Encode | None]:
+    """(name, encode function) of the first usable bundled encoding, else the estimate."""
+    bundled = bundled_tokenizer_dir()
+    if bundled is not None:
+        # setdefault: a user's own TIKTOKEN_CACHE_DIR wins, as it does for litellm.
+        os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(bundled))
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR", "")
+    if not cache_dir:  # "" disables tiktoken's cache, i.e. it would download every time
+        return ESTIMATE, None
+    for name, url, sha256 in _ENCODINGS:
+        if not _cached_file_ok(cache_dir, url, sha256):
+            continue
+        try:
+            import tiktoken
+
+            encoding = tiktoken.get_encoding(name)
+        except Exception:  # any tiktoken failure means "use the estimate", never a crash
+            continue
+        # encode_ordinary: diff text may contain "<|endoftext|>", which encode() rejects.
+        return f"tiktoken:{name}", encoding.encode_ordinary
+    return ESTIMATE, None
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> tuple[str, Encode | None]:
+    return _load()
+
+
+def reset() -> None:
+    """Forget the loaded tokenizer (after changing TIKTOKEN_CACHE_DIR, and in tests)."""
+    _tokenizer.cache_clear()
+
+
+def tokenizer_name() -> str:
+    """Which counter is in use: tiktoken:o200k_base, tiktoken:cl100k_base or the estimate."""
+    return _tokenizer()[0]
+
+
+def estimate_tokens(text: str) -> int:
+    """The fallback: ceil(len(text) / 4) in characters (code averages 3-4 characters a
+    token, so this errs towards overcounting, the safe side for a budget)."""
+    return (len(text) + 3) // 4
+
+
+def count_tokens(text: str) -> int:
+    encode = _tokenizer()[1]
+    if encode is None:
+        return estimate_tokens(text)
+    return len(encode(text))
+
+
+def count_tokens_many(texts: Sequence[str]) -> list[int]:
+    """Counts for many texts. A plain loop: tiktoken's thread-pool batch API was several
+    times slower for many small texts on a 2-core runner."""
+    encode = _tokenizer()[1]
+    if encode is None:
+        return [estimate_tokens(t) for t in texts]
+    return [len(encode(t)) for t in texts]
+
+
+__all__ = [
+    "ESTIMATE",
+    "bundled_tokenizer_dir",
+    "count_tokens",
+    "count_tokens_many",
+    "estimate_tokens",
+    "reset",
+    "tokenizer_name",
+]
