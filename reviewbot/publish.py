@@ -1,0 +1,436 @@
+"""Publishing stage (pure): Findings + Diff → one GitHub review payload (capped, re-checked
+against the diff, deduplicated by hidden fingerprint markers) plus the findings that must go
+to the summary instead; hidden markers for fingerprints, runs and the summary state; workflow
+annotation lines for the read-only fallback. No I/O: ghapi.py sends what this builds."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence, Set
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .diff import Diff, FileDiff, Hunk
+from .errors import UsageError
+from .findings import SEVERITIES, Finding
+
+# GitHub rejects review, comment and issue-comment bodies above this many characters (422
+# "Body is too long (maximum is 65536 characters)").
+MAX_BODY = 65_536
+# Room kept below MAX_BODY so a truncation note and markers always fit.
+_BODY_MARGIN = 512
+
+FINGERPRINT_MARKER = "<!-- reviewbot:fp:{fp} -->"
+RUN_MARKER = "<!-- reviewbot:run:{run_id} -->"
+SUMMARY_PREFIX = "<!-- reviewbot:summary "
+SUMMARY_MARKER = SUMMARY_PREFIX + "{state} -->"
+
+_FP_RE = re.compile(r"<!-- reviewbot:fp:([^\s>]+) -->")
+_RUN_RE = re.compile(r"<!-- reviewbot:run:([^\s>]+) -->")
+_SUMMARY_RE = re.compile(r"<!-- reviewbot:summary (\{.*?\}) -->", re.DOTALL)
+
+ReviewEvent = Literal["COMMENT", "REQUEST_CHANGES"]
+_EVENTS = ("COMMENT", "REQUEST_CHANGES")
+
+_BADGES = {
+    "critical": "🔴 **Critical**",
+    "high": "🟠 **High**",
+    "medium": "🟡 **Medium**",
+    "low": "🔵 **Low**",
+    "info": "⚪ **Info**",
+}
+
+
+# --- hidden markers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryState:
+    """What a run leaves in the summary comment for the next run to read."""
+
+    head: str  # last reviewed head sha
+    runs: int = 0
+    total_usd: float = 0.0
+
+
+def render_summary_marker(state: SummaryState) -> str:
+    data = json.dumps(
+        {"head": state.head, "runs": state.runs, "total_usd": round(state.total_usd, 6)},
+        sort_keys=True,
+    )
+    # '>' only occurs inside JSON strings, where \u003e is equivalent; it keeps "-->" out.
+    return SUMMARY_MARKER.format(state=data.replace(">", "\\u003e"))
+
+
+def is_summary(body: str) -> bool:
+    return SUMMARY_PREFIX in body
+
+
+def parse_summary_state(body: str) -> SummaryState | None:
+    """The state embedded in a summary comment, or None when absent or unreadable."""
+    match = _SUMMARY_RE.search(body)
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+        head, runs, total = data["head"], data.get("runs", 0), data.get("total_usd", 0.0)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(head, str) or isinstance(runs, bool) or not isinstance(runs, int):
+        return None
+    if isinstance(total, bool) or not isinstance(total, (int, float)):
+        return None
+    return SummaryState(head=head, runs=runs, total_usd=float(total))
+
+
+def extract_fingerprints(body: str) -> set[str]:
+    return set(_FP_RE.findall(body))
+
+
+def render_run_marker(run_id: str) -> str:
+    return RUN_MARKER.format(run_id=re.sub(r"[^A-Za-z0-9_.-]", "-", run_id))
+
+
+def extract_run_id(body: str) -> str | None:
+    match = _RUN_RE.search(body)
+    return match.group(1) if match else None
+
+
+# --- payload ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewComment:
+    path: str
+    line: int
+    side: Literal["RIGHT", "LEFT"]
+    body: str
+    start_line: int | None = None
+    start_side: Literal["RIGHT", "LEFT"] | None = None
+    fingerprint: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "path": self.path, "body": self.body, "line": self.line, "side": self.side,
+        }
+        # GitHub rejects start_line == line ("start line must precede the end line").
+        if self.start_line is not None and self.start_line < self.line:
+            out["start_line"] = self.start_line
+            out["start_side"] = self.start_side or self.side
+        return out
+
+    @property
+    def location(self) -> str:
+        lines = f"{self.start_line}-{self.line}" if self.start_line else str(self.line)
+        old = " (old file)" if self.side == "LEFT" else ""
+        return f"`{self.path}` line {lines}{old}"
+
+
+@dataclass(frozen=True)
+class ReviewPayload:
+    """One `POST /pulls/{n}/reviews` request. `run_id` and `duplicates` are not sent."""
+
+    commit_id: str
+    event: ReviewEvent
+    body: str
+    comments: tuple[ReviewComment, ...] = ()
+    run_id: str = ""
+    duplicates: int = 0  # findings skipped because an earlier run already posted them
+
+    def __post_init__(self) -> None:
+        if self.event not in _EVENTS:
+            # A GITHUB_TOKEN may not approve (422), and a bot must never approve anyway.
+            raise UsageError(
+                f"review event must be COMMENT or REQUEST_CHANGES, not {self.event!r}",
+                hint="reviewbot never approves pull requests",
+            )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "commit_id": self.commit_id,
+            "event": self.event,
+            "body": self.body,
+            "comments": [c.to_json() for c in self.comments],
+        }
+
+    def fallback_all_in_body(
+        self, reason: str = "GitHub rejected the inline comments"
+    ) -> ReviewPayload:
+        """The same review with every comment moved into the body, so nothing is lost when
+        GitHub answers 422 (it never says which comment it rejected)."""
+        if not self.comments:
+            return replace(self, body=cap_body(self.body))
+        head = f"{self.body}\n\n{reason}, so they are listed here:"
+        sections = [f"---\n{c.location}\n\n{c.body}" for c in self.comments]
+        return replace(self, body=_join_capped(head, sections), comments=())
+
+
+def cap_body(text: str, limit: int = MAX_BODY) -> str:
+    """`text` cut to fit GitHub's body limit, with a note saying so; a code fence left open
+    by the cut is closed so that what follows does not render as code."""
+    if len(text) <= limit:
+        return text
+    note = f"\n\n… (truncated: GitHub limits a body to {limit:,} characters)"
+    cut = text[: limit - len(note) - 8]
+    if sum(1 for ln in cut.splitlines() if ln.lstrip().startswith("```")) % 2:
+        cut += "\n```"
+    return cut + note
+
+
+def _join_capped(head: str, sections: Sequence[str], limit: int = MAX_BODY) -> str:
+    """head + sections, leaving out whole sections (and saying how many) past the limit."""
+    body = head
+    for i, section in enumerate(sections):
+        if len(body) + len(section) + 2 > limit - _BODY_MARGIN:
+            left = len(sections) - i
+            return f"{body}\n\n… {left} more not shown (GitHub limits a review body to {limit:,} characters)"
+        body += "\n\n" + section
+    return body
+
+
+# --- building the review ------------------------------------------------------------------
+
+
+def build_review(
+    findings: Sequence[Finding],
+    diff: Diff,
+    *,
+    commit_id: str,
+    run_id: str,
+    max_inline: int = 30,
+    already_posted: Set[str] = frozenset(),
+    event: ReviewEvent = "COMMENT",
+    header: str = "",
+) -> tuple[ReviewPayload, list[Finding]]:
+    """One review for `commit_id` and the findings that did not go inline (general ones,
+    ones that fail the final re-check against the diff, and overflow past `max_inline`),
+    severity first. Findings whose fingerprint is in `already_posted` are not reposted."""
+    comments: list[ReviewComment] = []
+    rest: list[Finding] = []
+    duplicates = 0
+    for finding in sorted(findings, key=_severity_rank):
+        comment = _to_comment(finding, diff)
+        if comment is None:
+            rest.append(finding)
+        elif finding.fingerprint and finding.fingerprint in already_posted:
+            duplicates += 1
+        elif len(comments) >= max_inline:
+            rest.append(finding)
+        else:
+            comments.append(comment)
+    line = header or _default_header(commit_id, len(comments), len(rest), duplicates)
+    body = f"{_one_line(line)}\n\n{render_run_marker(run_id)}"
+    payload = ReviewPayload(
+        commit_id=commit_id, event=event, body=body, comments=tuple(comments),
+        run_id=run_id, duplicates=duplicates,
+    )
+    return payload, rest
+
+
+def _severity_rank(f: Finding) -> int:
+    return SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES)
+
+
+def _default_header(commit_id: str, inline: int, rest: int, duplicates: int) -> str:
+    parts = [f"**reviewbot** reviewed `{commit_id[:7]}`: {inline} inline comment{'s' * (inline != 1)}"]
+    if rest:
+        parts.append(f"{rest} more in the summary comment")
+    if duplicates:
+        parts.append(f"{duplicates} already posted earlier and not repeated")
+    return "; ".join(parts) + "."
+
+
+def _to_comment(finding: Finding, diff: Diff) -> ReviewComment | None:
+    """The inline comment for `finding`, or None when it cannot be anchored: the final
+    re-check, since one bad line makes GitHub reject the whole review (422)."""
+    if finding.placement != "inline" or finding.path is None or finding.line is None:
+        return None
+    fd = diff.file(finding.path)
+    if fd is None:
+        return None
+    hunk = _hunk_of(fd, finding.line, finding.side)
+    if hunk is None:
+        return None
+    start = finding.start_line
+    if start is not None and not (start < finding.line and start in _side_lines(hunk, finding.side)):
+        start = None  # one-line comment instead of a range GitHub would reject
+    suggest = finding.side == "RIGHT" and finding.suggestion is not None
+    exact = start is not None or finding.start_line in (None, finding.line)
+    return ReviewComment(
+        path=fd.path,
+        line=finding.line,
+        side=finding.side,
+        body=render_comment_body(finding, suggestion=suggest and exact),
+        start_line=start,
+        start_side=finding.side if start is not None else None,
+        fingerprint=finding.fingerprint,
+    )
+
+
+def _side_lines(hunk: Hunk, side: str) -> set[int]:
+    if side == "RIGHT":
+        return {ln.new_no for ln in hunk.lines if ln.new_no is not None}
+    return {ln.old_no for ln in hunk.lines if ln.old_no is not None}
+
+
+def _hunk_of(fd: FileDiff, line: int, side: str) -> Hunk | None:
+    commentable = fd.right_lines if side == "RIGHT" else fd.left_lines
+    if line not in commentable:
+        return None
+    return next((h for h in fd.hunks if line in _side_lines(h, side)), None)
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def render_comment_body(finding: Finding, *, suggestion: bool = True) -> str:
+    """Badge, title, sanitized model text, an optional suggestion block and the hidden
+    fingerprint marker, within GitHub's body limit."""
+    head = f"{_BADGES.get(finding.severity, finding.severity)} · {finding.category} · **{_one_line(_sanitize(finding.title))}**"
+    text = _sanitize(finding.body).strip()
+    note = f"_({finding.anchor_note})_" if finding.anchor_note else ""
+    block = ""
+    if finding.suggestion is not None:
+        block = suggestion_block(finding.suggestion) if suggestion else _plain_block(finding)
+    marker = FINGERPRINT_MARKER.format(fp=finding.fingerprint) if finding.fingerprint else ""
+    full = _join(head, text, note, block, marker)
+    if len(full) <= MAX_BODY:
+        return full
+    # Too long: the suggestion goes first (a cut one would apply wrong code), then the text.
+    room = MAX_BODY - len(_join(head, note, marker)) - _BODY_MARGIN
+    return _join(head, cap_body(text, room), note, marker)
+
+
+def _join(*parts: str) -> str:
+    return "\n\n".join(p for p in parts if p)
+
+
+def suggestion_block(text: str) -> str:
+    """A ```suggestion block replacing the anchored lines with `text`. The fence is longer
+    than any backtick run inside the text, or the text would close it early."""
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    body = text[:-1] if text.endswith("\n") else text
+    return f"{fence}suggestion\n{body}\n{fence}" if body else f"{fence}suggestion\n{fence}"
+
+
+def _plain_block(finding: Finding) -> str:
+    # A suggestion on removed lines or across hunks would replace the wrong lines: show it
+    # as plain code instead.
+    fence = "`" * max(3, _longest_backticks(finding.suggestion or "") + 1)
+    return f"Suggested code:\n\n{fence}\n{(finding.suggestion or '').rstrip(chr(10))}\n{fence}"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# Model text is untrusted: it must not ping people, inject HTML or forge our markers.
+# Local stand-in for reviewbot.reporters.sanitize_model_text, which did not exist yet.
+_CODE_RE = re.compile(r"(`{3,}[\s\S]*?(?:`{3,}|\Z)|`[^`\n]*`)")
+_COMMENT_RE = re.compile(r"<!--[\s\S]*?(?:-->|\Z)")
+_TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>")
+# Elements GitHub renders: stripped. Other tag-shaped text (`List<String>`) is escaped so it
+# still reads as written.
+_HTML_TAGS = frozenset({
+    "a", "abbr", "b", "bdo", "blockquote", "br", "caption", "center", "cite", "code", "dd",
+    "del", "details", "dfn", "div", "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5",
+    "h6", "hr", "i", "iframe", "img", "input", "ins", "kbd", "li", "mark", "meta", "object",
+    "ol", "p", "picture", "pre", "q", "rp", "rt", "ruby", "s", "samp", "script", "small",
+    "source", "span", "strike", "strong", "style", "sub", "summary", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var", "video",
+})
+_MENTION_RE = re.compile(r"(?<![\w.+-])@(?=[A-Za-z0-9])")
+_MARKER_RE = re.compile(r"<!--(\s*)reviewbot:")
+
+
+def _sanitize(text: str) -> str:
+    """Neutralise @-mentions (zero-width space after @) and strip raw HTML outside code;
+    break anything shaped like our hidden markers, inside code too."""
+    parts = _CODE_RE.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:  # prose; odd indexes are code spans and fences, left as written
+            part = _MENTION_RE.sub("@\u200b", _TAG_RE.sub(_strip_tag, _COMMENT_RE.sub("", part)))
+        out.append(_MARKER_RE.sub("<!--\\1reviewbot\u200b:", part))
+    return "".join(out)
+
+
+def _strip_tag(match: re.Match[str]) -> str:
+    return "" if match.group(1).lower() in _HTML_TAGS else "&lt;" + match.group(0)[1:]
+
+
+# --- annotations (read-only fallback) -----------------------------------------------------
+
+_LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice"}
+
+
+def workflow_annotations(
+    findings: Sequence[Finding], limit_per_level: int = 10
+) -> tuple[list[str], list[Finding]]:
+    """Workflow-command lines (`::error file=…,line=…,title=…::message`) for a token that
+    cannot write, severity first. GitHub shows at most 10 errors, 10 warnings and 10 notices
+    per step; the rest are returned for the step summary."""
+    lines: list[str] = []
+    rest: list[Finding] = []
+    used = {"error": 0, "warning": 0, "notice": 0}
+    for f in sorted(findings, key=_severity_rank):
+        level = _LEVELS.get(f.severity, "notice")
+        if used[level] >= limit_per_level:
+            rest.append(f)
+            continue
+        used[level] += 1
+        lines.append(_annotation(level, f))
+    return lines, rest
+
+
+def _annotation(level: str, f: Finding) -> str:
+    props: list[tuple[str, str]] = []
+    message = f.body.strip() or f.title
+    if f.path:
+        props.append(("file", f.path))
+        if f.line is not None and f.side == "RIGHT":
+            props.append(("line", str(f.start_line if f.start_line else f.line)))
+            if f.start_line and f.start_line < f.line:
+                props.append(("endLine", str(f.line)))
+        elif f.line is not None:  # old-file numbers do not exist in the checked-out tree
+            message = f"(removed line {f.line}) {message}"
+    props.append(("title", f"[{f.severity}] {_one_line(f.title)}"))
+    rendered = ",".join(f"{k}={_escape_property(v)}" for k, v in props)
+    return f"::{level} {rendered}::{_escape_data(message)}"
+
+
+def _escape_data(value: str) -> str:
+    # The runner's workflow-command rules (actions/toolkit command.ts: escapeData).
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(value: str) -> str:
+    # escapeProperty: also ':' and ',' which would end the property list or a property.
+    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+__all__ = [
+    "FINGERPRINT_MARKER",
+    "MAX_BODY",
+    "RUN_MARKER",
+    "SUMMARY_MARKER",
+    "ReviewComment",
+    "ReviewPayload",
+    "SummaryState",
+    "build_review",
+    "cap_body",
+    "extract_fingerprints",
+    "extract_run_id",
+    "is_summary",
+    "parse_summary_state",
+    "render_comment_body",
+    "render_run_marker",
+    "render_summary_marker",
+    "suggestion_block",
+    "workflow_annotations",
+]
