@@ -132,17 +132,18 @@ def _split_lines(data: bytes | str) -> list[str]:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if lines and max(map(len, lines)) > MAX_LINE_CHARS:
+    if lines and lines[-1].endswith("\r"):  # a GitHub patch of a CRLF file has no final "\n"
+        lines[-1] = lines[-1][:-1]
+    if lines and max(map(len, lines)) > MAX_LINE_CHARS + 1:
         lines = [_clip(line) for line in lines]
     return lines
 
 
-def _clip(text: str) -> str:
-    if len(text) <= MAX_LINE_CHARS:
-        return text
-    return (
-        f"{text[:MAX_LINE_CHARS]} … [{len(text) - MAX_LINE_CHARS} more characters cut by reviewbot]"
-    )
+def _clip(line: str) -> str:
+    limit = MAX_LINE_CHARS + 1  # + the prefix column of a hunk line
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]} … [{len(line) - limit} more characters cut by reviewbot]"
 
 
 def _unquote(s: str, start: int) -> tuple[str, int]:
