@@ -187,7 +187,7 @@ def _sum_known(values: Sequence[float | None]) -> float | None:
     """The sum, or None as soon as one part is unknown: an unknown is never counted as $0."""
     if any(v is None for v in values):
         return None
-    return sum(v for v in values if v is not None)
+    return sum((v for v in values if v is not None), 0.0)
 
 
 def _row(model: str, usages: Sequence[Usage], usds: Sequence[float | None]) -> CostRow:
@@ -231,7 +231,7 @@ def summarize(usages: Sequence[Usage], pricer: Pricer, frontier_model: str | Non
         rows=rows,
         tiers=tiers,
         total_usd=total,
-        known_usd=sum(r.usd for r in rows if r.usd is not None),
+        known_usd=sum((r.usd for r in rows if r.usd is not None), 0.0),
         all_frontier_model=frontier_model,
         all_frontier_usd=frontier_usd,
         saving_pct=saving,

@@ -24,7 +24,8 @@ API:
 - ``default_responder`` answers a valid reviewbot reply ``{"summary": ..., "findings": []}`` with
   usage estimated from the request size (``len(json.dumps(messages)) // 4`` prompt tokens).
 - ``RecordedRequest.headers`` has lower-case names; ``authorization`` and ``x-api-key`` are replaced
-  by ``"REDACTED"`` so a recorded key can never leak into an assertion message or a log.
+  by ``"REDACTED"`` so a recorded key can never leak into an assertion message or a log;
+  ``RecordedRequest.sent_key(key)`` tells whether a given key was sent (compared by sha256).
 - ``unused_port()`` returns a loopback port nothing listens on (connection refused).
 
 pytest-recording's ``--block-network`` blocks loopback too: mark tests that use this server with
@@ -33,6 +34,7 @@ pytest-recording's ``--block-network`` blocks loopback too: mark tests that use 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import socket
@@ -134,6 +136,21 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]  # lower-case names, keys redacted
     body: Any  # parsed JSON, or the raw text when it is not JSON
+    key_digest: str | None = None  # sha256 of the bearer token / x-api-key, never the key itself
+
+    def sent_key(self, key: str) -> bool:
+        """Whether this request carried `key` (as `Authorization: Bearer` or `x-api-key`)."""
+        return self.key_digest == _digest(key)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _key_digest(headers: Any) -> str | None:
+    auth = headers.get("authorization") or ""
+    key = auth[7:] if auth.lower().startswith("bearer ") else headers.get("x-api-key")
+    return _digest(key) if key else None
 
 
 Responder = Callable[[dict[str, Any]], FakeReply]
@@ -204,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): ("REDACTED" if k.lower() in _REDACTED_HEADERS else v)
                    for k, v in self.headers.items()}
         owner = self.server.owner
-        owner._record(RecordedRequest("POST", self.path, headers, body))
+        owner._record(RecordedRequest("POST", self.path, headers, body, _key_digest(self.headers)))
         if self.path not in _CHAT_PATHS:
             self._send_json(404, {"error": {"message": f"Invalid URL (POST {self.path})",
                                             "type": "invalid_request_error", "param": None,
@@ -264,7 +281,9 @@ class FakeOpenAIServer:
         httpd = _Server(("127.0.0.1", 0), _Handler)
         httpd.owner = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-openai", daemon=True)
+        # A short poll interval keeps stop() (and so every test teardown) fast.
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-openai", daemon=True)
         self._thread.start()
         return self
 
