@@ -9,6 +9,7 @@ import email.utils
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -75,22 +76,24 @@ class LLMClient(Protocol):
 # -- the litellm client (edge) ------------------------------------------------------------------
 
 _LITELLM: ModuleType | None = None
+_IMPORT_LOCK = threading.Lock()  # the reviewer's worker threads may all arrive at once
 
 
 def _litellm() -> ModuleType:
-    """Import litellm once, quietly and offline."""
+    """Import litellm once, quietly and offline (the import takes seconds: only on a real call)."""
     global _LITELLM
-    if _LITELLM is None:
-        # Without this litellm fetches its price map over the network at import (a hanging
-        # network adds ~5 s); only the string "True" is honoured, "1" is ignored.
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        # Otherwise every failed attempt prints a ~60-line traceback on stderr.
-        os.environ.setdefault("LITELLM_LOG", "CRITICAL")
-        import litellm
+    with _IMPORT_LOCK:
+        if _LITELLM is None:
+            # Without this litellm fetches its price map over the network at import (a hanging
+            # network adds ~5 s); it must be the string "True"/"true", "1" is ignored.
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            # Otherwise every failed attempt prints a ~60-line traceback on stderr.
+            os.environ.setdefault("LITELLM_LOG", "CRITICAL")
+            import litellm
 
-        litellm.suppress_debug_info = True  # stops the "Provider List" line on stdout
-        _LITELLM = litellm
-    return _LITELLM
+            litellm.suppress_debug_info = True  # stops the "Provider List" line on stdout
+            _LITELLM = litellm
+        return _LITELLM
 
 
 class LiteLLMClient:
