@@ -1,13 +1,20 @@
 """Stage 3 (pure): risk. Input: one reviewable FileDiff and the config's risk rules. Output:
 a FileRisk with a score from explainable signals and the reasons in words, and the tier it
-routes to (`frontier` at or above the threshold, or on any escalate rule)."""
+routes to (`frontier` at or above the threshold, or on any escalate rule). Signals: the path,
+patterns on added lines, the size of the change, removed tests, and the config's own rules."""
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
+import re
 from dataclasses import dataclass
 
 from .config import RiskConfig, Tier
-from .diff import FileDiff
+from .diff import DiffLine, FileDiff
+from .errors import ConfigError
+from .ignore import glob_match
 
 
 @dataclass(frozen=True)
@@ -16,7 +23,353 @@ class FileRisk:
     score: int
     tier: Tier
     reasons: tuple[str, ...]  # e.g. ("path matches **/auth/**", "adds subprocess call with shell=True")
+    # True when an escalate rule from the config sent the file to frontier: the budget
+    # downgrades such files last.
+    rule_escalated: bool = False
+
+
+MAX_SCORE = 100
+NO_SIGNAL = "no risk signal"
+LARGE_CHANGE_POINTS = 30
+REMOVED_TESTS_POINTS = 35
+# Config rules decide the tier on their own; their points only rank files for the budget.
+RULE_POINTS = 60
+SAME_CATEGORY_POINTS = 10
+# Rank of reasons that decide the tier whatever the score: shown before every scored signal.
+_DECISIVE = 1000
+
+
+# --- path signals -----------------------------------------------------------------------
+# Paths are normalised first (camelCase split, lower case) so `AuthService.java` and
+# `auth_service.py` look alike; words must stand between separators so `author.py` is not auth.
+def _words(*words: str) -> re.Pattern[str]:
+    return re.compile(r"(?:^|[/_.\-])(" + "|".join(words) + r")(?=[/_.\-]|$)")
+
+
+@dataclass(frozen=True)
+class _PathRule:
+    points: int
+    what: str
+    regex: re.Pattern[str]
+    shown: str | None = None  # the pattern shown in the reason; None shows the matched word
+
+
+_PATH_RULES: tuple[_PathRule, ...] = (
+    _PathRule(50, "authentication code", _words(
+        "auth", "authn", "authz", "authentication", "authenticate", "authorization", "authorize",
+        "login", "logout", "signin", "sessions?", "oauth2?", "oidc", "saml", "sso", "jwt", "jwks",
+        "passwords?", "passwd", "credentials?")),
+    _PathRule(50, "crypto/security code", _words(
+        "crypto", "cryptography", "encrypt", "encryption", "decrypt", "cipher", "security",
+        "secrets?", "keystore", "keyring", "tls", "ssl", "certs?", "certificates?")),
+    _PathRule(50, "payments code", _words(
+        "payments?", "billing", "checkout", "invoices?", "stripe", "paypal", "refunds?")),
+    _PathRule(40, "permissions code", _words(
+        "permissions?", "acls?", "rbac", "abac", "policy", "policies", "iam",
+        "access_control", "guards?")),
+    _PathRule(35, "database migration", _words(
+        "migrations?", "migrate", "alembic", "flyway", "liquibase"), None),
+    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.github/workflows/[^/]+$"), ".github/workflows/**"),
+    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.github/actions/"), ".github/actions/**"),
+    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.gitlab-ci\.ya?ml$"), ".gitlab-ci.yml"),
+    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)jenkinsfile$"), "Jenkinsfile"),
+    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.circleci/"), ".circleci/**"),
+    _PathRule(50, "CI workflow", re.compile(
+        r"(?:^|/)(?:azure-pipelines|bitbucket-pipelines|\.travis)\.ya?ml$"), None),
+    _PathRule(25, "container build", re.compile(
+        r"(?:^|/)(?:dockerfile(?:\.[^/]*)?|[^/]*\.dockerfile|containerfile)$"), "Dockerfile"),
+    _PathRule(25, "container build", re.compile(
+        r"(?:^|/)(?:docker-)?compose(?:\.[^/]*)?\.ya?ml$"), "docker-compose.yml"),
+    _PathRule(35, "infrastructure", re.compile(r"\.(?:tf|tfvars|hcl|bicep)$"), "*.tf"),
+    _PathRule(35, "infrastructure", re.compile(
+        r"(?:^|/)(?:terraform|k8s|kubernetes|helm|charts|ansible|playbooks|cloudformation|kustomize)/"),
+        None),
+    _PathRule(35, "infrastructure", re.compile(r"(?:^|/)(?:chart|kustomization|values)\.ya?ml$"), None),
+    _PathRule(45, "file holding secrets", re.compile(
+        r"(?:^|/)(?:\.env(?:\.[^/]*)?|[^/]*\.(?:pem|key|p12|pfx|jks|keystore)|id_(?:rsa|dsa|ecdsa|ed25519)"
+        r"|\.npmrc|\.pypirc|\.netrc|credentials\.json|secrets?\.[^/]*)$"), None),
+    _PathRule(45, "settings file", re.compile(r"(?:^|/)settings(?:/[^/]+)?\.py$"), "settings.py"),
+)
+
+_ANY_PATH_RULE = re.compile("|".join(f"(?:{rule.regex.pattern})" for rule in _PATH_RULES))
+
+# Configuration files count only when an added line assigns something secret-looking.
+_CONFIG_FILE = re.compile(r"(?:^|/)(?:config|conf|configs|settings)/(?:[^/]+/)*[^/]+\.(?:ya?ml|json|toml|ini|cfg)$")
+_SECRET_ASSIGN = re.compile(
+    r"(?i)(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|client[_-]?secret)"
+    r"[\"']?[ \t]*[:=]")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _normalise(path: str) -> str:
+    return _CAMEL.sub("_", path).lower()
+
+
+# --- added-line signals ----------------------------------------------------------------
+# Speed: Python's `re` scans ~20-40 ns a character for a pattern that starts with `\b` or an
+# alternation, but ~1 ns for one that starts with a plain literal. So every pattern has a
+# *gate*, a substring each match contains, checked with `in` (lower-case gates against the
+# lower-cased text, others as written); a pattern runs only when its gate is present. Where
+# the gate is a common word (select, update, exec, random...) the pattern also starts with
+# a literal, its left word boundary being a lookbehind *after* it. Patterns run over the
+# added lines joined with "\n", so none may cross a newline.
+def _after(word: str, not_before: str = r"\w") -> str:
+    """`word`, not preceded by `not_before`: a left boundary that keeps the literal prefix."""
+    w = re.escape(word)
+    return f"{w}(?<!{not_before}{w})"
+
+
+@dataclass(frozen=True)
+class _LineRule:
+    category: str
+    points: int
+    what: str  # "adds <what> (line N)"
+    patterns: tuple[tuple[str, re.Pattern[str]], ...]  # (gate, regex)
+    gates: frozenset[str]
+    confirm: re.Pattern[str] | None = None  # must also match the same line
+    paths: re.Pattern[str] | None = None  # only for files whose normalised path matches
+
+
+def _rule(category: str, points: int, what: str, *patterns: tuple[str, str],
+          confirm: re.Pattern[str] | None = None, paths: re.Pattern[str] | None = None) -> _LineRule:
+    compiled = tuple((gate, re.compile(rx)) for gate, rx in patterns)
+    return _LineRule(category, points, what, compiled, frozenset(g for g, _ in patterns), confirm, paths)
+
+
+_SECRETISH = re.compile(r"(?i)pass|pwd|secret|token|nonce|salt|otp|api[_-]?key|session|reset|csrf")
+_INTERPOLATED = re.compile(r"""\bf["']|\.format\(|["'][ \t]*%[ \t]*[\w(]|["'][ \t]*\+|\+[ \t]*["'\w]|\$\{|#\{|\|\|""")
+_SHELL_FILE = re.compile(r"\.(?:sh|bash|zsh|ksh)$|(?:^|/)makefile$")
+_WORKFLOW_FILE = re.compile(r"(?:^|/)\.github/workflows/")
+_NOT_SAFE_LOADER = r"(?![^\n]*Loader[ \t]*=[ \t]*(?:yaml\.)?C?(?:Safe|Base)Loader)"
+
+_LINE_RULES: tuple[_LineRule, ...] = (
+    _rule("shell", 50, "subprocess call with shell=True", ("shell", _after("shell") + r"[ \t]*=[ \t]*True\b")),
+    _rule("shell", 50, "os.system/os.popen shell command",
+          ("os.", _after("os.system") + r"[ \t]*\("), ("os.", _after("os.popen") + r"[ \t]*\(")),
+    _rule("shell", 50, "child_process exec", ("exec", r"child_process\b[^\n]*\bexec"),
+          ("exec", _after("execSync") + r"[ \t]*\("), ("exec", r"getRuntime\(\)\.exec\b"),
+          ("exec", _after("shell_exec") + r"[ \t]*\(")),
+    _rule("shell", 20, "backtick command substitution in shell", ("`", r"`[^`\n]+`"), paths=_SHELL_FILE),
+    _rule("eval", 50, "eval/exec of dynamic code", ("eval", _after("eval", r"[\w.]") + r"[ \t]*\("),
+          ("exec", _after("exec", r"[\w.]") + r"[ \t]*\("), ("function", r"new[ \t]+Function[ \t]*\(")),
+    _rule("sql", 50, "SQL built from strings",
+          ("SELECT", _after("SELECT") + r"\b"), ("select", _after("select") + r"[ \t][^\n]*?\bfrom[ \t]"),
+          ("INSERT", _after("INSERT") + r"[ \t]+INTO\b"), ("insert", _after("insert") + r"[ \t]+into[ \t]"),
+          ("UPDATE", _after("UPDATE") + r"[ \t]+\S+[ \t]+SET\b"), ("update", _after("update") + r"[ \t]+\S+[ \t]+set[ \t]"),
+          ("DELETE", _after("DELETE") + r"[ \t]+FROM\b"), ("delete", _after("delete") + r"[ \t]+from[ \t]"),
+          ("WHERE", _after("WHERE") + r"\b"), confirm=_INTERPOLATED),
+    _rule("deserialize", 50, "pickle/marshal deserialization",
+          ("pickle", r"pickle\.(?:loads?|Unpickler)\b"), ("pickle", r"Pickle\.(?:loads?|Unpickler)\b"),
+          ("pickle", r"jsonpickle\.decode\b"), ("marshal", _after("marshal") + r"\.loads?\b"),
+          ("dill", _after("dill") + r"\.loads?\b")),
+    _rule("deserialize", 50, "yaml.load without SafeLoader", ("yaml", r"yaml\.unsafe_load\b"),
+          ("yaml", r"yaml\.load(?:_all)?[ \t]*\(" + _NOT_SAFE_LOADER)),
+    _rule("deserialize", 50, "Java ObjectInputStream deserialization", ("objectinputstream", r"ObjectInputStream\b")),
+    _rule("deserialize", 50, "PHP unserialize()", ("unserialize", _after("unserialize", r"[\w.>]") + r"[ \t]*\(")),
+    _rule("tls", 50, "TLS verification turned off",
+          ("verif", r"verify[ \t]*=[ \t]*False\b"), ("verif", r"InsecureSkipVerify[ \t]*:[ \t]*true\b"),
+          ("verif", r"insecure_skip_verify[ \t]*:[ \t]*true\b"), ("verif", r"_create_unverified_context\b"),
+          ("reject", r"rejectUnauthorized[\"']?[ \t]*:[ \t]*false\b"),
+          ("reject", r"NODE_TLS_REJECT_UNAUTHORIZED[\"']?[ \t]*[=:][ \t]*[\"']?0"),
+          ("cert_none", r"CERT_NONE\b"), ("check_hostname", r"check_hostname[ \t]*=[ \t]*False\b")),
+    _rule("weak_crypto", 40, "md5/sha1 hashing of a secret", ("md5", r"(?i)\bmd5"), ("sha1", r"(?i)\bsha-?1\b"),
+          confirm=_SECRETISH),
+    _rule("weak_crypto", 40, "DES/RC4 cipher", ("DES", r"\b(?:DES|DES3|TripleDES)\b(?![ \t]*=)"),
+          ("DES", r"[\"']DES(?:ede)?(?:/|[\"'])"), ("RC4", r"\bA?RC4\b")),
+    _rule("weak_crypto", 40, "ECB cipher mode", ("ECB", r"MODE_ECB\b|modes\.ECB\b|/ECB/|[\"']ECB[\"']")),
+    _rule("weak_crypto", 40, "non-cryptographic random for a secret",
+          ("random", _after("random") + r"\.(?:random|randint|choice|choices|randrange|getrandbits|sample)[ \t]*\("),
+          ("random", r"Math\.random[ \t]*\(\)"), ("math/rand", r"math/rand\b"), confirm=_SECRETISH),
+    _rule("permissions", 40, "world-writable permissions (777)", ("777", r"chmod[ \t]+(?:-R[ \t]+)?0?777\b"),
+          ("777", _after("0o777") + r"\b"), ("777", _after("0777") + r"\b"), ("a+rwx", _after("a+rwx") + r"\b")),
+    _rule("permissions", 40, "workflow permissions: write-all", ("write-all", r"permissions[ \t]*:[ \t]*write-all\b")),
+    _rule("permissions", 40, "pull_request_target trigger", ("pull_request_target", r"pull_request_target\b"),
+          paths=_WORKFLOW_FILE),
+    _rule("permissions", 40, "AllowAny permission", ("allowany", _after("AllowAny") + r"\b"),
+          ("permitall", r"permitAll\(\)"), ("permitall", r"@PermitAll\b")),
+    _rule("permissions", 40, "@csrf_exempt", ("csrf_exempt", _after("csrf_exempt") + r"\b")),
+)
+_ALL_GATES = {g for rule in _LINE_RULES for g in rule.gates}
+_LOWER_GATES = tuple(sorted(g for g in _ALL_GATES if g.islower()))
+_CASED_GATES = tuple(sorted(g for g in _ALL_GATES if not g.islower()))
+
+
+# --- tests ------------------------------------------------------------------------------
+_TEST_FILE = re.compile(
+    r"(?:^|/)(?:tests?|spec|__tests__|testing)/|(?:^|/)test_[^/]*\.py$|_test\.(?:py|go|rb|exs?)$"
+    r"|\.(?:spec|test)\.[cm]?[jt]sx?$|(?:Test|Tests|IT)\.(?:java|kt|cs|scala)$|_spec\.rb$")
+_TEST_DEF = re.compile(
+    r"^[ \t]*(?:async[ \t]+)?def[ \t]+(test\w*)|^func[ \t]+(Test\w+)[ \t]*\("
+    r"|^[ \t]*(?:it|test|describe)[ \t]*\([ \t]*([\"'`][^\"'`\n]*[\"'`])"
+    r"|^[ \t]*(?:public[ \t]+)?void[ \t]+(test\w*)[ \t]*\(", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class _Signal:
+    rank: int  # ordering strength: the rule's points, or _DECISIVE for tier-deciding rules
+    points: int  # what it adds to the score
+    reason: str
+
+
+class _Added:
+    """The added lines of one file, joined once. Line offsets (for bisecting a regex match
+    back to its line) are built only when something matched: most files match nothing."""
+
+    def __init__(self, lines: list[DiffLine]) -> None:
+        self.lines = lines
+        self.texts = [ln.text for ln in lines]
+        self.joined = "\n".join(self.texts)
+        self._starts: list[int] | None = None
+
+    def lines_matching(self, regex: re.Pattern[str], confirm: re.Pattern[str] | None = None) -> list[int]:
+        found: list[int] = []
+        last = -1
+        for m in regex.finditer(self.joined):
+            if self._starts is None:
+                self._starts = [0, *itertools.accumulate(len(t) + 1 for t in self.texts[:-1])]
+            i = bisect.bisect_right(self._starts, m.start()) - 1
+            if i != last and (confirm is None or confirm.search(self.texts[i])):
+                found.append(self.lines[i].new_no or 0)
+                last = i
+        return found
 
 
 def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
-    raise NotImplementedError
+    """Score one file. Reasons come strongest first; `no risk signal` when there are none."""
+    added, removed = _split(file)
+    norm = _normalise(file.path)
+    signals = [*_path_signals(norm, added), *_line_signals(norm, added),
+               *_size_and_test_signals(file.path, added, removed, rules)]
+    escalations = _escalations(file.path, added, rules)
+    signals += escalations
+    score = min(MAX_SCORE, sum(s.points for s in signals))
+    cheap = next((g for g in rules.cheap_paths if glob_match(file.path, g)), None)
+    if cheap is not None:
+        tier: Tier = "cheap"
+        signals.append(_Signal(_DECISIVE + 1, 0, f"path matches {cheap} in cheap_paths (config): never escalated"))
+    else:
+        tier = "frontier" if escalations or score >= rules.threshold else "cheap"
+    reasons = _ordered(signals) or (NO_SIGNAL,)
+    return FileRisk(file.path, score, tier, reasons, rule_escalated=bool(escalations) and cheap is None)
+
+
+def _split(file: FileDiff) -> tuple[_Added, list[str]]:
+    lines = [ln for hunk in file.hunks for ln in hunk.lines if ln.kind != " "]
+    added = [ln for ln in lines if ln.kind == "+"]
+    removed = [ln.text for ln in lines if ln.kind == "-"] if len(added) < len(lines) else []
+    return _Added(added), removed
+
+
+def _ordered(signals: list[_Signal]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for s in sorted(signals, key=lambda s: -s.rank):  # stable: ties keep discovery order
+        seen.setdefault(s.reason, None)
+    return tuple(seen)
+
+
+def _path_signals(norm: str, added: _Added) -> list[_Signal]:
+    """Path rules add up (auth code inside a migration is both), once per kind of path."""
+    out: list[_Signal] = []
+    matched: set[str] = set()
+    # One combined search first: most paths match no rule, and paths are short.
+    for rule in _PATH_RULES if _ANY_PATH_RULE.search(norm) else ():
+        m = rule.regex.search(norm)
+        if m is None or rule.what in matched:
+            continue
+        matched.add(rule.what)
+        shown = rule.shown or (m.group(1) if m.re.groups else m.group(0).strip("/"))
+        out.append(_Signal(rule.points, rule.points, f"path matches {rule.what} ({shown})"))
+    if not matched & {"file holding secrets", "settings file"} and _CONFIG_FILE.search(norm) \
+            and _SECRET_ASSIGN.search(added.joined):
+        out.append(_Signal(45, 45, "path matches configuration with secrets (config/*.yml)"))
+    return out
+
+
+def _line_signals(norm_path: str, added: _Added) -> list[_Signal]:
+    """One reason per rule that matched. A category counts in full once; a further kind in
+    the same category adds SAME_CATEGORY_POINTS, so five spellings of one shell call do not
+    outweigh an eval, yet md5 passwords plus ECB plus random tokens still add up."""
+    text = added.joined
+    if not text:
+        return []
+    lowered = text.lower()
+    present = {g for g in _LOWER_GATES if g in lowered}
+    present.update(g for g in _CASED_GATES if g in text)
+    counted: set[str] = set()
+    out: list[_Signal] = []
+    for rule in _LINE_RULES:
+        if rule.gates.isdisjoint(present) or (rule.paths is not None and not rule.paths.search(norm_path)):
+            continue
+        lines = sorted({n for gate, rx in rule.patterns if gate in present
+                        for n in added.lines_matching(rx, rule.confirm)})
+        if lines:
+            points = SAME_CATEGORY_POINTS if rule.category in counted else rule.points
+            counted.add(rule.category)
+            out.append(_Signal(rule.points, points, f"adds {rule.what} ({_cite(lines)})"))
+    return out
+
+
+def _cite(lines: list[int]) -> str:
+    if len(lines) == 1:
+        return f"line {lines[0]}"
+    shown = ", ".join(str(n) for n in lines[:3])
+    return f"lines {shown}" + (f" and {len(lines) - 3} more" if len(lines) > 3 else "")
+
+
+def _size_and_test_signals(path: str, added: _Added, removed: list[str], rules: RiskConfig) -> list[_Signal]:
+    out: list[_Signal] = []
+    n_added, n_removed = len(added.texts), len(removed)
+    if n_added + n_removed >= rules.large_change_lines:
+        out.append(_Signal(LARGE_CHANGE_POINTS, LARGE_CHANGE_POINTS,
+                           f"large rewrite ({n_added + n_removed} changed lines)"))
+    names = _removed_test_names(added, removed)
+    if names:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        out.append(_Signal(REMOVED_TESTS_POINTS, REMOVED_TESTS_POINTS, f"removes tests ({shown})"))
+    elif n_removed > n_added and _TEST_FILE.search(path):
+        out.append(_Signal(REMOVED_TESTS_POINTS, REMOVED_TESTS_POINTS,
+                           f"removes tests (test file loses lines: -{n_removed} +{n_added})"))
+    return out
+
+
+def _removed_test_names(added: _Added, removed: list[str]) -> list[str]:
+    """Test definitions on removed lines that are not defined again on added lines (a test
+    that only moved or was re-indented is not a removal)."""
+    if not removed:
+        return []
+    gone = [_first(m) for m in _TEST_DEF.finditer("\n".join(removed))]
+    if not gone:
+        return []
+    kept = {_first(m) for m in _TEST_DEF.finditer(added.joined)}
+    return [n for n in dict.fromkeys(gone) if n not in kept]
+
+
+def _first(m: re.Match[str]) -> str:
+    return next(g for g in m.groups() if g)
+
+
+def _escalations(path: str, added: _Added, rules: RiskConfig) -> list[_Signal]:
+    """The config's escalate rules: each match is decisive; together they add RULE_POINTS
+    once, so the budget ranks these files above those that merely scored."""
+    out = [_Signal(_DECISIVE, 0, f"path matches {g} (config)") for g in rules.escalate_paths if glob_match(path, g)]
+    if added.joined:
+        for pattern in rules.escalate_patterns:
+            lines = added.lines_matching(_compiled(pattern))
+            if lines:
+                out.append(_Signal(_DECISIVE, 0, f"added {_cite(lines)} matches '{pattern}' (config)"))
+    if out:
+        out[0] = _Signal(_DECISIVE, RULE_POINTS, out[0].reason)
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    try:
+        # MULTILINE: `^` and `$` in a user pattern mean the start and end of an added line.
+        return re.compile(pattern, re.MULTILINE)
+    except re.error as exc:
+        raise ConfigError(f"risk.escalate_patterns: {pattern!r} is not a valid regex ({exc})",
+                          hint="escape special characters, e.g. 'pickle\\.loads'") from exc
+
+
+__all__ = ["MAX_SCORE", "NO_SIGNAL", "FileRisk", "assess"]
