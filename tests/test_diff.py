@@ -634,7 +634,7 @@ def _synthetic(files: int = 3000, changed: int = 100_000) -> bytes:
 def test_three_thousand_files_parse_well_under_a_second() -> None:
     data = _synthetic()
     best = float("inf")
-    for _ in range(3):  # best of three: the machine is shared
+    for _ in range(5):  # best of five: the machine is shared with other jobs
         start = time.perf_counter()
         diff = parse_diff(data)
         best = min(best, time.perf_counter() - start)
