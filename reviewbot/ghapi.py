@@ -101,9 +101,11 @@ class PostResult:
 class GitHubError(ServiceError):
     """A GitHub request failed. `status` is None when no HTTP answer came back."""
 
-    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
+                 reason: str = "") -> None:
         super().__init__(message, hint)
         self.status = status
+        self.reason = reason or message  # GitHub's own words, e.g. "Unprocessable Entity (…)"
 
 
 class CannotWrite(GitHubError):
@@ -204,8 +206,8 @@ class GitHubPR:
         known = self._pull.changed_files if self._pull else 0
         self.files_truncated = page.truncated or known > len(files)
         if self.files_truncated:
-            log.warning("listed %d of %s changed files (GitHub lists at most %d)",
-                        len(files), known or "more", MAX_PR_FILES)
+            log.warning("listed %d of %s changed files (limit %d; GitHub lists at most %d)",
+                        len(files), known or "more", limit, MAX_PR_FILES)
         return files
 
     def file_at(self, path: str, ref: str) -> str | None:
@@ -264,13 +266,13 @@ class GitHubPR:
             data, recovered = self._post_once(url, payload.to_json(), lambda: self._find_review(run_id))
             return PostResult(data["id"], data.get("html_url", ""), len(payload.comments), recovered=recovered)
         except GitHubError as exc:
-            fallback = payload.fallback_all_in_body(f"GitHub rejected the inline comments ({exc.message})")
+            fallback = payload.fallback_all_in_body(f"GitHub rejected the inline comments ({exc.reason})")
             if exc.status != 422 or fallback == payload:
                 raise
-            log.warning("review rejected (%s): posting it again with every comment in the body", exc.message)
+            log.warning("review rejected (%s): posting it again with every comment in the body", exc.reason)
             data, recovered = self._post_once(url, fallback.to_json(), lambda: self._find_review(run_id))
             return PostResult(data["id"], data.get("html_url", ""), 0, in_body=True,
-                              recovered=recovered, rejection=exc.message)
+                              recovered=recovered, rejection=exc.reason)
 
     def upsert_summary(self, body: str) -> str:
         """Edit the summary comment in place, or create it the first time; returns its URL.
@@ -423,7 +425,12 @@ def _path(url: str) -> str:
 
 def _message(exc: GithubException) -> str:
     data = exc.data
-    return str(data.get("message") or "") if isinstance(data, dict) else str(data or "")
+    if isinstance(data, dict):
+        # PyGithub wraps a body that is not JSON (a proxy's HTML 502 page) as {"data": text}.
+        text = str(data.get("message") or data.get("data") or "")
+    else:
+        text = str(data or "")
+    return " ".join(text.split())[:200]
 
 
 def _translate(verb: str, url: str, exc: GithubException, *, cannot_write: bool) -> GitHubError:
@@ -431,16 +438,16 @@ def _translate(verb: str, url: str, exc: GithubException, *, cannot_write: bool)
     data = exc.data if isinstance(exc.data, dict) else {}
     details = [e if isinstance(e, str) else str(e.get("message") or e.get("code") or e)
                for e in data.get("errors") or [] if e]
-    message = _message(exc) or "no message"
-    text = f"GitHub {verb} {_path(url)}: {exc.status} {message}"
+    reason = _message(exc) or "no message"
     if details:
-        text += f" ({'; '.join(details)})"
+        reason += f" ({'; '.join(details)})"
+    text = f"GitHub {verb} {_path(url)}: {exc.status} {reason}"
     if cannot_write and exc.status == 403:
         return CannotWrite(text, hint="the token is read-only (fork pull requests get one): grant "
                            "`pull-requests: write`, or findings go to annotations instead",
-                           status=403)
+                           status=403, reason=reason)
     hint = "check the token and its permissions" if exc.status in (401, 403, 404) else None
-    return GitHubError(text, hint=hint, status=exc.status)
+    return GitHubError(text, hint=hint, status=exc.status, reason=reason)
 
 
 __all__ = [

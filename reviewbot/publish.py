@@ -33,6 +33,8 @@ _SUMMARY_RE = re.compile(r"<!-- reviewbot:summary (\{.*?\}) -->", re.DOTALL)
 ReviewEvent = Literal["COMMENT", "REQUEST_CHANGES"]
 _EVENTS = ("COMMENT", "REQUEST_CHANGES")
 
+_SUGGESTION_FENCE = re.compile(r"^(`{3,})suggestion$", re.MULTILINE)
+
 _BADGES = {
     "critical": "🔴 **Critical**",
     "high": "🟠 **High**",
@@ -162,8 +164,13 @@ class ReviewPayload:
         if not self.comments:
             return replace(self, body=cap_body(self.body))
         head = f"{self.body}\n\n{reason}, so they are listed here:"
-        sections = [f"---\n{c.location}\n\n{c.body}" for c in self.comments]
+        # A suggestion only applies inline; in a body it is plain code.
+        sections = [f"---\n{c.location}\n\n{_plain_fences(c.body)}" for c in self.comments]
         return replace(self, body=_join_capped(head, sections), comments=())
+
+
+def _plain_fences(body: str) -> str:
+    return _SUGGESTION_FENCE.sub(r"\1", body)
 
 
 def cap_body(text: str, limit: int = MAX_BODY) -> str:

@@ -40,7 +40,8 @@ API:
   inline comments become review comments.
 - ``fail(method, path, *, status=502, body=None, headers=None, after=False, times=1)`` queues a
   scripted fault for that route (path without prefix and query). ``after=True`` performs the
-  request first (a review GitHub saved but answered 502 for), then answers with the fault.
+  request first (a review GitHub saved but answered 502 for), then answers with the fault. A
+  ``str`` body is sent as text/html (a proxy's error page); anything else as JSON.
 - ``RecordedRequest.headers`` has lower-case names; ``authorization`` is ``"REDACTED"``.
 
 pytest-recording's ``--block-network`` blocks loopback too: mark tests that use this server with
@@ -191,7 +192,7 @@ class FakeGitHub:
     def start(self) -> FakeGitHub:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -556,9 +557,11 @@ def _handler_for(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 status, body, extra = fake.handle(self.command, self.path, headers, raw)
             except Exception as exc:  # a bug in the fake must show up as a failing request
                 status, body, extra = 500, {"message": f"fake server error: {exc!r}"}, {}
-            data = b"" if body is None else json.dumps(body).encode()
+            # A str body is sent as it is (a proxy's HTML error page), anything else as JSON.
+            raw_text = isinstance(body, str)
+            data = b"" if body is None else body.encode() if raw_text else json.dumps(body).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", "text/html" if raw_text else "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in extra.items():
                 self.send_header(name, value)
