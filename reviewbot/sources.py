@@ -21,6 +21,14 @@ from .errors import DiffError, UsageError
 MAX_DIFF_BYTES = 200 * 1024 * 1024
 GIT_TIMEOUT_S = 300.0
 _READ_CHUNK = 1 << 20
+# What git (LC_ALL=C) prints when a range names a commit it does not have.
+_UNRESOLVED = (
+    "bad revision",
+    "unknown revision",
+    "ambiguous argument",
+    "invalid revision",
+    "bad object",
+)
 
 
 def _too_large(what: str) -> DiffError:
@@ -109,6 +117,8 @@ def _git_argv(range_spec: str) -> list[str]:
 def _check_git_args(range_spec: str, cwd: str | None) -> None:
     if not range_spec.strip():
         raise UsageError("empty git range", hint="pass a range such as main...HEAD")
+    if any(c in range_spec for c in "\n\r\x00"):
+        raise UsageError(f"git range contains a control character: {range_spec!r}")
     if range_spec.startswith("-"):
         # Anything starting with "-" would reach git as an option, e.g. --output=FILE.
         raise UsageError(
@@ -131,16 +141,7 @@ def _git_error(range_spec: str, cwd: str | None, stderr: str) -> UsageError:
             f"not a git repository: {where}",
             hint="run reviewbot inside a clone, or pass the diff as a file",
         )
-    if any(
-        s in stderr
-        for s in (
-            "bad revision",
-            "unknown revision",
-            "ambiguous argument",
-            "invalid revision",
-            "bad object",
-        )
-    ):
+    if any(s in stderr for s in _UNRESOLVED):
         return UsageError(
             f"git cannot resolve {range_spec!r}: {first}",
             hint="fetch both ends first (in Actions: actions/checkout with fetch-depth: 0)",

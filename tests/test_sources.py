@@ -216,7 +216,9 @@ def test_git_missing(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         git_diff("HEAD~1..HEAD", cwd=str(repo))
 
 
-@pytest.mark.parametrize("spec", ["--output=/tmp/reviewbot-owned", "-p", "", "  "])
+@pytest.mark.parametrize(
+    "spec", ["--output=/tmp/reviewbot-owned", "-p", "", "  ", "main\x00", "a\nb"]
+)
 def test_git_range_that_is_an_option_or_empty(repo: Path, spec: str) -> None:
     with pytest.raises(UsageError):
         git_diff(spec, cwd=str(repo))
