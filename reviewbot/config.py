@@ -246,12 +246,14 @@ def _parse(text: str, source: str) -> Config:
         raise ConfigError(f"{source}: {_yaml_problem(exc)}", "fix the YAML syntax at that line") from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise ConfigError(f"{source}: invalid YAML: {_one_line(str(exc))}", "fix the YAML syntax") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. `!!int abc`: PyYAML lets these escape
+        raise ConfigError(f"{source}: invalid YAML value: {_one_line(str(exc))}", "fix or quote the value") from None
     if data is None:  # empty, or only comments: every default applies
         return Config()
     if not isinstance(data, dict):
         raise ConfigError(
             f"{source}: the top level must be a mapping of keys (models:, review:, ...), got {_kind(data)}",
-            "see reviewbot.schema.json for the keys",
+            "`reviewbot config schema` prints every key with its type",
         )
     return _validate(data, source)
 
@@ -290,12 +292,20 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+# No key takes a date: leave 2024-01-01 a string rather than build (and fail on) a date.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     problem = exc.problem or exc.context or "invalid YAML"
+    # An unclosed bracket is reported at the end of the file; say where it was opened.
+    if exc.problem and exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        problem += f" ({exc.context} started at line {exc.context_mark.line + 1})"
     return _one_line(f"invalid YAML at {where}{problem}")
 
 
@@ -322,6 +332,9 @@ def _to_config_error(exc: ValidationError, source: str) -> ConfigError:
     problems = [_describe(err) for err in exc.errors(include_url=False)]
     # A union reports one error per arm; keep the arm that got further, or one summary line.
     problems = [p for p in problems if not (p.generic_union and any(_deeper(q, p) for q in problems))]
+    # `allwo: local` also makes `allow` missing: the typo explains it, so report it once.
+    suggested = {p.suggests for p in problems if p.suggests}
+    problems = [p for p in problems if not (p.kind == "missing" and p.keys in suggested)]
     chosen: dict[str, _Problem] = {}
     for problem in problems:
         if problem.path not in chosen or (chosen[problem.path].generic_union and not problem.generic_union):
@@ -334,11 +347,16 @@ def _to_config_error(exc: ValidationError, source: str) -> ConfigError:
 
 @dataclass(frozen=True)
 class _Problem:
+    kind: str  # pydantic's error type
     keys: tuple[Any, ...]
-    path: str
     message: str
     hint: str | None = None
     generic_union: bool = False  # a wrong-type error from one arm of a union field
+    suggests: tuple[Any, ...] | None = None  # an unknown key's did-you-mean, as keys
+
+    @property
+    def path(self) -> str:
+        return _format_path(list(self.keys))
 
 
 def _deeper(other: _Problem, problem: _Problem) -> bool:
@@ -349,24 +367,25 @@ def _deeper(other: _Problem, problem: _Problem) -> bool:
 def _describe(err: Any) -> _Problem:
     keys, tp, in_union = _walk(err["loc"])
     kind, value = err["type"], err.get("input")
-    path = _format_path(keys)
-    where = path or "top level"
+    where = _format_path(keys) or "top level"
+    parent = _format_path(keys[:-1]) or "top level"
     if kind == "extra_forbidden":
         return _unknown_key(keys)
     if kind == "invalid_key":
-        return _Problem(tuple(keys), path, f"{_format_path(keys[:-1]) or 'top level'}: keys must be strings, got {_show(value)}")
+        return _Problem(kind, tuple(keys), f"{parent}: keys must be strings, got {_show(value)}")
     if kind == "missing":
-        return _Problem(tuple(keys), path, f"{_format_path(keys[:-1]) or 'top level'}: missing required key {keys[-1]!r}", _description(keys))
+        return _Problem(kind, tuple(keys), f"{parent}: missing required key {keys[-1]!r}", _description(keys))
     if in_union and (kind in _TYPE_ERRORS or kind == "literal_error"):
         message = f"{where}: expected {_union_expected(keys)}, got {_kind(value)}"
-        return _Problem(tuple(keys), path, message, _description(keys), generic_union=True)
+        return _Problem(kind, tuple(keys), message, _description(keys), generic_union=True)
     if kind in _TYPE_ERRORS:
-        hint = f'write a list: ["{value}"]' if kind == "list_type" and isinstance(value, str) else _description(keys)
-        return _Problem(tuple(keys), path, f"{where}: expected {_TYPE_ERRORS[kind]}, got {_kind(value)}", hint)
+        wrapped = kind == "list_type" and isinstance(value, str)
+        hint = f"write a list: [{_show(value)}]" if wrapped else _description(keys)
+        return _Problem(kind, tuple(keys), f"{where}: expected {_TYPE_ERRORS[kind]}, got {_kind(value)}", hint)
     suggestion = ""
     if kind == "literal_error" and isinstance(value, str):
         suggestion = _did_you_mean(value, [str(a) for a in typing.get_args(_unwrap(tp))])
-    return _Problem(tuple(keys), path, f"{where}: {err['msg']}{suggestion}", _description(keys))
+    return _Problem(kind, tuple(keys), f"{where}: {err['msg']}{suggestion}", _description(keys))
 
 
 def _description(keys: list[Any]) -> str | None:
@@ -385,19 +404,21 @@ def _unknown_key(keys: list[Any]) -> _Problem:
     allowed = _field_names(_model_of(_walk(tuple(parent))[1]))
     path = _format_path(keys)
     shown = f"'{path}'" if isinstance(key, str) and _PLAIN_KEY.match(key) else path
-    suggestion = _did_you_mean(str(key), allowed, prefix=parent) or _elsewhere(str(key), parent)
+    close = _closest(str(key), allowed)
+    suggests = (*parent, close) if close else _elsewhere(str(key), parent)
+    suggestion = f" (did you mean '{_format_path(list(suggests))}'?)" if suggests else ""
     hint = f"allowed keys here: {', '.join(allowed)}" if allowed else None
-    return _Problem(tuple(keys), path, f"unknown key {shown}{suggestion}", hint)
+    return _Problem("extra_forbidden", tuple(keys), f"unknown key {shown}{suggestion}", hint, suggests=suggests)
 
 
-def _elsewhere(key: str, parent: list[Any]) -> str:
+def _elsewhere(key: str, parent: list[Any]) -> tuple[str, str] | None:
     """`concurrency:` at the top level: the key exists, one section down."""
     if parent:
-        return ""
+        return None
     for section, field in Config.model_fields.items():
         if key in _field_names(_model_of(field.annotation)):
-            return f" (did you mean {_format_path([section, key])!r}?)"
-    return ""
+            return section, key
+    return None
 
 
 def _walk(loc: tuple[Any, ...]) -> tuple[list[Any], Any, bool]:
@@ -485,11 +506,14 @@ def _format_path(keys: list[Any]) -> str:
     return out
 
 
-def _did_you_mean(word: str, choices: Iterable[str], prefix: list[Any] | None = None) -> str:
+def _closest(word: str, choices: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if not close:
-        return ""
-    return f" (did you mean {_format_path([*(prefix or []), close[0]])!r}?)"
+    return close[0] if close else None
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = _closest(word, choices)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def _show(value: object, limit: int = 60) -> str:
@@ -525,7 +549,8 @@ def config_schema() -> dict[str, Any]:
 
 def config_schema_json() -> str:
     """The exact text of the committed `reviewbot.schema.json` (sorted, trailing newline)."""
-    return json.dumps(config_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # Same bytes as `reviewbot config schema` (json.dumps with indent=2, sort_keys=True).
+    return json.dumps(config_schema(), indent=2, sort_keys=True) + "\n"
 
 
 # --- default models from the environment ----------------------------------------------------
@@ -574,7 +599,7 @@ def resolve_models(config: Config, env: Mapping[str, str]) -> tuple[Config, list
         changes.update(_ollama_changes(config, [pair[tier] for tier in missing], env))
     chosen = " and ".join(f"{pair[tier]} ({tier})" for tier in missing)
     what = "models" if len(missing) == 2 else f"models.{missing[0]}"
-    return override(config, **changes), [f"{what} not configured: using {chosen} {reason}"]
+    return override(config, changes), [f"{what} not configured: using {chosen} {reason}"]
 
 
 def _pick_provider(config: Config, env: Mapping[str, str], missing: list[str]) -> tuple[str, str]:
@@ -625,12 +650,12 @@ def _split_path(path: str) -> list[str]:
     return [m.group(1) or m.group(2) for m in _PART.finditer(path)]
 
 
-def override(config: Config, /, **changes: object) -> Config:
-    """A new Config with values set by dotted path, e.g.
-    override(cfg, **{"models.cheap": ["x"], "budget.max_usd": 0.5}). The result is validated
+def override(config: Config, changes: Mapping[str, object] | None = None, /, **more: object) -> Config:
+    """A new Config with values set by dotted path, given as a mapping or as keywords:
+    override(cfg, {"models.cheap": ["x"], "budget.max_usd": 0.5}). The result is validated
     again, so a bad override is a ConfigError like a bad file."""
     data: dict[str, Any] = config.model_dump(mode="python")
-    for dotted, value in changes.items():
+    for dotted, value in {**(changes or {}), **more}.items():
         *parents, leaf = _split_path(dotted)
         node = data
         for i, key in enumerate(parents):
