@@ -85,7 +85,7 @@ _PATH_RULES: tuple[_PathRule, ...] = (
         r"(?:^|/)(?:terraform|k8s|kubernetes|helm|charts|ansible|playbooks|cloudformation|kustomize)/"),
         None),
     _PathRule(35, "infrastructure", re.compile(r"(?:^|/)(?:chart|kustomization|values)\.ya?ml$"), None),
-    _PathRule(45, "file holding secrets", re.compile(
+    _PathRule(45, "key or secrets file", re.compile(
         r"(?:^|/)(?:\.env(?:\.[^/]*)?|[^/]*\.(?:pem|key|p12|pfx|jks|keystore)|id_(?:rsa|dsa|ecdsa|ed25519)"
         r"|\.npmrc|\.pypirc|\.netrc|credentials\.json|secrets?\.[^/]*)$"), None),
     _PathRule(45, "settings file", re.compile(r"(?:^|/)settings(?:/[^/]+)?\.py$"), "settings.py"),
@@ -279,7 +279,7 @@ def _path_signals(norm: str, added: _Added) -> list[_Signal]:
         matched.add(rule.what)
         shown = rule.shown or (m.group(1) if m.re.groups else m.group(0).strip("/"))
         out.append(_Signal(rule.points, rule.points, f"path matches {rule.what} ({shown})"))
-    if not matched & {"file holding secrets", "settings file"} and _CONFIG_FILE.search(norm) \
+    if not matched & {"key or secrets file", "settings file"} and _CONFIG_FILE.search(norm) \
             and _SECRET_ASSIGN.search(added.joined):
         out.append(_Signal(45, 45, "path matches configuration with secrets (config/*.yml)"))
     return out
