@@ -45,7 +45,9 @@ DEFAULT_API_URL = "https://api.github.com"
 MAX_PR_FILES = 3000
 MAX_COMPARE_FILES = 300
 _PER_PAGE = 100  # the largest page GitHub serves
-_FILE_KEYS = ("filename", "status", "previous_filename", "additions", "deletions", "changes", "patch")
+_FILE_KEYS = (
+    "filename", "status", "previous_filename", "additions", "deletions", "changes", "patch",
+)
 _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
@@ -163,7 +165,9 @@ class GitHubPR:
     def __enter__(self) -> GitHubPR:
         return self
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @property
@@ -232,7 +236,8 @@ class GitHubPR:
         try:
             _, data = self._request("GET", f"{self._repo_path}/compare/{base_sha}...{head_sha}")
         except GitHubError as exc:
-            log.info("compare %s...%s failed (%s): reviewing in full", base_sha[:7], head_sha[:7], exc)
+            log.info("compare %s...%s failed (%s): reviewing in full",
+                     base_sha[:7], head_sha[:7], exc)
             return None
         if data.get("status") not in ("ahead", "identical"):
             return None
@@ -251,7 +256,8 @@ class GitHubPR:
     def find_summary_comment(self) -> SummaryRef | None:
         """The issue comment carrying our summary marker (the oldest, if ever more than one)."""
         comments = self._paginate(f"{self._repo_path}/issues/{self.number}/comments", 100_000)
-        self._summary = next((_summary_ref(c) for c in comments.items if is_summary(c.get("body") or "")), None)
+        ours = (c for c in comments.items if is_summary(c.get("body") or ""))
+        self._summary = next((_summary_ref(c) for c in ours), None)
         self._summary_known = True
         return self._summary
 
@@ -261,16 +267,23 @@ class GitHubPR:
         """POST one review. 422 (GitHub never says which comment it rejected): retry once
         with every comment in the body. 5xx: look for this run's review before posting again."""
         url = f"{self._pull_path}/reviews"
-        run_id = payload.run_id or extract_run_id(payload.body) or ""
+        run_id = extract_run_id(payload.body)
+        # The run marker in the body is how a saved review is recognised: without one, never
+        # post twice.
+        find = (lambda: self._find_review(run_id)) if run_id else None
         try:
-            data, recovered = self._post_once(url, payload.to_json(), lambda: self._find_review(run_id))
-            return PostResult(data["id"], data.get("html_url", ""), len(payload.comments), recovered=recovered)
+            data, recovered = self._post_once(url, payload.to_json(), find)
+            return PostResult(data["id"], data.get("html_url", ""), len(payload.comments),
+                              recovered=recovered)
         except GitHubError as exc:
-            fallback = payload.fallback_all_in_body(f"GitHub rejected the inline comments ({exc.reason})")
-            if exc.status != 422 or fallback == payload:
+            if exc.status != 422:
                 raise
-            log.warning("review rejected (%s): posting it again with every comment in the body", exc.reason)
-            data, recovered = self._post_once(url, fallback.to_json(), lambda: self._find_review(run_id))
+            reason = f"GitHub rejected the inline comments ({exc.reason})"
+            fallback = payload.fallback_all_in_body(reason)
+            if fallback == payload:  # nothing to move: it would be rejected again
+                raise
+            log.warning("review rejected (%s): posting it again, comments in the body", exc.reason)
+            data, recovered = self._post_once(url, fallback.to_json(), find)
             return PostResult(data["id"], data.get("html_url", ""), 0, in_body=True,
                               recovered=recovered, rejection=exc.reason)
 
@@ -278,13 +291,13 @@ class GitHubPR:
         """Edit the summary comment in place, or create it the first time; returns its URL.
         `body` must carry the summary marker, or the next run could not find it."""
         if not is_summary(body):
-            raise ValueError("summary body lacks the summary marker (publish.render_summary_marker)")
+            raise ValueError("summary body lacks the marker (publish.render_summary_marker)")
         body = _cap_keeping_marker(body)
         ref = self._summary if self._summary_known else self.find_summary_comment()
         if ref is not None:
             try:
                 _, data = self._request("PATCH", f"{self._repo_path}/issues/comments/{ref.id}",
-                                        body={"body": body}, write=True)
+                                        body={"body": body})
                 return self._remember_summary(data)
             except GitHubError as exc:
                 if exc.status != 404:  # 404: deleted since we looked; create it again
@@ -296,8 +309,6 @@ class GitHubPR:
     # --- internals ------------------------------------------------------------------------
 
     def _find_review(self, run_id: str) -> dict[str, Any] | None:
-        if not run_id:
-            return None
         reviews = self._paginate(f"{self._pull_path}/reviews", 100_000).items
         return next((r for r in reviews if extract_run_id(r.get("body") or "") == run_id), None)
 
@@ -311,22 +322,25 @@ class GitHubPR:
         return self._summary.html_url
 
     def _post_once(
-        self, url: str, body: dict[str, Any], find_saved: Callable[[], dict[str, Any] | None]
+        self, url: str, body: dict[str, Any], find_saved: Callable[[], dict[str, Any] | None] | None
     ) -> tuple[dict[str, Any], bool]:
         """POST something that must exist once. GitHub may save it and still answer 5xx (or
-        the connection may drop), so look for it before posting a second and last time.
-        Returns the created object and whether it was found rather than created."""
+        the connection may drop), so look for it before posting a second and last time; with
+        no way to look (`find_saved` None), fail instead. Returns the object and whether it
+        was found rather than created."""
         for attempt in (1, 2):
             try:
-                _, data = self._request("POST", url, body=body, write=True)
+                _, data = self._request("POST", url, body=body)
                 return data, False
             except GitHubError as exc:
-                if attempt == 2 or (exc.status is not None and exc.status < 500):
+                rejected = exc.status is not None and exc.status < 500  # GitHub saved nothing
+                if attempt == 2 or find_saved is None or rejected:
                     raise
                 self._wait(self.policy.backoff, exc)
                 saved = find_saved()
                 if saved is not None:
-                    log.warning("POST %s failed (%s) but GitHub had saved it", _path(url), exc.message)
+                    log.warning("POST %s failed (%s), but GitHub had saved it",
+                                _path(url), exc.message)
                     return saved, True
         raise AssertionError("unreachable")
 
@@ -351,10 +365,10 @@ class GitHubPR:
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
-        write: bool = False,
     ) -> tuple[dict[str, Any], Any]:
-        """One logical request. Reads are retried on 5xx, connection errors and rate limits;
-        writes only on rate limits (GitHub did not save anything then)."""
+        """One logical request, retried on rate limits (GitHub did nothing then) and, unless it
+        is a POST (which GitHub may have saved), on 5xx and connection errors."""
+        write, retry_failures = verb != "GET", verb != "POST"
         attempt = 0
         while True:
             attempt += 1
@@ -364,17 +378,19 @@ class GitHubPR:
             except GithubException as exc:
                 wait = self._rate_limit_wait(exc)
                 error = _translate(verb, url, exc, cannot_write=write and wait is None)
-                if wait is None and (write or exc.status < 500):
+                if wait is None and (not retry_failures or exc.status < 500):
                     raise error from exc
             except requests.RequestException as exc:
                 error = GitHubError(f"GitHub {verb} {_path(url)}: {type(exc).__name__}: {exc}",
                                     hint="check the network and GITHUB_API_URL")
                 wait = None
-                if write:
+                if not retry_failures:
                     raise error from exc
             if attempt >= self.policy.attempts:
                 raise error
-            self._wait(wait if wait is not None else self.policy.backoff * 2 ** (attempt - 1), error)
+            if wait is None:
+                wait = self.policy.backoff * 2 ** (attempt - 1)
+            self._wait(wait, error)
 
     def _rate_limit_wait(self, exc: GithubException) -> float | None:
         """Seconds GitHub asks us to wait, or None when this is not a rate limit. GitHub's

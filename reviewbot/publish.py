@@ -131,7 +131,8 @@ class ReviewComment:
 
 @dataclass(frozen=True)
 class ReviewPayload:
-    """One `POST /pulls/{n}/reviews` request. `run_id` and `duplicates` are not sent."""
+    """One `POST /pulls/{n}/reviews` request. `run_id` and `duplicates` are not sent: the run
+    marker in `body` is what identifies the review if GitHub fails after saving it."""
 
     commit_id: str
     event: ReviewEvent
@@ -191,7 +192,8 @@ def _join_capped(head: str, sections: Sequence[str], limit: int = MAX_BODY) -> s
     for i, section in enumerate(sections):
         if len(body) + len(section) + 2 > limit - _BODY_MARGIN:
             left = len(sections) - i
-            return f"{body}\n\n… {left} more not shown (GitHub limits a review body to {limit:,} characters)"
+            note = f"GitHub limits a review body to {limit:,} characters"
+            return f"{body}\n\n… {left} more not shown ({note})"
         body += "\n\n" + section
     return body
 
@@ -227,10 +229,10 @@ def build_review(
         else:
             comments.append(comment)
     line = header or _default_header(commit_id, len(comments), len(rest), duplicates)
-    body = f"{_one_line(line)}\n\n{render_run_marker(run_id)}"
+    marker = render_run_marker(run_id)
     payload = ReviewPayload(
-        commit_id=commit_id, event=event, body=body, comments=tuple(comments),
-        run_id=run_id, duplicates=duplicates,
+        commit_id=commit_id, event=event, body=f"{_one_line(line)}\n\n{marker}",
+        comments=tuple(comments), run_id=extract_run_id(marker) or "", duplicates=duplicates,
     )
     return payload, rest
 
@@ -240,7 +242,8 @@ def _severity_rank(f: Finding) -> int:
 
 
 def _default_header(commit_id: str, inline: int, rest: int, duplicates: int) -> str:
-    parts = [f"**reviewbot** reviewed `{commit_id[:7]}`: {inline} inline comment{'s' * (inline != 1)}"]
+    plural = "s" if inline != 1 else ""
+    parts = [f"**reviewbot** reviewed `{commit_id[:7]}`: {inline} inline comment{plural}"]
     if rest:
         parts.append(f"{rest} more in the summary comment")
     if duplicates:
@@ -260,7 +263,8 @@ def _to_comment(finding: Finding, diff: Diff) -> ReviewComment | None:
     if hunk is None:
         return None
     start = finding.start_line
-    if start is not None and not (start < finding.line and start in _side_lines(hunk, finding.side)):
+    same_hunk = start is not None and start in _side_lines(hunk, finding.side)
+    if start is not None and (start >= finding.line or not same_hunk):
         start = None  # one-line comment instead of a range GitHub would reject
     suggest = finding.side == "RIGHT" and finding.suggestion is not None
     exact = start is not None or finding.start_line in (None, finding.line)
@@ -294,7 +298,10 @@ def _hunk_of(fd: FileDiff, line: int, side: str) -> Hunk | None:
 def render_comment_body(finding: Finding, *, suggestion: bool = True) -> str:
     """Badge, title, sanitized model text, an optional suggestion block and the hidden
     fingerprint marker, within GitHub's body limit."""
-    head = f"{_BADGES.get(finding.severity, finding.severity)} · {finding.category} · **{_one_line(_sanitize(finding.title))}**"
+    badge = _BADGES.get(finding.severity, finding.severity)
+    # Bounded so that only the body text ever needs cutting to fit MAX_BODY.
+    category, title = _one_line(_sanitize(finding.category))[:40], _one_line(_sanitize(finding.title))[:300]
+    head = f"{badge} · {category} · **{title}**"
     text = _sanitize(finding.body).strip()
     note = f"_({finding.anchor_note})_" if finding.anchor_note else ""
     block = ""
@@ -373,7 +380,9 @@ def _strip_tag(match: re.Match[str]) -> str:
 
 # --- annotations (read-only fallback) -----------------------------------------------------
 
-_LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice"}
+_LEVELS = {
+    "critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice",
+}
 
 
 def workflow_annotations(

@@ -4,6 +4,7 @@ summary comment, retries within a wait budget, errors, and the request count."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +23,6 @@ from reviewbot.publish import (
     extract_fingerprints,
     render_summary_marker,
 )
-
-# pytest-recording's --block-network also blocks loopback unless allowed.
-pytestmark = pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1"])
 
 HEAD, BASE = "c" * 40, "b" * 40
 PATCH = "@@ -1,3 +1,4 @@\n import os\n-x = 1\n+x = 2\n+y = 3\n print(x)"
@@ -175,6 +173,17 @@ def test_summary_post_failing_after_save_is_not_duplicated(gh: FakeGitHub, sleep
     assert [c["html_url"] for c in gh.issue_comments(1)] == [url]
 
 
+def test_summary_edit_is_retried_on_a_server_error(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    body = "s\n" + render_summary_marker(SummaryState(HEAD, runs=1))
+    with client(gh, sleeps) as pr:
+        pr.upsert_summary(body)
+        (comment,) = gh.issue_comments(1)
+        gh.fail("PATCH", f"/repos/octo/demo/issues/comments/{comment['id']}", status=502)
+        pr.upsert_summary(body + "\nedited")
+    assert [c["body"] for c in gh.issue_comments(1)] == [body + "\nedited"]
+    assert sleeps == [0.5]  # a PATCH is idempotent: retried like a read
+
+
 # --- the review ---------------------------------------------------------------------------
 
 
@@ -316,6 +325,21 @@ def test_server_errors_on_reads_back_off_then_give_up(gh: FakeGitHub, sleeps: Sl
         pr.pull_info()
     assert caught.value.message == "GitHub GET /repos/octo/demo/pulls/1: 500 Server Error"
     assert pr.requests_made == 3
+
+
+def test_unreachable_api_is_a_one_line_error(sleeps: Sleeps) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    policy = RetryPolicy(sleep=sleeps, backoff=0.25, write_interval=0)
+    with GitHubPR("t", "octo/demo", 1, f"http://127.0.0.1:{port}", policy=policy, timeout=2) as pr:
+        with pytest.raises(GitHubError, match="ConnectionError") as caught:
+            pr.pull_info()
+        assert caught.value.status is None and "\n" not in caught.value.message
+        assert sleeps == [0.25, 0.5, 1.0] and pr.requests_made == 4
+        with pytest.raises(GitHubError):
+            pr.post_review(payload(GOOD, run_id=""))  # no run marker to look for: no second POST
+        assert pr.requests_made == 5
 
 
 def test_permission_errors_are_not_retried(gh: FakeGitHub, sleeps: Sleeps) -> None:

@@ -189,7 +189,7 @@ def test_model_text_cannot_mention_inject_html_or_forge_markers() -> None:
 
 
 def test_overlong_bodies_are_cut_under_githubs_limit() -> None:
-    huge = finding(11, body="word " * 20_000, suggestion="x" * 70_000, fingerprint="big")
+    huge = finding(11, title="t" * 70_000, body="word " * 20_000, suggestion="x" * 70_000, fingerprint="big")
     payload, _ = build_review([huge], DIFF, commit_id=HEAD, run_id="r")
     body = payload.comments[0].body
     assert len(body) <= MAX_BODY
@@ -218,6 +218,11 @@ def test_fallback_body_stays_under_the_limit() -> None:
     fallback = ReviewPayload(HEAD, "COMMENT", "head", comments).fallback_all_in_body()
     assert len(fallback.body) <= MAX_BODY
     assert re.search(r"… \d+ more not shown", fallback.body)
+
+
+def test_run_marker_survives_odd_run_ids() -> None:
+    payload, _ = build_review([], DIFF, commit_id=HEAD, run_id="123/2 attempt")
+    assert extract_run_id(payload.body) == payload.run_id == "123-2-attempt"
 
 
 def test_approve_is_refused() -> None:

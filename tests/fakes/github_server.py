@@ -44,8 +44,8 @@ API:
   ``str`` body is sent as text/html (a proxy's error page); anything else as JSON.
 - ``RecordedRequest.headers`` has lower-case names; ``authorization`` is ``"REDACTED"``.
 
-pytest-recording's ``--block-network`` blocks loopback too: mark tests that use this server with
-``@pytest.mark.block_network(allowed_hosts=["127\\.0\\.0\\.1"])`` (or run with ``--allowed-hosts``).
+pytest-recording's ``--block-network`` blocks loopback too; the project's pytest options allow
+127.0.0.1 (``--allowed-hosts``), so tests need no marker.
 """
 
 from __future__ import annotations
