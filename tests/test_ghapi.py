@@ -394,3 +394,36 @@ def test_built_review_is_accepted_by_github(gh: FakeGitHub, sleeps: Sleeps, shar
     posted = set().union(*(extract_fingerprints(c["body"]) for c in gh.review_comments(4)))
     assert posted == {c.fingerprint for c in built.comments}
     assert len(rest) == len(findings) - len(built.comments)
+
+
+# --- the fake itself behaves like GitHub where the client depends on it -------------------
+
+
+def test_fake_paginates_and_rejects_like_github() -> None:
+    import requests
+
+    with FakeGitHub("octo", "demo", prefix="/api/v3") as gh:
+        gh.add_pull(1, synthetic_files(250), head_sha=HEAD)
+        auth = {"Authorization": f"token {gh.token}"}
+        files = f"{gh.api_url}/repos/octo/demo/pulls/1/files"
+        page = requests.get(files, params={"per_page": 100, "page": 2}, headers=auth, timeout=5)
+        assert page.links["next"]["url"] == f"{files}?per_page=100&page=3"
+        assert page.links["prev"]["url"] == f"{files}?per_page=100&page=1"
+        assert set(page.links) == {"prev", "next", "last", "first"}
+        assert len(page.json()) == 100
+        assert requests.get(files, headers=auth, timeout=5).json()[29]["filename"] == "src/mod_0029.py"
+
+        reviews = f"{gh.api_url}/repos/octo/demo/pulls/1/reviews"
+        cases = [
+            ({"event": "APPROVE", "commit_id": HEAD}, "GitHub Actions is not permitted to approve pull requests."),
+            ({"event": "COMMENT", "body": "x" * 65_537}, "Body is too long (maximum is 65536 characters)"),
+            ({"event": "COMMENT", "body": "b", "comments": [{"path": "src/mod_0001.py", "line": 1, "side": "RIGHT",
+              "body": "c", "start_line": 1}]}, "Pull request review thread start line must precede the end line"),
+            ({"event": "COMMENT", "body": "b", "comments": [{"path": "nope.py", "line": 1, "body": "c"}]},
+             "Path could not be resolved"),
+        ]
+        for body, reason in cases:
+            answer = requests.post(reviews, json=body, headers=auth, timeout=5)
+            assert (answer.status_code, answer.json()["errors"]) == (422, [reason])
+        assert gh.reviews(1) == []
+        assert requests.get(files, timeout=5).status_code == 401
