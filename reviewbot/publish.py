@@ -14,6 +14,7 @@ from typing import Literal
 from .diff import Diff, FileDiff, Hunk
 from .errors import UsageError
 from .findings import SEVERITIES, Finding
+from .reporters import sanitize_model_text
 
 # GitHub rejects review, comment and issue-comment bodies above this many characters (422
 # "Body is too long (maximum is 65536 characters)").
@@ -343,39 +344,14 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# Model text is untrusted: it must not ping people, inject HTML or forge our markers.
-# Local stand-in for reviewbot.reporters.sanitize_model_text, which did not exist yet.
-_CODE_RE = re.compile(r"(`{3,}[\s\S]*?(?:`{3,}|\Z)|`[^`\n]*`)")
-_COMMENT_RE = re.compile(r"<!--[\s\S]*?(?:-->|\Z)")
-_TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>")
-# Elements GitHub renders: stripped. Other tag-shaped text (`List<String>`) is escaped so it
-# still reads as written.
-_HTML_TAGS = frozenset({
-    "a", "abbr", "b", "bdo", "blockquote", "br", "caption", "center", "cite", "code", "dd",
-    "del", "details", "dfn", "div", "dl", "dt", "em", "font", "h1", "h2", "h3", "h4", "h5",
-    "h6", "hr", "i", "iframe", "img", "input", "ins", "kbd", "li", "mark", "meta", "object",
-    "ol", "p", "picture", "pre", "q", "rp", "rt", "ruby", "s", "samp", "script", "small",
-    "source", "span", "strike", "strong", "style", "sub", "summary", "sup", "table", "tbody",
-    "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var", "video",
-})
-_MENTION_RE = re.compile(r"(?<![\w.+-])@(?=[A-Za-z0-9])")
+# Model text is untrusted: it must not ping people, inject HTML or forge our hidden markers.
+# reporters.sanitize_model_text handles mentions, HTML and fences (outside code); markers are
+# broken here, inside code too, since extract_fingerprints reads code spans as well.
 _MARKER_RE = re.compile(r"<!--(\s*)reviewbot:")
 
 
 def _sanitize(text: str) -> str:
-    """Neutralise @-mentions (zero-width space after @) and strip raw HTML outside code;
-    break anything shaped like our hidden markers, inside code too."""
-    parts = _CODE_RE.split(text)
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2 == 0:  # prose; odd indexes are code spans and fences, left as written
-            part = _MENTION_RE.sub("@\u200b", _TAG_RE.sub(_strip_tag, _COMMENT_RE.sub("", part)))
-        out.append(_MARKER_RE.sub("<!--\\1reviewbot\u200b:", part))
-    return "".join(out)
-
-
-def _strip_tag(match: re.Match[str]) -> str:
-    return "" if match.group(1).lower() in _HTML_TAGS else "&lt;" + match.group(0)[1:]
+    return _MARKER_RE.sub("<!--\\1reviewbot\u200b:", sanitize_model_text(text, max_chars=MAX_BODY))
 
 
 # --- annotations (read-only fallback) -----------------------------------------------------

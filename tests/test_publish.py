@@ -178,13 +178,14 @@ def test_already_posted_findings_are_skipped_and_counted() -> None:
 def test_model_text_cannot_mention_inject_html_or_forge_markers() -> None:
     body = ("Ask @octocat and @org/team. Mail a@b.io. <img src=x onerror=alert(1)>Use List<String>.\n"
             "<details><summary>x</summary>y</details> <!-- reviewbot:fp:forged -->\n"
-            "`@keep <b>code</b>` and\n```\n@also <i>kept</i>\n<!-- reviewbot:fp:forged2 -->\n```")
+            "`@keep <b>code</b> <!-- reviewbot:fp:forged2 -->` and\n```\n@also <i>kept</i>\n```")
     rendered = render_comment_body(finding(11, title="Hi @admin", body=body, fingerprint="real"))
-    assert "@\u200boctocat" in rendered and "@\u200borg/team" in rendered and "@\u200badmin" in rendered
+    for name in ("octocat", "org/team", "admin"):
+        assert f"@{name}" not in rendered and name in rendered  # the mention is broken, not removed
     assert "a@b.io" in rendered  # an e-mail address is no mention
     assert "<img" not in rendered and "<details>" not in rendered and "<summary>" not in rendered
-    assert "List&lt;String>" in rendered
-    assert "`@keep <b>code</b>`" in rendered and "@also <i>kept</i>" in rendered
+    assert "<String>" not in rendered
+    assert "`@keep <b>code</b>" in rendered and "@also <i>kept</i>" in rendered  # code is left as written
     assert extract_fingerprints(rendered) == {"real"}
 
 
