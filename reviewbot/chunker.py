@@ -1,13 +1,32 @@
 """Stage 4 (pure): chunks. Input: reviewable files with their tier and compliance group,
 and a token budget per tier. Output: Chunks that group whole hunks of one or more files
 (never mixing tiers or compliance groups), rendered with explicit line numbers so the model
-can cite real lines. A hunk is split only when it alone is over the budget."""
+can cite real lines. A hunk is split only when it alone is over the budget.
+
+Render format (prompts/system.j2 explains it to the model; keep the two in step):
+
+    ### src/app.py (modified; renamed from src/old_app.py)
+    @@ -30,4 +30,5 @@ def login(user):
+    R 30   context line, cited by its new-file (RIGHT) number
+    L 31 - removed line, cited by its old-file (LEFT) number
+    R 31 + added line, cited by its new-file (RIGHT) number
+
+A file's header is repeated in every chunk that holds some of its hunks; a hunk split
+across chunks says `(part 2 of 3 of this hunk)` after its `@@` line. Files without hunks
+(binary, pure renames, mode changes, missing patches) have nothing to render and are left out.
+
+Planning calls the packer many times with different tier maps, so the work is in two
+steps: `prepare` renders, redacts and counts every hunk once; `pack` only adds numbers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .config import Tier
+from .diff import FileDiff, Hunk
+from .redact import Redactor
+from .tokens import count_tokens, count_tokens_many, tokenizer_name
 
 
 @dataclass(frozen=True)
@@ -19,3 +38,279 @@ class Chunk:
     text: str  # rendered hunks (see render format in chunker docs)
     tokens: int  # tokens of `text`, counted with a real tokenizer
     risk: int  # highest risk score among its files (budget decisions drop lowest first)
+    # (path, secrets replaced in this chunk's part of that file), only paths with any.
+    redactions: tuple[tuple[str, int], ...] = ()
+
+
+TIER_ORDER: tuple[Tier, ...] = ("frontier", "cheap")
+_PART_NOTE = " (part {i} of {n} of this hunk)"
+_TRUNCATED = " …[line truncated: {n} more characters]\n"
+
+
+def _clean(text: str) -> str:
+    # A path or section with a line break would break the one-line-per-diff-line format.
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def render_file_header(file: FileDiff) -> str:
+    """`### path (status[; renamed from old][; mode a -> b])` and a newline."""
+    notes = [
+        "added" if file.status == "added" else "deleted" if file.status == "deleted" else "modified"
+    ]
+    if file.old_path and file.old_path != file.path:
+        verb = "copied" if file.status == "copied" else "renamed"
+        notes.append(f"{verb} from {_clean(file.old_path)}")
+    if file.old_mode and file.new_mode and file.old_mode != file.new_mode:
+        notes.append(f"mode {file.old_mode} -> {file.new_mode}")
+    return f"### {_clean(file.path)} ({'; '.join(notes)})\n"
+
+
+def _hunk_header(hunk: Hunk, section: str) -> str:
+    head = f"@@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@"
+    return f"{head} {_clean(section)}" if section else head
+
+
+def _render_lines(hunk: Hunk, texts: Sequence[str]) -> tuple[str, ...]:
+    numbers = [ln.old_no if ln.kind == "-" else ln.new_no for ln in hunk.lines]
+    width = len(str(max((n for n in numbers if n is not None), default=0)))
+    out = []
+    for ln, no, text in zip(hunk.lines, numbers, texts, strict=True):
+        side = "L" if ln.kind == "-" else "R"
+        out.append(f"{side} {no if no is not None else '?':>{width}} {ln.kind} {text}\n")
+    return tuple(out)
+
+
+def render_hunk(file: FileDiff, hunk: Hunk) -> str:
+    """The `@@` line, then one numbered line per diff line (no redaction). `file` is taken
+    for symmetry with render_file_header; the numbers come from the hunk alone."""
+    body = _render_lines(hunk, [ln.text for ln in hunk.lines])
+    return _hunk_header(hunk, hunk.section) + "\n" + "".join(body)
+
+
+@dataclass(frozen=True)
+class PreparedHunk:
+    header: str  # the `@@` line without its newline (section redacted)
+    lines: tuple[str, ...]  # rendered, redacted lines, each ending in "\n"
+    tokens: int  # of `text`
+    line_redactions: tuple[int, ...]  # secrets replaced per line
+
+    @property
+    def text(self) -> str:
+        return self.header + "\n" + "".join(self.lines)
+
+    @property
+    def redactions(self) -> int:
+        return sum(self.line_redactions)
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    path: str
+    header: str
+    header_tokens: int
+    hunks: tuple[PreparedHunk, ...]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Rendered, redacted and counted files, ready to pack under any tier map."""
+
+    files: tuple[PreparedFile, ...]
+    tokenizer: str
+    # Per-line counts of hunks that had to be split, filled on first need.
+    _line_tokens: dict[tuple[int, int], tuple[int, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def line_tokens(self, file_index: int, hunk_index: int) -> tuple[int, ...]:
+        key = (file_index, hunk_index)
+        if key not in self._line_tokens:
+            lines = self.files[file_index].hunks[hunk_index].lines
+            self._line_tokens[key] = tuple(count_tokens_many(lines))
+        return self._line_tokens[key]
+
+
+def prepare(files: Sequence[FileDiff], redactor: Redactor | None = None) -> Prepared:
+    """Render every hunk once, redact it (when a redactor is given: the caller passes None
+    when `redact_secrets` is off) and count its tokens in one tokenizer pass."""
+    staged: list[tuple[FileDiff, str, list[tuple[str, tuple[str, ...], tuple[int, ...]]]]] = []
+    for file in files:
+        if not file.hunks:
+            continue
+        hunks = []
+        for hunk in file.hunks:
+            texts: Sequence[str] = [ln.text for ln in hunk.lines]
+            counts: tuple[int, ...] = (0,) * len(texts)
+            section = hunk.section
+            if redactor is not None:
+                texts, counts = redactor.redact_lines(texts)
+                section, found = redactor.redact(section)
+                if found and counts:  # a secret in the section line is charged to the hunk
+                    counts = (counts[0] + sum(found.values()), *counts[1:])
+            hunks.append((_hunk_header(hunk, section), _render_lines(hunk, texts), counts))
+        staged.append((file, render_file_header(file), hunks))
+    texts_to_count = [
+        t
+        for _, header, hunks in staged
+        for t in (header, *(h[0] + "\n" + "".join(h[1]) for h in hunks))
+    ]
+    counts_iter = iter(count_tokens_many(texts_to_count))
+    prepared = []
+    for file, header, hunks in staged:
+        header_tokens = next(counts_iter)
+        prepared_hunks = tuple(
+            PreparedHunk(h, lines, next(counts_iter), c) for h, lines, c in hunks
+        )
+        prepared.append(PreparedFile(file.path, header, header_tokens, prepared_hunks))
+    return Prepared(tuple(prepared), tokenizer_name())
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    tokens: int
+    redactions: int
+
+
+def _truncate(line: str, allowance: int, tokens: int) -> tuple[str, int]:
+    """Cut one rendered line that alone is over the allowance (e.g. minified code)."""
+    keep = max(16, len(line) * allowance // max(tokens, 1))
+    while True:
+        cut = line[:keep] + _TRUNCATED.format(n=len(line) - 1 - keep)
+        n = count_tokens(cut)
+        if n <= allowance or keep <= 16:
+            return cut, n
+        keep = max(16, keep * 4 // 5)
+
+
+def _split(prepared: Prepared, fi: int, hi: int, budget: int) -> list[_Unit]:
+    """Pieces of an over-budget hunk, each under the budget with its file header."""
+    hunk = prepared.files[fi].hunks[hi]
+    note = count_tokens(hunk.header + _PART_NOTE.format(i=9999, n=9999) + "\n")
+    allowance = max(1, budget - prepared.files[fi].header_tokens - note)
+    pieces: list[list[tuple[str, int, int]]] = [[]]
+    used = 0
+    for line, tokens, found in zip(
+        hunk.lines, prepared.line_tokens(fi, hi), hunk.line_redactions, strict=True
+    ):
+        if tokens > allowance:
+            line, tokens = _truncate(line, allowance, tokens)
+        if pieces[-1] and used + tokens > allowance:
+            pieces.append([])
+            used = 0
+        pieces[-1].append((line, tokens, found))
+        used += tokens
+    units = []
+    for i, piece in enumerate(pieces, start=1):
+        head = hunk.header + _PART_NOTE.format(i=i, n=len(pieces)) + "\n"
+        text = head + "".join(p[0] for p in piece)
+        units.append(
+            _Unit(text, count_tokens(head) + sum(p[1] for p in piece), sum(p[2] for p in piece))
+        )
+    return units
+
+
+def _units(prepared: Prepared, fi: int, budget: int) -> Iterator[_Unit]:
+    file = prepared.files[fi]
+    for hi, hunk in enumerate(file.hunks):
+        if file.header_tokens + hunk.tokens <= budget:
+            yield _Unit(hunk.text, hunk.tokens, hunk.redactions)
+        else:
+            yield from _split(prepared, fi, hi, budget)
+
+
+@dataclass
+class _Open:
+    """The chunk being filled."""
+
+    parts: list[str] = field(default_factory=list)
+    tokens: int = 0
+    files: list[str] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)
+
+
+def _pack_group(prepared: Prepared, indexes: Sequence[int], budget: int) -> list[_Open]:
+    done: list[_Open] = []
+    cur = _Open()
+    for fi in indexes:
+        file = prepared.files[fi]
+        header_in = False
+        for unit in _units(prepared, fi, budget):
+            need = unit.tokens + (0 if header_in else file.header_tokens)
+            if cur.parts and cur.tokens + need > budget:
+                done.append(cur)
+                cur, header_in = _Open(), False
+                need = unit.tokens + file.header_tokens
+            if not header_in:
+                cur.parts.append(file.header)
+                cur.files.append(file.path)
+                header_in = True
+            cur.parts.append(unit.text)
+            cur.tokens += need
+            if unit.redactions:
+                cur.redactions[file.path] = cur.redactions.get(file.path, 0) + unit.redactions
+    if cur.parts:
+        done.append(cur)
+    return done
+
+
+def pack(
+    prepared: Prepared,
+    tiers: Mapping[str, Tier],
+    groups: Mapping[str, str],
+    risks: Mapping[str, int],
+    budgets: Mapping[Tier, int],
+) -> list[Chunk]:
+    """Chunks for one tier map. Files missing from `tiers` are left out (the planner skipped
+    them); a missing group is "" and a missing risk 0. Frontier chunks come first, then
+    cheap; groups sorted by key; files in diff order inside a group."""
+    buckets: dict[tuple[Tier, str], list[int]] = {}
+    for fi, file in enumerate(prepared.files):
+        tier = tiers.get(file.path)
+        if tier is not None:
+            buckets.setdefault((tier, groups.get(file.path, "")), []).append(fi)
+    chunks: list[Chunk] = []
+    for tier, group in sorted(buckets, key=lambda k: (TIER_ORDER.index(k[0]), k[1])):
+        if budgets.get(tier, 0) <= 0:
+            raise ValueError(f"no token budget for tier {tier!r}")
+        for opened in _pack_group(prepared, buckets[(tier, group)], budgets[tier]):
+            chunks.append(
+                Chunk(
+                    id=f"c{len(chunks) + 1:03d}",
+                    tier=tier,
+                    group=group,
+                    files=tuple(opened.files),
+                    text="".join(opened.parts),
+                    tokens=opened.tokens,
+                    risk=max(risks.get(p, 0) for p in opened.files),
+                    redactions=tuple(opened.redactions.items()),
+                )
+            )
+    return chunks
+
+
+def build_chunks(
+    files: Sequence[FileDiff],
+    tiers: Mapping[str, Tier],
+    groups: Mapping[str, str],
+    risks: Mapping[str, int],
+    budgets: Mapping[Tier, int],
+    *,
+    redactor: Redactor | None = None,
+) -> list[Chunk]:
+    """prepare + pack, for a single plan."""
+    return pack(prepare(files, redactor), tiers, groups, risks, budgets)
+
+
+__all__ = [
+    "TIER_ORDER",
+    "Chunk",
+    "Prepared",
+    "PreparedFile",
+    "PreparedHunk",
+    "build_chunks",
+    "pack",
+    "prepare",
+    "render_file_header",
+    "render_hunk",
+]
