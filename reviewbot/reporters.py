@@ -9,6 +9,7 @@ import json
 import re
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from urllib.parse import quote
 
 from . import __version__
@@ -60,13 +61,12 @@ def _not_reviewed(report: Report) -> tuple[list[FileEntry], list[ChunkEntry]]:
 # --- model text safety ----------------------------------------------------------------------
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)", re.S)
 _HTML = re.compile(r"<!--.*?(?:-->|$)|</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>", re.S)
 _LEFTOVER_LT = re.compile(r"<(?=[A-Za-z/!?])")
 # GitHub pings a user or team for @name at a word start; a zero-width joiner after the @
 # keeps the text readable and the mention inert.
-_MENTION = re.compile(r"(?<![\w@/.`])@(?=[A-Za-z0-9])")
+_MENTION = re.compile(r"(?<!\w)@(?=[A-Za-z0-9])")
 ZWJ = "\u200d"
 
 
@@ -81,23 +81,48 @@ def sanitize_model_text(text: str, max_chars: int = 4_000) -> str:
     prose: list[str] = []
     fence: str | None = None
     for line in text.split("\n"):
-        m = _FENCE_LINE.match(line)
-        if fence is None and m:
+        if fence is None and _fence_of(line, None):
             if prose:
                 out.append(_prose("\n".join(prose)))
-            prose, fence = [], m.group(1)
+            prose, fence = [], _fence_of(line, None)
             out.append(line)
         elif fence is None:
             prose.append(line)
         else:
             out.append(line)
-            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and line.strip() == m.group(1):
-                fence = None
+            fence = None if _fence_of(line, fence) else fence
     if prose:
         out.append(_prose("\n".join(prose)))
-    if fence is not None:  # an unclosed fence would swallow the rest of our comment
-        out.append(fence)
-    return "\n".join(out)
+    result = "\n".join(out)
+    # Stripping a tag can leave a fence at a line start ("<b>```"): check the final text too.
+    still_open = _open_fence(result.split("\n"))
+    # An unclosed fence would swallow the rest of our comment.
+    return result + "\n" + still_open if still_open else result
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def _fence_of(line: str, opened: str | None) -> str | None:
+    """CommonMark fences: with nothing open, the fence this line opens; with `opened` open,
+    `opened` when this line closes it (same character, at least as long, nothing after)."""
+    m = _FENCE.match(line)
+    if m is None:
+        return None
+    run, rest = m.group(1), m.group(2)
+    if opened is None:
+        return None if run[0] == "`" and "`" in rest else run  # ```x``` is inline code
+    return opened if run[0] == opened[0] and len(run) >= len(opened) and not rest.strip() else None
+
+
+def _open_fence(lines: Sequence[str]) -> str | None:
+    fence: str | None = None
+    for line in lines:
+        if fence is None:
+            fence = _fence_of(line, None)
+        elif _fence_of(line, fence):
+            fence = None
+    return fence
 
 
 def _prose(text: str) -> str:
@@ -148,7 +173,7 @@ def render_text(report: Report, *, color: bool = False, min_severity: str = "low
     out.append(f"{_plural(len(found), 'finding')}: {_count_phrase(found)}" if found
                else f"No findings at or above {min_severity}")
     if report.overview:
-        out += ["", *textwrap.wrap(report.overview, 100)]
+        out += ["", *textwrap.wrap(_plain(report.overview), 100)]
     entries = {e.path: e for e in report.files}
     by_path: dict[str | None, list[Finding]] = {}
     for f in found:
@@ -181,7 +206,14 @@ def _text_file_header(path: str, entry: FileEntry | None) -> str:
     return f"{path}  [{' · '.join(bits)}]"
 
 
+def _plain(text: str) -> str:
+    """Model text for a terminal: no escape sequences or carriage returns that could redraw it."""
+    return _CONTROL.sub("", text.replace("\r", ""))
+
+
 def _text_finding(f: Finding, paint: Callable[[str, str], str]) -> list[str]:
+    f = replace(f, title=_plain(f.title), body=_plain(f.body), category=_plain(f.category),
+                suggestion=None if f.suggestion is None else _plain(f.suggestion))
     if f.placement == "inline" and f.line is not None:
         label = f"L{f.start_line}-{f.line}" if f.start_line else f"L{f.line}"
         label += " old" if f.side == "LEFT" else ""
@@ -332,6 +364,9 @@ def render_json(report: Report) -> str:
 # --- markdown -----------------------------------------------------------------------------
 
 
+_FULL_ROWS, _COMPACT_ROWS = 200, 15
+
+
 def render_markdown(report: Report, *, max_chars: int = MARKDOWN_MAX_CHARS, min_severity: str = "low") -> str:
     """GitHub-flavoured markdown for the summary comment and the step summary. Stays under
     max_chars: the lowest-severity findings are left out first, and counted."""
@@ -340,10 +375,13 @@ def render_markdown(report: Report, *, max_chars: int = MARKDOWN_MAX_CHARS, min_
     head = ["### reviewbot", "", _verdict(report, min_severity)]
     if report.overview:
         head += ["", "> " + sanitize_model_text(report.overview, 3_000).replace("\n", "\n> ")]
-    tail = _md_tail(report)
+    tail = _md_tail(report, _FULL_ROWS)
 
     def build(k: int) -> str:
         return "\n".join([*head, *_md_findings(found, items, k, max_chars), *tail]) + "\n"
+
+    if len(build(0)) > max_chars // 2:  # findings come first: shorten the lists after them
+        tail = _md_tail(report, _COMPACT_ROWS)
 
     lo, hi = 0, len(items)  # the largest k that fits; length grows with k
     while lo < hi:
@@ -358,8 +396,14 @@ def _hard_cap(text: str, max_chars: int) -> str:
     note = f"\n\n_… cut at {max_chars:,} characters; the JSON report has everything._\n"
     if max_chars <= len(note):
         return text[:max_chars]
-    cut = text[: max_chars - len(note)]
-    return cut[: cut.rfind("\n")] + note if "\n" in cut else cut + note
+    cut = text[: max_chars - len(note) - 40]  # room to close what the cut left open
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    lines = cut.split("\n")
+    fence = _open_fence(lines)
+    # Our own <details> lines start at column 0; model text is indented inside list items.
+    unclosed = sum(ln.startswith("<details") for ln in lines) - sum(ln == "</details>" for ln in lines)
+    closing = ("\n" + fence if fence else "") + "\n\n</details>" * max(0, min(unclosed, 1))
+    return (cut + closing + note)[:max_chars]
 
 
 def _verdict(report: Report, min_severity: str) -> str:
@@ -409,28 +453,30 @@ def _md_findings(found: Sequence[Finding], items: Sequence[str], k: int, max_cha
     return out
 
 
-def _md_tail(report: Report) -> list[str]:
-    out = _md_files(report) + _md_not_reviewed(report) + _md_cost(report.cost)
+def _md_tail(report: Report, rows: int) -> list[str]:
+    """Everything after the findings; `rows` caps each list (files, chunks, notes...)."""
+    out = _md_files(report, rows) + _md_not_reviewed(report, rows) + _md_cost(report.cost)
     if report.failovers:
-        out += ["", "#### Failovers", ""] + [
-            f"- {_code(fo.chunk_id)}: {_code(fo.from_model)} → {_code(fo.to_model) if fo.to_model else 'no model left'}"
-            f" ({sanitize_model_text(fo.reason, 300)})" for fo in report.failovers[:50]
-        ]
+        lines = [f"- {_code(fo.chunk_id)}: {_code(fo.from_model)} → "
+                 f"{_code(fo.to_model) if fo.to_model else 'no model left'} ({sanitize_model_text(fo.reason, 300)})"
+                 for fo in report.failovers]
+        out += ["", "#### Failovers", "", *_capped(lines, rows, "failover")]
     if report.budget:
-        out += ["", "#### Budget", ""] + [
-            f"- {k}: {sanitize_model_text(str(v), 500)}" for k, v in list(report.budget.items())[:30]
-        ]
+        lines = [f"- {k}: {sanitize_model_text(str(v), 500)}" for k, v in report.budget.items()]
+        out += ["", "#### Budget", "", *_capped(lines, rows, "budget entry")]
     if report.notes:
-        notes = [f"- {sanitize_model_text(n, 500)}" for n in report.notes[:50]]
-        extra = [f"- … {len(report.notes) - 50:,} more notes in the JSON report"] if len(report.notes) > 50 else []
-        out += ["", "#### Notes", "", *notes, *extra]
+        lines = [f"- {sanitize_model_text(n, 500)}" for n in report.notes]
+        out += ["", "#### Notes", "", *_capped(lines, rows, "note")]
     return [*out, "", f"<sub>reviewbot {__version__} · report format {report.version}</sub>"]
 
 
-_MAX_FILE_ROWS = 200
+def _capped(lines: list[str], limit: int, noun: str) -> list[str]:
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"- … {_plural(len(lines) - limit, 'more ' + noun)} in the JSON report"]
 
 
-def _md_files(report: Report) -> list[str]:
+def _md_files(report: Report, rows: int) -> list[str]:
     reviewed = [e for e in report.files if e.tier is not None and (e.reviewed or report.dry_run)]
     if not reviewed:
         return []
@@ -442,31 +488,27 @@ def _md_files(report: Report) -> list[str]:
     for tier in tiers:
         out += ["", f"**{tier}**", "", "| File | Score | Why |", "| --- | ---: | --- |"]
         for e in (e for e in reviewed if e.tier == tier):
-            if shown < _MAX_FILE_ROWS:
-                why = "; ".join(e.reasons) or "—"
-                out.append(f"| {_code(e.path)} | {e.score if e.score is not None else ''} | "
-                           f"{sanitize_model_text(why, 300).replace('|', chr(92) + '|').replace(chr(10), ' ')} |")
+            if shown < rows:
+                why = sanitize_model_text("; ".join(e.reasons) or "—", 300).replace("|", "\\|").replace("\n", " ")
+                out.append(f"| {_code(e.path)} | {e.score if e.score is not None else ''} | {why} |")
             shown += 1
-    if shown > _MAX_FILE_ROWS:
-        out += ["", f"_… {shown - _MAX_FILE_ROWS:,} more files in the JSON report._"]
+    if shown > rows:
+        out += ["", f"_… {_plural(shown - rows, 'more file')} in the JSON report._"]
     return [*out, "", "</details>"]
 
 
-def _md_not_reviewed(report: Report) -> list[str]:
+def _md_not_reviewed(report: Report, rows: int) -> list[str]:
     files, chunks = _not_reviewed(report)
     if not files and not chunks:
         return []
-    out = ["", "#### Not reviewed", ""]
-    out += [f"- {_code(e.path)} — {sanitize_model_text(e.skip_reason or '', 300)}" for e in files[:_MAX_FILE_ROWS]]
-    if len(files) > _MAX_FILE_ROWS:
-        out.append(f"- … {len(files) - _MAX_FILE_ROWS:,} more files in the JSON report")
-    for c in chunks[:100]:
+    lines = [f"- {_code(e.path)} — {sanitize_model_text(e.skip_reason or '', 300)}" for e in files]
+    out = ["", "#### Not reviewed", "", *_capped(lines, rows, "file")]
+    lines = []
+    for c in chunks:
         names = ", ".join(_code(p) for p in c.files[:5]) + (f" +{len(c.files) - 5}" if len(c.files) > 5 else "")
         reason = f": {sanitize_model_text(c.reason, 300)}" if c.reason else ""
-        out.append(f"- chunk {_code(c.id)} ({names}) — {c.status}{reason}")
-    if len(chunks) > 100:
-        out.append(f"- … {len(chunks) - 100:,} more chunks in the JSON report")
-    return out
+        lines.append(f"- chunk {_code(c.id)} ({names}) — {c.status}{reason}")
+    return out + _capped(lines, rows, "chunk")
 
 
 def _md_cost(cost: CostSummary) -> list[str]:

@@ -8,6 +8,8 @@ import re
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reviewbot import __version__
 from reviewbot.cost import CostRow, CostSummary
@@ -131,6 +133,13 @@ def test_text_color_and_empty_verdict() -> None:
     assert "No findings at or above medium" in empty and "Pull request" not in empty
 
 
+def test_text_strips_terminal_escapes_from_model_text() -> None:
+    evil = _finding(title="Clear \x1b[2Jscreen", body="line\rOVERWRITE \x1b]0;title\x07", suggestion="x\x1b[31m")
+    text = render_text(replace(REPORT, findings=(evil,), overview="\x1b[1mbold"), color=False)
+    assert "\x1b" not in text and "\r" not in text
+    assert "Clear [2Jscreen" in text and "lineOVERWRITE" in text
+
+
 def test_text_unknown_price_is_never_zero() -> None:
     cost = replace(COST, rows=(CostRow("ollama_chat/qwen", "cheap", 1, 100, 0, 10, None),),
                    tiers=(("cheap", None),), total_usd=None, known_usd=0.0, saving_pct=None, all_frontier_usd=None)
@@ -251,13 +260,19 @@ def test_markdown_neutralises_mentions_html_and_fences() -> None:
 
 
 def _open_fence(text: str) -> str | None:
-    """The fence still open at the end of text (CommonMark: a closing fence is at least as long)."""
+    """The fence still open at the end of text, by CommonMark's rules: up to three spaces of
+    indent; a backtick fence's info string has no backtick; a closing fence is the same
+    character, at least as long, with nothing after it."""
     fence = None
     for line in text.splitlines():
-        m = re.match(r"^\s*(`{3,})\s*(\S*)", line)
-        if m and fence is None:
-            fence = m.group(1)
-        elif m and len(m.group(1)) >= len(fence or "") and not m.group(2):
+        m = re.match(r"^ {0,3}(`{3,}|~{3,})(.*)$", line)
+        if not m:
+            continue
+        run, rest = m.groups()
+        if fence is None:
+            if not (run[0] == "`" and "`" in rest):
+                fence = run
+        elif run[0] == fence[0] and len(run) >= len(fence) and not rest.strip():
             fence = None
     return fence
 
@@ -288,6 +303,18 @@ def test_markdown_hard_cap_when_the_tail_alone_is_too_big() -> None:
     notes = tuple(f"note {i} " + "y" * 400 for i in range(60))
     md = render_markdown(replace(REPORT, notes=notes), max_chars=5_000)
     assert len(md) <= 5_000 and "cut at 5,000 characters" in md
+    files = tuple(FileEntry(f"pkg/{i:04d}/" + "d" * 200 + ".py", "added", tier="cheap", score=1, reviewed=True)
+                  for i in range(300))
+    full = render_markdown(replace(REPORT, files=files), max_chars=200_000)
+    assert "_… 100 more files in the JSON report._" in full
+    # Findings come first: a long file list shrinks before any finding is left out ...
+    compact = render_markdown(replace(REPORT, files=files), max_chars=8_000)
+    assert len(compact) <= 8_000 and "left out" not in compact and "cut at" not in compact
+    assert "_… 285 more files in the JSON report._" in compact
+    # ... and a cut through the file table still closes its <details>.
+    cut = render_markdown(replace(REPORT, files=files), max_chars=2_500)
+    assert len(cut) <= 2_500 and "cut at 2,500 characters" in cut
+    assert cut.count("<details") == cut.count("</details>")
 
 
 def test_markdown_dry_run_verdict() -> None:
@@ -356,3 +383,29 @@ def test_sarif_percent_encodes_paths() -> None:
     doc = json.loads(render_sarif(replace(REPORT, findings=(_finding(path="tests/in dex/ü.py"),))))
     uri = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "tests/in%20dex/%C3%BC.py"
+
+
+# --- properties ----------------------------------------------------------------------------
+
+_TOKENS = [*"ab @<>/`~\n!()[]|*_-# ", "img", "```", "````", "~~~", "<script>", "@octocat", "</details>", "  "]
+_nasty = st.lists(st.sampled_from(_TOKENS), max_size=80).map("".join)
+
+
+@given(_nasty)
+@settings(max_examples=300, deadline=None)
+def test_sanitized_text_never_leaves_a_fence_open_or_a_raw_tag(text: str) -> None:
+    out = sanitize_model_text(text)
+    assert _open_fence(out) is None
+    if "`" not in text:  # without code, no tag-like "<" and no live mention can remain
+        assert not re.search(r"<[A-Za-z/!?]", out)
+        assert not re.search(r"(?<!\w)@(?=[A-Za-z0-9])", out)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["critical", "high", "medium", "low", "info"]), _nasty, _nasty),
+                max_size=40),
+       st.integers(min_value=300, max_value=8_000))
+@settings(max_examples=100, deadline=None)
+def test_markdown_never_exceeds_max_chars(items: list[tuple[str, str, str]], max_chars: int) -> None:
+    findings = tuple(_finding(severity=sev, title=title or "t", body=body) for sev, title, body in items)
+    md = render_markdown(replace(REPORT, findings=findings), max_chars=max_chars)
+    assert len(md) <= max_chars
