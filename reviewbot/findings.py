@@ -356,7 +356,8 @@ def _to_finding(raw: Mapping[str, object], model: str, chunk_id: str) -> Finding
     if not title and not body:
         return None
     title = _cap(title or _first_sentence(body), _MAX_TITLE).replace("\n", " ")
-    start, line = _parse_line(_first(raw, ("line", "line_number", "lineno", "end_line", "lines")))
+    raw_line = _first(raw, ("line", "line_number", "lineno", "end_line", "lines"))
+    start, line = _parse_line(raw_line)
     explicit_start = _parse_line(_first(raw, ("start_line", "start", "line_start")))[1]
     start = explicit_start if explicit_start is not None else start
     if line is None:
@@ -367,7 +368,8 @@ def _to_finding(raw: Mapping[str, object], model: str, chunk_id: str) -> Finding
     category = re.sub(r"\s+", " ", str(raw.get("category") or raw.get("type") or "").strip().lower())
     path = _first_str(raw, ("path", "file", "filename", "file_path", "filepath"))
     return Finding(
-        path=_cap(path, _MAX_PATH) or None, line=line, start_line=start, side=_side(raw.get("side")),
+        path=_cap(path, _MAX_PATH) or None, line=line, start_line=start,
+        side=_side(raw.get("side")) if raw.get("side") else _side_hint(raw_line) or "RIGHT",
         severity=severity, category=_cap(category, 40) or "general", title=title,
         body=_cap(body, _MAX_TEXT), suggestion=_suggestion(raw), model=model, chunk_id=chunk_id,
         anchor_note="; ".join(notes) or None,
@@ -393,11 +395,14 @@ def _first_sentence(body: str) -> str:
     return first.rstrip(".") or body[:80]
 
 
-_LINE_RE = re.compile(r"^\s*(?:lines?\s*)?L?(\d{1,9})(?:\s*(?:-|–|:|\.\.|to)\s*L?(\d{1,9}))?", re.I)
+# "L42"/"R42" also match the chunk render format (chunker.py), where L and R name the side.
+_LINE_RE = re.compile(
+    r"^\s*(?:lines?\s*)?([LR])?\s*(\d{1,9})(?:\s*(?:-|–|:|\.\.|to)\s*[LR]?\s*(\d{1,9}))?", re.I
+)
 
 
 def _parse_line(v: object) -> tuple[int | None, int | None]:
-    """(start, end) from 42, 42.0, "42", "L42", "42-45", "L42-L45" or [42, 45]."""
+    """(start, end) from 42, 42.0, "42", "L42", "R 42", "42-45", "L42-L45" or [42, 45]."""
     if isinstance(v, bool):
         return None, None
     if isinstance(v, int):
@@ -409,11 +414,19 @@ def _parse_line(v: object) -> tuple[int | None, int | None]:
         return (a, b) if a is not None and b is not None and a < b else (None, b or a)
     if isinstance(v, str):
         m = _LINE_RE.match(v)
-        if m is None or int(m.group(1)) == 0:
+        if m is None or int(m.group(2)) == 0:
             return None, None
-        a, b = int(m.group(1)), int(m.group(2)) if m.group(2) else None
+        a, b = int(m.group(2)), int(m.group(3)) if m.group(3) else None
         return (a, b) if b is not None and a < b else (None, a)
     return None, None
+
+
+def _side_hint(v: object) -> Literal["RIGHT", "LEFT"] | None:
+    """The side a line citation such as "L 31" names, copied from the chunk render format."""
+    m = _LINE_RE.match(v) if isinstance(v, str) else None
+    if m is None or m.group(1) is None:
+        return None
+    return "LEFT" if m.group(1).upper() == "L" else "RIGHT"
 
 
 def _severity(v: object, notes: list[str]) -> Severity:
@@ -426,7 +439,7 @@ def _severity(v: object, notes: list[str]) -> Severity:
 
 def _side(v: object) -> Literal["RIGHT", "LEFT"]:
     word = str(v).strip().upper() if isinstance(v, str) else ""
-    return "LEFT" if word in ("LEFT", "OLD", "-", "REMOVED", "DELETED", "BASE") else "RIGHT"
+    return "LEFT" if word in ("LEFT", "L", "OLD", "-", "REMOVED", "DELETED", "BASE") else "RIGHT"
 
 
 def _suggestion(raw: Mapping[str, object]) -> str | None:
