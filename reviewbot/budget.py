@@ -111,7 +111,7 @@ def _over_usd(usd: float, budget: BudgetConfig) -> bool:
 def _excess(usd: float, tokens: int, budget: BudgetConfig) -> str | None:
     """Why the plan is over budget, in words, or None when it fits."""
     if budget.max_usd is not None and _over_usd(usd, budget):
-        return f"estimated {_money(usd)} over budget {_money(budget.max_usd)}"
+        return _over(usd, budget.max_usd)
     if budget.max_input_tokens is not None and tokens > budget.max_input_tokens:
         return f"estimated {tokens:,} input tokens over budget {budget.max_input_tokens:,}"
     return None
@@ -144,7 +144,7 @@ def _downgrade(risks: Sequence[FileRisk], tiers: dict[str, Tier], routes: list[R
             key=lambda r: (r.rule_escalated or r.path in pinned, r.score, r.path))
         if not candidates:
             break
-        reason = f"downgraded to cheap: estimated {_money(usd)} over budget {_money(budget.max_usd)}"
+        reason = f"downgraded to cheap: {_over(usd, budget.max_usd)}"
         saved = 0.0
         for risk in candidates:
             tiers[risk.path] = "cheap"
@@ -198,6 +198,14 @@ def _notes(unknown: Mapping[str, int], known_usd: float, budget: BudgetConfig) -
 
 def _money(usd: float) -> str:
     return f"${usd:.2f}" if usd >= 0.01 or usd == 0 else f"${usd:.4f}"
+
+
+def _over(usd: float, cap: float) -> str:
+    """Cents, with more digits when they would print alike ("$0.50 over budget $0.50")."""
+    digits = 2 if cap >= 0.01 or cap == 0 else 4
+    while digits < 6 and f"{usd:.{digits}f}" == f"{cap:.{digits}f}":
+        digits += 1
+    return f"estimated ${usd:.{digits}f} over budget ${cap:.{digits}f}"
 
 
 # --- run time ------------------------------------------------------------------------------

@@ -284,3 +284,14 @@ def test_guard_holds_the_cap_across_threads() -> None:
     assert guard.spent_input_tokens == sum(t for _, t in sent)
     assert guard.reserved_usd == 0
     assert guard.snapshot()["refused"] == refused
+
+
+def test_reason_amounts_never_print_alike() -> None:
+    fake = FakePlanner({"a.py": 33_340}, {"a.py": 50})
+    total = fake.usd("a.py", "frontier")  # $0.5001
+    p = plan(fake, risks(("a.py", 50, "frontier")), max_usd=total - 0.0004, on_exceed="skip")
+    (decision,) = p.decisions
+    estimated, cap = decision.reason.removeprefix("skipped: estimated ").split(" over budget ")
+    assert estimated != cap  # at cents both would read $0.50
+    assert float(estimated.lstrip("$")) == pytest.approx(total, abs=1e-4)
+    assert float(cap.lstrip("$")) == pytest.approx(total - 0.0004, abs=1e-4)
