@@ -1,0 +1,280 @@
+"""Stage 5a (pure): prompts. Input: Jinja2 templates (built in, or overridden one by one from
+`prompts_dir`) and a chunk, a repair request or per-chunk summaries. Output: chat messages,
+the JSON Schema of a review reply and the OpenAI-style `response_format` asking for it.
+The system message is rendered once and is byte-identical for every chunk, so providers
+can cache the prefix; everything that varies goes in the user message after it."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+import reviewbot
+
+from .chunker import Chunk
+from .errors import ConfigError
+
+Message = dict[str, str]
+TEMPLATES: tuple[str, ...] = ("system.j2", "chunk.j2", "repair.j2", "summary.j2")
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+CATEGORIES: tuple[str, ...] = (
+    "security", "bug", "concurrency", "error-handling", "performance", "api", "data", "tests",
+    "maintainability", "style", "docs",
+)  # fmt: skip
+# What each template may use (named in errors so a template author knows what is there).
+_VARIABLES: Mapping[str, str] = {
+    "system.j2": "(none: it must be the same for every chunk)",
+    "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body",
+    "repair.j2": "error",
+    "summary.j2": "blocks system and user; chunk_summaries, counts, files, max_files, omitted",
+}
+
+# Bounds on untrusted or unbounded inputs to the prompt.
+MAX_PR_TITLE_CHARS = 300
+MAX_PR_BODY_CHARS = 4_000
+MAX_SUMMARY_ITEMS = 80
+MAX_SUMMARY_CHARS = 600
+MAX_SUMMARY_FILES = 60
+# A PR description must not be able to close the tag it sits in and pose as the diff.
+_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff)\s*>", re.I)
+
+_FINDING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "path": {"type": "string", "description": "File path as written after ###."},
+        "line": {"type": "integer", "description": "Last line of the problem, on `side`."},
+        "start_line": {"type": "integer", "description": "First line of a multi-line problem."},
+        "side": {"type": "string", "enum": ["RIGHT", "LEFT"]},
+        "severity": {"type": "string", "enum": list(SEVERITIES)},
+        "category": {"type": "string", "description": "One of: " + ", ".join(CATEGORIES)},
+        "title": {"type": "string"},
+        "body": {"type": "string"},
+        "suggestion": {
+            "type": "string",
+            "description": "Replacement text for exactly the RIGHT lines start_line..line.",
+        },
+    },
+    "required": ["path", "line", "side", "severity", "category", "title", "body"],
+}
+# No additionalProperties/minimum/$schema: several providers reject them in response_format.
+REPLY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string", "description": "What this chunk changes, 1-2 sentences."},
+        "findings": {"type": "array", "items": _FINDING_SCHEMA},
+    },
+    "required": ["summary", "findings"],
+}
+
+
+def response_format(mode: Literal["json_schema", "json_object", "none"]) -> dict[str, Any] | None:
+    """OpenAI-style response_format for a mode (the reviewer steps down the list when a
+    server rejects one). `strict` is off: strict mode forbids optional properties."""
+    if mode == "json_schema":
+        schema = copy.deepcopy(REPLY_SCHEMA)
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "review", "schema": schema, "strict": False},
+        }
+    if mode == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def builtin_prompts_dir() -> Path:
+    """The templates shipped with reviewbot: inside the installed package (hatchling
+    force-includes the top-level prompts/ as reviewbot/prompts), else the checkout's prompts/."""
+    package = Path(reviewbot.__file__).resolve().parent
+    for candidate in (package / "prompts", package.parent / "prompts"):
+        if (candidate / "system.j2").is_file():
+            return candidate
+    raise ConfigError(
+        f"reviewbot's prompt templates are missing (looked in {package / 'prompts'})",
+        hint="reinstall reviewbot; the wheel must contain reviewbot/prompts/*.j2",
+    )
+
+
+def _check_user_dir(prompts_dir: str) -> Path:
+    folder = Path(prompts_dir).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(
+            f"prompts_dir {prompts_dir!r} is not a folder",
+            hint=f"create it with any of {', '.join(TEMPLATES)}, or remove prompts_dir",
+        )
+    # A misspelt name would be silently ignored; `_name.j2` files are allowed as includes.
+    names = (p.name for p in folder.glob("*.j2") if not p.name.startswith("_"))
+    for extra in sorted(name for name in names if name not in TEMPLATES):
+        close = difflib.get_close_matches(extra, TEMPLATES, n=1)
+        raise ConfigError(
+            f"prompts_dir has {extra}, which reviewbot does not use",
+            hint=f"did you mean {close[0]}?" if close else f"templates are {', '.join(TEMPLATES)}",
+        )
+    return folder
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    if not text or not text.strip():
+        return None
+    text = _CLOSING_TAG.sub(lambda m: f"<\\/{m.group(1)}>", text.strip())
+    return (
+        text
+        if len(text) <= limit
+        else text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
+    )
+
+
+class PromptSet:
+    """The four templates of one run, loaded and checked up front."""
+
+    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path]) -> None:
+        self._env = env
+        self.sources = dict(sources)  # template name -> file it was loaded from
+        self._templates = {name: self._load(name) for name in TEMPLATES}
+        for block in ("system", "user"):
+            if block not in self._templates["summary.j2"].blocks:
+                raise ConfigError(
+                    f"prompt template {self.sources['summary.j2']} has no {{% block {block} %}}",
+                    hint="summary.j2 needs two blocks: system and user",
+                )
+        self.system = self._render("system.j2", {})
+        # Every template the loader can reach (includes too), the overriding one per name.
+        digest = hashlib.sha256()
+        loader = env.loader
+        assert loader is not None
+        for name in sorted(env.list_templates(extensions=["j2"])):
+            digest.update(f"{name}\0{loader.get_source(env, name)[0]}\0".encode())
+        self._hash = digest.hexdigest()[:12]
+
+    @classmethod
+    def load(cls, prompts_dir: str | None = None) -> PromptSet:
+        """Built-in templates, each overridden by a same-named file in `prompts_dir`."""
+        folders = [_check_user_dir(prompts_dir)] if prompts_dir else []
+        folders.append(builtin_prompts_dir())
+        sources = {
+            name: next(f / name for f in folders if (f / name).is_file()) for name in TEMPLATES
+        }
+        env = SandboxedEnvironment(  # templates may come from the reviewed repository
+            loader=jinja2.FileSystemLoader([str(f) for f in folders], encoding="utf-8"),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        return cls(env, sources)
+
+    @property
+    def template_hash(self) -> str:
+        """First 12 hex digits of sha256 over the templates in use (for the audit log)."""
+        return self._hash
+
+    def _load(self, name: str) -> jinja2.Template:
+        try:
+            return self._env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ConfigError(
+                f"prompt template {self.sources[name]}:{exc.lineno}: {exc.message}",
+                hint="fix the Jinja2 syntax, or delete the file to use the built-in template",
+            ) from exc
+
+    def _render(self, name: str, values: Mapping[str, Any], block: str | None = None) -> str:
+        template = self._templates[name]
+        try:
+            if block is None:
+                return template.render(values)
+            render_block: Callable[[Any], Any] = template.blocks[block]
+            return "".join(render_block(template.new_context(dict(values))))
+        except jinja2.UndefinedError as exc:
+            raise ConfigError(
+                f"prompt template {self.sources[name]} uses an undefined variable: {exc.message}",
+                hint=f"{name} can use: {_VARIABLES[name]}",
+            ) from exc
+        except jinja2.TemplateError as exc:
+            raise ConfigError(
+                f"prompt template {self.sources[name]} failed: {exc}",
+                hint=f"{name} can use: {_VARIABLES[name]}",
+            ) from exc
+
+    def review_messages(
+        self, chunk: Chunk, *, pr_title: str | None = None, pr_body: str | None = None
+    ) -> tuple[Message, ...]:
+        """System (identical for every chunk) + user (the PR text as untrusted data, the chunk)."""
+        user = self._render(
+            "chunk.j2",
+            {
+                "chunk": chunk,
+                # One line per path: a line break in a file name must not forge prompt text.
+                "files": [p.replace("\r", "\\r").replace("\n", "\\n") for p in chunk.files],
+                "pr_title": _clip(pr_title and " ".join(pr_title.split()), MAX_PR_TITLE_CHARS),
+                "pr_body": _clip(pr_body, MAX_PR_BODY_CHARS),
+            },
+        )
+        return ({"role": "system", "content": self.system}, {"role": "user", "content": user})
+
+    def repair_messages(
+        self, messages: Sequence[Message], bad_reply: str, error: str
+    ) -> tuple[Message, ...]:
+        """The original conversation, the unusable reply, and a request to resend valid JSON."""
+        request = self._render("repair.j2", {"error": " ".join(error.split()) or "not valid JSON"})
+        return (
+            *(dict(m) for m in messages),
+            {"role": "assistant", "content": bad_reply},
+            {"role": "user", "content": request},
+        )
+
+    def summary_messages(
+        self,
+        chunk_summaries: Sequence[tuple[str, str]],
+        counts: Mapping[str, int],
+        files: Sequence[str],
+    ) -> tuple[Message, ...]:
+        """System + user for the PR overview. `chunk_summaries` are (label, summary) pairs,
+        e.g. (chunk id, the model's summary); `counts` are findings per severity."""
+        items = [
+            (label, " ".join(text.split())[:MAX_SUMMARY_CHARS]) for label, text in chunk_summaries
+        ]
+        ordered = sorted(counts.items(), key=lambda kv: (_rank(kv[0]), kv[0]))
+        values = {
+            "chunk_summaries": items[:MAX_SUMMARY_ITEMS],
+            "omitted": max(0, len(items) - MAX_SUMMARY_ITEMS),
+            "counts": [(severity, n) for severity, n in ordered if n > 0],
+            "files": list(files),
+            "max_files": MAX_SUMMARY_FILES,
+        }
+        return (
+            {
+                "role": "system",
+                "content": self._render("summary.j2", values, "system").strip() + "\n",
+            },
+            {"role": "user", "content": self._render("summary.j2", values, "user").strip() + "\n"},
+        )
+
+    def overhead_tokens(self, count: Callable[[str], int]) -> int:
+        """Tokens of the review messages around an empty chunk (no PR text): what a chunk
+        budget must leave free for the prompt itself."""
+        empty = Chunk(id="c000", tier="cheap", group="", files=(), text="", tokens=0, risk=0)
+        return sum(count(m["content"]) for m in self.review_messages(empty))
+
+
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+__all__ = [
+    "CATEGORIES",
+    "MAX_PR_BODY_CHARS",
+    "REPLY_SCHEMA",
+    "SEVERITIES",
+    "TEMPLATES",
+    "PromptSet",
+    "builtin_prompts_dir",
+    "response_format",
+]
