@@ -291,7 +291,8 @@ def _text_plan(report: Report) -> str:
         out += ["", "Chunks"]
         for c in report.chunks:
             line = f"  {c.id}  {c.tier:<8}  {c.tokens:>7,} tokens  {', '.join(c.files)}"
-            line += f"  models: {' -> '.join(c.models) or '(none)'}  est {format_usd(c.est_usd)}"
+            line += f"  models: {' -> '.join(c.models) or '(none)'}"
+            line += f"  est {format_usd(c.est_usd)}" if c.est_usd is not None else ""
             out.append(line + (f"  [{c.status}: {c.reason}]" if c.reason else ""))
     out += ["", "ESTIMATED cost", *_text_cost(report.cost)]
     if report.budget:
