@@ -41,57 +41,56 @@ _DECISIVE = 1000
 
 # --- path signals -----------------------------------------------------------------------
 # Paths are normalised first (camelCase split, lower case) so `AuthService.java` and
-# `auth_service.py` look alike; words must stand between separators so `author.py` is not auth.
-def _words(*words: str) -> re.Pattern[str]:
-    return re.compile(r"(?:^|[/_.\-])(" + "|".join(words) + r")(?=[/_.\-]|$)")
-
-
+# `auth_service.py` look alike, then cut into words at / _ . - so `author.py` is not auth.
+# Keyword rules are set lookups on those words; the rest are regexes on the whole path.
 @dataclass(frozen=True)
 class _PathRule:
     points: int
     what: str
-    regex: re.Pattern[str]
-    shown: str | None = None  # the pattern shown in the reason; None shows the matched word
+    words: frozenset[str] = frozenset()
+    regex: re.Pattern[str] | None = None
+    shown: str | None = None  # the pattern shown in the reason; None shows what matched
+
+
+def _kw(points: int, what: str, *words: str) -> _PathRule:
+    return _PathRule(points, what, words=frozenset(words))
+
+
+def _rx(points: int, what: str, regex: str, shown: str | None = None) -> _PathRule:
+    return _PathRule(points, what, regex=re.compile(regex), shown=shown)
 
 
 _PATH_RULES: tuple[_PathRule, ...] = (
-    _PathRule(50, "authentication code", _words(
-        "auth", "authn", "authz", "authentication", "authenticate", "authorization", "authorize",
-        "login", "logout", "signin", "sessions?", "oauth2?", "oidc", "saml", "sso", "jwt", "jwks",
-        "passwords?", "passwd", "credentials?")),
-    _PathRule(50, "crypto/security code", _words(
-        "crypto", "cryptography", "encrypt", "encryption", "decrypt", "cipher", "security",
-        "secrets?", "keystore", "keyring", "tls", "ssl", "certs?", "certificates?")),
-    _PathRule(50, "payments code", _words(
-        "payments?", "billing", "checkout", "invoices?", "stripe", "paypal", "refunds?")),
-    _PathRule(40, "permissions code", _words(
-        "permissions?", "acls?", "rbac", "abac", "policy", "policies", "iam",
-        "access_control", "guards?")),
-    _PathRule(35, "database migration", _words(
-        "migrations?", "migrate", "alembic", "flyway", "liquibase"), None),
-    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.github/workflows/[^/]+$"), ".github/workflows/**"),
-    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.github/actions/"), ".github/actions/**"),
-    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.gitlab-ci\.ya?ml$"), ".gitlab-ci.yml"),
-    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)jenkinsfile$"), "Jenkinsfile"),
-    _PathRule(50, "CI workflow", re.compile(r"(?:^|/)\.circleci/"), ".circleci/**"),
-    _PathRule(50, "CI workflow", re.compile(
-        r"(?:^|/)(?:azure-pipelines|bitbucket-pipelines|\.travis)\.ya?ml$"), None),
-    _PathRule(25, "container build", re.compile(
-        r"(?:^|/)(?:dockerfile(?:\.[^/]*)?|[^/]*\.dockerfile|containerfile)$"), "Dockerfile"),
-    _PathRule(25, "container build", re.compile(
-        r"(?:^|/)(?:docker-)?compose(?:\.[^/]*)?\.ya?ml$"), "docker-compose.yml"),
-    _PathRule(35, "infrastructure", re.compile(r"\.(?:tf|tfvars|hcl|bicep)$"), "*.tf"),
-    _PathRule(35, "infrastructure", re.compile(
+    _kw(50, "authentication code", "auth", "authn", "authz", "authentication", "authenticate",
+        "authorization", "authorize", "login", "logout", "signin", "session", "sessions", "oauth",
+        "oauth2", "oidc", "saml", "sso", "jwt", "jwks", "password", "passwords", "passwd",
+        "credential", "credentials"),
+    _kw(50, "crypto/security code", "crypto", "cryptography", "encrypt", "encryption", "decrypt",
+        "cipher", "security", "secret", "secrets", "keystore", "keyring", "tls", "ssl", "cert",
+        "certs", "certificate", "certificates"),
+    _kw(50, "payments code", "payment", "payments", "billing", "checkout", "invoice", "invoices",
+        "stripe", "paypal", "refund", "refunds"),
+    _kw(40, "permissions code", "permission", "permissions", "acl", "acls", "rbac", "abac", "policy",
+        "policies", "iam", "guard", "guards"),
+    _kw(35, "database migration", "migration", "migrations", "migrate", "alembic", "flyway", "liquibase"),
+    _rx(50, "CI workflow", r"(?:^|/)\.github/workflows/[^/]+$", ".github/workflows/**"),
+    _rx(50, "CI workflow", r"(?:^|/)\.github/actions/", ".github/actions/**"),
+    _rx(50, "CI workflow", r"(?:^|/)\.gitlab-ci\.ya?ml$", ".gitlab-ci.yml"),
+    _rx(50, "CI workflow", r"(?:^|/)jenkinsfile$", "Jenkinsfile"),
+    _rx(50, "CI workflow", r"(?:^|/)\.circleci/", ".circleci/**"),
+    _rx(50, "CI workflow", r"(?:^|/)(?:azure-pipelines|bitbucket-pipelines|\.travis)\.ya?ml$"),
+    _rx(25, "container build", r"(?:^|/)(?:dockerfile(?:\.[^/]*)?|[^/]*\.dockerfile|containerfile)$", "Dockerfile"),
+    _rx(25, "container build", r"(?:^|/)(?:docker-)?compose(?:\.[^/]*)?\.ya?ml$", "docker-compose.yml"),
+    _rx(35, "infrastructure", r"\.(?:tf|tfvars|hcl|bicep)$", "*.tf"),
+    _rx(35, "infrastructure",
         r"(?:^|/)(?:terraform|k8s|kubernetes|helm|charts|ansible|playbooks|cloudformation|kustomize)/"),
-        None),
-    _PathRule(35, "infrastructure", re.compile(r"(?:^|/)(?:chart|kustomization|values)\.ya?ml$"), None),
-    _PathRule(45, "key or secrets file", re.compile(
+    _rx(35, "infrastructure", r"(?:^|/)(?:chart|kustomization|values)\.ya?ml$"),
+    _rx(45, "key or secrets file",
         r"(?:^|/)(?:\.env(?:\.[^/]*)?|[^/]*\.(?:pem|key|p12|pfx|jks|keystore)|id_(?:rsa|dsa|ecdsa|ed25519)"
-        r"|\.npmrc|\.pypirc|\.netrc|credentials\.json|secrets?\.[^/]*)$"), None),
-    _PathRule(45, "settings file", re.compile(r"(?:^|/)settings(?:/[^/]+)?\.py$"), "settings.py"),
+        r"|\.npmrc|\.pypirc|\.netrc|credentials\.json|secrets?\.[^/]*)$"),
+    _rx(45, "settings file", r"(?:^|/)settings(?:/[^/]+)?\.py$", "settings.py"),
 )
-
-_ANY_PATH_RULE = re.compile("|".join(f"(?:{rule.regex.pattern})" for rule in _PATH_RULES))
+_PATH_WORD_SEP = re.compile(r"[/_.\-]+")
 
 # Configuration files count only when an added line assigns something secret-looking.
 _CONFIG_FILE = re.compile(r"(?:^|/)(?:config|conf|configs|settings)/(?:[^/]+/)*[^/]+\.(?:ya?ml|json|toml|ini|cfg)$")
@@ -153,11 +152,11 @@ _LINE_RULES: tuple[_LineRule, ...] = (
     _rule("eval", 50, "eval/exec of dynamic code", ("eval", _after("eval", r"[\w.]") + r"[ \t]*\("),
           ("exec", _after("exec", r"[\w.]") + r"[ \t]*\("), ("function", r"new[ \t]+Function[ \t]*\(")),
     _rule("sql", 50, "SQL built from strings",
-          ("SELECT", _after("SELECT") + r"\b"), ("select", _after("select") + r"[ \t][^\n]*?\bfrom[ \t]"),
-          ("INSERT", _after("INSERT") + r"[ \t]+INTO\b"), ("insert", _after("insert") + r"[ \t]+into[ \t]"),
-          ("UPDATE", _after("UPDATE") + r"[ \t]+\S+[ \t]+SET\b"), ("update", _after("update") + r"[ \t]+\S+[ \t]+set[ \t]"),
-          ("DELETE", _after("DELETE") + r"[ \t]+FROM\b"), ("delete", _after("delete") + r"[ \t]+from[ \t]"),
-          ("WHERE", _after("WHERE") + r"\b"), confirm=_INTERPOLATED),
+          ("select", _after("SELECT") + r"\b"), ("select", _after("select") + r"[ \t][^\n]*?\bfrom[ \t]"),
+          ("insert", _after("INSERT") + r"[ \t]+INTO\b"), ("insert", _after("insert") + r"[ \t]+into[ \t]"),
+          ("update", _after("UPDATE") + r"[ \t]+\S+[ \t]+SET\b"), ("update", _after("update") + r"[ \t]+\S+[ \t]+set[ \t]"),
+          ("delete", _after("DELETE") + r"[ \t]+FROM\b"), ("delete", _after("delete") + r"[ \t]+from[ \t]"),
+          ("where", _after("WHERE") + r"\b"), confirm=_INTERPOLATED),
     _rule("deserialize", 50, "pickle/marshal deserialization",
           ("pickle", r"pickle\.(?:loads?|Unpickler)\b"), ("pickle", r"Pickle\.(?:loads?|Unpickler)\b"),
           ("pickle", r"jsonpickle\.decode\b"), ("marshal", _after("marshal") + r"\.loads?\b"),
@@ -269,15 +268,23 @@ def _ordered(signals: list[_Signal]) -> tuple[str, ...]:
 
 def _path_signals(norm: str, added: _Added) -> list[_Signal]:
     """Path rules add up (auth code inside a migration is both), once per kind of path."""
+    words = _PATH_WORD_SEP.split(norm)
+    word_set = set(words)
     out: list[_Signal] = []
     matched: set[str] = set()
-    # One combined search first: most paths match no rule, and paths are short.
-    for rule in _PATH_RULES if _ANY_PATH_RULE.search(norm) else ():
-        m = rule.regex.search(norm)
-        if m is None or rule.what in matched:
+    for rule in _PATH_RULES:
+        if rule.what in matched:
             continue
+        if rule.regex is None:
+            if rule.words.isdisjoint(word_set):
+                continue
+            shown = next(w for w in words if w in rule.words)
+        else:
+            m = rule.regex.search(norm)
+            if m is None:
+                continue
+            shown = rule.shown or m.group(0).strip("/")
         matched.add(rule.what)
-        shown = rule.shown or (m.group(1) if m.re.groups else m.group(0).strip("/"))
         out.append(_Signal(rule.points, rule.points, f"path matches {rule.what} ({shown})"))
     if not matched & {"key or secrets file", "settings file"} and _CONFIG_FILE.search(norm) \
             and _SECRET_ASSIGN.search(added.joined):
