@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -244,11 +244,28 @@ def _text_tail(report: Report) -> list[str]:
             for fo in report.failovers
         ]
     out += ["", "Estimated cost" if report.cost.estimated else "Cost", *_text_cost(report.cost)]
-    if report.budget:
-        out += ["", "Budget"] + [f"  {k}: {v}" for k, v in report.budget.items()]
+    if _budget_active(report.budget):
+        out += ["", "Budget"] + [f"  {k}: {v}" for k, v in _budget_items(report.budget)]
     if report.notes:
         out += ["", "Notes"] + [f"  - {n}" for n in report.notes]
     return out
+
+
+def _budget_active(budget: Mapping[str, object]) -> bool:
+    """Worth showing: a cap was set, or something was refused, downgraded or skipped."""
+    return any(v not in (None, 0, "", [], ()) for k, v in budget.items() if not k.startswith("spent"))
+
+
+def _budget_items(budget: Mapping[str, object]) -> list[tuple[str, str]]:
+    def show(key: str, v: object) -> str:
+        if v is None:
+            return "none"
+        if key.endswith("_usd") and isinstance(v, (int, float)):
+            return format_usd(float(v))
+        if isinstance(v, (list, tuple)):
+            return "; ".join(map(str, v)) or "none"
+        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+    return [(k, show(k, v)) for k, v in budget.items()]
 
 
 def _text_cost(cost: CostSummary) -> list[str]:
@@ -295,8 +312,8 @@ def _text_plan(report: Report) -> str:
             line += f"  est {format_usd(c.est_usd)}" if c.est_usd is not None else ""
             out.append(line + (f"  [{c.status}: {c.reason}]" if c.reason else ""))
     out += ["", "ESTIMATED cost", *_text_cost(report.cost)]
-    if report.budget:
-        out += ["", "Budget"] + [f"  {k}: {v}" for k, v in report.budget.items()]
+    if _budget_active(report.budget):
+        out += ["", "Budget"] + [f"  {k}: {v}" for k, v in _budget_items(report.budget)]
     if report.notes:
         out += ["", "Notes"] + [f"  - {n}" for n in report.notes]
     return "\n".join(out) + "\n"
@@ -462,8 +479,8 @@ def _md_tail(report: Report, rows: int) -> list[str]:
                  f"{_code(fo.to_model) if fo.to_model else 'no model left'} ({sanitize_model_text(fo.reason, 300)})"
                  for fo in report.failovers]
         out += ["", "#### Failovers", "", *_capped(lines, rows, "failover")]
-    if report.budget:
-        lines = [f"- {k}: {sanitize_model_text(str(v), 500)}" for k, v in report.budget.items()]
+    if _budget_active(report.budget):
+        lines = [f"- {k}: {sanitize_model_text(v, 500)}" for k, v in _budget_items(report.budget)]
         out += ["", "#### Budget", "", *_capped(lines, rows, "budget entry")]
     if report.notes:
         lines = [f"- {sanitize_model_text(n, 500)}" for n in report.notes]
