@@ -91,12 +91,9 @@ def render_hunk(file: FileDiff, hunk: Hunk) -> str:
 class PreparedHunk:
     header: str  # the `@@` line without its newline (section redacted)
     lines: tuple[str, ...]  # rendered, redacted lines, each ending in "\n"
+    text: str  # header + "\n" + lines, joined once: pack runs many times
     tokens: int  # of `text`
     line_redactions: tuple[int, ...]  # secrets replaced per line
-
-    @property
-    def text(self) -> str:
-        return self.header + "\n" + "".join(self.lines)
 
     @property
     def redactions(self) -> int:
@@ -130,36 +127,45 @@ class Prepared:
         return self._line_tokens[key]
 
 
+def _prepare_hunk(
+    hunk: Hunk, redactor: Redactor | None
+) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
+    """(@@ line, rendered lines, secrets per line) of one hunk."""
+    texts: Sequence[str] = [ln.text for ln in hunk.lines]
+    counts: tuple[int, ...] = (0,) * len(texts)
+    section = hunk.section
+    if redactor is not None:
+        texts, counts = redactor.redact_lines(texts)
+        section, found = redactor.redact(section)
+        if found and counts:  # a secret in the section line is charged to the hunk
+            counts = (counts[0] + sum(found.values()), *counts[1:])
+    return _hunk_header(hunk, section), _render_lines(hunk, texts), counts
+
+
 def prepare(files: Sequence[FileDiff], redactor: Redactor | None = None) -> Prepared:
     """Render every hunk once, redact it (when a redactor is given: the caller passes None
     when `redact_secrets` is off) and count its tokens in one tokenizer pass."""
-    staged: list[tuple[FileDiff, str, list[tuple[str, tuple[str, ...], tuple[int, ...]]]]] = []
-    for file in files:
-        if not file.hunks:
-            continue
-        hunks = []
-        for hunk in file.hunks:
-            texts: Sequence[str] = [ln.text for ln in hunk.lines]
-            counts: tuple[int, ...] = (0,) * len(texts)
-            section = hunk.section
-            if redactor is not None:
-                texts, counts = redactor.redact_lines(texts)
-                section, found = redactor.redact(section)
-                if found and counts:  # a secret in the section line is charged to the hunk
-                    counts = (counts[0] + sum(found.values()), *counts[1:])
-            hunks.append((_hunk_header(hunk, section), _render_lines(hunk, texts), counts))
-        staged.append((file, render_file_header(file), hunks))
-    texts_to_count = [
-        t
-        for _, header, hunks in staged
-        for t in (header, *(h[0] + "\n" + "".join(h[1]) for h in hunks))
+    staged = [
+        (file, render_file_header(file), [_prepare_hunk(h, redactor) for h in file.hunks])
+        for file in files
+        if file.hunks
     ]
-    counts_iter = iter(count_tokens_many(texts_to_count))
+    joined = [[head + "\n" + "".join(lines) for head, lines, _ in hunks] for _, _, hunks in staged]
+    counts = iter(
+        count_tokens_many(
+            [
+                t
+                for (_, header, _), texts in zip(staged, joined, strict=True)
+                for t in (header, *texts)
+            ]
+        )
+    )
     prepared = []
-    for file, header, hunks in staged:
-        header_tokens = next(counts_iter)
+    for (file, header, hunks), texts in zip(staged, joined, strict=True):
+        header_tokens = next(counts)
         prepared_hunks = tuple(
-            PreparedHunk(h, lines, next(counts_iter), c) for h, lines, c in hunks
+            PreparedHunk(head, lines, text, next(counts), found)
+            for (head, lines, found), text in zip(hunks, texts, strict=True)
         )
         prepared.append(PreparedFile(file.path, header, header_tokens, prepared_hunks))
     return Prepared(tuple(prepared), tokenizer_name())

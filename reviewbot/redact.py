@@ -113,6 +113,14 @@ MIN_ENTROPY = 3.0  # bits per character; random base64/hex of length 16+ scores 
 MIN_SECRET_LEN = 16
 
 PLACEHOLDER_PATTERN = re.compile(r"\[REDACTED:[a-z0-9\-]+#[0-9]+\]")
+# Every kind a placeholder can name (the assignment rule names the secret word it saw).
+KINDS: tuple[str, ...] = (
+    "private-key",
+    *(kind for kind, _ in _TOKEN_RULES),
+    "url-password",
+    "aws-secret-key",
+    *sorted(set(_STEMS.values())),
+)
 
 
 @dataclass(frozen=True)
@@ -351,6 +359,7 @@ def redact(text: str) -> tuple[str, dict[str, int]]:
 
 
 __all__ = [
+    "KINDS",
     "MIN_ENTROPY",
     "MIN_SECRET_LEN",
     "PLACEHOLDER_PATTERN",

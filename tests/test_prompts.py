@@ -381,3 +381,14 @@ def test_overhead_tokens(prompts: PromptSet) -> None:
     c = chunk()
     full = sum(count_tokens(m["content"]) for m in prompts.review_messages(c))
     assert full > overhead
+
+
+def test_pure_modules_do_not_import_litellm_or_github() -> None:
+    code = (
+        "import sys, json\n"
+        "import reviewbot.prompts, reviewbot.chunker, reviewbot.redact, reviewbot.tokens\n"
+        "reviewbot.prompts.PromptSet.load(); reviewbot.tokens.count_tokens('x')\n"
+        "print(json.dumps([m for m in ('litellm', 'github', 'openai') if m in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewbot.redact import PLACEHOLDER_PATTERN, Redactor, find_secrets, redact, shannon_entropy
+from reviewbot.redact import (
+    KINDS,
+    PLACEHOLDER_PATTERN,
+    Redactor,
+    find_secrets,
+    redact,
+    shannon_entropy,
+)
 
 RANDOM40 = "Zq8" + "wJalrXUtnFEMIK7MDENGbPxRfiCYzKq4" + "Lm2s1"  # 40 chars, mixed
 AWS_ID = "AKIA" + "IOSFODNN7Q4ZX2WB"
@@ -106,6 +113,13 @@ def test_private_key_in_a_json_string_and_without_end_marker() -> None:
     assert counts == {"private-key": 1}
     assert PEM_BODY[0] not in out
     assert out.splitlines()[-2:] == ["def after():", "    pass"]
+
+
+def test_kinds_are_listed_and_fit_the_placeholder_pattern() -> None:
+    assert len(set(KINDS)) == len(KINDS)
+    for kind in KINDS:
+        assert PLACEHOLDER_PATTERN.fullmatch(f"[REDACTED:{kind}#12]")
+    assert {"jwt", "private-key", "aws-secret-key", "password", "url-password"} <= set(KINDS)
 
 
 @pytest.mark.parametrize(
@@ -203,6 +217,7 @@ def test_entropy() -> None:
         "x" + " " * 1_000_000 + "!",
         "Aa1" * 333_334,
         "a.b-c_" * 166_667,
+        " ".join([AWS_ID, GITHUB] * 17_000),  # many hits of two priorities, interleaved
     ],
     ids=lambda s: repr(s[:12]),
 )
