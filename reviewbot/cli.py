@@ -1,2 +1,302 @@
-def main() -> None:
-    raise SystemExit("not built yet")
+"""Edge: the command line. Reads argv, the environment and files; writes the report to
+stdout (or --output), progress and errors to stderr; turns ReviewbotError into one line and
+an exit code. Heavy modules (pydantic, litellm, PyGithub) are imported inside commands so
+that `reviewbot --help` starts fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from . import __version__
+from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ReviewbotError, UsageError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .report import Report
+
+EXIT_INTERNAL = 4
+FORMATS = ("text", "json", "markdown", "sarif")
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+
+EPILOG = """\b
+Every option can also be set as an environment variable REVIEWBOT_<OPTION>
+(e.g. REVIEWBOT_FAIL_ON=high); the GitHub Action passes its inputs that way.
+Exit codes: 0 done, 1 a finding at or above --fail-on, 2 usage/config/input
+error (including a missing API key), 3 every model call failed, 4 internal error.
+Docs: README.md; config schema: `reviewbot config schema`."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.version_option(__version__, prog_name="reviewbot")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """reviewbot: AI code review for pull requests.
+
+    Reviews a diff with a cheap model by default, escalates risky files (auth, crypto,
+    SQL, deserialization, CI, migrations, large rewrites) to a frontier model, anchors
+    every finding to a diff line and reports the cost per model.
+
+    \b
+    Examples:
+      reviewbot review --diff change.diff --dry-run
+      git diff main... | reviewbot review -
+      reviewbot review --git main...HEAD --format json
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _model_options(func: Any) -> Any:
+    options = [
+        click.option("--config", "config_path", metavar="PATH", envvar="REVIEWBOT_CONFIG", help="Config file (default: ./.reviewbot.yml if present)."),
+        click.option("--cheap-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_CHEAP_MODEL", help="Cheap-tier model(s), in failover order; repeat the flag. Overrides models.cheap."),
+        click.option("--frontier-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_FRONTIER_MODEL", help="Frontier-tier model(s), in failover order. Overrides models.frontier."),
+        click.option("--summary-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_SUMMARY_MODEL", help="Model(s) for the PR overview, or 'cheap'/'frontier'. Overrides models.summary."),
+        click.option("--budget-usd", type=float, metavar="USD", envvar="REVIEWBOT_BUDGET_USD", help="Hard cap on spend for this run. Overrides budget.max_usd."),
+        click.option("--fail-on", type=click.Choice((*SEVERITIES, "none")), envvar="REVIEWBOT_FAIL_ON", help="Exit 1 when a finding is at or above this severity. Overrides review.fail_on."),
+        click.option("--min-severity", type=click.Choice(SEVERITIES), envvar="REVIEWBOT_MIN_SEVERITY", help="Hide findings below this severity (counted in the report). Overrides review.min_severity."),
+        click.option("--concurrency", type=click.IntRange(1, 64), envvar="REVIEWBOT_CONCURRENCY", help="Chunks reviewed in parallel. Overrides review.concurrency."),
+        click.option("--audit-log", metavar="FILE", envvar="REVIEWBOT_AUDIT_LOG", help="Append one JSON line per model request to FILE."),
+        click.option("--dry-run", is_flag=True, envvar="REVIEWBOT_DRY_RUN", help="Plan only: files, tiers, reasons, chunks and estimated cost. Calls no model; needs no key."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("source", required=False, metavar="[DIFF|-]")
+@click.option("--diff", "diff_path", metavar="PATH", help="Read the diff from PATH (`-` for standard input).")
+@click.option("--git", "git_range", metavar="RANGE", help="Run `git diff RANGE` (e.g. main...HEAD) in the current repository.")
+@_model_options
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
+@click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of standard output.")
+@click.option("--no-progress", is_flag=True, help="Do not show progress on standard error.")
+@click.pass_context
+def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git_range: str | None,
+           fmt: str, output: str | None, no_progress: bool, **opts: Any) -> None:
+    """Review a diff: a file, standard input (`-`), or a git range."""
+    from . import sources
+    from .diff import parse_diff
+
+    given = [x for x in (source, diff_path, git_range) if x]
+    if len(given) != 1:
+        raise UsageError("give exactly one diff source: a file, `-` for standard input, --diff PATH or --git RANGE",
+                         hint="e.g. `reviewbot review --diff change.diff --dry-run`")
+    if git_range:
+        data, label = sources.git_diff(git_range), f"git diff {git_range}"
+    else:
+        path = diff_path or source or "-"
+        data = sources.read_stdin() if path == "-" else sources.read_diff_file(path)
+        label = "standard input" if path == "-" else path
+    config, notes = load_effective_config(opts)
+    diff = parse_diff(data)
+    report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
+                     audit_log=opts["audit_log"], progress=not no_progress)
+    emit(render(report, fmt, config), output)
+    ctx.exit(exit_code(report, config))
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration (.reviewbot.yml)."""
+
+
+@config.command("schema")
+def config_schema_cmd() -> None:
+    """Print the JSON Schema of .reviewbot.yml."""
+    from .config import config_schema_json
+
+    click.echo(config_schema_json(), nl=False)
+
+
+@config.command("show")
+@click.option("--config", "config_path", metavar="PATH", help="Config file (default: ./.reviewbot.yml if present).")
+def config_show_cmd(config_path: str | None) -> None:
+    """Print the effective configuration, defaults and chosen models included."""
+    from .config import config_to_yaml
+
+    cfg, notes = load_effective_config({"config_path": config_path})
+    for note in notes:
+        click.echo(f"# {note}")
+    click.echo(config_to_yaml(cfg), nl=False)
+
+
+@cli.command(epilog=EPILOG)
+@_model_options
+@click.option("--pr", "pr_number", type=int, metavar="N", envvar="REVIEWBOT_PR_NUMBER", help="Pull request number (for workflow_dispatch or local use).")
+@click.option("--incremental/--full", default=None, envvar="REVIEWBOT_INCREMENTAL", help="Review only files changed since the last reviewed head (default: review.incremental).")
+@click.option("--require-review", is_flag=True, envvar="REVIEWBOT_REQUIRE_REVIEW", help="Fail (exit 3) instead of skipping when no provider key is available, e.g. on fork PRs.")
+def github(**opts: Any) -> None:
+    """Review a pull request inside GitHub Actions: one review, one summary comment."""
+    from .action import run_action
+
+    raise SystemExit(run_action(opts))
+
+
+# -- shared by `review` and `github` ------------------------------------------------------
+def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> tuple[Config, list[str]]:
+    """The config file (or `text`), CLI overrides, then default models for the keys present."""
+    from .config import load_config, override, resolve_models
+
+    cfg = load_config(opts.get("config_path"), text=text) if text is None else load_config(text=text)
+    changes: dict[str, Any] = {}
+    for flag, key in (("cheap_model", "models.cheap"), ("frontier_model", "models.frontier")):
+        if opts.get(flag):
+            changes[key] = list(opts[flag])
+    summary = opts.get("summary_model")
+    if summary:
+        changes["models.summary"] = summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
+    for flag, key in (("budget_usd", "budget.max_usd"), ("fail_on", "review.fail_on"),
+                      ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency")):
+        if opts.get(flag) is not None:
+            changes[key] = opts[flag]
+    if changes:
+        cfg = override(cfg, changes)
+    return resolve_models(cfg, os.environ)
+
+
+def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,
+            audit_log: str | None, progress: bool, pr_title: str | None = None,
+            pr_body: str | None = None, run_id: str | None = None) -> Report:
+    from .cost import Pricer
+    from .pipeline import dry_run as make_dry_run
+    from .pipeline import plan_review, run_review
+
+    pricer = Pricer(cfg.prices)
+    plan = plan_review(diff, cfg, source=source, pricer=pricer, notes=notes)
+    if dry_run:
+        return make_dry_run(plan, pricer)
+    targets = make_targets(cfg, plan)
+    from .llm import LiteLLMClient
+
+    report = run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
+                        progress=_progress_printer() if progress else None)
+    if progress and sys.stderr.isatty():
+        sys.stderr.write("\n")
+    if audit_log:
+        from .audit import write_audit
+
+        write_audit(audit_log, report.calls, run_id or uuid.uuid4().hex[:12])
+    return report
+
+
+def make_targets(cfg: Config, plan: Any) -> Any:
+    """Resolve every model a request may go to, failing early (exit 2) on a missing key."""
+    from .errors import MissingKeyError
+    from .llm import endpoint_host, missing_keys, resolve_connection
+    from .reviewer import Target
+    from .router import summary_models
+
+    models = list(dict.fromkeys([m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models]
+                                + list(summary_models(cfg))))
+    missing = missing_keys(models, cfg.endpoints, os.environ)
+    if missing:
+        model, var = missing[0]
+        raise MissingKeyError(f"no API key for {model}: set {var}",
+                              hint="or run with --dry-run to see the plan and its estimated cost without calling a model")
+    resolved = {}
+    for model in models:
+        conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
+        resolved[model] = Target(model=model, api_base=conn.api_base, api_key=conn.api_key,
+                                 headers=dict(conn.headers), timeout=conn.timeout,
+                                 host=endpoint_host(conn.api_base, model), key_env=conn.key_env)
+
+    def target(model: str) -> Target:
+        if model not in resolved:
+            conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
+            resolved[model] = Target(model, conn.api_base, conn.api_key, dict(conn.headers), conn.timeout,
+                                     endpoint_host(conn.api_base, model), conn.key_env)
+        return resolved[model]
+
+    return target
+
+
+def render(report: Report, fmt: str, cfg: Config) -> str:
+    from . import reporters
+
+    if fmt == "json":
+        return reporters.render_json(report)
+    if fmt == "markdown":
+        return reporters.render_markdown(report, min_severity=cfg.review.min_severity)
+    if fmt == "sarif":
+        return reporters.render_sarif(report)
+    return reporters.render_text(report, color=sys.stdout.isatty(), min_severity=cfg.review.min_severity)
+
+
+def emit(text: str, output: str | None) -> None:
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+def exit_code(report: Report, cfg: Config) -> int:
+    """3 when nothing could be reviewed because every model call failed; 1 on --fail-on."""
+    from .findings import severity_at_least
+
+    if not report.dry_run:
+        attempted = [c for c in report.chunks if c.status in ("reviewed", "failed")]
+        if attempted and all(c.status == "failed" for c in attempted) and not any(
+            c.outcome == "ok" for c in report.calls
+        ):
+            return EXIT_SERVICE
+    threshold = cfg.review.fail_on
+    if threshold != "none" and any(severity_at_least(f.severity, threshold) for f in report.findings):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _progress_printer() -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, spent: float) -> None:
+        sys.stderr.write(f"\rreviewbot: {done}/{total} chunks reviewed, ${spent:.4f} spent")
+        sys.stderr.flush()
+
+    return show
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: one line per error, a distinct exit code, no traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        code = cli.main(args=args, prog_name="reviewbot", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("reviewbot: aborted", err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = EXIT_USAGE
+    except ReviewbotError as exc:
+        if debug:
+            raise
+        click.echo(f"reviewbot: error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("reviewbot: interrupted", err=True)
+        code = 130
+    except Exception as exc:  # a bug: one line, the traceback only with --debug
+        if debug:
+            raise
+        click.echo(f"reviewbot: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("hint: run again with --debug for the traceback, and please report it", err=True)
+        code = EXIT_INTERNAL
+    raise SystemExit(code if isinstance(code, int) else EXIT_OK)

@@ -425,7 +425,7 @@ def parse_diff(data: bytes | str) -> Diff:
     if not files and any(ln.strip() for ln in lines):
         raise DiffError(
             "the input is not a unified diff (no `diff --git` or `---`/`+++` file header)",
-            hint="pass the output of `git diff BASE...HEAD`, a .diff/.patch file, or --git-range",
+            hint="pass the output of `git diff BASE...HEAD`, a .diff/.patch file, or --git RANGE",
         )
     return Diff(files=tuple(files))
 

@@ -4,11 +4,17 @@ crosses into the reporters."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .cost import CostSummary
-from .findings import Finding
-from .reviewer import CallRecord, Failover
+from .findings import SEVERITIES, Finding, filter_min_severity
+from .reviewer import CallRecord, ChunkResult, Failover, ReviewOutcome
+
+if TYPE_CHECKING:
+    from .pipeline import Plan
+    from .router import Route
 
 REPORT_VERSION = "1"
 
@@ -55,3 +61,79 @@ class Report:
     overview: str | None = None  # the summary model's overview of the PR
     budget: dict[str, object] = field(default_factory=dict)  # max_usd, spent_usd, decisions
     version: str = REPORT_VERSION
+
+
+def build_report(
+    plan: Plan,
+    outcome: ReviewOutcome | None,
+    cost: CostSummary,
+    *,
+    dry_run: bool,
+    budget: Mapping[str, object] | None = None,
+) -> Report:
+    """Assemble the one value every reporter renders. `outcome` is None for a dry run."""
+    results = {r.chunk_id: r for r in outcome.results} if outcome else {}
+    chunks = tuple(_chunk_entry(route, plan, results.get(route.chunk.id)) for route in plan.routes)
+    findings_all = [f for r in (outcome.results if outcome else ()) for f in r.findings]
+    findings, below = filter_min_severity(findings_all, plan.config.review.min_severity)
+    notes = list(plan.notes)
+    notes += [f"budget: {d.subject} {d.action} ({d.reason})" for d in plan.decisions]
+    if outcome:
+        notes += list(outcome.notices)
+        moved = sum(1 for f in findings if f.anchor_note and f.anchor_note.startswith("re-anchored"))
+        if moved:
+            notes.append(f"{moved} finding(s) re-anchored to the nearest changed line")
+    if below:
+        notes.append(f"{below} finding(s) below min_severity '{plan.config.review.min_severity}' not shown")
+    state = dict(budget or {})
+    if plan.decisions:
+        state["decisions"] = [f"{d.subject}: {d.action} ({d.reason})" for d in plan.decisions]
+    return Report(
+        source=plan.source, dry_run=dry_run, files=_file_entries(plan, chunks),
+        chunks=chunks, findings=tuple(sorted(findings, key=_finding_order)),
+        calls=outcome.calls if outcome else (), cost=cost,
+        failovers=outcome.failovers if outcome else (), notes=tuple(notes),
+        overview=outcome.overview if outcome else None, budget=state,
+    )
+
+
+def _chunk_entry(route: Route, plan: Plan, result: ChunkResult | None) -> ChunkEntry:
+    chunk = route.chunk
+    if result is None:
+        status = "skipped" if chunk.id in plan.skip or route.blocked else "planned"
+        reason = plan.skip.get(chunk.id) or (f"not reviewed: {route.blocked}" if route.blocked else None)
+        return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
+                          route.models, status, None, reason)
+    return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
+                      route.models, result.status, result.model, result.error)
+
+
+def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry, ...]:
+    by_file: dict[str, list[ChunkEntry]] = {}
+    for entry in chunks:
+        for path in entry.files:
+            by_file.setdefault(path, []).append(entry)
+    skipped = {s.path: s.reason for s in plan.skipped}
+    entries = []
+    for f in plan.diff.files:
+        base = {"path": f.path, "status": f.status, "old_path": f.old_path, "binary": f.binary}
+        if f.path in skipped:
+            entries.append(FileEntry(**base, skip_reason=skipped[f.path]))  # type: ignore[arg-type]
+            continue
+        risk = plan.risks.get(f.path)
+        mine = by_file.get(f.path, [])
+        failed = [c for c in mine if c.status in ("failed", "skipped")]
+        reviewed = bool(mine) and not failed and all(c.status in ("reviewed", "planned") for c in mine)
+        reason = "; ".join(sorted({c.reason or c.status for c in failed})) if failed else None
+        entries.append(FileEntry(
+            **base,  # type: ignore[arg-type]
+            tier=plan.tiers.get(f.path, risk.tier if risk else None),
+            score=risk.score if risk else None, reasons=risk.reasons if risk else (),
+            reviewed=reviewed, skip_reason=reason, chunks=tuple(c.id for c in mine),
+            redactions=plan.redactions.get(f.path, 0),
+        ))
+    return tuple(entries)
+
+
+def _finding_order(f: Finding) -> tuple[int, str, int]:
+    return (SEVERITIES.index(f.severity), f.path or "~", f.line or 0)

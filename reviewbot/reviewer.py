@@ -140,7 +140,7 @@ class Reviewer:
         guard: Any,
         settings: ReviewSettings,
         reasons: Mapping[str, tuple[str, ...]] | None = None,
-        response_format: Callable[[str], dict[str, Any] | None] | None = None,
+        response_format: Callable[[FormatMode], dict[str, Any] | None] | None = None,
         progress: Callable[[int, int, float], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -378,7 +378,7 @@ class Reviewer:
         if self.response_format is None:
             from .prompts import response_format
 
-            self.response_format = response_format
+            return response_format(mode)
         return self.response_format(mode)
 
     def _mode(self, model: str) -> FormatMode:

@@ -1,0 +1,207 @@
+"""Orchestration: the whole run, stage by stage. `plan_review` is pure (diff → files, risk,
+chunks, routes, budget decisions, estimate); `run_review` sends the plan through an
+injected LLMClient and returns the Report. The CLI and the GitHub Action share both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from .budget import BudgetDecision, BudgetGuard, plan_budget
+from .chunker import Chunk, pack, prepare
+from .config import Config, Tier
+from .cost import Pricer, Usage, estimate_output_tokens, summarize
+from .diff import Diff, FileDiff
+from .findings import Finding, anchor_findings, filter_min_severity, parse_reply
+from .ignore import SkippedFile, select_files
+from .prompts import PromptSet
+from .redact import Redactor
+from .report import Report, build_report
+from .reviewer import Reviewer, ReviewOutcome, ReviewSettings, Target
+from .risk import FileRisk, assess
+from .router import (
+    Route,
+    chunk_token_budget,
+    compliance_group,
+    route_chunks,
+    summary_models,
+    tier_models,
+)
+from .tokens import count_tokens
+
+TIERS: tuple[Tier, ...] = ("frontier", "cheap")
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: str
+    diff: Diff
+    config: Config
+    reviewable: tuple[FileDiff, ...]
+    skipped: tuple[SkippedFile, ...]
+    risks: Mapping[str, FileRisk]
+    tiers: Mapping[str, Tier]  # after budget downgrades
+    routes: tuple[Route, ...]
+    skip: Mapping[str, str]  # chunk id -> reason it is not sent (budget)
+    decisions: tuple[BudgetDecision, ...]
+    estimate_inputs: Mapping[str, int]  # chunk id -> estimated input tokens (prompt included)
+    notes: tuple[str, ...] = ()
+    redactions: Mapping[str, int] = field(default_factory=dict)
+    prompts: PromptSet | None = None
+
+
+def plan_review(
+    diff: Diff,
+    config: Config,
+    *,
+    source: str,
+    pricer: Pricer,
+    notes: Sequence[str] = (),
+    prompts: PromptSet | None = None,
+) -> Plan:
+    """Everything up to the model call: pure, so --dry-run shows exactly what a run would do."""
+    prompts = prompts or PromptSet.load(config.prompts_dir)
+    reviewable, skipped = select_files(diff, config.ignore)
+    risks = {f.path: assess(f, config.risk) for f in reviewable}
+    groups = {f.path: compliance_group(f.path, config) for f in reviewable}
+    scores = {p: r.score for p, r in risks.items()}
+    budgets = {t: chunk_token_budget(config, t, pricer.context_window) for t in TIERS}
+    redactor = Redactor() if config.redact_secrets else None
+    prepared = prepare(reviewable, redactor)
+    overhead = _prompt_overhead(prompts)
+
+    def build(tiers: Mapping[str, Tier]) -> list[Route]:
+        return route_chunks(pack(prepared, tiers, groups, scores, budgets), config)
+
+    def estimate(route: Route) -> tuple[float | None, int]:
+        tokens = route.chunk.tokens + overhead
+        if not route.models:
+            return 0.0, 0
+        out = estimate_output_tokens(tokens, config.review.max_output_tokens)
+        return pricer.cost(route.models[0], tokens, out, 0), tokens
+
+    budget = plan_budget(list(risks.values()), build, estimate, config.budget)
+    reasons = {d.subject: d.reason for d in budget.decisions if d.action == "skipped"}
+    skip = {cid: reasons.get(cid, "skipped: over budget") for cid in budget.skipped_chunks}
+    redactions = _redaction_counts(budget.routes)
+    all_notes = [*notes, *budget.notes]
+    if redactions:
+        total = sum(redactions.values())
+        all_notes.append(f"{total} likely secret(s) replaced by placeholders before sending")
+    return Plan(
+        source=source, diff=diff, config=config, reviewable=tuple(reviewable),
+        skipped=tuple(skipped), risks=risks, tiers=dict(budget.tiers), routes=tuple(budget.routes),
+        skip=skip, decisions=tuple(budget.decisions),
+        estimate_inputs={r.chunk.id: r.chunk.tokens + overhead for r in budget.routes},
+        notes=tuple(all_notes), redactions=redactions, prompts=prompts,
+    )
+
+
+def estimate_usages(plan: Plan, pricer: Pricer) -> dict[str, Usage]:
+    """The dry-run cost: each chunk priced on its primary model, by chunk id."""
+    usages: dict[str, Usage] = {}
+    for route in plan.routes:
+        if not route.models or route.chunk.id in plan.skip:
+            continue
+        tokens = plan.estimate_inputs[route.chunk.id]
+        out = estimate_output_tokens(tokens, plan.config.review.max_output_tokens)
+        model = route.models[0]
+        usages[route.chunk.id] = Usage(model, route.chunk.tier, tokens, out, 0, pricer.cost(model, tokens, out, 0))
+    return usages
+
+
+def dry_run(plan: Plan, pricer: Pricer) -> Report:
+    frontier = _first(tier_models(plan.config, "frontier"))
+    usages = estimate_usages(plan, pricer)
+    cost = summarize(list(usages.values()), pricer, frontier, estimated=True)
+    report = build_report(plan, None, cost, dry_run=True)
+    chunks = tuple(replace(c, est_usd=usages[c.id].usd if c.id in usages else None) for c in report.chunks)
+    return replace(report, chunks=chunks)
+
+
+def run_review(
+    plan: Plan,
+    client: object,
+    pricer: Pricer,
+    targets: Callable[[str], Target],
+    *,
+    pr_title: str | None = None,
+    pr_body: str | None = None,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> Report:
+    """Send the plan to the models and build the report."""
+    config = plan.config
+    guard = BudgetGuard(config.budget.max_usd, config.budget.max_input_tokens)
+    prompts = plan.prompts or PromptSet.load(config.prompts_dir)
+    redactor = Redactor() if config.redact_secrets else None
+    if redactor is not None:
+        pr_title = redactor.redact(pr_title)[0] if pr_title else pr_title
+        pr_body = redactor.redact(pr_body)[0] if pr_body else pr_body
+    chunks = {r.chunk.id: r.chunk for r in plan.routes}
+
+    def anchor(findings: Sequence[Finding], chunk: Chunk) -> list[Finding]:
+        return anchor_findings(findings, plan.diff, chunk.files)
+
+    reviewer = Reviewer(
+        client, prompts, targets=targets, price=pricer.cost,
+        supports_schema=pricer.supports_response_schema, context_window=pricer.context_window,
+        count_tokens=count_tokens, parse=parse_reply, anchor=anchor, guard=guard,
+        settings=ReviewSettings(
+            concurrency=config.review.concurrency,
+            max_output_tokens=config.review.max_output_tokens,
+            include_prompts=config.audit.include_prompts,
+        ),
+        reasons={p: r.reasons for p, r in plan.risks.items()}, progress=progress,
+    )
+    outcome = reviewer.review(plan.routes, pr_title=pr_title, pr_body=pr_body, skip=plan.skip)
+    outcome = _with_overview(reviewer, outcome, plan, chunks)
+    frontier = _first(tier_models(config, "frontier"))
+    usages = [
+        Usage(c.model, c.tier, c.input_tokens, c.output_tokens, c.cached_tokens or 0, c.usd)
+        for c in outcome.calls
+    ]
+    cost = summarize(usages, pricer, frontier)
+    return build_report(plan, outcome, cost, dry_run=False, budget=dict(guard.snapshot()))
+
+
+def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunks: Mapping[str, Chunk]) -> ReviewOutcome:
+    from .router import model_allowed
+
+    models = summary_models(plan.config)
+    summaries: list[tuple[str, str]] = []
+    for result in outcome.results:
+        chunk = chunks.get(result.chunk_id)
+        if not result.summary or chunk is None:
+            continue
+        # A chunk's summary describes its code: it may only reach models that chunk may reach.
+        if all(model_allowed(m, chunk.group, plan.config) for m in models):
+            summaries.append((", ".join(chunk.files), result.summary))
+    counts: dict[str, int] = {}
+    for result in outcome.results:
+        for f in result.findings:
+            counts[f.severity] = counts.get(f.severity, 0) + 1
+    files = [f.path for f in plan.reviewable]
+    overview = reviewer.overview(models, summaries, counts, files) if summaries else None
+    return replace(outcome, overview=overview, calls=tuple(reviewer.shared.calls),
+                   failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
+
+
+def visible_findings(report: Report, min_severity: str) -> tuple[tuple[Finding, ...], int]:
+    kept, below = filter_min_severity(report.findings, min_severity)
+    return tuple(kept), below
+
+
+def _prompt_overhead(prompts: PromptSet) -> int:
+    return int(prompts.overhead_tokens(count_tokens))
+
+
+def _redaction_counts(routes: Sequence[Route]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for route in routes:
+        for path, n in getattr(route.chunk, "redactions", ()):
+            counts[path] = counts.get(path, 0) + n
+    return counts
+
+
+def _first(models: Sequence[str]) -> str | None:
+    return models[0] if models else None
