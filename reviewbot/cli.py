@@ -5,16 +5,15 @@ that `reviewbot --help` starts fast."""
 
 from __future__ import annotations
 
-import os
 import sys
-import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
-from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ReviewbotError, UsageError
+from .errors import EXIT_OK, EXIT_USAGE, ReviewbotError, UsageError
+from .runner import execute, exit_code, load_effective_config
 
 if TYPE_CHECKING:
     from .config import Config
@@ -98,8 +97,11 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
         label = "standard input" if path == "-" else path
     config, notes = load_effective_config(opts)
     diff = parse_diff(data)
+    printer = None if no_progress else _progress_printer()
     report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                     audit_log=opts["audit_log"], progress=not no_progress)
+                     audit_log=opts["audit_log"], progress=printer)
+    if printer is not None:
+        sys.stderr.write("\n")
     emit(render(report, fmt, config), output)
     ctx.exit(exit_code(report, config))
 
@@ -141,84 +143,6 @@ def github(**opts: Any) -> None:
     raise SystemExit(run_action(opts))
 
 
-# -- shared by `review` and `github` ------------------------------------------------------
-def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> tuple[Config, list[str]]:
-    """The config file (or `text`), CLI overrides, then default models for the keys present."""
-    from .config import load_config, override, resolve_models
-
-    cfg = load_config(opts.get("config_path"), text=text) if text is None else load_config(text=text)
-    changes: dict[str, Any] = {}
-    for flag, key in (("cheap_model", "models.cheap"), ("frontier_model", "models.frontier")):
-        if opts.get(flag):
-            changes[key] = list(opts[flag])
-    summary = opts.get("summary_model")
-    if summary:
-        changes["models.summary"] = summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
-    for flag, key in (("budget_usd", "budget.max_usd"), ("fail_on", "review.fail_on"),
-                      ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency")):
-        if opts.get(flag) is not None:
-            changes[key] = opts[flag]
-    if changes:
-        cfg = override(cfg, changes)
-    return resolve_models(cfg, os.environ)
-
-
-def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,
-            audit_log: str | None, progress: bool, pr_title: str | None = None,
-            pr_body: str | None = None, run_id: str | None = None) -> Report:
-    from .cost import Pricer
-    from .pipeline import dry_run as make_dry_run
-    from .pipeline import plan_review, run_review
-
-    pricer = Pricer(cfg.prices)
-    plan = plan_review(diff, cfg, source=source, pricer=pricer, notes=notes)
-    if dry_run:
-        return make_dry_run(plan, pricer)
-    targets = make_targets(cfg, plan)
-    from .llm import LiteLLMClient
-
-    report = run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                        progress=_progress_printer() if progress else None)
-    if progress and sys.stderr.isatty():
-        sys.stderr.write("\n")
-    if audit_log:
-        from .audit import write_audit
-
-        write_audit(audit_log, report.calls, run_id or uuid.uuid4().hex[:12])
-    return report
-
-
-def make_targets(cfg: Config, plan: Any) -> Any:
-    """Resolve every model a request may go to, failing early (exit 2) on a missing key."""
-    from .errors import MissingKeyError
-    from .llm import endpoint_host, missing_keys, resolve_connection
-    from .reviewer import Target
-    from .router import summary_models
-
-    models = list(dict.fromkeys([m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models]
-                                + list(summary_models(cfg))))
-    missing = missing_keys(models, cfg.endpoints, os.environ)
-    if missing:
-        model, var = missing[0]
-        raise MissingKeyError(f"no API key for {model}: set {var}",
-                              hint="or run with --dry-run to see the plan and its estimated cost without calling a model")
-    resolved = {}
-    for model in models:
-        conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
-        resolved[model] = Target(model=model, api_base=conn.api_base, api_key=conn.api_key,
-                                 headers=dict(conn.headers), timeout=conn.timeout,
-                                 host=endpoint_host(conn.api_base, model), key_env=conn.key_env)
-
-    def target(model: str) -> Target:
-        if model not in resolved:
-            conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
-            resolved[model] = Target(model, conn.api_base, conn.api_key, dict(conn.headers), conn.timeout,
-                                     endpoint_host(conn.api_base, model), conn.key_env)
-        return resolved[model]
-
-    return target
-
-
 def render(report: Report, fmt: str, cfg: Config) -> str:
     from . import reporters
 
@@ -240,22 +164,6 @@ def emit(text: str, output: str | None) -> None:
             raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
     else:
         click.echo(text, nl=not text.endswith("\n"))
-
-
-def exit_code(report: Report, cfg: Config) -> int:
-    """3 when nothing could be reviewed because every model call failed; 1 on --fail-on."""
-    from .findings import severity_at_least
-
-    if not report.dry_run:
-        attempted = [c for c in report.chunks if c.status in ("reviewed", "failed")]
-        if attempted and all(c.status == "failed" for c in attempted) and not any(
-            c.outcome == "ok" for c in report.calls
-        ):
-            return EXIT_SERVICE
-    threshold = cfg.review.fail_on
-    if threshold != "none" and any(severity_at_least(f.severity, threshold) for f in report.findings):
-        return EXIT_FINDINGS
-    return EXIT_OK
 
 
 def _progress_printer() -> Any:
