@@ -24,7 +24,7 @@ FORMATS = ("text", "json", "markdown", "sarif")
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 
 EPILOG = """\b
-Every option can also be set as an environment variable REVIEWBOT_<OPTION>
+The model, budget and review options can also be set as REVIEWBOT_<OPTION>
 (e.g. REVIEWBOT_FAIL_ON=high); the GitHub Action passes its inputs that way.
 Exit codes: 0 done, 1 a finding at or above --fail-on, 2 usage/config/input
 error (including a missing API key), 3 every model call failed, 4 internal error.

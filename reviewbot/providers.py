@@ -66,3 +66,15 @@ def is_local(model: str, api_base: str | None) -> bool:
         host = urlsplit(api_base if "://" in api_base else f"http://{api_base}").hostname or ""
         return is_local_host(host)
     return provider_of(model) in LOCAL_PROVIDERS
+
+
+# litellm has several prefixes for one provider; a rule naming the family admits them all.
+_FAMILY = {"ollama_chat": "ollama", "hosted_vllm": "vllm", "vertex_ai": "gemini"}
+
+
+def provider_matches(model: str, name: str) -> bool:
+    """Does `name` (as written in allowed_providers or a compliance rule) cover `model`?
+    `ollama` covers both `ollama/` and `ollama_chat/` models."""
+    provider = provider_of(model)
+    wanted = name.lower()
+    return wanted == provider or wanted == _FAMILY.get(provider)

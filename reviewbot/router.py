@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from .chunker import Chunk
 from .config import ComplianceRule, Config, Tier
 from .ignore import glob_match
-from .providers import is_local, provider_of
+from .providers import is_local, provider_matches
 
 LOCAL_BLOCKED = "local-only, no local model available"
 # Room left in a model's context window for the rendered system prompt and instructions.
@@ -58,7 +58,7 @@ def model_allowed(model: str, group: str, config: Config) -> bool:
     `allow: local` needs a local endpoint, a list matches provider names or exact models
     (the entry "local" in a list also admits any local model)."""
     if config.allowed_providers is not None and \
-            provider_of(model) not in {p.lower() for p in config.allowed_providers}:
+            not any(provider_matches(model, p) for p in config.allowed_providers):
         return False
     if not group:
         return True
@@ -68,7 +68,7 @@ def model_allowed(model: str, group: str, config: Config) -> bool:
     local = is_local(model, _api_base(model, config))
     if rule.allow == "local":
         return local
-    return any(entry == model or entry.lower() == provider_of(model) or (entry == "local" and local)
+    return any(entry == model or provider_matches(model, entry) or (entry == "local" and local)
                for entry in rule.allow)
 
 

@@ -217,3 +217,15 @@ def test_unknown_windows_keep_max_chunk_tokens() -> None:
 def test_chunk_budget_has_a_floor() -> None:
     cfg = config(models={"cheap": [OLLAMA], "frontier": []}, review={"max_output_tokens": 4096})
     assert chunk_token_budget(cfg, "cheap", lambda m: 4096) == MIN_CHUNK_TOKENS
+
+
+def test_provider_family_names_cover_every_prefix() -> None:
+    from reviewbot.providers import provider_matches
+
+    assert provider_matches("ollama_chat/qwen2.5-coder:7b", "ollama")
+    assert provider_matches("ollama/llama3", "ollama")
+    assert provider_matches("ollama_chat/qwen", "ollama_chat")
+    assert not provider_matches("openai/gpt-5.5", "ollama")
+    cfg = Config.model_validate({"allowed_providers": ["ollama"]})
+    assert model_allowed("ollama_chat/qwen2.5-coder:7b", "", cfg)
+    assert not model_allowed("openai/gpt-5.5", "", cfg)
