@@ -215,18 +215,19 @@ def _text_finding(f: Finding, paint: Callable[[str, str], str]) -> list[str]:
     f = replace(f, title=_plain(f.title), body=_plain(f.body), category=_plain(f.category),
                 suggestion=None if f.suggestion is None else _plain(f.suggestion))
     if f.placement == "inline" and f.line is not None:
-        label = f"L{f.start_line}-{f.line}" if f.start_line else f"L{f.line}"
-        label += " old" if f.side == "LEFT" else ""
+        # "line", not "L": L/R mean old/new side in the rendered chunks the model reads.
+        label = f"line {f.start_line}-{f.line}" if f.start_line else f"line {f.line}"
+        label += " (old)" if f.side == "LEFT" else ""
     else:
         label = "file" if f.path else "-"
-    head = f"  {label:<10} {paint(f.severity, f'{f.severity.upper():<8}')} {f.category:<14} {f.title}"
+    head = f"  {label:<14} {paint(f.severity, f'{f.severity.upper():<8}')} {f.category:<14} {f.title}"
     out = [head.rstrip()]
     for para in f.body.splitlines() or [""]:
-        out += textwrap.wrap(para, 100, initial_indent=" " * 13, subsequent_indent=" " * 13) or [""]
+        out += textwrap.wrap(para, 100, initial_indent=" " * 17, subsequent_indent=" " * 17) or [""]
     if f.suggestion is not None:
-        out += [" " * 13 + "suggestion:"] + [" " * 15 + "| " + ln for ln in f.suggestion.splitlines()]
+        out += [" " * 17 + "suggestion:"] + [" " * 19 + "| " + ln for ln in f.suggestion.splitlines()]
     if f.anchor_note:
-        out.append(" " * 13 + f"note: {f.anchor_note}")
+        out.append(" " * 17 + f"note: {f.anchor_note}")
     return [ln.rstrip() for ln in out]
 
 

@@ -101,8 +101,8 @@ def test_text_groups_findings_by_file_in_severity_order() -> None:
     util = text.index("src/util.py  [cheap · score 10 · routine change]")
     pr = text.index("\nPull request\n")
     assert auth < util < pr
-    assert re.search(r"  L40-42 +HIGH +security +SQL built from user input", text)
-    assert re.search(r"  L12 old +MEDIUM +bug +Removed check", text)
+    assert re.search(r"  line 40-42 +HIGH +security +SQL built from user input", text)
+    assert re.search(r"  line 12 \(old\) +MEDIUM +bug +Removed check", text)
     assert re.search(r"  file +MEDIUM +bug +Missing error handling", text)
     assert "note: line 900 is outside the diff" in text
     assert '| db.execute("SELECT 1 WHERE n = ?", (name,))' in text
