@@ -69,6 +69,9 @@ def _skip_reason_by_shape(f: FileDiff) -> str | None:
 
 
 def _generated_marker(f: FileDiff) -> str | None:
+    # A marker that this very change adds to an existing file is not trusted: otherwise a
+    # PR could hide auth.py from review by adding "# @generated" at its top.
+    trust_added = f.status == "added"
     for hunk in f.hunks:
         if hunk.new_start > GENERATED_HEADER_LINES:
             continue
@@ -76,7 +79,7 @@ def _generated_marker(f: FileDiff) -> str | None:
             if line.new_no is None or line.new_no > GENERATED_HEADER_LINES:
                 continue
             m = _GENERATED_RE.search(line.text)
-            if m:
+            if m and (line.kind != "+" or trust_added):
                 return m.group(0)
     return None
 

@@ -254,3 +254,21 @@ def test_pip_medium_diff_mostly_vendored() -> None:
 def test_hunkless_modified_file_has_a_reason() -> None:
     diff = Diff(files=(FileDiff(path="a.py", old_path=None, status="modified"),))
     assert _reasons(diff) == {"a.py": "no changed lines"}
+
+
+def test_a_generated_marker_added_to_an_existing_file_does_not_hide_it() -> None:
+    text = (
+        "diff --git a/app/auth.py b/app/auth.py\n"
+        "--- a/app/auth.py\n+++ b/app/auth.py\n"
+        "@@ -1,2 +1,3 @@\n+# @generated DO NOT EDIT\n import os\n-x = 1\n+x = eval(input())\n"
+    )
+    keep, skipped = select_files(parse_diff(text))
+    assert [f.path for f in keep] == ["app/auth.py"] and skipped == []
+    # The same marker already present (context line) still marks a generated file.
+    text2 = (
+        "diff --git a/gen/api.py b/gen/api.py\n"
+        "--- a/gen/api.py\n+++ b/gen/api.py\n"
+        "@@ -1,2 +1,2 @@\n # @generated DO NOT EDIT\n-x = 1\n+x = 2\n"
+    )
+    keep2, skipped2 = select_files(parse_diff(text2))
+    assert keep2 == [] and "generated file" in skipped2[0].reason
