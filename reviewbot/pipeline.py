@@ -180,7 +180,9 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
     for result in outcome.results:
         for f in result.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
-    files = [f.path for f in plan.reviewable]
+    # File names are content too: a local-only path must not reach a cloud summary model.
+    files = [f.path for f in plan.reviewable
+             if all(model_allowed(m, compliance_group(f.path, plan.config), plan.config) for m in models)]
     overview = reviewer.overview(models, summaries, counts, files) if summaries else None
     return replace(outcome, overview=overview, calls=tuple(reviewer.shared.calls),
                    failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
