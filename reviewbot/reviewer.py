@@ -264,7 +264,9 @@ class Reviewer:
                 if kind == "bad_request" and mode != "none":
                     mode = self._step_down(model, mode)  # server rejected response_format
                     continue
-                if kind in ("server", "timeout", "connection") and attempt < self.settings.attempts_per_model:
+                # A model that just reached cooldown_after failures rests: no retry either.
+                retry = attempt < self.settings.attempts_per_model and not self._is_cooled(model)
+                if kind in ("server", "timeout", "connection") and retry:
                     if kind == "server" and mode != "none":
                         mode = self._step_down(model, mode)  # some servers 5xx on json_schema
                     self.sleep(self.settings.backoff_s * attempt * (0.5 + random.random()))
