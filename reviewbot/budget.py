@@ -178,12 +178,21 @@ def _skip(routes: Sequence[Route], costs: _Costs, budget: BudgetConfig,
     for route in queue:
         excess = _excess(usd, tokens, budget)
         if excess is None:
-            return
+            break
         cost, toks = costs.of(route)
         skipped.append(route.chunk.id)
         decisions.append(BudgetDecision(route.chunk.id, "skipped", f"skipped: {excess}"))
         usd -= cost or 0.0
         tokens -= toks
+    # A chunk over the cap on its own is skipped last, after cheaper ones that then fit
+    # again: give those back, riskiest first, rather than review nothing.
+    for route in sorted((r for r in queue if r.chunk.id in skipped), key=lambda r: (-r.chunk.risk, r.chunk.id)):
+        cost, toks = costs.of(route)
+        if _excess(usd + (cost or 0.0), tokens + toks, budget) is None:
+            skipped.remove(route.chunk.id)
+            decisions[:] = [d for d in decisions if not (d.action == "skipped" and d.subject == route.chunk.id)]
+            usd += cost or 0.0
+            tokens += toks
 
 
 def _notes(unknown: Mapping[str, int], known_usd: float, budget: BudgetConfig) -> tuple[str, ...]:
