@@ -6,10 +6,11 @@ with a literal or is driven by a keyword scan, and all repeats are bounded: line
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 # Fixed-format credentials. Each pattern starts with a literal so `re` can skip ahead fast
@@ -64,8 +65,9 @@ _URL_PASSWORD = re.compile(r"://[^\s:/@\"'`]{1,128}:([^\s:/@\"'`]{1,256})@")
 # On lower-cased text. `(?=(run))\1` matches the run of name characters without ever
 # backtracking into it (Python 3.10 has no possessive quantifiers), so a keyword that is
 # not followed by an operator costs one pass over its name.
+_KEYWORDS = ("key", "secret", "token", "pass", "pwd", "cred", "auth", "bearer")
 _CANDIDATE = re.compile(
-    r"(?:key|secret|token|pass|pwd|cred|auth|bearer)(?=([a-z0-9_.\-]{0,80}))\1"
+    rf"(?:{'|'.join(_KEYWORDS)})(?=([a-z0-9_.\-]{{0,80}}))\1"
     r"[\"'`]?\]?[ \t]{0,16}(?::=|=>|==?|:)"
 )
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
@@ -139,9 +141,28 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
 
 
+# A literal every match of a token rule contains. Most diff text holds no token at all, and a
+# substring test costs a fraction of a regex call: on a 100,000-line diff the rules' calls
+# alone took ~0.15 s, these tests ~0.01 s.
+_TOKEN_NEEDLES: Mapping[str, tuple[str, ...]] = {
+    "anthropic-key": ("sk-ant-",), "openai-key": ("sk-",), "stripe-key": ("k_live_",),
+    "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "gitlab-token": ("glpat-",), "slack-token": ("xox",), "slack-webhook": ("hooks.slack.com/",),
+    "aws-access-key": ("AKIA", "ASIA"), "gcp-api-key": ("AIza",), "jwt": ("eyJ",),
+}  # fmt: skip
+
+
+_ALL_NEEDLES = tuple(dict.fromkeys(n for needles in _TOKEN_NEEDLES.values() for n in needles))
+
+
 def _token_hits(text: str) -> list[_Hit]:
     hits: list[_Hit] = []
+    present = [needle for needle in _ALL_NEEDLES if needle in text]
+    if not present:
+        return hits
     for priority, (kind, pattern) in enumerate(_TOKEN_RULES, start=1):
+        if not any(needle in present for needle in _TOKEN_NEEDLES[kind]):
+            continue
         for m in pattern.finditer(text):
             if kind == "openai-key" and not _mixed(m.group()[3:]):
                 continue  # "sk-some-css-class-name" is not a key
@@ -159,6 +180,8 @@ def _mixed(body: str) -> bool:
 
 def _private_key_hits(text: str) -> list[_Hit]:
     hits: list[_Hit] = []
+    if "PRIVATE KEY" not in text:  # in every BEGIN marker
+        return hits
     pos = 0
     while (begin := _PK_BEGIN.search(text, pos)) is not None:
         end = _PK_END.search(text, begin.end(), begin.end() + _PK_MAX_CHARS)
@@ -184,6 +207,8 @@ def _key_body_end(text: str, pos: int) -> int:
 
 
 def _url_password_hits(text: str) -> list[_Hit]:
+    if "://" not in text:
+        return []
     return [
         _Hit(m.start(1), m.end(1), "url-password", len(_TOKEN_RULES) + 1)
         for m in _URL_PASSWORD.finditer(text)
@@ -253,13 +278,41 @@ def _assignment_hit(text: str, start: int, end: int) -> tuple[_Hit | None, int]:
     return _Hit(tail.start(2), tail.end(2), kind, len(_TOKEN_RULES) + 2), tail.end()
 
 
+def _keyword_starts(lowered: str) -> list[int]:
+    """Where a _CANDIDATE keyword starts, ascending. str.find is a fast substring search;
+    `re` tries the keyword alternation at every character (~30 ns each), which made this
+    scan the slowest part of redaction."""
+    starts: list[int] = []
+    for word in _KEYWORDS:
+        i = lowered.find(word)
+        while i >= 0:
+            starts.append(i)
+            i = lowered.find(word, i + 1)
+    starts.sort()  # no two keywords start alike, so no position repeats
+    return starts
+
+
+def _candidates(lowered: str) -> Iterator[re.Match[str]]:
+    """The matches `_CANDIDATE.finditer(lowered)` yields, found from keyword positions."""
+    scanned = 0
+    for pos in _keyword_starts(lowered):
+        if pos < scanned:
+            continue
+        m = _CANDIDATE.match(lowered, pos)
+        if m is not None:
+            scanned = m.end()
+            yield m
+
+
 def _assignment_hits(text: str) -> list[_Hit]:
+    if "=" not in text and ":" not in text:  # every assignment operator has one
+        return []
     lowered = text.lower()
     if len(lowered) != len(text):  # a few non-ASCII letters change length when lower-cased
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     hits: list[_Hit] = []
     resume = 0
-    for m in _CANDIDATE.finditer(lowered):
+    for m in _candidates(lowered):
         if m.start() < resume:
             continue
         start, end = _name_start(text, m.start(), resume), m.end(1)
@@ -338,14 +391,14 @@ class Redactor:
         lines as given and how many secrets were replaced on each (counted where it starts)."""
         if not lines:
             return (), ()
-        if any("\n" in line for line in lines):  # not line texts: keep the count by line
+        text = "\n".join(lines)
+        if text.count("\n") != len(lines) - 1:  # not line texts: keep the count by line
             pairs = [self.redact(line) for line in lines]
             return tuple(p[0] for p in pairs), tuple(sum(p[1].values()) for p in pairs)
-        text = "\n".join(lines)
-        offsets = [0]
-        for line in lines[:-1]:
-            offsets.append(offsets[-1] + len(line) + 1)
         hits = find_secrets(text)
+        if not hits:  # the common case: no offsets to compute, nothing to replace
+            return tuple(lines), (0,) * len(lines)
+        offsets = [0, *itertools.accumulate(len(line) + 1 for line in lines[:-1])]
         per_line = [0] * len(lines)
         for start, _end, _kind in hits:
             per_line[bisect.bisect_right(offsets, start) - 1] += 1
