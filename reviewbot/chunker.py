@@ -16,17 +16,19 @@ across chunks says `(part 2 of 3 of this hunk)` after its `@@` line. Files witho
 (binary, pure renames, mode changes, missing patches) have nothing to render and are left out.
 
 Planning calls the packer many times with different tier maps, so the work is in two
-steps: `prepare` renders, redacts and counts every hunk once; `pack` only adds numbers."""
+steps: `prepare` renders, redacts and counts every hunk once (counting on a worker thread,
+see `begin_prepare`); `pack` only adds numbers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .config import Tier
 from .diff import FileDiff, Hunk
 from .redact import Redactor
-from .tokens import count_tokens, count_tokens_many, tokenizer_name
+from .tokens import count_tokens, count_tokens_async, count_tokens_many, tokenizer_name
 
 
 @dataclass(frozen=True)
@@ -142,33 +144,53 @@ def _prepare_hunk(
     return _hunk_header(hunk, section), _render_lines(hunk, texts), counts
 
 
+# Texts per counting job: large enough that a job's overhead is noise, small enough that
+# counting starts while the first files are still being rendered.
+_COUNT_BATCH = 512
+
+
+def begin_prepare(
+    files: Sequence[FileDiff], redactor: Redactor | None = None
+) -> Callable[[], Prepared]:
+    """Render and redact every hunk now, and count their tokens on a worker thread (tiktoken
+    releases the GIL, so counting overlaps this rendering and whatever the caller does
+    next). Returns a function that waits for the counts and gives the Prepared."""
+    staged = []
+    jobs: list[Future[list[int]]] = []
+    batch: list[str] = []
+    for file in files:
+        if not file.hunks:
+            continue
+        header = render_file_header(file)
+        hunks = [_prepare_hunk(h, redactor) for h in file.hunks]
+        texts = [head + "\n" + "".join(lines) for head, lines, _ in hunks]
+        staged.append((file, header, hunks, texts))
+        batch += (header, *texts)
+        if len(batch) >= _COUNT_BATCH:
+            jobs.append(count_tokens_async(batch))
+            batch = []
+    if batch:
+        jobs.append(count_tokens_async(batch))
+
+    def finish() -> Prepared:
+        counts = iter([n for job in jobs for n in job.result()])
+        prepared = []
+        for file, header, hunks, texts in staged:
+            header_tokens = next(counts)
+            prepared_hunks = tuple(
+                PreparedHunk(head, lines, text, next(counts), found)
+                for (head, lines, found), text in zip(hunks, texts, strict=True)
+            )
+            prepared.append(PreparedFile(file.path, header, header_tokens, prepared_hunks))
+        return Prepared(tuple(prepared), tokenizer_name())
+
+    return finish
+
+
 def prepare(files: Sequence[FileDiff], redactor: Redactor | None = None) -> Prepared:
     """Render every hunk once, redact it (when a redactor is given: the caller passes None
-    when `redact_secrets` is off) and count its tokens in one tokenizer pass."""
-    staged = [
-        (file, render_file_header(file), [_prepare_hunk(h, redactor) for h in file.hunks])
-        for file in files
-        if file.hunks
-    ]
-    joined = [[head + "\n" + "".join(lines) for head, lines, _ in hunks] for _, _, hunks in staged]
-    counts = iter(
-        count_tokens_many(
-            [
-                t
-                for (_, header, _), texts in zip(staged, joined, strict=True)
-                for t in (header, *texts)
-            ]
-        )
-    )
-    prepared = []
-    for (file, header, hunks), texts in zip(staged, joined, strict=True):
-        header_tokens = next(counts)
-        prepared_hunks = tuple(
-            PreparedHunk(head, lines, text, next(counts), found)
-            for (head, lines, found), text in zip(hunks, texts, strict=True)
-        )
-        prepared.append(PreparedFile(file.path, header, header_tokens, prepared_hunks))
-    return Prepared(tuple(prepared), tokenizer_name())
+    when `redact_secrets` is off) and count its tokens."""
+    return begin_prepare(files, redactor)()
 
 
 @dataclass(frozen=True)
@@ -314,6 +336,7 @@ __all__ = [
     "Prepared",
     "PreparedFile",
     "PreparedHunk",
+    "begin_prepare",
     "build_chunks",
     "pack",
     "prepare",
