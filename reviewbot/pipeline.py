@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from .budget import BudgetDecision, BudgetGuard, plan_budget
-from .chunker import Chunk, pack, prepare
+from .chunker import Chunk, begin_prepare, pack
 from .config import Config, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
 from .diff import Diff, FileDiff
@@ -62,13 +62,15 @@ def plan_review(
     """Everything up to the model call: pure, so --dry-run shows exactly what a run would do."""
     prompts = prompts or PromptSet.load(config.prompts_dir)
     reviewable, skipped = select_files(diff, config.ignore)
+    redactor = Redactor() if config.redact_secrets else None
+    # Rendered and redacted first: their tokens are counted on a worker thread meanwhile.
+    finish_prepare = begin_prepare(reviewable, redactor)
     risks = {f.path: assess(f, config.risk) for f in reviewable}
     groups = {f.path: compliance_group(f.path, config) for f in reviewable}
     scores = {p: r.score for p, r in risks.items()}
     budgets = {t: chunk_token_budget(config, t, pricer.context_window) for t in TIERS}
-    redactor = Redactor() if config.redact_secrets else None
-    prepared = prepare(reviewable, redactor)
     overhead = _prompt_overhead(prompts)
+    prepared = finish_prepare()
 
     def build(tiers: Mapping[str, Tier]) -> list[Route]:
         return route_chunks(pack(prepared, tiers, groups, scores, budgets), config)
