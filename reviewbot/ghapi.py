@@ -230,6 +230,20 @@ class GitHubPR:
             raise GitHubError(f"{path} at {ref[:12]} is too large to read through the contents API")
         return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
 
+    def list_dir(self, path: str, ref: str) -> list[str] | None:
+        """Names of the files directly in folder `path` at `ref` (one request, up to 1,000
+        entries), or None when `path` is not a folder there."""
+        url = f"{self._repo_path}/contents/{urllib.parse.quote(path.strip('/'), safe='/')}"
+        try:
+            _, data = self._request("GET", url, params={"ref": ref})
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if not isinstance(data, list):
+            return None  # a file, not a folder
+        return [str(e["name"]) for e in data if isinstance(e, dict) and e.get("type") == "file"]
+
     def compare_files(self, base_sha: str, head_sha: str) -> list[str] | None:
         """Files changed from `base_sha` to `head_sha`, or None when that is not knowable
         (force-push: base is no ancestor; unknown commit; too many files): review in full."""

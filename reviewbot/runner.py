@@ -20,7 +20,8 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> t
     """The config file (or `text`), CLI overrides, then default models for the keys present."""
     from .config import load_config, override, resolve_models
 
-    cfg = load_config(opts.get("config_path"), text=text) if text is None else load_config(text=text)
+    # With `text`, the path only names the text in errors (e.g. ".reviewbot.yml at base 1a2b3c4").
+    cfg = load_config(opts.get("config_path"), text=text)
     changes: dict[str, Any] = {}
     for flag, key in (("cheap_model", "models.cheap"), ("frontier_model", "models.frontier")):
         if opts.get(flag):
