@@ -1,0 +1,625 @@
+"""Edge: `reviewbot github`, the run inside GitHub Actions. Input: the Actions environment
+(event payload, repository, token, output files) and the command's options. Output: one
+review and one summary comment on the pull request (annotations when the token is read-only),
+the step summary, step outputs and an exit code. Trust boundary: configuration and prompts
+come from the PR's BASE commit through the API; nothing of the PR head is read or run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .errors import EXIT_OK, EXIT_SERVICE, ConfigError, MissingKeyError, ReviewbotError, UsageError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .diff import Diff
+    from .findings import Finding
+    from .ghapi import GitHubPR, PostResult, PullInfo, RetryPolicy
+    from .publish import ReviewPayload, SummaryState
+    from .report import Report
+
+PR_EVENTS = ("pull_request", "pull_request_target")
+PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
+DEFAULT_CONFIG = ".reviewbot.yml"
+STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub keeps at most 1 MiB of step summary per step
+# The summary comment must stay under GitHub's 65,536 characters: the report gets what the
+# marker and our own sections leave, and our sections are capped so the report keeps room.
+SECTIONS_MAX = 16_000
+LIST_MAX = 100
+_PROMPT_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.j2")
+MAX_PROMPT_FILES = 20
+
+Echo = Callable[[str], None]
+
+
+# --- environment and event -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str  # GITHUB_EVENT_NAME, or "manual" for a local run with --pr
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PullTarget:
+    number: int
+    head_sha: str | None = None  # from the payload; None: ask the API (workflow_dispatch)
+    base_sha: str | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Context:
+    repository: str
+    api_url: str
+    token: str
+    run_id: str
+    step_summary: str | None = None
+    output: str | None = None
+    runner_temp: str | None = None
+
+
+def read_event(env: Mapping[str, str], pr_number: int | None) -> Event:
+    """GITHUB_EVENT_NAME and the JSON payload at GITHUB_EVENT_PATH."""
+    name = env.get("GITHUB_EVENT_NAME", "")
+    path = env.get("GITHUB_EVENT_PATH", "")
+    if not name:
+        if pr_number is None:
+            raise UsageError("GITHUB_EVENT_NAME is not set: this command runs inside GitHub Actions",
+                             hint="for local use pass --pr N with GITHUB_REPOSITORY and GITHUB_TOKEN set")
+        name = "manual"
+    if not path:
+        if name in PR_EVENTS:
+            raise UsageError("GITHUB_EVENT_PATH is not set", hint="GitHub Actions sets it for every job")
+        return Event(name, {})
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"cannot read the event payload {path}: {_one_line(str(exc))[:200]}") from None
+    if not isinstance(payload, dict):
+        raise UsageError(f"the event payload {path} is not a JSON object")
+    return Event(name, payload)
+
+
+def pull_target(event: Event, pr_number: int | None) -> PullTarget | Skip:
+    """Which pull request to review, or why this event is not one to review."""
+    if event.name in PR_EVENTS:
+        action = str(event.payload.get("action") or "")
+        if action not in PR_ACTIONS:
+            return Skip(f"{event.name} action '{action}' is not reviewed (only {', '.join(PR_ACTIONS)})")
+        pull = event.payload.get("pull_request")
+        if not isinstance(pull, dict) or not isinstance(pull.get("number"), int):
+            raise UsageError(f"the {event.name} payload has no pull_request.number")
+        return PullTarget(pull["number"], _sha(pull, "head"), _sha(pull, "base"))
+    if event.name in ("workflow_dispatch", "manual"):
+        inputs = event.payload.get("inputs") or {}
+        raw = pr_number if pr_number is not None else inputs.get("pr-number") or inputs.get("pr_number")
+        if raw in (None, ""):
+            raise UsageError("workflow_dispatch needs a pull request number",
+                             hint="pass the action's `pr-number` input")
+        try:
+            number = int(str(raw))
+        except ValueError:
+            raise UsageError(f"pr-number must be a number, got {str(raw)[:40]!r}") from None
+        return PullTarget(number)
+    return Skip(f"event '{event.name}' is not a pull request event "
+                f"(reviewed: {', '.join(PR_EVENTS)} and workflow_dispatch with pr-number)")
+
+
+def _sha(pull: Mapping[str, Any], side: str) -> str | None:
+    sha = (pull.get(side) or {}).get("sha")
+    return sha if isinstance(sha, str) and sha else None
+
+
+def read_context(env: Mapping[str, str]) -> Context:
+    token = env.get("GITHUB_TOKEN", "")
+    repository = env.get("GITHUB_REPOSITORY", "")
+    if not token:
+        raise UsageError("GITHUB_TOKEN is not set", hint="pass `github-token: ${{ github.token }}` to the action")
+    if not repository:
+        raise UsageError("GITHUB_REPOSITORY is not set", hint="GitHub Actions sets it; locally, set owner/name")
+    run = env.get("GITHUB_RUN_ID", "")
+    run_id = f"{run}-{env.get('GITHUB_RUN_ATTEMPT') or '1'}" if run else uuid.uuid4().hex[:12]
+    return Context(
+        repository=repository,
+        # GitHub Enterprise sets GITHUB_API_URL (https://host/api/v3): nothing else to configure.
+        api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
+        token=token, run_id=run_id,
+        step_summary=env.get("GITHUB_STEP_SUMMARY") or None,
+        output=env.get("GITHUB_OUTPUT") or None,
+        runner_temp=env.get("RUNNER_TEMP") or None,
+    )
+
+
+# --- output files ----------------------------------------------------------------------------
+
+
+def format_outputs(values: Mapping[str, str]) -> str:
+    """GITHUB_OUTPUT lines: `name=value`, or the heredoc form for a value with a line break."""
+    out = []
+    for name, value in values.items():
+        if "\n" in value or "\r" in value:
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            out.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+        else:
+            out.append(f"{name}={value}\n")
+    return "".join(out)
+
+
+def write_outputs(path: str | None, values: Mapping[str, str]) -> None:
+    if path:
+        _append(path, format_outputs(values), "GITHUB_OUTPUT")
+
+
+def append_step_summary(path: str | None, markdown: str) -> None:
+    if not path:
+        return
+    data = markdown.encode("utf-8")
+    if len(data) > STEP_SUMMARY_LIMIT - 1:
+        note = "\n\n_… cut to fit GitHub's 1 MiB step summary._\n".encode()
+        data = data[: STEP_SUMMARY_LIMIT - 1 - len(note)] + note
+    _append(path, data.decode("utf-8", errors="ignore") + "\n", "GITHUB_STEP_SUMMARY")
+
+
+def _append(path: str, text: str, what: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {what} ({path}): {exc.strerror}") from exc
+
+
+def outputs(*, skipped: bool, cost: str = "0", findings: int = 0, inline: int = 0,
+            review_url: str = "", summary_url: str = "") -> dict[str, str]:
+    return {"cost-usd": cost, "findings": str(findings), "inline-comments": str(inline),
+            "review-url": review_url, "summary-url": summary_url, "skipped": "true" if skipped else "false"}
+
+
+def command(kind: str, message: str) -> str:
+    """A workflow command line (`::notice::…`), escaped like actions/toolkit's escapeData."""
+    return f"::{kind}::" + message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run_action(opts: dict[str, Any], *, env: Mapping[str, str] | None = None, echo: Echo | None = None,
+               policy: RetryPolicy | None = None) -> int:
+    """Review the pull request of this workflow run; returns the exit code. A ReviewbotError
+    is also shown as an `::error::` annotation, then left to the CLI (one line, exit code)."""
+    env = os.environ if env is None else env
+    say: Echo = echo or click.echo
+    try:
+        return _run(opts, env, say, policy)
+    except ReviewbotError as exc:
+        say(command("error", f"reviewbot: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")))
+        raise
+
+
+def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryPolicy | None) -> int:
+    from .ghapi import GitHubPR
+
+    event = read_event(env, opts.get("pr_number"))
+    target = pull_target(event, opts.get("pr_number"))
+    if isinstance(target, Skip):
+        say(command("notice", f"reviewbot: skipped: {target.reason}"))
+        write_outputs(env.get("GITHUB_OUTPUT"), outputs(skipped=True))
+        return EXIT_OK
+    ctx = read_context(env)
+    with GitHubPR(ctx.token, ctx.repository, target.number, ctx.api_url, policy=policy) as gh:
+        return _review(gh, ctx, target, opts, say)
+
+
+@dataclass
+class Run:
+    """What one run learned and did, gathered for the summary comment and the outputs."""
+
+    ctx: Context
+    opts: dict[str, Any]
+    info: PullInfo
+    head: str
+    base: str
+    diff: Diff  # the whole PR
+    config: Config
+    notes: list[str]  # for the report's notes (models chosen, ...)
+    top: list[str] = field(default_factory=list)  # lines under the verdict
+    about: list[str] = field(default_factory=list)  # "About this run" items
+    previous: SummaryState | None = None
+    has_summary: bool = False
+    unchanged: tuple[str, ...] = ()
+    since: str = ""
+
+
+def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any], say: Echo) -> int:
+    from .diff import diff_from_patches
+
+    info = gh.pull_info()
+    head = target.head_sha or info.head_sha  # the payload's head, never GITHUB_SHA (a merge commit)
+    if head != info.head_sha:
+        say(command("notice", f"reviewbot: skipped: the PR head moved from {head[:7]} to "
+                              f"{info.head_sha[:7]} since this event; the run for that push reviews it"))
+        write_outputs(ctx.output, outputs(skipped=True))
+        return EXIT_OK
+    files = gh.changed_files()
+    base = target.base_sha or info.base_sha
+    run = _load_config(gh, ctx, opts, info, head, base, diff_from_patches(files))
+    if gh.files_truncated:
+        run.about.append(f"GitHub lists at most 3,000 files of a pull request: only {len(files):,} of "
+                         f"{info.changed_files:,} changed files were seen")
+    summary = gh.find_summary_comment()
+    run.has_summary = summary is not None
+    run.previous = summary.state if summary else None
+    scope = _scope(gh, run)
+    if not run.diff.files:
+        return _not_reviewed(gh, run, "this pull request changes no files", say, new_head=head, mark="⏭️")
+    if scope is not None and not scope.files:
+        return _not_reviewed(gh, run, f"no file of this pull request changed since the last review "
+                                      f"(`{run.since[:7]}`)", say, new_head=head, mark="⏭️")
+    try:
+        report = _execute(run, scope if scope is not None else run.diff)
+    except MissingKeyError as exc:
+        required = bool(opts.get("require_review"))
+        say(command("error" if required else "notice", f"reviewbot: not reviewed: {exc.message}"))
+        code = _not_reviewed(gh, run, _key_message(exc, info.is_fork), say, new_head=None)
+        return EXIT_SERVICE if required else code
+    return _publish(gh, run, report, say)
+
+
+def _key_message(exc: MissingKeyError, fork: bool) -> str:
+    # "no API key for openai/gpt-4.1: set OPENAI_API_KEY" → "... (set OPENAI_API_KEY)"
+    message = re.sub(r"^(no API key for .+): set (\S+)$", r"\1 (set \2)", exc.message)
+    # GitHub gives no secrets to workflows run for a fork's pull request.
+    return message + ("; this pull request comes from a fork, which gets no secrets" if fork else "")
+
+
+def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInfo, head: str,
+                 base: str, diff: Diff) -> Run:
+    """The config and prompts of the BASE commit: a PR must not be able to change how it is
+    reviewed (with pull_request_target it would also get the secrets)."""
+    from .config import override
+    from .runner import load_effective_config
+
+    path = _repo_path(opts.get("config_path") or DEFAULT_CONFIG, "config")
+    text = gh.file_at(path, base)
+    if text is None and not opts.get("config_path"):
+        # Like the CLI, accept .reviewbot.yaml too (the action always names its file).
+        alternative = gh.file_at(".reviewbot.yaml", base)
+        if alternative is not None:
+            path, text = ".reviewbot.yaml", alternative
+    where = f"base SHA `{base[:12]}`"
+    named = {**opts, "config_path": f"{path} at base {base[:7]}"}
+    config, notes = load_effective_config(named, text=text or "")
+    run = Run(ctx, opts, info, head, base, diff, config, list(notes))
+    source = f"`{path}` from the base branch ({where})" if text is not None else f"defaults (no `{path}` at {where})"
+    run.about.append(f"Config: {source}")
+    touched = {p for f in diff.files for p in (f.path, f.old_path) if p}
+    if path in touched:
+        run.top.append(f"> ⚠️ This PR changes `{path}`: the new rules apply after merge; this review used "
+                       f"the base branch's config (base SHA `{base[:12]}`).")
+    if config.prompts_dir:
+        folder = _repo_path(config.prompts_dir, "prompts_dir")
+        local, fetched = fetch_prompts(gh, folder, base, ctx.runner_temp)
+        run.config = override(config, {"prompts_dir": str(local)})
+        shown = ", ".join(f"`{n}`" for n in fetched) or "none found, built-in prompts used"
+        run.about.append(f"Prompts: `{folder}/` from the base branch ({shown})")
+        if any(p == folder or p.startswith(folder + "/") for p in touched):
+            run.top.append(f"> ⚠️ This PR changes prompt templates in `{folder}/`: they apply after merge.")
+    return run
+
+
+def _repo_path(value: str, what: str) -> str:
+    """A repository-relative path: the contents API cannot leave the repository, but an
+    absolute or `..` path is a mistake worth naming."""
+    parts = PurePosixPath(value.replace("\\", "/")).parts
+    if not parts or value.startswith("/") or ".." in parts:
+        raise ConfigError(f"{what} must be a path inside the repository, got {value!r}",
+                          hint="e.g. .github/reviewbot-prompts")
+    return "/".join(p for p in parts if p != ".")
+
+
+def fetch_prompts(gh: GitHubPR, folder: str, base: str, runner_temp: str | None) -> tuple[Path, list[str]]:
+    """Copy the prompt templates of `folder` at the base commit into a fresh local folder.
+    One listing tells which exist (includes `_*.j2` too); without it, the four known names."""
+    from .prompts import TEMPLATES
+
+    names = gh.list_dir(folder, base)
+    wanted = [n for n in (names if names is not None else TEMPLATES) if _PROMPT_FILE.fullmatch(n)]
+    dest = Path(tempfile.mkdtemp(prefix="reviewbot-prompts-", dir=runner_temp))
+    fetched = []
+    for name in wanted[:MAX_PROMPT_FILES]:
+        text = gh.file_at(f"{folder}/{name}", base)
+        if text is not None:
+            (dest / name).write_text(text, encoding="utf-8")
+            fetched.append(name)
+    return dest, fetched
+
+
+def _scope(gh: GitHubPR, run: Run) -> Diff | None:
+    """The part of the PR diff to review incrementally, or None for a full review."""
+    from .diff import Diff
+
+    incremental = run.opts.get("incremental")
+    if incremental is None:
+        incremental = run.config.review.incremental
+    previous = run.previous.head if run.previous else ""
+    if not incremental or not previous:
+        return None
+    if previous == run.head:
+        run.about.append(f"Re-run on the same head `{run.head[:7]}`: reviewed in full; "
+                         "findings already posted are not repeated")
+        return None
+    changed = gh.compare_files(previous, run.head)
+    if changed is None:
+        run.about.append(f"Full review: `{previous[:7]}` is not an ancestor of `{run.head[:7]}` "
+                         "(force-push?) or the comparison is too large")
+        return None
+    keep = set(changed)
+    files = tuple(f for f in run.diff.files if f.path in keep or (f.old_path or "") in keep)
+    run.since = previous
+    run.unchanged = tuple(f.path for f in run.diff.files if f not in files)
+    run.top.append(f"> Incremental review: {_plural(len(files), 'file')} changed since the last review "
+                   f"(`{previous[:7]}`); {_plural(len(run.unchanged), 'unchanged file')} not reviewed again.")
+    return Diff(files=files)
+
+
+def _execute(run: Run, diff: Diff) -> Report:
+    from .runner import execute
+
+    audit = run.opts.get("audit_log") or (
+        str(Path(run.ctx.runner_temp) / "reviewbot-audit.jsonl") if run.ctx.runner_temp else None)
+    dry = bool(run.opts.get("dry_run"))
+    report = execute(diff, run.config, source=f"{run.ctx.repository}#{run.info.number}", notes=run.notes,
+                     dry_run=dry, audit_log=audit, pr_title=run.info.title, pr_body=run.info.body,
+                     run_id=run.ctx.run_id)
+    if audit and not dry:
+        run.about.append(f"Audit log: `{audit}` on the runner ({_plural(len(report.calls), 'model request')}; "
+                         "keep it with actions/upload-artifact)")
+    return report
+
+
+# --- publishing ------------------------------------------------------------------------------
+
+
+def _next_state(run: Run, new_head: str | None, usd: float) -> SummaryState:
+    """The marker state: the head advances only when it was fully reviewed, so the next
+    incremental run still covers what failed or was skipped this time."""
+    from .publish import SummaryState
+
+    prev = run.previous
+    head = new_head or (prev.head if prev else "")
+    return SummaryState(head=head, runs=(prev.runs if prev else 0) + 1,
+                        total_usd=(prev.total_usd if prev else 0.0) + usd)
+
+
+def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: str | None,
+                  mark: str = "⛔") -> int:
+    """Nothing was sent to a model: say so in the summary comment, the step summary and the
+    outputs (never a green "reviewed")."""
+    state = _next_state(run, new_head, 0.0)
+    run.about.append(_cost_line(0.0, state))
+    text = f"### reviewbot\n\n{mark} **Not reviewed:** {reason}\n"
+    sections = [_unchanged(run)]
+    url, _ = _upsert(gh, run, state, lambda _: text, sections, say)
+    _step_summary(run, lambda _: text, sections)
+    write_outputs(run.ctx.output, outputs(skipped=True, summary_url=url))
+    return EXIT_OK
+
+
+def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
+    from .ghapi import CannotWrite
+    from .publish import workflow_annotations
+    from .runner import exit_code
+
+    cfg = run.config
+    payload, rest = _build(gh, run, report)
+    result: PostResult | None = None
+    read_only = False
+    if not report.dry_run and (payload.comments or payload.event == "REQUEST_CHANGES"):
+        try:
+            result = gh.post_review(payload)
+        except CannotWrite:
+            read_only = True
+    usd = 0.0 if report.dry_run else report.cost.total_usd
+    full = not report.dry_run and not any(c.status in ("failed", "skipped") for c in report.chunks)
+    state = _next_state(run, run.head if full else None, usd if usd is not None else report.cost.known_usd)
+    run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)
+    run.about.append(_cost_line(usd, state))
+    sections = [_not_inline(rest, payload), _unchanged(run)]
+    url = ""
+    if not read_only:
+        url, read_only = _upsert(gh, run, state, lambda n: _render(report, cfg, n), sections, say)
+    if read_only:
+        lines, _ = workflow_annotations(report.findings)
+        for line in lines:
+            say(line)
+        run.top.append(f"> The token cannot write to this pull request (fork pull requests get a read-only "
+                       f"token): {_plural(len(lines), 'finding')} shown as annotations; every finding is "
+                       "listed here.")
+        sections = [_unchanged(run)]
+    _step_summary(run, lambda n: _render(report, cfg, n), sections)
+    skipped = report.dry_run or not any(e.reviewed for e in report.files)
+    cost = "unknown" if usd is None else f"{usd:.6f}"
+    inline = result.inline_comments if result else 0
+    write_outputs(run.ctx.output, outputs(skipped=skipped, cost=cost, findings=len(report.findings),
+                                          inline=inline, review_url=result.html_url if result else "",
+                                          summary_url=url))
+    say(f"reviewbot: {_plural(len(report.findings), 'finding')}, {_plural(inline, 'inline comment')}, "
+        f"cost {cost} USD, {_plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
+    return exit_code(report, cfg)
+
+
+def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[Finding]]:
+    from .findings import severity_at_least
+    from .publish import build_review
+
+    cfg = run.config
+    # Fingerprints of earlier runs live in review comments; a first run has none to fetch.
+    already = gh.existing_fingerprints() if run.has_summary and not report.dry_run else set()
+    threshold = cfg.review.request_changes_on
+    # REQUEST_CHANGES only for a blocking finding not already posted: a re-run must not
+    # repeat an empty change request.
+    blocking = threshold is not None and any(
+        severity_at_least(f.severity, threshold) and f.fingerprint not in already for f in report.findings)
+    return build_review(report.findings, run.diff, commit_id=run.head, run_id=run.ctx.run_id,
+                        max_inline=cfg.review.max_inline_comments, already_posted=already,
+                        event="REQUEST_CHANGES" if blocking else "COMMENT")
+
+
+def _render(report: Report, cfg: Config, max_chars: int) -> str:
+    from .reporters import render_markdown
+
+    return render_markdown(report, max_chars=max_chars, min_severity=cfg.review.min_severity)
+
+
+def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int], str],
+            sections: list[str], say: Echo) -> tuple[str, bool]:
+    """Edit (or create) the one summary comment. Returns its URL ("" when the token cannot
+    write) and whether the token could not write."""
+    from .ghapi import CannotWrite
+    from .publish import render_summary_marker
+
+    marker = render_summary_marker(state)
+    try:
+        body = compose_summary(render, run.top, [*sections, _about(run)], marker=marker)
+        return gh.upsert_summary(body), False
+    except CannotWrite:
+        say("reviewbot: the token cannot write to this pull request; the result is in the step summary")
+        return "", True
+
+
+def _step_summary(run: Run, render: Callable[[int], str], sections: list[str]) -> None:
+    append_step_summary(run.ctx.step_summary, compose_summary(render, run.top, [*sections, _about(run)]))
+
+
+def compose_summary(render: Callable[[int], str], top: Sequence[str], sections: Sequence[str], *,
+                    marker: str = "") -> str:
+    """The report's markdown (given the characters left for it) with `top` lines under its
+    verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit."""
+    from .publish import MAX_BODY
+
+    extra = _cap("\n\n".join(s for s in sections if s), SECTIONS_MAX)
+    head = "\n".join(top)
+    room = MAX_BODY - len(marker) - len(head) - len(extra) - 600
+    main = render(max(room, 8_000))
+    parts = main.split("\n", 3)
+    if head and len(parts) == 4 and parts[0].startswith("### "):
+        main = "\n".join([*parts[:3], "", head, parts[3]])
+    elif head:
+        main = f"{head}\n\n{main}"
+    body = main.rstrip("\n") + (f"\n\n{extra}" if extra else "") + "\n"
+    return f"{marker}\n{body}" if marker else body
+
+
+def _cap(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return cut[: cut.rfind("\n")] + "\n\n_… cut to stay under GitHub's comment size limit._"
+
+
+def _not_inline(rest: Sequence[Finding], payload: ReviewPayload) -> str:
+    """Findings the review could not carry inline, so they are never lost."""
+    if not rest:
+        return ""
+    full = len(payload.comments)
+    lines = []
+    for f in rest[:LIST_MAX]:
+        if f.placement != "inline" or f.line is None:
+            where = _code(f.path) if f.path else "the whole pull request"
+            why = _clean(f.anchor_note or "not tied to a changed line", 300)
+        else:
+            where = _code(f"{f.path}:{f.line}" + (" (old)" if f.side == "LEFT" else ""))
+            why = "over the inline comment limit" if full else "not a commentable line of this diff"
+        lines.append(f"- **{f.severity}** {_clean(f.title, 200)} — {where} — {why}")
+    if len(rest) > LIST_MAX:
+        lines.append(f"- … {_plural(len(rest) - LIST_MAX, 'more finding')} in the findings above")
+    return "\n".join(["#### Not placed inline", "", *lines])
+
+
+def _unchanged(run: Run) -> str:
+    if not run.unchanged:
+        return ""
+    lines = [f"- {_code(p)}" for p in run.unchanged[:LIST_MAX]]
+    if len(run.unchanged) > LIST_MAX:
+        lines.append(f"- … {_plural(len(run.unchanged) - LIST_MAX, 'more file')}")
+    return "\n".join([f"#### Unchanged since the last review (`{run.since[:7]}`)", "", *lines])
+
+
+def _about(run: Run) -> str:
+    return "\n".join(["#### About this run", "", *(f"- {line}" for line in run.about)])
+
+
+def _review_lines(report: Report, payload: ReviewPayload, result: PostResult | None, max_inline: int) -> list[str]:
+    if report.dry_run:
+        return ["Dry run: this is the plan; no model was called and no review was posted"]
+    lines = []
+    if result is not None:
+        lines.append(f"Review: [{payload.event.lower().replace('_', ' ')}]({result.html_url}) with "
+                     f"{_plural(result.inline_comments, 'inline comment')} (at most {max_inline} per review)")
+        if result.in_body:
+            lines.append(f"GitHub rejected the inline comments ({_clean(result.rejection or '', 300)}): "
+                         "they are in the review body instead")
+    if payload.duplicates:
+        lines.append(f"{_plural(payload.duplicates, 'finding')} already posted by an earlier run: not repeated")
+    return lines
+
+
+def _cost_line(usd: float | None, state: SummaryState) -> str:
+    from .cost import format_usd
+
+    return (f"Cost: this run {format_usd(usd)}; this pull request so far {format_usd(state.total_usd)} "
+            f"over {_plural(state.runs, 'run')}")
+
+
+def _clean(text: str, limit: int) -> str:
+    from .reporters import sanitize_model_text
+
+    return " ".join(sanitize_model_text(text, limit).split())
+
+
+def _code(text: str) -> str:
+    ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+__all__ = [
+    "Context",
+    "Event",
+    "PullTarget",
+    "Skip",
+    "append_step_summary",
+    "command",
+    "compose_summary",
+    "fetch_prompts",
+    "format_outputs",
+    "outputs",
+    "pull_target",
+    "read_context",
+    "read_event",
+    "run_action",
+    "write_outputs",
+]
