@@ -1,0 +1,544 @@
+"""`reviewbot github` end to end: the command runs in-process through `reviewbot.cli.main`
+(and once as a real subprocess) with the Actions environment set, against a fake GitHub and
+a fake OpenAI-compatible model server, both on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes.github_server import FakeGitHub, synthetic_files
+from fakes.openai_server import FakeOpenAIServer, FakeReply
+
+from reviewbot.cli import main
+from reviewbot.cost import format_usd
+from reviewbot.diff import diff_from_patches
+from reviewbot.findings import fingerprint
+from reviewbot.publish import extract_fingerprints, parse_summary_state
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DIFFS = REPO.parent / "shared" / "data" / "diffs"
+BASE, HEAD, HEAD2, HEAD3 = "b2" * 20, "a1" * 20, "c3" * 20, "d4" * 20
+MERGE_SHA = "e5" * 20  # GITHUB_SHA on pull_request: the merge commit, never reviewed
+REVIEWS = "/repos/octo/demo/pulls/1/reviews"
+ISSUE_COMMENTS = "/repos/octo/demo/issues/1/comments"
+FILES = "/repos/octo/demo/pulls/1/files"
+
+AUTH: dict[str, Any] = {"path": "app/auth.py", "line": 18, "side": "RIGHT", "severity": "high", "category": "security",
+        "title": "SQL built from user input",
+        "body": "username and password_hash are interpolated into the query: use parameters."}
+PASSWORDS: dict[str, Any] = {"path": "app/passwords.py", "line": 300, "side": "RIGHT", "severity": "medium",
+             "category": "security", "title": "MD5 is not a password hash", "body": "Use bcrypt or argon2."}
+SSO: dict[str, Any] = {"path": "app/sso.py", "line": 16, "side": "RIGHT", "severity": "medium", "category": "security",
+       "title": "TLS verification disabled", "body": "verify=False accepts any certificate.",
+       "suggestion": "        timeout=10,\n"}
+FINDINGS = {f["path"]: f for f in (AUTH, PASSWORDS, SSO)}
+
+
+def files_from_diff(text: str) -> list[dict[str, Any]]:
+    """A unified diff as GitHub's `/pulls/{n}/files` items (modified files only)."""
+    items = []
+    for block in re.split(r"(?m)^(?=diff --git )", text):
+        match = re.match(r"diff --git a/(\S+) b/(\S+)", block)
+        if not match:
+            continue
+        patch = block[block.index("\n@@") + 1:].rstrip("\n")
+        adds = sum(1 for ln in patch.split("\n") if ln.startswith("+"))
+        dels = sum(1 for ln in patch.split("\n") if ln.startswith("-"))
+        items.append({"sha": "0" * 40, "filename": match[2], "status": "modified", "additions": adds,
+                      "deletions": dels, "changes": adds + dels, "patch": patch})
+    return items
+
+
+PR_FILES = [
+    *files_from_diff((REPO / "examples" / "login-sql.diff").read_text(encoding="utf-8")),
+    # GitHub sends no patch for binary files: listed as not reviewed, with the reason.
+    {"sha": "1" * 40, "filename": "static/logo.png", "status": "modified", "additions": 0,
+     "deletions": 0, "changes": 0},
+]
+
+
+def config_yaml(url: str, model: str = "fake", extra: str = "") -> str:
+    return (
+        f"models:\n  cheap: [openai/{model}-cheap]\n  frontier: [openai/{model}-frontier]\n"
+        "endpoints:\n"
+        f"  openai/{model}-cheap: {{api_base: \"{url}\", api_key_env: FAKE_LLM_KEY}}\n"
+        f"  openai/{model}-frontier: {{api_base: \"{url}\", api_key_env: FAKE_LLM_KEY}}\n"
+        "prices:\n"
+        f"  openai/{model}-cheap: {{input: 1.0, output: 2.0}}\n"
+        f"  openai/{model}-frontier: {{input: 10.0, output: 20.0}}\n" + extra
+    )
+
+
+def chunk_files(request: dict[str, Any]) -> list[str]:
+    """The files a chunk request lists ("Files in this chunk:"), [] for the overview request."""
+    text = request["messages"][-1]["content"]
+    if "<diff>" not in text:
+        return []
+    listing = text.split("Files in this chunk:", 1)[1].split("<diff>", 1)[0]
+    return re.findall(r"^- (\S+)$", listing, re.M)
+
+
+def make_responder(findings: dict[str, dict[str, Any]]) -> Any:
+    def respond(request: dict[str, Any]) -> FakeReply:
+        files = chunk_files(request)
+        if not files:
+            return FakeReply.ok("Switches password hashing to MD5 and builds SQL from user input.")
+        found = [findings[f] for f in files if f in findings]
+        return FakeReply.json({"summary": f"Changes {', '.join(files)}.", "findings": found})
+
+    return respond
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    outputs: dict[str, str]
+    step_summary: str
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and "=" not in line.split("<<", 1)[0]:
+            name, delimiter = line.split("<<", 1)
+            values[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        else:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+class Harness:
+    def __init__(self, gh: FakeGitHub, llm: FakeOpenAIServer, tmp: Path, mp: pytest.MonkeyPatch,
+                 capsys: pytest.CaptureFixture[str]) -> None:
+        self.gh, self.llm, self.tmp, self.capsys, self.runs = gh, llm, tmp, capsys, 0
+        self.env = {
+            "GITHUB_REPOSITORY": "octo/demo", "GITHUB_API_URL": gh.api_url, "GITHUB_TOKEN": gh.token or "",
+            "GITHUB_SHA": MERGE_SHA, "RUNNER_TEMP": str(tmp / "runner"), "GITHUB_RUN_ID": "4242",
+            "FAKE_LLM_KEY": "sk-fake-llm",
+        }
+        (tmp / "runner").mkdir()
+        for name, value in self.env.items():
+            mp.setenv(name, value)
+        self.mp = mp
+
+    def event(self, name: str = "pull_request", action: str = "opened", head: str = HEAD,
+              **payload: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {"action": action, "number": 1, **payload}
+        if name.startswith("pull_request"):
+            body["pull_request"] = {"number": 1, "head": {"sha": head, "ref": "feature"},
+                                    "base": {"sha": BASE, "ref": "main"}}
+        return {"name": name, "payload": body}
+
+    def run(self, *args: str, event: dict[str, Any] | None = None) -> Result:
+        """One workflow run: fresh output files, a new run attempt, the command in-process."""
+        self.runs += 1
+        event = event or self.event()
+        paths = {k: self.tmp / f"{k.lower()}-{self.runs}" for k in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")}
+        (self.tmp / f"event-{self.runs}.json").write_text(json.dumps(event["payload"]), encoding="utf-8")
+        self.mp.setenv("GITHUB_EVENT_PATH", str(self.tmp / f"event-{self.runs}.json"))
+        self.mp.setenv("GITHUB_EVENT_NAME", event["name"])
+        self.mp.setenv("GITHUB_RUN_ATTEMPT", str(self.runs))
+        for name, path in paths.items():
+            self.mp.setenv(name, str(path))
+        self.capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(["github", *args])
+        out = self.capsys.readouterr().out
+        read = {k: p.read_text(encoding="utf-8") if p.exists() else "" for k, p in paths.items()}
+        code = exit_info.value.code
+        return Result(code if isinstance(code, int) else 0, out, parse_outputs(read["GITHUB_OUTPUT"]),
+                      read["GITHUB_STEP_SUMMARY"])
+
+    def summary(self) -> dict[str, Any]:
+        comments = self.gh.issue_comments(1)
+        assert len(comments) == 1, "exactly one summary comment"
+        return comments[0]
+
+    def chunk_requests(self) -> list[list[str]]:
+        return [files for r in self.llm.chat_requests if (files := chunk_files(r.body))]
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer(responder=make_responder(FINDINGS)) as server:
+        yield server
+
+
+@pytest.fixture
+def gh(llm: FakeOpenAIServer) -> Iterator[FakeGitHub]:
+    with FakeGitHub("octo", "demo") as server:
+        server.add_pull(1, PR_FILES, base_sha=BASE, head_sha=HEAD, title="Faster logins",
+                        body="md5 is faster")
+        server.set_content(".reviewbot.yml", config_yaml(llm.base_url), ref=BASE)
+        # The PR head's config and working tree would point at another model: never used.
+        server.set_content(".reviewbot.yml", config_yaml(llm.base_url, "evil"), ref=HEAD)
+        yield server
+
+
+@pytest.fixture
+def h(gh: FakeGitHub, llm: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+      capsys: pytest.CaptureFixture[str]) -> Harness:
+    work = tmp_path / "checkout"
+    work.mkdir()
+    (work / ".reviewbot.yml").write_text(config_yaml(llm.base_url, "evil"), encoding="utf-8")
+    monkeypatch.chdir(work)  # the checked-out PR head
+    return Harness(gh, llm, tmp_path, monkeypatch, capsys)
+
+
+def line_text(path: str, line: int) -> str:
+    fd = diff_from_patches(PR_FILES).file(path)
+    assert fd is not None
+    return next(ln.text for hunk in fd.hunks for ln in hunk.lines if ln.new_no == line and ln.kind != "-")
+
+
+def expected_comments() -> list[dict[str, Any]]:
+    auth_fp = fingerprint("app/auth.py", AUTH["title"], line_text("app/auth.py", 18))
+    sso_fp = fingerprint("app/sso.py", SSO["title"], line_text("app/sso.py", 16))
+    return [
+        {"path": "app/auth.py", "line": 18, "side": "RIGHT",
+         "body": f"🟠 **High** · security · **SQL built from user input**\n\n{AUTH['body']}\n\n"
+                 f"<!-- reviewbot:fp:{auth_fp} -->"},
+        {"path": "app/sso.py", "line": 16, "side": "RIGHT",
+         "body": f"🟡 **Medium** · security · **TLS verification disabled**\n\n{SSO['body']}\n\n"
+                 f"```suggestion\n        timeout=10,\n```\n\n<!-- reviewbot:fp:{sso_fp} -->"},
+    ]
+
+
+# --- the first run, then a re-run -------------------------------------------------------------
+
+
+def test_first_run_posts_one_exact_review_and_one_summary(h: Harness) -> None:
+    assert line_text("app/auth.py", 18).strip().startswith("f\"WHERE username")
+    assert line_text("app/sso.py", 16).strip() == "verify=False,"
+    result = h.run()
+    assert result.code == 0, result.stdout
+    posted = h.gh.requests_to("POST", REVIEWS)
+    assert len(posted) == 1
+    assert posted[0].body == {
+        "commit_id": HEAD, "event": "COMMENT",
+        "body": f"**reviewbot** reviewed `{HEAD[:7]}`: 2 inline comments; 1 more in the summary comment."
+                "\n\n<!-- reviewbot:run:4242-1 -->",
+        "comments": expected_comments(),
+    }
+    # The summary: created once, with the state for the next run.
+    comment = h.summary()
+    assert len(h.gh.requests_to("POST", ISSUE_COMMENTS)) == 1
+    body = comment["body"]
+    state = parse_summary_state(body)
+    assert state is not None and (state.head, state.runs) == (HEAD, 1)
+    cost = float(result.outputs["cost-usd"])
+    assert cost > 0 and math.isclose(state.total_usd, cost, abs_tol=1e-6)
+    assert f"this run {format_usd(cost)}; this pull request so far {format_usd(cost)} over 1 run" in body
+    # The finding outside the diff is in the summary, with where the model put it.
+    not_inline = body.split("#### Not placed inline", 1)[1].split("####", 1)[0]
+    assert "**medium** MD5 is not a password hash — `app/passwords.py` — line 300 is outside the diff" in not_inline
+    assert "`static/logo.png` — GitHub sent no patch (binary or too large)" in body
+    assert f"Config: `.reviewbot.yml` from the base branch (base SHA `{BASE[:12]}`)" in body
+    assert "Audit log: `" + str(h.tmp / "runner" / "reviewbot-audit.jsonl") + "`" in body
+    assert (h.tmp / "runner" / "reviewbot-audit.jsonl").read_text(encoding="utf-8").count("\n") == len(h.llm.chat_requests)
+    review_url = h.gh.reviews(1)[0]["html_url"]
+    assert f"Review: [comment]({review_url}) with 2 inline comments" in body
+    # The step summary is the same markdown, without the hidden marker.
+    assert result.step_summary == body.split("\n", 1)[1] + "\n"
+    assert result.outputs == {"cost-usd": result.outputs["cost-usd"], "findings": "3", "inline-comments": "2",
+                              "review-url": review_url, "summary-url": comment["html_url"], "skipped": "false"}
+
+
+def test_config_and_models_come_from_the_base_commit_only(h: Harness) -> None:
+    assert h.run().code == 0
+    refs = [r.query.get("ref") for r in h.gh.requests if r.path.startswith("/repos/octo/demo/contents/")]
+    assert refs == [BASE]
+    models = {r.body["model"] for r in h.llm.chat_requests}
+    assert models and models <= {"fake-cheap", "fake-frontier"}
+    # The PR title reaches the model as context; the head's merge commit is never used.
+    assert all(MERGE_SHA not in json.dumps(r.body) for r in h.gh.requests)
+    assert any("Faster logins" in r.body["messages"][-1]["content"] for r in h.llm.chat_requests)
+
+
+def test_second_run_edits_the_summary_and_repeats_no_comment(h: Harness) -> None:
+    first = h.run()
+    comment_id = h.summary()["id"]
+    second = h.run()
+    assert (first.code, second.code) == (0, 0)
+    assert len(h.gh.requests_to("POST", ISSUE_COMMENTS)) == 1
+    patches = h.gh.requests_to("PATCH", f"/repos/octo/demo/issues/comments/{comment_id}")
+    assert len(patches) == 1
+    body = h.summary()["body"]
+    state = parse_summary_state(body)
+    total = float(first.outputs["cost-usd"]) + float(second.outputs["cost-usd"])
+    assert state is not None and (state.head, state.runs) == (HEAD, 2)
+    assert math.isclose(state.total_usd, total, abs_tol=2e-6)
+    assert "over 2 runs" in body and "Re-run on the same head" in body
+    assert "2 findings already posted by an earlier run: not repeated" in body
+    # Same findings, same fingerprints: no second review, no duplicate inline comment.
+    assert len(h.gh.reviews(1)) == 1 and len(h.gh.review_comments(1)) == 2
+    assert second.outputs["inline-comments"] == "0" and second.outputs["review-url"] == ""
+    assert "#### Not placed inline" in body  # the general finding stays listed
+
+
+def test_incremental_run_reviews_only_files_changed_since_the_last_head(h: Harness) -> None:
+    assert h.run().code == 0
+    first_requests = len(h.llm.chat_requests)
+    pull = h.gh.pulls[1]
+    pull.head_sha, pull.commits = HEAD2, [HEAD]
+    h.gh.set_compare(HEAD, HEAD2, ["app/sso.py", "docs/unrelated.md"])
+    result = h.run(event=h.event(action="synchronize", head=HEAD2, before=HEAD, after=HEAD2))
+    assert result.code == 0
+    second = [files for r in h.llm.chat_requests[first_requests:] if (files := chunk_files(r.body))]
+    assert second == [["app/sso.py"]]
+    body = h.summary()["body"]
+    assert f"Incremental review: 1 file changed since the last review (`{HEAD[:7]}`)" in body
+    unchanged = body.split(f"#### Unchanged since the last review (`{HEAD[:7]}`)", 1)[1].split("####", 1)[0]
+    assert [p for p in ("app/auth.py", "app/passwords.py", "static/logo.png") if f"- `{p}`" in unchanged] == [
+        "app/auth.py", "app/passwords.py", "static/logo.png"]
+    # Unchanged files are not counted as reviewed: they appear only in that list.
+    assert body.count("app/auth.py") == 1
+    assert parse_summary_state(body) == parse_summary_state(body) and parse_summary_state(body).head == HEAD2  # type: ignore[union-attr]
+    assert result.outputs["findings"] == "1"
+
+    # A force-push: the old head is no ancestor (compare fails): a full review, with a note.
+    pull.head_sha, pull.commits = HEAD3, []
+    result = h.run(event=h.event(action="synchronize", head=HEAD3, before=HEAD2, after=HEAD3))
+    assert result.code == 0
+    assert f"Full review: `{HEAD2[:7]}` is not an ancestor of `{HEAD3[:7]}`" in h.summary()["body"]
+    third = [f for r in h.llm.chat_requests for f in chunk_files(r.body)]
+    assert third.count("app/auth.py") == 2
+
+
+def test_incremental_with_nothing_new_reviews_nothing_and_says_so(h: Harness) -> None:
+    assert h.run().code == 0
+    calls = len(h.llm.chat_requests)
+    h.gh.pulls[1].head_sha, h.gh.pulls[1].commits = HEAD2, [HEAD]
+    h.gh.set_compare(HEAD, HEAD2, ["docs/unrelated.md"])
+    result = h.run(event=h.event(action="synchronize", head=HEAD2))
+    assert result.code == 0 and len(h.llm.chat_requests) == calls
+    assert result.outputs["skipped"] == "true"
+    assert f"⏭️ **Not reviewed:** no file of this pull request changed since the last review (`{HEAD[:7]}`)" in h.summary()["body"]
+    assert "✅" not in h.summary()["body"]
+
+
+def test_a_pr_changing_the_config_gets_the_apply_after_merge_note(h: Harness) -> None:
+    config_item = {"sha": "2" * 40, "filename": ".reviewbot.yml", "status": "modified", "additions": 1,
+                   "deletions": 1, "changes": 2, "patch": "@@ -1 +1 @@\n-models:\n+models: {}"}
+    h.gh.pulls[1].files.append(config_item)
+    assert h.run().code == 0
+    body = h.summary()["body"]
+    assert ("This PR changes `.reviewbot.yml`: the new rules apply after merge; this review used the base "
+            f"branch's config (base SHA `{BASE[:12]}`).") in body
+    assert {r.body["model"] for r in h.llm.chat_requests} <= {"fake-cheap", "fake-frontier"}
+
+
+def test_no_config_at_base_means_defaults_and_says_so(h: Harness, gh: FakeGitHub) -> None:
+    gh._contents.pop((".reviewbot.yml", BASE))
+    result = h.run()
+    # Defaults pick a provider by key; none is set, so nothing can be reviewed.
+    assert result.code == 0 and result.outputs["skipped"] == "true"
+    assert f"Config: defaults (no `.reviewbot.yml` at base SHA `{BASE[:12]}`)" in h.summary()["body"]
+
+
+def test_prompts_come_from_the_base_commit(h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer) -> None:
+    gh.set_content(".reviewbot.yml", config_yaml(llm.base_url, extra="prompts_dir: .github/reviewbot\n"), ref=BASE)
+    system = "You review code. BASE-SYSTEM-PROMPT. Reply with JSON: {\"summary\": str, \"findings\": []}.\n"
+    gh.set_content(".github/reviewbot/system.j2", system, ref=BASE)
+    gh.set_content(".github/reviewbot/system.j2", "HEAD-SYSTEM-PROMPT\n", ref=HEAD)
+    assert h.run().code == 0
+    systems = {r.body["messages"][0]["content"] for r in h.llm.chat_requests if chunk_files(r.body)}
+    assert systems == {system}
+    assert "Prompts: `.github/reviewbot/` from the base branch (`system.j2`)" in h.summary()["body"]
+
+
+def test_dry_run_posts_only_the_plan(h: Harness) -> None:
+    result = h.run("--dry-run")
+    assert result.code == 0
+    assert h.llm.chat_requests == () and h.gh.reviews(1) == []
+    body = h.summary()["body"]
+    assert "Dry run: no model was called" in body and "no review was posted" in body
+    assert (result.outputs["skipped"], result.outputs["cost-usd"], result.outputs["review-url"]) == ("true", "0.000000", "")
+
+
+def test_workflow_dispatch_reviews_the_numbered_pr_at_its_api_head(h: Harness) -> None:
+    result = h.run(event={"name": "workflow_dispatch", "payload": {"inputs": {"pr-number": "1"}}})
+    assert result.code == 0
+    assert h.gh.reviews(1)[0]["commit_id"] == HEAD
+
+
+def test_request_changes_and_the_inline_limit_come_from_the_config(h: Harness, gh: FakeGitHub,
+                                                                   llm: FakeOpenAIServer) -> None:
+    extra = "review: {request_changes_on: high, max_inline_comments: 1}\n"
+    gh.set_content(".reviewbot.yml", config_yaml(llm.base_url, extra=extra), ref=BASE)
+    assert h.run().code == 0
+    (posted,) = [r.body for r in gh.requests_to("POST", REVIEWS)]
+    assert (posted["event"], posted["comments"]) == ("REQUEST_CHANGES", expected_comments()[:1])
+    not_inline = h.summary()["body"].split("#### Not placed inline", 1)[1].split("####", 1)[0]
+    assert "**medium** TLS verification disabled — `app/sso.py:16` — over the inline comment limit" in not_inline
+    assert "**medium** MD5 is not a password hash — `app/passwords.py`" in not_inline
+    # A re-run: the blocking finding is already posted (no second change request), so the
+    # one that did not fit before goes inline now; a third run has nothing left to post.
+    assert h.run().code == 0
+    second = gh.requests_to("POST", REVIEWS)[1].body
+    assert (second["event"], second["comments"]) == ("COMMENT", expected_comments()[1:])
+    assert h.run().code == 0
+    assert len(gh.reviews(1)) == 2
+
+
+# --- skipped runs -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", [
+    {"name": "push", "payload": {"ref": "refs/heads/main"}},
+    {"name": "pull_request", "payload": {"action": "closed", "pull_request": {"number": 1}}},
+])
+def test_other_events_are_skipped_with_a_notice(h: Harness, event: dict[str, Any]) -> None:
+    result = h.run(event=event)
+    assert result.code == 0
+    assert result.outputs["skipped"] == "true"
+    assert re.fullmatch(r"::notice::reviewbot: skipped: [^\n]+\n", result.stdout)
+    assert h.gh.requests == []
+
+
+def test_missing_key_skips_with_a_notice(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAKE_LLM_KEY")
+    result = h.run()
+    assert result.code == 0
+    assert re.search(r"^::notice::reviewbot: not reviewed: no API key for openai/fake-\w+: set FAKE_LLM_KEY$",
+                     result.stdout, re.M)
+    assert result.outputs["skipped"] == "true" and result.outputs["findings"] == "0"
+    body = h.summary()["body"]
+    assert re.search(r"⛔ \*\*Not reviewed:\*\* no API key for openai/fake-\w+ \(set FAKE_LLM_KEY\)", body)
+    assert "✅" not in body and h.llm.chat_requests == () and h.gh.reviews(1) == []
+    assert "Not reviewed:** no API key" in result.step_summary
+    state = parse_summary_state(body)
+    assert state is not None and (state.head, state.runs) == ("", 1)  # nothing reviewed yet
+
+
+def test_missing_key_with_require_review_exits_3(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAKE_LLM_KEY")
+    result = h.run("--require-review")
+    assert result.code == 3
+    assert re.search(r"^::error::reviewbot: not reviewed: no API key for", result.stdout, re.M)
+    assert result.outputs["skipped"] == "true"
+
+
+def test_every_chunk_failing_is_not_a_green_review(h: Harness, llm: FakeOpenAIServer) -> None:
+    llm.responder = lambda request: FakeReply.unauthorized()
+    result = h.run()
+    assert result.code == 3
+    body = h.summary()["body"]
+    assert "⛔ **Not reviewed:**" in body and "✅" not in body
+    assert result.outputs["skipped"] == "true"
+    assert parse_summary_state(body).head == ""  # type: ignore[union-attr]
+
+
+def test_fork_with_a_read_only_token_gets_annotations(h: Harness, gh: FakeGitHub) -> None:
+    gh.read_only = True
+    result = h.run()
+    assert result.code == 0
+    lines = result.stdout.splitlines()
+    assert "::error file=app/auth.py,line=18,title=[high] SQL built from user input::" + AUTH["body"] in lines
+    assert any(ln.startswith("::warning file=app/sso.py,line=16,title=[medium] TLS verification disabled::")
+               for ln in lines)
+    assert any(ln.startswith("::warning file=app/passwords.py,title=[medium] MD5 is not a password hash::")
+               for ln in lines)
+    assert gh.reviews(1) == [] and gh.issue_comments(1) == []
+    assert "The token cannot write to this pull request" in result.step_summary
+    assert all(t in result.step_summary for t in (AUTH["title"], SSO["title"], PASSWORDS["title"]))
+    assert (result.outputs["summary-url"], result.outputs["review-url"], result.outputs["skipped"]) == ("", "", "false")
+
+
+def test_fork_fails_per_fail_on(h: Harness, gh: FakeGitHub) -> None:
+    gh.read_only = True
+    assert h.run("--fail-on", "high").code == 1
+
+
+# --- GitHub faults ----------------------------------------------------------------------------
+
+
+def test_rate_limited_files_listing_is_retried(h: Harness, gh: FakeGitHub) -> None:
+    gh.fail("GET", FILES, status=403, headers={"retry-after": "1"},
+            body={"message": "You have exceeded a secondary rate limit"})
+    result = h.run()
+    assert result.code == 0
+    assert len(gh.requests_to("GET", FILES)) == 2
+    assert len(gh.reviews(1)) == 1 and result.outputs["inline-comments"] == "2"
+
+
+def test_review_saved_then_502_is_posted_once(h: Harness, gh: FakeGitHub) -> None:
+    gh.fail("POST", REVIEWS, status=502, after=True)
+    result = h.run()
+    assert result.code == 0
+    assert len(gh.reviews(1)) == 1 and len(gh.review_comments(1)) == 2
+    assert result.outputs["review-url"] == gh.reviews(1)[0]["html_url"]
+
+
+def test_rejected_review_moves_every_finding_to_the_body(h: Harness, gh: FakeGitHub) -> None:
+    gh.fail("POST", REVIEWS, status=422, body={
+        "message": "Unprocessable Entity", "errors": ["Pull request review thread line must be part of the diff"]})
+    result = h.run()
+    assert result.code == 0
+    (review,) = gh.reviews(1)
+    assert gh.review_comments(1) == []
+    assert AUTH["title"] in review["body"] and SSO["title"] in review["body"]
+    assert extract_fingerprints(review["body"]) == {extract_fingerprints(c["body"]).pop() for c in expected_comments()}
+    body = h.summary()["body"]
+    assert PASSWORDS["title"] in body.split("#### Not placed inline", 1)[1]
+    assert "GitHub rejected the inline comments" in body and "they are in the review body instead" in body
+    assert result.outputs["inline-comments"] == "0"
+
+
+def test_request_count_for_a_250_file_pr(h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer) -> None:
+    gh.add_pull(1, synthetic_files(250), base_sha=BASE, head_sha=HEAD)
+    finding = {"path": "src/mod_0000.py", "line": 1, "side": "RIGHT", "severity": "low", "category": "style",
+               "title": "Magic number", "body": "Name it."}
+    llm.responder = make_responder({"src/mod_0000.py": finding})
+    result = h.run()
+    assert result.code == 0 and result.outputs["inline-comments"] == "1"
+    limit = math.ceil(250 / 100) + 5
+    assert len(gh.requests) <= limit
+    made = re.search(r"(\d+) GitHub requests", result.stdout)
+    assert made is not None and int(made[1]) == len(gh.requests)
+
+
+def test_shared_medium_pr_reviews_cleanly(h: Harness, gh: FakeGitHub) -> None:
+    path = SHARED_DIFFS / "medium-pip-10202.files.json"
+    if not path.is_file():
+        pytest.skip("../shared/data/diffs/medium-pip-10202.files.json is not present")
+    gh.add_pull(1, json.loads(path.read_text(encoding="utf-8")), base_sha=BASE, head_sha=HEAD)
+    result = h.run()
+    assert result.code == 0 and result.outputs["skipped"] == "false"
+    assert h.chunk_requests() and "✅ **No findings" in h.summary()["body"]
+
+
+# --- the real command in a subprocess ---------------------------------------------------------
+
+
+def test_subprocess_run_posts_the_review(h: Harness, tmp_path: Path) -> None:
+    event = tmp_path / "sub-event.json"
+    event.write_text(json.dumps(h.event()["payload"]), encoding="utf-8")
+    outputs = tmp_path / "sub-output"
+    # The environment action.yml gives the command: every input, empty ones included.
+    inputs = {"CONFIG": ".reviewbot.yml", "FAIL_ON": "high", "DRY_RUN": "false", "INCREMENTAL": "true",
+              "CHEAP_MODEL": "", "FRONTIER_MODEL": "", "SUMMARY_MODEL": "", "BUDGET_USD": "",
+              "REQUIRE_REVIEW": "false", "PR_NUMBER": ""}
+    env = {**os.environ, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event),
+           "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(tmp_path / "sub-summary"),
+           "GITHUB_RUN_ATTEMPT": "9", "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "",
+           **{f"REVIEWBOT_{k}": v for k, v in inputs.items()}}
+    proc = subprocess.run([sys.executable, "-m", "reviewbot", "github"], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr  # fail-on high, and a high finding
+    values = parse_outputs(outputs.read_text(encoding="utf-8"))
+    assert (values["findings"], values["inline-comments"], values["skipped"]) == ("3", "2", "false")
+    assert h.gh.reviews(1)[0]["body"].endswith("<!-- reviewbot:run:4242-9 -->")
