@@ -241,6 +241,7 @@ class Run:
     about: list[str] = field(default_factory=list)  # "About this run" items
     previous: SummaryState | None = None
     has_summary: bool = False
+    previous_body: str = ""
     unchanged: tuple[str, ...] = ()
     since: str = ""
 
@@ -264,9 +265,10 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
     summary = gh.find_summary_comment()
     run.has_summary = summary is not None
     run.previous = summary.state if summary else None
-    scope = _scope(gh, run)
+    run.previous_body = summary.body if summary else ""
     if not run.diff.files:
         return _not_reviewed(gh, run, "this pull request changes no files", say, new_head=head, mark="⏭️")
+    scope = _scope(gh, run)
     if scope is not None and not scope.files:
         return _not_reviewed(gh, run, f"no file of this pull request changed since the last review "
                                       f"(`{run.since[:7]}`)", say, new_head=head, mark="⏭️")
@@ -309,8 +311,9 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
     run.about.append(f"Config: {source}")
     touched = {p for f in diff.files for p in (f.path, f.old_path) if p}
     if path in touched:
+        used = "the base branch's config" if text is not None else "the defaults (the base branch has none)"
         run.top.append(f"> ⚠️ This PR changes `{path}`: the new rules apply after merge; this review used "
-                       f"the base branch's config (base SHA `{base[:12]}`).")
+                       f"{used} (base SHA `{base[:12]}`).")
     if config.prompts_dir:
         folder = _repo_path(config.prompts_dir, "prompts_dir")
         local, fetched = fetch_prompts(gh, folder, base, ctx.runner_temp)
@@ -413,7 +416,7 @@ def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: s
     state = _next_state(run, new_head, 0.0)
     run.about.append(_cost_line(0.0, state))
     text = f"### reviewbot\n\n{mark} **Not reviewed:** {reason}\n"
-    sections = [_unchanged(run)]
+    sections = [_not_inline([], None, _carried(run)), _unchanged(run)]
     url, _ = _upsert(gh, run, state, lambda _: text, sections, say)
     _step_summary(run, lambda _: text, sections)
     write_outputs(run.ctx.output, outputs(skipped=True, summary_url=url))
@@ -439,7 +442,7 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     state = _next_state(run, run.head if full else None, usd if usd is not None else report.cost.known_usd)
     run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(_cost_line(usd, state))
-    sections = [_not_inline(rest, payload), _unchanged(run)]
+    sections = [_not_inline(rest, payload, _carried(run)), _unchanged(run)]
     url = ""
     if not read_only:
         url, read_only = _upsert(gh, run, state, lambda n: _render(report, cfg, n), sections, say)
@@ -532,11 +535,12 @@ def _cap(text: str, limit: int) -> str:
     return cut[: cut.rfind("\n")] + "\n\n_… cut to stay under GitHub's comment size limit._"
 
 
-def _not_inline(rest: Sequence[Finding], payload: ReviewPayload) -> str:
-    """Findings the review could not carry inline, so they are never lost."""
-    if not rest:
+def _not_inline(rest: Sequence[Finding], payload: ReviewPayload | None, carried: Sequence[str]) -> str:
+    """Findings the review could not carry inline, so they are never lost: this run's, and
+    earlier runs' on files this run did not review again (`carried`)."""
+    if not rest and not carried:
         return ""
-    full = len(payload.comments)
+    full = len(payload.comments) if payload else 0
     lines = []
     for f in rest[:LIST_MAX]:
         if f.placement != "inline" or f.line is None:
@@ -548,7 +552,28 @@ def _not_inline(rest: Sequence[Finding], payload: ReviewPayload) -> str:
         lines.append(f"- **{f.severity}** {_clean(f.title, 200)} — {where} — {why}")
     if len(rest) > LIST_MAX:
         lines.append(f"- … {_plural(len(rest) - LIST_MAX, 'more finding')} in the findings above")
-    return "\n".join(["#### Not placed inline", "", *lines])
+    lines += carried[:LIST_MAX]
+    return "\n".join([_NOT_INLINE, "", *lines])
+
+
+_NOT_INLINE = "#### Not placed inline"
+_EARLIER = " _(from an earlier run)_"
+_LINE_LOCATION = re.compile(r"- \*\*\w+\*\* .*? — (`+) ?(.+?) ?\1 — ")
+
+
+def _carried(run: Run) -> list[str]:
+    """Lines of the previous summary's "Not placed inline" list about files this run did not
+    review again: those findings still stand, and the summary is their only record."""
+    if not run.unchanged or _NOT_INLINE not in run.previous_body:
+        return []
+    unchanged = set(run.unchanged)
+    section = run.previous_body.split(_NOT_INLINE, 1)[1].split("\n#### ", 1)[0]
+    kept = []
+    for line in section.splitlines():
+        match = _LINE_LOCATION.match(line)
+        if match and re.sub(r"(:\d+)?( \(old\))?$", "", match[2]) in unchanged:
+            kept.append(line if line.endswith(_EARLIER) else line + _EARLIER)
+    return kept
 
 
 def _unchanged(run: Run) -> str:

@@ -306,6 +306,9 @@ def test_incremental_run_reviews_only_files_changed_since_the_last_head(h: Harne
         "app/auth.py", "app/passwords.py", "static/logo.png"]
     # Unchanged files are not counted as reviewed: they appear only in that list.
     assert body.count("app/auth.py") == 1
+    # A finding the first run could only put in the summary still stands: carried over.
+    assert ("- **medium** MD5 is not a password hash — `app/passwords.py` — line 300 is outside the diff "
+            "_(from an earlier run)_") in body.split("#### Not placed inline", 1)[1]
     assert parse_summary_state(body) == parse_summary_state(body) and parse_summary_state(body).head == HEAD2  # type: ignore[union-attr]
     assert result.outputs["findings"] == "1"
 
@@ -328,6 +331,7 @@ def test_incremental_with_nothing_new_reviews_nothing_and_says_so(h: Harness) ->
     assert result.outputs["skipped"] == "true"
     assert f"⏭️ **Not reviewed:** no file of this pull request changed since the last review (`{HEAD[:7]}`)" in h.summary()["body"]
     assert "✅" not in h.summary()["body"]
+    assert "MD5 is not a password hash — `app/passwords.py`" in h.summary()["body"]
 
 
 def test_a_pr_changing_the_config_gets_the_apply_after_merge_note(h: Harness) -> None:
