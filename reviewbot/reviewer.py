@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -280,7 +280,7 @@ class Reviewer:
         parsed = self.parse(reply.text, model=model, chunk_id=chunk.id, finish_reason=reply.finish_reason)
         if parsed.error:
             self._mark_last(reply.call_id, "parse-failed", parsed.error, len(parsed.findings))
-            repair = tuple(self.prompts.repair_messages(messages, reply.text, parsed.error))
+            repair = tuple(self.prompts.repair_messages(messages, _echo(reply.text), parsed.error))
             try:
                 fixed = self._send(chunk, model, repair, mode)
             except _CallFailed as failed:
@@ -295,18 +295,21 @@ class Reviewer:
                 if len(again.findings) > len(parsed.findings):
                     parsed = again
             # Nothing a model found is dropped: salvaged findings stay, the chunk is failed.
-            findings = tuple(self.anchor(parsed.findings, chunk))
+            findings = self._anchor(parsed, chunk)
             return ChunkResult(
-                chunk.id, "failed", model, findings, parsed.summary,
+                chunk.id, "failed", model, findings, parsed.summary and _printable(parsed.summary),
                 error=f"unusable reply after one repair retry ({repair_error})",
             )
         return self._ok(chunk, model, parsed, reply.call_id)
 
     def _ok(self, chunk: Chunk, model: str, parsed: Any, call_id: str) -> ChunkResult:
-        findings = tuple(self.anchor(parsed.findings, chunk))
+        findings = self._anchor(parsed, chunk)
         self._mark_last(call_id, "ok", None, len(findings))
         self._succeeded(model)
-        return ChunkResult(chunk.id, "reviewed", model, findings, parsed.summary)
+        return ChunkResult(chunk.id, "reviewed", model, findings, parsed.summary and _printable(parsed.summary))
+
+    def _anchor(self, parsed: Any, chunk: Chunk) -> tuple[Finding, ...]:
+        return tuple(self.anchor([_printable_finding(f) for f in parsed.findings], chunk))
 
     def _split_and_review(
         self, chunk: Chunk, models: tuple[str, ...], title: str | None, body: str | None, depth: int
@@ -363,7 +366,7 @@ class Reviewer:
             usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
         self.guard.settle(reservation, usd, response.input_tokens)
         call_id = self._record(model, tier, chunk_id, files, messages, response, "ok", None, target, started, usd)
-        return _Reply(response.text, response.finish_reason, call_id)
+        return _Reply(_printable(response.text), response.finish_reason, call_id)
 
     def _describe(self, exc: Any, target: Target) -> str:
         if exc.kind == "auth":
@@ -494,6 +497,36 @@ def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk
         replace(chunk, id=f"{chunk.id}a", text=first, tokens=count_tokens(first)),
         replace(chunk, id=f"{chunk.id}b", text=second, tokens=count_tokens(second)),
     )
+
+
+# The repair request quotes the unusable reply so the model can see what it sent; a
+# runaway reply (megabytes from a looping local model) must not be paid for twice.
+MAX_ECHO_CHARS = 20_000
+
+
+def _echo(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of your reply cut by reviewbot]"
+
+
+def _printable(text: str) -> str:
+    """Model text with lone surrogates (from JSON escapes such as \\udcff) replaced: they
+    cannot be encoded as UTF-8, so printing or posting them would fail."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _printable_finding(finding: Finding) -> Finding:
+    changes: dict[str, Any] = {}
+    for f in fields(finding):
+        value = getattr(finding, f.name)
+        if isinstance(value, str) and (clean := _printable(value)) is not value:
+            changes[f.name] = clean
+    return replace(finding, **changes) if changes else finding
 
 
 def _now() -> str:
