@@ -6,11 +6,13 @@ missing or tiktoken fails, counts fall back to an estimate of ceil(characters / 
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import importlib.util
 import os
 import threading
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -54,12 +56,41 @@ def bundled_tokenizer_dir() -> Path | None:
     return None
 
 
-def _cached_file_ok(cache_dir: str, url: str, sha256: str) -> bool:
+def _cached_file(cache_dir: str, url: str, sha256: str) -> bytes | None:
+    """The encoding file tiktoken would use, if it is there and intact."""
     path = Path(cache_dir) / hashlib.sha1(url.encode()).hexdigest()
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+        data = path.read_bytes()
     except OSError:
-        return False
+        return None
+    return data if hashlib.sha256(data).hexdigest() == sha256 else None
+
+
+def _ranks(data: bytes) -> dict[bytes, int]:
+    """What tiktoken's load_tiktoken_bpe makes of the file (`base64-token rank` per line),
+    from the bytes already read and checked, built by C-level map/zip: about half the time
+    of tiktoken's per-line loop (~0.1 s of the ~0.5 s load on every run)."""
+    parts = data.split()
+    return dict(zip(map(binascii.a2b_base64, parts[0::2]), map(int, parts[1::2]), strict=True))
+
+
+def _encoding(name: str, data: bytes) -> Any:
+    import tiktoken
+
+    try:
+        from tiktoken_ext import openai_public
+
+        define = getattr(openai_public, name)
+        ranks = _ranks(data)
+        # tiktoken's own definition of the encoding (pattern, special tokens), run with its
+        # file loader swapped for our ranks: a copy of the function with other globals, so
+        # nothing global changes and it cannot reach for the network.
+        own = types.FunctionType(
+            define.__code__, {**define.__globals__, "load_tiktoken_bpe": lambda *_a, **_k: ranks}
+        )
+        return tiktoken.Encoding(**own())
+    except Exception:  # tiktoken's layout changed: its own (slower) loader, same file
+        return tiktoken.get_encoding(name)
 
 
 class _Tiktoken:
@@ -102,12 +133,11 @@ def _load() -> tuple[str, _Tiktoken | None]:
     if not cache_dir:  # "" disables tiktoken's cache, i.e. it would download every time
         return ESTIMATE, None
     for name, url, sha256 in _ENCODINGS:
-        if not _cached_file_ok(cache_dir, url, sha256):
+        data = _cached_file(cache_dir, url, sha256)
+        if data is None:
             continue
         try:
-            import tiktoken
-
-            encoder = _Tiktoken(tiktoken.get_encoding(name))
+            encoder = _Tiktoken(_encoding(name, data))
         except Exception:  # any tiktoken failure means "use the estimate", never a crash
             continue
         return f"tiktoken:{name}", encoder
