@@ -74,12 +74,12 @@ def _hunk_header(hunk: Hunk, section: str) -> str:
 
 def _render_lines(hunk: Hunk, texts: Sequence[str]) -> tuple[str, ...]:
     numbers = [ln.old_no if ln.kind == "-" else ln.new_no for ln in hunk.lines]
-    width = len(str(max((n for n in numbers if n is not None), default=0)))
-    out = []
-    for ln, no, text in zip(hunk.lines, numbers, texts, strict=True):
-        side = "L" if ln.kind == "-" else "R"
-        out.append(f"{side} {no if no is not None else '?':>{width}} {ln.kind} {text}\n")
-    return tuple(out)
+    width = len(str(max([n for n in numbers if n is not None], default=0)))
+    spec = f">{width}"  # built once: a nested `:>{width}` is parsed again for every line
+    return tuple([
+        f"{'L' if ln.kind == '-' else 'R'} {format('?' if no is None else no, spec)} {ln.kind} {text}\n"
+        for ln, no, text in zip(hunk.lines, numbers, texts, strict=True)
+    ])
 
 
 def render_hunk(file: FileDiff, hunk: Hunk) -> str:
