@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -501,10 +500,9 @@ def test_nul_byte_in_a_hunk_is_replaced_not_fatal() -> None:
     assert [ln.text for ln in f.hunks[0].lines] == ["a\ufffdb", "ok"]
 
 
-def test_megabyte_line_is_clipped_quickly() -> None:
-    start = time.perf_counter()
+def test_megabyte_line_is_clipped() -> None:
+    # How fast: benchmarks/stages.py (no timed assertions in tests).
     (f,) = parse_diff(_one_file(b"@@ -1 +1,2 @@\n-a\n+" + b"x" * 3_000_000 + b"\n+end\n")).files
-    assert time.perf_counter() - start < 1.0
     long = f.hunks[0].lines[1]
     assert long.text.startswith("x" * MAX_LINE_CHARS) and long.text.endswith("cut by reviewbot]")
     assert len(long.text) < MAX_LINE_CHARS + 100
@@ -631,16 +629,12 @@ def _synthetic(files: int = 3000, changed: int = 100_000) -> bytes:
     return "".join(out).encode()
 
 
-def test_three_thousand_files_parse_well_under_a_second() -> None:
-    data = _synthetic()
-    best = float("inf")
-    for _ in range(5):  # best of five: the machine is shared with other jobs
-        start = time.perf_counter()
-        diff = parse_diff(data)
-        best = min(best, time.perf_counter() - start)
+def test_three_thousand_files_parse() -> None:
+    # How fast: benchmarks/stages.py and benchmarks/plan_large.py (no timed assertions here).
+    diff = parse_diff(_synthetic())
     assert len(diff.files) == 3000
     assert sum(f.additions + f.deletions for f in diff.files) >= 100_000
-    assert best < 1.0, f"parse took {best:.2f} s"
+    assert all(len(f.hunks) == 1 and f.right_lines for f in diff.files)
 
 
 def test_file_lookup_by_old_or_new_path() -> None:

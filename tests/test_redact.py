@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -221,13 +220,11 @@ def test_entropy() -> None:
     ],
     ids=lambda s: repr(s[:12]),
 )
-def test_a_one_megabyte_line_is_linear(line: str) -> None:
-    start = time.perf_counter()
+def test_a_one_megabyte_hostile_line_is_redacted(line: str) -> None:
+    # A quadratic pattern would take minutes here; benchmarks/stages.py measures the time
+    # and that it grows linearly (no timed assertions in tests).
     out, _ = redact(line)
-    elapsed = time.perf_counter() - start
     assert out.count("\n") == line.count("\n")
-    # Measured 0.02-0.25 s here; a quadratic pattern takes minutes.
-    assert elapsed < 2.0, f"{elapsed:.2f}s"
 
 
 _PARTS = [GITHUB, AWS_ID, JWT, "x = 1", "password = ", "'", "", "\n", PEM, "key: ", "é"]

@@ -3,7 +3,6 @@ ordering of reasons, the tier mapping and the speed budget."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -325,7 +324,8 @@ def test_real_diff_scores_without_error(shared_diffs: Path) -> None:
     assert all(0 <= r.score <= MAX_SCORE for r in risks.values())
 
 
-def test_speed_100k_added_lines_in_3000_files() -> None:
+def test_routine_100k_added_lines_in_3000_files_stay_cheap() -> None:
+    # How fast: benchmarks/stages.py (no timed assertions in tests).
     samples = ["    result = compute(value, other)  # adjust", "def handler(request):",
                "    q = session.query(User).filter(User.id == uid)", "    log.info('update %s', name)",
                "const t = `hello ${name}`;", "        items[i] = items[i].strip()"]
@@ -336,9 +336,6 @@ def test_speed_100k_added_lines_in_3000_files() -> None:
         files.append(FileDiff(f"src/pkg{n % 40}/module_{n}.py", None, "modified", (Hunk(0, 0, 1, count, "", lines),)))
     assert sum(f.additions for f in files) == 100_000
     rules = RiskConfig(escalate_paths=["**/auth/**"], escalate_patterns=[r"pickle\.loads"], cheap_paths=["docs/**"])
-    start = time.process_time()
-    for f in files:
-        assess(f, rules)
-    elapsed = time.process_time() - start
-    # Measured ~0.15-0.2 s of CPU on a busy 2-core machine; the bound leaves room for slow CI.
-    assert elapsed < 1.0, f"risk.assess took {elapsed:.2f} s for 100,000 added lines"
+    risks = [assess(f, rules) for f in files]
+    assert {r.tier for r in risks} == {"cheap"}
+    assert {r.reasons for r in risks} == {(NO_SIGNAL,)}
