@@ -1,0 +1,204 @@
+"""Benchmark: planning a very large pull request, i.e. what `reviewbot review --dry-run` does
+before and including rendering (parse, select, risk, redact, render, count tokens, pack,
+route, budget, estimate, report JSON) on a synthetic 3,000-file / 100,000-changed-line diff.
+Prints a per-stage breakdown of one in-process run, the Python heap peak, and the real CLI
+timed as a subprocess (median of N) with its peak RSS. Target: <= 2 s after interpreter start.
+
+    python benchmarks/plan_large.py [--files 3000] [--lines 100000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import time
+
+import benchlib
+
+benchlib.ensure_bytecode()
+_T0 = time.perf_counter()  # before any reviewbot import: imports are a stage too
+
+import argparse  # noqa: E402
+import functools  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import tracemalloc  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import synthetic  # noqa: E402
+
+TARGET_S = 2.0
+
+
+class StageTimer:
+    """Exclusive wall time per stage: a wrapped call's time is charged to its own stage and
+    taken out of the stage of whichever wrapped call encloses it. Calls on other threads
+    (the token-counting worker) are kept apart: they overlap the main thread's stages."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, seconds: float, calls: int = 0) -> None:
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+            self.calls[stage] = self.calls.get(stage, 0) + calls
+
+    def wrap(self, stage: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            stack: list[list[float]] = self._local.__dict__.setdefault("stack", [])
+            stack.append([0.0])
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - start
+                inner = stack.pop()[0]
+                worker = threading.current_thread() is not threading.main_thread()
+                self.add(f"{WORKER}{stage}" if worker else stage, elapsed - inner, 1)
+                if stack:
+                    stack[-1][0] += elapsed
+
+        return timed
+
+    def patch(self, owner: Any, name: str, stage: str) -> None:
+        if hasattr(owner, name):  # tolerate refactors: an unknown name is just not broken out
+            setattr(owner, name, self.wrap(stage, getattr(owner, name)))
+
+
+WORKER = "(worker thread) "
+
+
+def instrument(timer: StageTimer) -> None:
+    from reviewbot import chunker, pipeline, redact, tokens
+
+    for name, stage in (("select_files", "select files (ignore rules)"), ("assess", "risk"),
+                        ("compliance_group", "compliance groups"), ("prepare", "render hunks"),
+                        ("pack", "pack chunks"), ("route_chunks", "route"),
+                        ("plan_budget", "budget + estimate"), ("dry_run", "report (dry run)")):
+        timer.patch(pipeline, name, stage)
+    if hasattr(pipeline, "begin_prepare"):
+        begin = pipeline.begin_prepare
+
+        def begin_prepare(*args: Any, **kwargs: Any) -> Any:
+            finish = timer.wrap("render hunks", begin)(*args, **kwargs)
+            return timer.wrap("wait for token counts", finish)
+
+        pipeline.begin_prepare = begin_prepare
+    timer.patch(chunker, "count_tokens", "count tokens")
+    timer.patch(tokens, "count_tokens_many", "count tokens")  # the worker's calls too
+    timer.patch(chunker, "count_tokens_many", "count tokens")
+    timer.patch(redact.Redactor, "redact_lines", "redact secrets")
+    timer.patch(redact.Redactor, "redact", "redact secrets")
+    timer.patch(tokens, "_load", "load tokenizer")
+
+
+def plan_once(data: bytes, config_text: str, timer: StageTimer | None) -> tuple[Any, str]:
+    """The dry-run path of `reviewbot review`, stage by stage as the CLI runs it."""
+    from reviewbot import reporters
+    from reviewbot.diff import parse_diff
+    from reviewbot.runner import execute, load_effective_config
+
+    wrap = timer.wrap if timer else (lambda _stage, fn: fn)
+    cfg, notes = wrap("load config", load_effective_config)({}, text=config_text)
+    diff = wrap("parse diff", parse_diff)(data)
+    report = execute(diff, cfg, source="synthetic", notes=notes, dry_run=True, audit_log=None)
+    text = wrap("render JSON", reporters.render_json)(report)
+    return report, text
+
+
+def in_process(data: bytes, config_text: str) -> None:
+    timer = StageTimer()
+    t_import = time.perf_counter()
+    import reviewbot.pipeline
+    import reviewbot.reporters
+    import reviewbot.runner  # noqa: F401
+
+    timer.add("imports", time.perf_counter() - t_import)
+    instrument(timer)
+    from reviewbot import cost
+
+    start = time.perf_counter()
+    get = cost._BundledMap.get
+    cost._BundledMap.get = classmethod(timer.wrap("load price map", get.__func__))  # type: ignore[assignment]
+    report, text = plan_once(data, config_text, timer)
+    total = time.perf_counter() - start
+    cost._BundledMap.get = get  # type: ignore[method-assign]
+    main = {k: v for k, v in timer.seconds.items() if not k.startswith(WORKER)}
+    timer.add("other (glue, prompts, cost)", total - sum(v for k, v in main.items() if k != "imports"))
+    whole = total + timer.seconds["imports"]
+    rows = [(stage, secs, f"{secs / whole * 100:.0f}%", timer.calls.get(stage) or "")
+            for stage, secs in sorted(timer.seconds.items(), key=lambda kv: (kv[0].startswith(WORKER), -kv[1]))]
+    since_start = time.perf_counter() - _T0
+    print("## In-process run, per stage (exclusive wall seconds; worker-thread time overlaps)\n")
+    print(benchlib.table(("stage", "seconds", "share", "calls"), rows))
+    sent = [c for c in report.chunks if c.status != "skipped"]
+    print(f"\nplan total {total:.2f} s + imports {timer.seconds['imports']:.2f} s; "
+          f"{since_start:.2f} s since this script started (includes generating the diff)")
+    print(f"{len(report.files)} files, {sum(1 for f in report.files if f.reviewed)} reviewed, "
+          f"{len(sent)} chunks ({sum(1 for c in sent if c.tier == 'frontier')} frontier), "
+          f"{sum(c.tokens for c in sent):,} diff tokens, JSON report {len(text):,} characters")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process so far: {rss:.0f} MB")
+
+
+def heap_peak(data: bytes, config_text: str) -> float:
+    """Python heap peak (MB) of a second, untimed plan run under tracemalloc."""
+    tracemalloc.start()
+    plan_once(data, config_text, None)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 1e6
+
+
+def cli_runs(diff_path: Path, config_path: Path, runs: int) -> tuple[benchlib.Run, list[float]]:
+    args = [benchlib.REVIEWBOT, "review", "--config", str(config_path), "--diff", str(diff_path),
+            "--dry-run", "--format", "json", "--no-progress"]
+    return benchlib.median_run(args, runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=3000)
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3, help="CLI runs (the median is reported)")
+    args = parser.parse_args()
+    cmd = f"python benchmarks/plan_large.py --files {args.files} --lines {args.lines} --runs {args.runs}"
+    print(benchlib.header("plan_large: parse + plan a large PR (dry run)", cmd))
+    files = synthetic.synthetic_files(args.files, args.lines)
+    data = synthetic.to_git_diff(files).encode()
+    mix = synthetic.summary(files)
+    lines = data.count(b"\n")
+    print(f"synthetic diff: {len(data) / 1e6:.1f} MB, {lines:,} lines; mix {mix}\n")
+    config_text = benchlib.config_yaml()
+    in_process(data, config_text)
+    print(f"Python heap peak of one plan (tracemalloc, separate run): {heap_peak(data, config_text):.0f} MB\n")
+
+    with tempfile.TemporaryDirectory(prefix="reviewbot-bench-") as tmp:
+        diff_path, config_path = Path(tmp, "synthetic.diff"), Path(tmp, "bench.yml")
+        diff_path.write_bytes(data)
+        config_path.write_text(config_text)
+        rows = []
+        cases = [("synthetic", diff_path)]
+        cases += [(name, p) for name in benchlib.REAL_DIFFS if (p := benchlib.real_diff(name))]
+        for name, path in cases:
+            run, walls = cli_runs(path, config_path, args.runs)
+            if run.returncode != 0:
+                sys.exit(f"CLI failed on {name}: {run.stderr.decode()[-2000:]}")
+            rows.append((name, run.wall, min(walls), max(walls), run.cpu, run.maxrss_mb, f"{len(run.stdout):,}"))
+        print(f"## CLI as a subprocess: reviewbot review --diff <case> --dry-run --format json ({args.runs} runs)\n")
+        print(benchlib.table(("case", "median s", "min s", "max s", "CPU s (median run)", "peak RSS MB", "JSON bytes"), rows))
+        if not benchlib.real_diff(benchlib.REAL_DIFFS[0]):
+            print(f"(real diffs skipped: {benchlib.SHARED_DIFFS} not found)")
+        print()
+        print(benchlib.verdict(f"dry run of {args.files:,} files / {args.lines:,} lines <= {TARGET_S} s",
+                               rows[0][1] <= TARGET_S, f"median {rows[0][1]:.2f} s (CLI, from process start)"))
+
+
+if __name__ == "__main__":
+    main()
