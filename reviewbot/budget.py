@@ -271,6 +271,13 @@ class BudgetGuard:
         with self._lock:
             self._open.pop(reservation.id, None)
 
+    def remaining_usd(self) -> float | None:
+        """What one more reservation may hold without crossing max_usd; None without a cap."""
+        with self._lock:
+            if self.max_usd is None:
+                return None
+            return self.max_usd - self._spent_usd - sum(r.usd for r in self._open.values())
+
     @property
     def spent_usd(self) -> float:
         with self._lock:

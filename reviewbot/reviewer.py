@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from .chunker import Chunk
+from .cost import estimate_output_tokens
 from .findings import Finding
 
 Outcome = Literal["ok", "failover", "error", "parse-failed", "skipped-budget"]
@@ -111,6 +112,7 @@ class _Shared:
         self.modes: dict[str, FormatMode] = {}
         self.counter = 0
         self.done = 0
+        self.tight = False  # budget too small for max_output_tokens: ask for planned reply sizes
 
     def next_id(self) -> str:
         with self.lock:
@@ -173,6 +175,7 @@ class Reviewer:
         """Review every route; `skip` maps chunk ids to a reason (e.g. budget) not to send."""
         skip = skip or {}
         total = len(routes)
+        self.shared.tight = self._budget_is_tight(routes, skip)
         workers = max(1, min(self.settings.concurrency, total or 1))
 
         def one(route: Any) -> ChunkResult:
@@ -217,6 +220,23 @@ class Reviewer:
             if reply.text.strip():
                 return reply.text.strip()
         return None
+
+    def _budget_is_tight(self, routes: Sequence[Any], skip: Mapping[str, str]) -> bool:
+        """Whether every planned request at max_output_tokens would cross max_usd. Then each
+        request asks for the reply size the plan (and --dry-run) priced: reserving the worst
+        case would refuse, near a small cap, chunks the plan counted as affordable, and which
+        ones would depend on which thread reserved first."""
+        remaining: float | None = getattr(self.guard, "remaining_usd", lambda: None)()
+        if remaining is None:
+            return False
+        overhead = getattr(self.prompts, "overhead_tokens", lambda count: 0)(self.count_tokens)
+        worst = 0.0
+        for route in routes:
+            if route.chunk.id in skip or route.blocked or not route.models:
+                continue
+            tokens = int((route.chunk.tokens + overhead) * self.settings.input_margin)
+            worst += self.price(route.models[0], tokens, self.settings.max_output_tokens, 0) or 0.0
+        return worst > remaining
 
     # -- one chunk ------------------------------------------------------------------------
     def _review_chunk(
@@ -343,6 +363,8 @@ class Reviewer:
         target = self.targets(model)
         in_est = self._input_estimate(messages)
         max_out = self.settings.max_output_tokens
+        if self.shared.tight:
+            max_out = estimate_output_tokens(in_est, max_out)  # the reply size the plan priced
         reservation = self.guard.reserve(self.price(model, in_est, max_out, 0), in_est)
         if reservation is None:
             # Not a model request, so no CallRecord: the chunk is reported as skipped for budget.
