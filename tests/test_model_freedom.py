@@ -352,9 +352,9 @@ def plan_for(world: World, diff: Path, config: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("on_exceed", ["downgrade", "skip"])
 def test_a_tiny_budget_is_never_exceeded(world: World, on_exceed: str) -> None:
     diff = world.diff(BUDGET_FILES)
-    unlimited = plan_for(world, diff, world.config(review={"max_output_tokens": 256, "max_chunk_tokens": 500}))
+    unlimited = plan_for(world, diff, world.config(review={"max_chunk_tokens": 500}))
     cap = round(unlimited["cost"]["total_usd"] / 4, 6)
-    config = world.config(review={"max_output_tokens": 256, "max_chunk_tokens": 500},
+    config = world.config(review={"max_chunk_tokens": 500},
                           budget={"max_usd": cap, "on_exceed": on_exceed})
     planned = plan_for(world, diff, config)
     result = world.review(diff, config)
@@ -382,6 +382,26 @@ def test_a_tiny_budget_is_never_exceeded(world: World, on_exceed: str) -> None:
         assert alone_over and {c["id"] for c in skipped} == alone_over
         sent = {p for s in world.cloud.reviews() for p in diff_paths(s.body)}
         assert not sent & {p for c in skipped for p in c["files"]}
+
+
+def test_a_cap_the_plan_fits_in_reviews_every_planned_chunk(world: World) -> None:
+    diff = world.diff(BUDGET_FILES)
+    estimate = plan_for(world, diff, world.config(review={"max_chunk_tokens": 500}))["cost"]["total_usd"]
+    # Above the plan's estimate, but below the worst case of one frontier request at the
+    # default max_output_tokens (4,096 tokens at $20 per million is $0.08 alone).
+    cap = round(estimate * 1.2, 6)
+    config = world.config(review={"max_chunk_tokens": 500}, budget={"max_usd": cap})
+    planned = plan_for(world, diff, config)
+    result = world.review(diff, config)
+
+    assert result.code == 0, result.stderr
+    assert planned["budget"].get("decisions") is None  # the plan fits: nothing downgraded or skipped
+    assert [c["status"] for c in result.json["chunks"]] == ["reviewed"] * len(planned["chunks"])
+    spent = sum(world.cloud.usd(wire(m)) for m in (CLOUD_A, CLOUD_B))
+    assert spent <= cap
+    # What made it fit: the frontier requests asked for a shorter reply, not for nothing.
+    frontier = [s.body["max_tokens"] for s in world.cloud.reviews(wire(CLOUD_A))]
+    assert frontier and all(256 <= n < 4096 for n in frontier)
 
 
 def test_budget_fail_refuses_before_any_request(world: World) -> None:
