@@ -1,6 +1,6 @@
 """Edge: the audit trail. Input: the run's CallRecords. Output: one JSON line per model
 request appended to a file: which model, which files, why they were routed there, tokens,
-cost, outcome. No prompt text unless `audit.include_prompts`; never a key."""
+cost, outcome. No prompt or reply text unless `audit.include_prompts`; never a key."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def audit_line(record: CallRecord, run_id: str) -> dict[str, Any]:
     }
     if record.messages is not None:
         line["messages"] = [dict(m) for m in record.messages]
+    if record.reply is not None:
+        line["reply"] = record.reply
     return line
 
 

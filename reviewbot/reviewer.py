@@ -45,6 +45,7 @@ class CallRecord:
     template_hash: str = ""
     started_at: str = ""  # ISO 8601 UTC
     messages: tuple[dict[str, str], ...] | None = None  # only with audit.include_prompts
+    reply: str | None = None  # the model's text, only with audit.include_prompts
 
 
 @dataclass(frozen=True)
@@ -443,6 +444,7 @@ class Reviewer:
             template_hash=str(getattr(self.prompts, "template_hash", "")),
             started_at=started or _now(),
             messages=messages if self.settings.include_prompts else None,
+            reply=_printable(response.text) if response and self.settings.include_prompts else None,
         )
         with self.shared.lock:
             self.shared.calls.append(record)
