@@ -161,12 +161,13 @@ class World:
         assert "Traceback" not in err
         report = json.loads(out) if out.startswith("{") else None
         lines = [json.loads(line) for line in audit_text.splitlines()]
-        return Result(code, report, err, lines, audit_text)
+        return Result(code, out, report, err, lines, audit_text)
 
 
 @dataclass
 class Result:
     code: int
+    stdout: str
     report: dict[str, Any] | None
     stderr: str
     audit: list[dict[str, Any]]
@@ -321,7 +322,7 @@ def test_rejected_key_is_reported_with_its_variable(world: World) -> None:
     assert len(world.cloud.reviews()) == 1  # a rejected key is not tried again in this run
     assert all(c["model"] == LOCAL for c in result.json["chunks"])
     text = world.review(world.diff({"lib/c.py": code("c")}), config, "--format", "text")
-    assert text.code == 0 and text.report is None  # (the text report went to stdout, checked for keys)
+    assert text.code == 0 and f"  - {notice}" in text.stdout.splitlines()
 
 
 def test_every_allowed_model_down_exits_3(world: World) -> None:
@@ -542,7 +543,7 @@ def test_audit_lines_match_the_calls(world: World) -> None:
         for key in ("call_id", "chunk_id", "model", "tier", "files", "input_tokens", "output_tokens", "outcome"):
             assert line[key] == call[key]
         assert line["usd"] == pytest.approx(call["usd"]) if call["usd"] is not None else line["usd"] is None
-        assert "messages" not in line
+        assert "messages" not in line and "reply" not in line
     by_outcome = {(a["model"], a["outcome"]) for a in result.audit}
     assert by_outcome == {(CLOUD_B, "failover"), (LOCAL, "ok"), (CLOUD_A, "ok")}
     # Tokens and dollars are the usage each fake reported, at the configured prices.
@@ -561,5 +562,6 @@ def test_audit_lines_match_the_calls(world: World) -> None:
     with_prompts = world.review(diff, world.config(models={"cheap": [LOCAL], "summary": [LOCAL]},
                                                    audit={"include_prompts": True}))
     logged = [a for a in with_prompts.audit if a["tier"] == "cheap"]
-    sent = [s.body["messages"] for s in world.local.reviews()][-len(logged):]
-    assert [a["messages"] for a in logged] == sent
+    seen = world.local.reviews()[-len(logged):]
+    assert [a["messages"] for a in logged] == [s.body["messages"] for s in seen]
+    assert [json.loads(a["reply"]) for a in logged] == [{"summary": "Changes lib/util.py.", "findings": []}]
