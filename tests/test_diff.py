@@ -642,3 +642,20 @@ def test_file_lookup_by_old_or_new_path() -> None:
     assert diff.file("requests/session.py") is diff.file("requests/sessions.py") is diff.files[0]
     assert diff.file("nope.py") is None
     assert isinstance(diff.files[0], FileDiff)
+
+
+def test_the_garbage_collector_is_restored_however_parsing_ends() -> None:
+    import gc
+
+    assert gc.isenabled()
+    parse_diff(_one_file(b"@@ -1 +1 @@\n-a\n+b\n"))
+    assert gc.isenabled()
+    with pytest.raises(DiffError):
+        parse_diff(b"@@ -1 +1 @@\n-a\n+b\n")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        diff_from_patches([{"filename": "a.py", "status": "added", "patch": "@@ -0,0 +1 @@\n+x"}])
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
