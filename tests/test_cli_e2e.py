@@ -93,9 +93,6 @@ class Setup:
     config: Path
     tmp: Path
 
-    def review_requests(self, server: FakeOpenAIServer) -> list[dict[str, Any]]:
-        return [r.body for r in server.chat_requests if not is_overview(r.body)]
-
 
 def write_config(path: Path, cheap_base: str, frontier_base: str, extra: str = "") -> Path:
     path.write_text(
