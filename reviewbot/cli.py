@@ -103,6 +103,8 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     if printer is not None:
         sys.stderr.write("\n")
     emit(render(report, fmt, config), output)
+    for warning in report.warnings:  # also on stderr: the report may be going to a file
+        click.echo(f"reviewbot: warning: {warning}", err=True)
     ctx.exit(exit_code(report, config))
 
 

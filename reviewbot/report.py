@@ -60,6 +60,7 @@ class Report:
     notes: tuple[str, ...] = ()  # defaults chosen, re-anchoring, redactions, budget decisions
     overview: str | None = None  # the summary model's overview of the PR
     budget: dict[str, object] = field(default_factory=dict)  # max_usd, spent_usd, decisions
+    warnings: tuple[str, ...] = ()  # what the user must act on (a rejected key, unreviewed chunks)
     version: str = REPORT_VERSION
 
 
@@ -76,8 +77,7 @@ def build_report(
     chunks = tuple(_chunk_entry(route, plan, results.get(route.chunk.id)) for route in plan.routes)
     findings_all = [f for r in (outcome.results if outcome else ()) for f in r.findings]
     findings, below = filter_min_severity(findings_all, plan.config.review.min_severity)
-    notes = list(plan.notes)
-    notes += [f"budget: {d.subject} {d.action} ({d.reason})" for d in plan.decisions]
+    notes = list(plan.notes)  # budget decisions are listed once, under `budget`
     if outcome:
         notes += list(outcome.notices)
         moved = sum(1 for f in findings if f.anchor_note and f.anchor_note.startswith("re-anchored"))
@@ -87,9 +87,14 @@ def build_report(
         notes.append(f"{below} finding(s) below min_severity '{plan.config.review.min_severity}' not shown")
     state = dict(budget or {})
     if plan.decisions:
-        state["decisions"] = [f"{d.subject}: {d.action} ({d.reason})" for d in plan.decisions]
+        state["decisions"] = [f"{d.subject}: {d.reason}" for d in plan.decisions]
+    warnings = list(outcome.notices) if outcome else []
+    unreviewed = [c for c in chunks if c.status in ("failed", "skipped")] if outcome else []
+    if unreviewed:
+        warnings.append(f"{len(unreviewed)} of {len(chunks)} chunk(s) not reviewed: "
+                        + "; ".join(dict.fromkeys(c.reason or c.status for c in unreviewed)))
     return Report(
-        source=plan.source, dry_run=dry_run, files=_file_entries(plan, chunks),
+        source=plan.source, dry_run=dry_run, warnings=tuple(warnings), files=_file_entries(plan, chunks),
         chunks=chunks, findings=tuple(sorted(findings, key=_finding_order)),
         calls=outcome.calls if outcome else (), cost=cost,
         failovers=outcome.failovers if outcome else (), notes=tuple(notes),
@@ -125,10 +130,13 @@ def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry
         failed = [c for c in mine if c.status in ("failed", "skipped")]
         reviewed = bool(mine) and not failed and all(c.status in ("reviewed", "planned") for c in mine)
         reason = "; ".join(sorted({c.reason or c.status for c in failed})) if failed else None
+        tier = plan.tiers.get(f.path, risk.tier if risk else None)
+        reasons = risk.reasons if risk else ()
+        if risk and tier != risk.tier:
+            reasons = (f"{risk.tier} by risk, {tier} for budget", *reasons)
         entries.append(FileEntry(
             **base,  # type: ignore[arg-type]
-            tier=plan.tiers.get(f.path, risk.tier if risk else None),
-            score=risk.score if risk else None, reasons=risk.reasons if risk else (),
+            tier=tier, score=risk.score if risk else None, reasons=reasons,
             reviewed=reviewed, skip_reason=reason, chunks=tuple(c.id for c in mine),
             redactions=plan.redactions.get(f.path, 0),
         ))
