@@ -216,13 +216,7 @@ class GitHubPR:
 
     def file_at(self, path: str, ref: str) -> str | None:
         """The text of `path` at `ref` (e.g. `.reviewbot.yml` at the BASE sha), None when absent."""
-        url = f"{self._repo_path}/contents/{urllib.parse.quote(path, safe='/')}"
-        try:
-            _, data = self._request("GET", url, params={"ref": ref})
-        except GitHubError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        data = self._contents(path, ref)
         if not isinstance(data, dict) or data.get("type") != "file":
             return None  # a directory, symlink or submodule
         if data.get("encoding") != "base64":
@@ -230,16 +224,21 @@ class GitHubPR:
             raise GitHubError(f"{path} at {ref[:12]} is too large to read through the contents API")
         return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
 
-    def list_dir(self, path: str, ref: str) -> list[str] | None:
-        """Names of the files directly in folder `path` at `ref` (one request, up to 1,000
-        entries), or None when `path` is not a folder there."""
-        url = f"{self._repo_path}/contents/{urllib.parse.quote(path.strip('/'), safe='/')}"
+    def _contents(self, path: str, ref: str) -> Any:
+        """The contents API's answer for `path` at `ref`; None on 404."""
+        url = f"{self._repo_path}/contents/{urllib.parse.quote(path, safe='/')}"
         try:
             _, data = self._request("GET", url, params={"ref": ref})
         except GitHubError as exc:
             if exc.status == 404:
                 return None
             raise
+        return data
+
+    def list_dir(self, path: str, ref: str) -> list[str] | None:
+        """Names of the files directly in folder `path` at `ref` (one request, up to 1,000
+        entries), or None when `path` is not a folder there."""
+        data = self._contents(path.strip("/"), ref)
         if not isinstance(data, list):
             return None  # a file, not a folder
         return [str(e["name"]) for e in data if isinstance(e, dict) and e.get("type") == "file"]
