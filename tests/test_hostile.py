@@ -24,12 +24,12 @@ from typing import Any
 
 import pytest
 import yaml
+from cliutil import run_cli
 from fakes import openai_server
 from fakes.openai_server import FakeOpenAIServer, FakeReply
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reviewbot.cli import main
 from reviewbot.diff import parse_diff
 from reviewbot.errors import UsageError
 from reviewbot.findings import MAX_FINDINGS
@@ -126,13 +126,6 @@ def write_config(tmp: Path, base: str, **extra: Any) -> Path:
     return path
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], argv: Sequence[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 def review(tmp: Path, capsys: pytest.CaptureFixture[str], model: Model, diff: str, *args: str) -> Run:

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 import yaml
+from cliutil import run_cli
 from fakes.openai_server import FakeOpenAIServer, FakeReply, estimate_prompt_tokens, unused_port
 
-from reviewbot.cli import main
 from reviewbot.diff import parse_diff
 from reviewbot.runner import execute, load_effective_config
 
@@ -183,13 +183,6 @@ class Result:
         return found
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], argv: Sequence[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exited:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return code if isinstance(code, int) else 0, out, err
 
 
 def make_diff(files: Mapping[str, Sequence[str]]) -> str:
