@@ -140,7 +140,8 @@ def _paths(kind: str, i: int, rng: random.Random) -> tuple[str, str | None]:
 
 
 def _kinds(files: int) -> list[str]:
-    fixed = [k for k, n in _FIXED_KINDS for _ in range(n)]
+    # The fixed counts are for 3,000 files; a smaller PR gets proportionally fewer.
+    fixed = [k for k, n in _FIXED_KINDS for _ in range(round(n * files / 3000))]
     rest = files - len(fixed)
     weighted: list[str] = []
     for kind, share in _WEIGHTED_KINDS:
@@ -155,6 +156,8 @@ def _sizes(kinds: list[str], changed: int, rng: random.Random) -> list[int]:
     has_lines = [k not in ("binary", "renamed") for k in kinds]
     raw = [rng.lognormvariate(0, 1.1) * (8 if k == "lock" else 1) if ok else 0.0
            for k, ok in zip(kinds, has_lines, strict=True)]
+    if changed < sum(has_lines):
+        raise ValueError(f"{changed} changed lines cannot cover {sum(has_lines)} files with lines")
     scale = changed / sum(raw)
     sizes = [max(1, int(x * scale)) if ok else 0 for x, ok in zip(raw, has_lines, strict=True)]
     i = 0
