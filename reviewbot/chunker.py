@@ -138,7 +138,7 @@ def _prepare_hunk(
     section = hunk.section
     if redactor is not None:
         texts, counts = redactor.redact_lines(texts)
-        section, found = redactor.redact(section)
+        section, found = redactor.redact(section) if section else (section, {})
         if found and counts:  # a secret in the section line is charged to the hunk
             counts = (counts[0] + sum(found.values()), *counts[1:])
     return _hunk_header(hunk, section), _render_lines(hunk, texts), counts

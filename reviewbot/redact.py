@@ -336,9 +336,10 @@ _FINDERS: tuple[Callable[[str], list[_Hit]], ...] = (
 def find_secrets(text: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) of every secret, sorted and non-overlapping (the more specific
     rule wins an overlap)."""
-    candidates = sorted(
-        (h for find in _FINDERS for h in find(text)), key=lambda h: (h.priority, h.start)
-    )
+    candidates = [h for find in _FINDERS for h in find(text)]
+    if not candidates:  # most texts
+        return []
+    candidates.sort(key=lambda h: (h.priority, h.start))
     chosen: list[_Hit] = []  # by start, pairwise disjoint
     # One rule (priority) at a time: its hits are checked against the stronger rules' hits
     # and against its own, then merged in. Inserting each hit into one sorted list was
