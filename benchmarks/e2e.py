@@ -387,11 +387,17 @@ def report(results: list[tuple[Case, Result, Figures]], args: argparse.Namespace
 def breakdown(results: list[tuple[Case, Result, Figures]]) -> None:
     """Where prompt tokens come from: the diff as rendered for the model (every line carries
     its side and number) and the fixed text of every request (system prompt, instructions)."""
+    from reviewbot.prompts import PromptSet
+    from reviewbot.tokens import count_tokens
+
+    # The report's chunk tokens are the planned input: the chunk plus the empty prompt.
+    empty_prompt = PromptSet.load().overhead_tokens(count_tokens)
     rows = []
     for case, r, f in results:
         if r.report is None or not f.chunks:
             continue
-        rendered = sum(c["tokens"] for c in r.report["chunks"] if c["status"] == "reviewed")
+        reviewed = [c["tokens"] for c in r.report["chunks"] if c["status"] == "reviewed"]
+        rendered = sum(reviewed) - empty_prompt * len(reviewed)
         overhead = f.prompt_tokens - rendered
         rows.append((case.name, case.diff_tokens, rendered, f"+{(rendered / case.diff_tokens - 1) * 100:.0f}%",
                      f.chunks, overhead, overhead // f.chunks, f"{f.prompt_tokens / case.diff_tokens:.2f}"))
