@@ -12,7 +12,7 @@ from .chunker import Chunk, begin_prepare, pack
 from .config import Config, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
 from .diff import Diff, FileDiff
-from .findings import Finding, anchor_findings, filter_min_severity, parse_reply
+from .findings import Finding, anchor_findings, parse_reply
 from .ignore import SkippedFile, select_files
 from .prompts import PromptSet
 from .redact import Redactor
@@ -189,10 +189,6 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
     return replace(outcome, overview=overview, calls=tuple(reviewer.shared.calls),
                    failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
 
-
-def visible_findings(report: Report, min_severity: str) -> tuple[tuple[Finding, ...], int]:
-    kept, below = filter_min_severity(report.findings, min_severity)
-    return tuple(kept), below
 
 
 def _prompt_overhead(prompts: PromptSet) -> int:
