@@ -12,7 +12,7 @@ import gc
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .errors import DiffError
 
@@ -43,8 +43,12 @@ _SUBPROJECT_RE = re.compile(r"Subproject commit [0-9a-f]{40}(-dirty)?")
 _REGENERATE = "regenerate it with `git diff` (not `git show --cc`, not hand-edited)"
 
 
-@dataclass(frozen=True)
-class DiffLine:
+class DiffLine(NamedTuple):
+    """One line of a hunk. Immutable like the frozen dataclasses around it, but a NamedTuple:
+    a diff has one per line (135,000 in a 3,000-file PR), and a tuple is built in half the
+    time of a frozen dataclass (whose __init__ sets each field through object.__setattr__)
+    and takes less memory."""
+
     kind: LineKind
     old_no: int | None  # None for added lines
     new_no: int | None  # None for removed lines
@@ -219,40 +223,42 @@ def _parse_hunk(lines: list[str], i: int, where: str) -> tuple[Hunk, int]:
     m = _HUNK_RE.fullmatch(lines[i])
     if m is None:
         raise _hunk_error(where, i, f"malformed hunk header {lines[i][:80]!r}")
-    old_no, new_no = int(m[1]), int(m[3])
-    old_left = 1 if m[2] is None else int(m[2])
-    new_left = 1 if m[4] is None else int(m[4])
-    header = (old_no, old_left, new_no, new_left)
+    old_start, new_start = int(m[1]), int(m[3])
+    old_len = 1 if m[2] is None else int(m[2])
+    new_len = 1 if m[4] is None else int(m[4])
+    # Each side's next line number runs up to its end; the loop body is kept small because
+    # it runs once per diff line.
+    old_no, old_end = old_start, old_start + old_len
+    new_no, new_end = new_start, new_start + new_len
     out: list[DiffLine] = []
-    append, start, i, n = out.append, i, i + 1, len(lines)
-    while old_left or new_left:
-        if i >= n:
-            raise _hunk_error(where, start, "hunk is shorter than its header says (truncated?)")
-        line = lines[i]
+    append, start, i = out.append, i, i + 1
+    while old_no < old_end or new_no < new_end:
+        try:
+            line = lines[i]
+        except IndexError:
+            raise _hunk_error(where, start, "hunk is shorter than its header says (truncated?)") from None
+        i += 1
         kind = line[:1]
-        if kind == "+" and new_left:
+        if kind == "+" and new_no < new_end:
             append(DiffLine("+", None, new_no, line[1:]))
             new_no += 1
-            new_left -= 1
-        elif kind == "-" and old_left:
+        elif kind == "-" and old_no < old_end:
             append(DiffLine("-", old_no, None, line[1:]))
             old_no += 1
-            old_left -= 1
         # An empty line counts as blank context: editors and mailers strip the lone space.
-        elif (kind == " " or not line) and old_left and new_left:
+        elif (kind == " " or not line) and old_no < old_end and new_no < new_end:
             append(DiffLine(" ", old_no, new_no, line[1:]))
             old_no += 1
             new_no += 1
-            old_left -= 1
-            new_left -= 1
         elif kind != "\\":  # `\ No newline at end of file` belongs to the line before it
             raise _hunk_error(
                 where, start, "hunk lines do not match its header (truncated or edited?)"
             )
-        i += 1
+    n = len(lines)
     while i < n and lines[i].startswith("\\"):
         i += 1
-    return Hunk(*header, section=m[5][:_SECTION_CHARS], lines=tuple(out)), i
+    hunk = Hunk(old_start, old_len, new_start, new_len, m[5][:_SECTION_CHARS], tuple(out))
+    return hunk, i
 
 
 def _commentable(hunks: Iterable[Hunk]) -> tuple[frozenset[int], frozenset[int]]:
