@@ -7,7 +7,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from reviewbot import ignore
 from reviewbot.diff import Diff, FileDiff, diff_from_patches, parse_diff
 from reviewbot.ignore import SkippedFile, glob_match, select_files
 
@@ -272,3 +275,24 @@ def test_a_generated_marker_added_to_an_existing_file_does_not_hide_it() -> None
     )
     keep2, skipped2 = select_files(parse_diff(text2))
     assert keep2 == [] and "generated file" in skipped2[0].reason
+
+
+_PATH_PARTS = ["src", "vendor", "_vendor", "node_modules", "third_party", "a.min.js", "app.js.map",
+               "yarn.lock", "x.lock", "go.sum", "lib.py", "min.js", "vendored", "Cargo.lock", "", "/"]
+
+
+@given(st.lists(st.sampled_from(_PATH_PARTS), min_size=1, max_size=5))
+def test_one_regex_for_the_built_in_globs_matches_what_any_of_them_does(parts: list[str]) -> None:
+    path = "/".join(parts)
+    each = any(glob_match(path, g) for _, globs in ignore._BUILTIN_GLOBS for g in globs)
+    assert (ignore._any_builtin_glob().fullmatch(path.lstrip("/")) is not None) == each
+
+
+_MARKER_PARTS = ["generated", "GENERATED", "GeNeRaTeD", "auto", "AUTO-", "@", "Code ", "by", "DO NOT EDIT",
+                 "do not edit", " ", "_", "ſ", "İ", "x"]
+
+
+@given(st.lists(st.sampled_from(_MARKER_PARTS), max_size=8))
+def test_the_generated_marker_pre_check_passes_every_marker(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert ignore._may_hold_marker(text) or ignore._GENERATED_RE.search(text) is None
