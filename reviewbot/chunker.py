@@ -5,14 +5,17 @@ can cite real lines. A hunk is split only when it alone is over the budget.
 
 Render format (prompts/system.j2 explains it to the model; keep the two in step):
 
-    ### src/app.py (modified; renamed from src/old_app.py)
-    @@ -30,4 +30,5 @@ def login(user):
-    R 30   context line, cited by its new-file (RIGHT) number
-    L 31 - removed line, cited by its old-file (LEFT) number
-    R 31 + added line, cited by its new-file (RIGHT) number
+    ### src/app.py (renamed from src/old_app.py)
+    @@ def login(user):
+    30 context line, cited by its new-file (RIGHT) number
+    31-removed line, cited by its old-file (LEFT) number
+    31+added line, cited by its new-file (RIGHT) number
 
-A file's header is repeated in every chunk that holds some of its hunks; a hunk split
-across chunks says `(part 2 of 3 of this hunk)` after its `@@` line. Files without hunks
+Each line is its number on its own side, then git's `+`, `-` or space, then the code: the
+sign already names the side, and the `@@` line keeps only git's section text (the numbers
+say where the hunk is). This costs about one token a line over the diff as git prints it
+(benchmarks/e2e.py measures it). A file's header is repeated in every chunk that holds some
+of its hunks; a hunk split across chunks says `(part 2 of 3 of this hunk)` after its `@@`. Files without hunks
 (binary, pure renames, mode changes, missing patches) have nothing to render and are left out.
 
 Planning calls the packer many times with different tier maps, so the work is in two
@@ -55,30 +58,27 @@ def _clean(text: str) -> str:
 
 
 def render_file_header(file: FileDiff) -> str:
-    """`### path (status[; renamed from old][; mode a -> b])` and a newline."""
-    notes = [
-        "added" if file.status == "added" else "deleted" if file.status == "deleted" else "modified"
-    ]
+    """`### path`, then `(added)`, `(deleted)`, `(renamed from old)`, `(mode a -> b)` as they
+    apply (a plain modified file has no note), and a newline."""
+    notes: list[str] = [file.status] if file.status in ("added", "deleted") else []
     if file.old_path and file.old_path != file.path:
         verb = "copied" if file.status == "copied" else "renamed"
         notes.append(f"{verb} from {_clean(file.old_path)}")
     if file.old_mode and file.new_mode and file.old_mode != file.new_mode:
         notes.append(f"mode {file.old_mode} -> {file.new_mode}")
-    return f"### {_clean(file.path)} ({'; '.join(notes)})\n"
+    note = f" ({'; '.join(notes)})" if notes else ""
+    return f"### {_clean(file.path)}{note}\n"
 
 
 def _hunk_header(hunk: Hunk, section: str) -> str:
-    head = f"@@ -{hunk.old_start},{hunk.old_len} +{hunk.new_start},{hunk.new_len} @@"
-    return f"{head} {_clean(section)}" if section else head
+    return f"@@ {_clean(section)}" if section else "@@"
 
 
 def _render_lines(hunk: Hunk, texts: Sequence[str]) -> tuple[str, ...]:
-    numbers = [ln.old_no if ln.kind == "-" else ln.new_no for ln in hunk.lines]
-    width = len(str(max([n for n in numbers if n is not None], default=0)))
-    spec = f">{width}"  # built once: a nested `:>{width}` is parsed again for every line
     return tuple([
-        f"{'L' if ln.kind == '-' else 'R'} {format('?' if no is None else no, spec)} {ln.kind} {text}\n"
-        for ln, no, text in zip(hunk.lines, numbers, texts, strict=True)
+        f"{'?' if no is None else no}{ln.kind}{text}\n"
+        for ln, text in zip(hunk.lines, texts, strict=True)
+        for no in (ln.old_no if ln.kind == "-" else ln.new_no,)
     ])
 
 

@@ -241,9 +241,11 @@ def summarize(usages: Sequence[Usage], pricer: Pricer, frontier_model: str | Non
 
 # Dry runs need an output estimate before any model has answered. A review reply is a short
 # JSON summary plus findings; on real diffs that is roughly a tenth to a fifth of the input, so
-# 15% with a floor of 150 tokens (the summary alone) errs slightly high, never above the cap.
+# 15% errs slightly high, never above the cap. The floor is a summary and one finding with a
+# short body (~200-250 tokens): under a tight budget a request asks for the estimated size,
+# and a smaller cap would cut off the reply of a small chunk with one real finding.
 _OUTPUT_RATIO = 0.15
-_OUTPUT_FLOOR = 150
+_OUTPUT_FLOOR = 256
 
 
 def estimate_output_tokens(input_tokens: int, max_output_tokens: int) -> int:

@@ -395,7 +395,7 @@ def _first_sentence(body: str) -> str:
     return first.rstrip(".") or body[:80]
 
 
-# "L42"/"R42" also match the chunk render format (chunker.py), where L and R name the side.
+# "L42"/"R42" name the side (an older chunk render format, still seen in replies).
 _LINE_RE = re.compile(
     r"^\s*(?:lines?\s*)?([LR])?\s*(\d{1,9})(?:\s*(?:-|–|:|\.\.|to)\s*[LR]?\s*(\d{1,9}))?", re.I
 )
@@ -421,9 +421,18 @@ def _parse_line(v: object) -> tuple[int | None, int | None]:
     return None, None
 
 
+# A citation copied from the chunk render format, sign included: "31-" is a removed line.
+_SIGNED_LINE_RE = re.compile(r"^\s*\d{1,9}\s*([+-])\s*$")
+
+
 def _side_hint(v: object) -> Literal["RIGHT", "LEFT"] | None:
-    """The side a line citation such as "L 31" names, copied from the chunk render format."""
-    m = _LINE_RE.match(v) if isinstance(v, str) else None
+    """The side a line citation such as "L 31" or "31-" names."""
+    if not isinstance(v, str):
+        return None
+    signed = _SIGNED_LINE_RE.match(v)
+    if signed is not None:
+        return "LEFT" if signed.group(1) == "-" else "RIGHT"
+    m = _LINE_RE.match(v)
     if m is None or m.group(1) is None:
         return None
     return "LEFT" if m.group(1).upper() == "L" else "RIGHT"

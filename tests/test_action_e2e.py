@@ -80,12 +80,11 @@ def config_yaml(url: str, model: str = "fake", extra: str = "") -> str:
 
 
 def chunk_files(request: dict[str, Any]) -> list[str]:
-    """The files a chunk request lists ("Files in this chunk:"), [] for the overview request."""
+    """The files of a chunk request (its `### path` headers), [] for the overview request."""
     text = request["messages"][-1]["content"]
     if "<diff>" not in text:
         return []
-    listing = text.split("Files in this chunk:", 1)[1].split("<diff>", 1)[0]
-    return re.findall(r"^- (\S+)$", listing, re.M)
+    return re.findall(r"^### (\S+)", text.split("<diff>", 1)[1], re.M)
 
 
 def make_responder(findings: dict[str, dict[str, Any]]) -> Any:

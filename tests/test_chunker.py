@@ -23,7 +23,7 @@ from reviewbot.redact import Redactor
 from reviewbot.tokens import count_tokens
 
 DIFFS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "diffs"
-LINE = re.compile(r"^([RL]) +(\d+) ([ +-]) ", re.M)
+LINE = re.compile(r"^(\d+)([ +-])", re.M)
 
 
 def hunk(old_start: int, new_start: int, body: Sequence[str], section: str = "") -> Hunk:
@@ -57,7 +57,7 @@ def big_hunk(n: int, start: int = 1) -> Hunk:
 
 def cited(chunks: Sequence[Chunk]) -> list[tuple[str, int, str]]:
     """Every (side, number, kind) rendered, in order."""
-    return [(m[0], int(m[1]), m[2]) for c in chunks for m in LINE.findall(c.text)]
+    return [("L" if m[1] == "-" else "R", int(m[0]), m[1]) for c in chunks for m in LINE.findall(c.text)]
 
 
 def expected(h: Hunk) -> list[tuple[str, int, str]]:
@@ -78,31 +78,34 @@ def test_render_golden_text() -> None:
         "def main():",
     )
     f = fdiff("src/app.py", h, status="renamed", old_path="src/old_app.py")
-    assert render_file_header(f) == "### src/app.py (modified; renamed from src/old_app.py)\n"
+    assert render_file_header(f) == "### src/app.py (renamed from src/old_app.py)\n"
     assert render_hunk(f, h) == (
-        "@@ -8,3 +9,4 @@ def main():\n"
-        "R  9   import os\n"
-        "L  9 - import sys\n"
-        "R 10 + import subprocess\n"
-        "R 11 + import shlex\n"
-        "R 12   \n"
+        "@@ def main():\n"
+        "9 import os\n"
+        "9-import sys\n"
+        "10+import subprocess\n"
+        "11+import shlex\n"
+        "12 \n"
     )
+    assert render_hunk(f, hunk(1, 1, ["+x"])) == "@@\n1+x\n"  # no section: a bare @@
 
 
 def test_headers_for_each_status() -> None:
     assert render_file_header(fdiff("new.py", status="added")) == "### new.py (added)\n"
     assert render_file_header(fdiff("gone.py", status="deleted")) == "### gone.py (deleted)\n"
     copied = fdiff("b.py", status="copied", old_path="a.py")
-    assert render_file_header(copied) == "### b.py (modified; copied from a.py)\n"
+    assert render_file_header(copied) == "### b.py (copied from a.py)\n"
     mode = FileDiff("run.sh", None, "modified", (), old_mode="100644", new_mode="100755")
-    assert render_file_header(mode) == "### run.sh (modified; mode 100644 -> 100755)\n"
+    assert render_file_header(mode) == "### run.sh (mode 100644 -> 100755)\n"
     # A line break in a path must not start a fake diff line.
-    assert render_file_header(fdiff("a\nR 1 + x")) == "### a\\nR 1 + x (modified)\n"
+    assert render_file_header(fdiff("a\n1+x")) == "### a\\n1+x\n"
+    # A plain modified file carries no note.
+    assert render_file_header(fdiff("plain.py")) == "### plain.py\n"
 
 
 def test_deleted_file_cites_left_numbers() -> None:
     h = hunk(1, 0, ["-a", "-b"])
-    assert render_hunk(fdiff("x", h, status="deleted"), h) == "@@ -1,2 +0,0 @@\nL 1 - a\nL 2 - b\n"
+    assert render_hunk(fdiff("x", h, status="deleted"), h) == "@@\n1-a\n2-b\n"
 
 
 # --- packing -------------------------------------------------------------------------
@@ -119,7 +122,7 @@ def test_small_files_share_a_chunk_in_diff_order() -> None:
     assert chunk.files == ("b.py", "a.py")
     assert (
         chunk.text
-        == "### b.py (modified)\n@@ -1,0 +1,1 @@\nR 1 + x = 1\n### a.py (modified)\n@@ -1,0 +1,1 @@\nR 1 + y = 2\n"
+        == "### b.py\n@@\n1+x = 1\n### a.py\n@@\n1+y = 2\n"
     )
     assert chunk.risk == 40
     assert chunk.tokens == count_tokens(chunk.text)
@@ -136,7 +139,7 @@ def test_whole_hunks_are_kept_together_and_budget_respected() -> None:
         assert c.tokens <= budget
         assert c.tokens == count_tokens(c.text)
         # The header repeats in every chunk the file spans, and no hunk is cut.
-        assert c.text.startswith("### mod.py (modified)\n")
+        assert c.text.startswith("### mod.py\n@@\n")
         assert "(part " not in c.text
     assert cited(chunks) == [x for h in hunks for x in expected(h)]
 
@@ -158,7 +161,7 @@ def test_giant_hunk_is_split_with_true_line_numbers() -> None:
         assert c.tokens <= budget
         assert c.tokens == count_tokens(c.text)
         assert c.text.startswith(
-            f"### big.py (modified)\n@@ -990,6 +990,401 @@ class Big: (part {i} of {n} of this hunk)\n"
+            f"### big.py\n@@ class Big: (part {i} of {n} of this hunk)\n"
         )
     assert cited(chunks) == expected(h)
 
@@ -233,7 +236,7 @@ def test_redaction_happens_before_counting_and_is_recorded() -> None:
     redactor = Redactor()
     [chunk] = build_chunks([a, b], cheap(a, b), {}, {}, {"cheap": 1000}, redactor=redactor)
     assert token not in chunk.text
-    assert "R 1 +   token: [REDACTED:github-token#1]\n" in chunk.text
+    assert "1+  token: [REDACTED:github-token#1]\n" in chunk.text
     assert chunk.redactions == (("ci.yml", 2),)
     assert chunk.tokens == count_tokens(chunk.text)
     # Without a redactor (redact_secrets: false) the text is sent as is.
@@ -274,7 +277,7 @@ def test_real_diffs_every_line_once_and_counts_exact(name: str) -> None:
         want = [x for h in f.hunks for x in expected(h)]
         got = []
         for c in chunks:
-            for block in re.split(r"(?m)^### ", c.text)[1:]:  # diff lines start with R/L
-                if block.startswith(f"{f.path} ("):
-                    got += [(m[0], int(m[1]), m[2]) for m in LINE.findall(block)]
+            for block in re.split(r"(?m)^### ", c.text)[1:]:  # diff lines start with a number
+                if block.split("\n", 1)[0] in (f.path, render_file_header(f)[4:-1]):
+                    got += cited([Chunk("x", "cheap", "", (), block, 0, 0)])
         assert got == want, f.path

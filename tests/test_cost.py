@@ -191,7 +191,7 @@ def test_empty_run() -> None:
 
 @pytest.mark.parametrize(("input_tokens", "cap", "expected"), [
     (10_000, 4096, 1500),  # 15% of the input
-    (100, 4096, 150),  # the floor
+    (100, 4096, 256),  # the floor
     (100_000, 4096, 4096),  # the cap
     (100, 100, 100),  # the cap wins over the floor
 ])

@@ -49,7 +49,7 @@ def is_overview(body: Mapping[str, Any]) -> bool:
 def diff_paths(body: Mapping[str, Any]) -> list[str]:
     user = str(body["messages"][-1]["content"])
     diff = user.split("<diff>", 1)[1] if "<diff>" in user else ""
-    return re.findall(r"^### (\S+) \(", diff, re.M)
+    return re.findall(r"^### (\S+)", diff, re.M)
 
 
 @dataclass(frozen=True)
