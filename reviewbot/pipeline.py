@@ -15,6 +15,7 @@ from .diff import Diff, FileDiff
 from .findings import Finding, anchor_findings, parse_reply
 from .ignore import SkippedFile, select_files
 from .prompts import PromptSet
+from .providers import LOCAL_PROVIDERS, provider_of
 from .redact import Redactor
 from .report import Report, build_report
 from .reviewer import Reviewer, ReviewOutcome, ReviewSettings, Target
@@ -146,7 +147,7 @@ def run_review(
 
     reviewer = Reviewer(
         client, prompts, targets=targets, price=pricer.cost,
-        supports_schema=pricer.supports_response_schema, context_window=pricer.context_window,
+        supports_schema=sends_reply_schema, context_window=pricer.context_window,
         count_tokens=count_tokens, parse=parse_reply, anchor=anchor, guard=guard,
         settings=ReviewSettings(
             concurrency=config.review.concurrency,
@@ -185,10 +186,25 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
     # File names are content too: a local-only path must not reach a cloud summary model.
     files = [f.path for f in plan.reviewable
              if all(model_allowed(m, compliance_group(f.path, plan.config), plan.config) for m in models)]
-    overview = reviewer.overview(models, summaries, counts, files) if summaries else None
+    reviewed = [r for r in outcome.results if r.status == "reviewed"]
+    if len(outcome.results) == 1 and len(reviewed) == 1 and reviewed[0].summary:
+        # One chunk is the whole PR: its summary is the overview, without another round trip.
+        overview: str | None = reviewed[0].summary
+    else:
+        overview = reviewer.overview(models, summaries, counts, files) if summaries else None
     return replace(outcome, overview=overview, calls=tuple(reviewer.shared.calls),
                    failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
 
+
+
+def sends_reply_schema(model: str) -> bool:
+    """Whether review requests to `model` carry the reply's JSON Schema (`response_format`
+    json_schema) or ask for JSON mode and rely on the shape the system prompt shows. Local
+    servers (Ollama, vLLM, LM Studio, llamafile) turn a schema into constrained decoding, and
+    their tokens cost nothing. Hosted APIs bill the schema as ~200 prompt tokens on every
+    request (OpenAI takes a non-strict schema as a hint only; strict mode would forbid the
+    optional fields), so they get JSON mode: the reply is validated, and repaired once, here."""
+    return provider_of(model) in LOCAL_PROVIDERS
 
 
 def _prompt_overhead(prompts: PromptSet) -> int:

@@ -46,10 +46,10 @@ OVERVIEW = "This change rewrites the login query."
 # -- fakes ---------------------------------------------------------------------------------
 
 def chunk_paths(request_json: dict[str, Any]) -> list[str]:
-    """The files of the diff a review request carries (`### path (status)` lines)."""
+    """The files of the diff a review request carries (`### path` lines)."""
     user = request_json["messages"][-1]["content"]
     diff = user.split("<diff>", 1)[1] if "<diff>" in user else ""
-    return [m.group(1) for m in re.finditer(r"^### (\S+) \(", diff, re.M)]
+    return [m.group(1) for m in re.finditer(r"^### (\S+)", diff, re.M)]
 
 
 def is_overview(request_json: dict[str, Any]) -> bool:
@@ -283,15 +283,15 @@ def test_risky_diff_goes_only_to_frontier_text_report_and_fail_on(real_runs: dic
     assert reviewed_paths(s.frontier) == {"app/auth.py", "app/passwords.py", "app/sso.py"}
     assert reviewed_paths(s.cheap) == set()
     assert all(r.body["model"] == "frontier-model" for r in s.frontier.chat_requests)
-    # The overview (models.summary: cheap) sees the chunk summaries, never the diff.
-    (overview,) = [r.body for r in s.cheap.chat_requests]
-    assert is_overview(overview) and "<diff>" not in json.dumps(overview)
+    # One chunk is the whole PR: its summary is the overview, with no request to the
+    # summary model (models.summary: cheap).
+    assert s.cheap.chat_requests == ()
 
     out = run.stdout
     assert "1 finding: 1 high" in out
     assert re.search(r"^app/auth\.py  \[frontier · score \d+ · ", out, re.M)
     assert re.search(r"line 19\s+HIGH\s+security\s+SQL built with an f-string", out)
-    assert OVERVIEW in out
+    assert "Changes app/auth.py, app/passwords.py, app/sso.py." in out
     total = s.frontier_model.usd(FRONTIER) + s.cheap_model.usd(CHEAP)
     frontier_only = s.frontier_model.usd_at_frontier() + s.cheap_model.usd_at_frontier()
     saving = round((1 - total / frontier_only) * 100, 1)
@@ -334,8 +334,12 @@ def test_mixed_diff_splits_by_tier_output_file_and_audit_log(real_runs: dict[str
     frontier, cheap = reviewed_paths(s.frontier), reviewed_paths(s.cheap)
     assert frontier == {".github/workflows/ci.yml"}
     assert cheap == {"README.md", "lib/pages.py", "lib/text.py"}
+    # Two chunks: the overview (models.summary: cheap) sees their summaries, never the diff.
+    (overview,) = [r.body for r in s.cheap.chat_requests if is_overview(r.body)]
+    assert "<diff>" not in json.dumps(overview) and "Changes README.md, lib/pages.py" in json.dumps(overview)
 
     report = json.loads((s.tmp / "report.json").read_text(encoding="utf-8"))
+    assert report["overview"] == OVERVIEW
     tiers = {f["path"]: f["tier"] for f in report["files"]}
     assert {p for p, t in tiers.items() if t == "frontier"} == frontier
     assert {p for p, t in tiers.items() if t == "cheap"} == cheap
