@@ -39,7 +39,8 @@ KEY_ENV = "FAKE_LLM_KEY"
 # Cached input is a tenth of the input price at both providers' current list prices.
 CACHED = {benchlib.CHEAP_MODEL: 0.04, benchlib.FRONTIER_MODEL: 0.50}
 CASES = {"small": "small-flask-5063", "medium": "medium-pip-10202", "large": "large-pip-4712"}
-_DIFF_LINE = re.compile(r"([LR]) +(\d+) ([+-]) ")
+_DIFF_LINE = re.compile(r"(\d+)([+-])")
+_FILE_HEADER = re.compile(r"### (.*?)(?: \((?:added|deleted|renamed from |copied from |mode )[^\n]*\))?$")
 
 
 # --- the fake model ------------------------------------------------------------------------
@@ -77,7 +78,7 @@ class FakeModel:
         messages = request.get("messages", [])
         model = str(request.get("model", ""))
         contents = [str(m.get("content", "")) for m in messages]
-        prompt = sum(self.count(c) for c in contents)
+        prompt = openai_prompt_tokens(request, self.count)
         user = contents[-1] if contents else ""
         chunk = "<diff>" in user
         cached = self._cached(model, contents[0] if contents else "")
@@ -100,18 +101,33 @@ class FakeModel:
         return tokens // 128 * 128 if seen and tokens >= 1024 else 0
 
 
+def openai_prompt_tokens(request: dict[str, Any], count: Any) -> int:
+    """Prompt tokens as OpenAI bills a chat request: every message's role and content plus 3
+    tokens of framing, 3 more to prime the reply (the OpenAI cookbook's counting recipe), and
+    a JSON Schema in response_format, which the model reads too (counted as its JSON text)."""
+    tokens = 3
+    for message in request.get("messages", []):
+        tokens += 3 + count(str(message.get("role", ""))) + count(str(message.get("content", "")))
+    response_format = request.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+        tokens += count(json.dumps(response_format.get("json_schema", {})))
+    return tokens
+
+
 def _sent_lines(user: str) -> set[tuple[str, str, int]]:
-    """Changed lines in a chunk request: `### path (...)` headers, then `R 12 + code` lines."""
+    """Changed lines in a chunk request: `### path` headers (with an optional note), then
+    `12+code` / `9-code` lines."""
     body = user.split("<diff>", 1)[1].rsplit("</diff>", 1)[0]
     sent: set[tuple[str, str, int]] = set()
     path = ""
     for line in body.split("\n"):
-        if line.startswith("### ") and " (" in line:
-            path = line[4 : line.rindex(" (")]
+        header = _FILE_HEADER.match(line)
+        if header:
+            path = header[1]
             continue
         m = _DIFF_LINE.match(line)
         if m:
-            sent.add((path, m[1], int(m[2])))
+            sent.add((path, "L" if m[2] == "-" else "R", int(m[1])))
     return sent
 
 
@@ -386,7 +402,7 @@ def report(results: list[tuple[Case, Result, Figures]], args: argparse.Namespace
 
 def breakdown(results: list[tuple[Case, Result, Figures]]) -> None:
     """Where prompt tokens come from: the diff as rendered for the model (every line carries
-    its side and number) and the fixed text of every request (system prompt, instructions)."""
+    its number) and the fixed text of every request (system prompt, instructions, framing)."""
     from reviewbot.prompts import PromptSet
     from reviewbot.tokens import count_tokens
 
