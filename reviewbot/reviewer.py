@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -46,6 +47,11 @@ class CallRecord:
     started_at: str = ""  # ISO 8601 UTC
     messages: tuple[dict[str, str], ...] | None = None  # only with audit.include_prompts
     reply: str | None = None  # the model's text, only with audit.include_prompts
+
+
+# Where finished CallRecords go when the code building the Reviewer passes no `on_call`
+# (pipeline.run_review does not): the runner sets it around a run for the audit log.
+CALL_SINK: ContextVar[Callable[[CallRecord], None] | None] = ContextVar("reviewbot_call_sink", default=None)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,12 @@ class _Shared:
         self.counter = 0
         self.done = 0
         self.tight = False  # budget too small for max_output_tokens: ask for planned reply sizes
+        # on_call: each thread's newest record until it can no longer change, the call ids
+        # that are final, and how many of `calls` were handed over (in order, under `handing`).
+        self.pending: dict[int, str] = {}
+        self.final: set[str] = set()
+        self.handed = 0
+        self.handing = threading.Lock()
 
     def next_id(self) -> str:
         with self.lock:
@@ -126,7 +138,8 @@ class Reviewer:
 
     `targets(model)` resolves a model's connection; `estimate(model, input, output)` prices a
     request (None when unknown); `guard` is a budget.BudgetGuard; `anchor(findings, chunk)`
-    anchors parsed findings against the diff."""
+    anchors parsed findings against the diff; `on_call(record)` (default: CALL_SINK) gets every
+    CallRecord once, as soon as it is final, in the order of `ReviewOutcome.calls`."""
 
     def __init__(
         self,
@@ -146,6 +159,7 @@ class Reviewer:
         response_format: Callable[[FormatMode], dict[str, Any] | None] | None = None,
         progress: Callable[[int, int, float], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self.client = client
         self.prompts = prompts
@@ -163,6 +177,7 @@ class Reviewer:
         self.sleep = sleep
         self.response_format = response_format
         self.shared = _Shared()
+        self.on_call = on_call if on_call is not None else CALL_SINK.get()
 
     # -- public -------------------------------------------------------------------------
     def review(
@@ -187,11 +202,15 @@ class Reviewer:
                 result = ChunkResult(route.chunk.id, "skipped", None, error=f"not reviewed: {reason}")
             else:
                 result = self._review_chunk(route.chunk, tuple(route.models), pr_title, pr_body, 0)
+            self._settled()
             self._tick(total)
             return result
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reviewbot") as pool:
-            results = tuple(pool.map(one, routes))
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reviewbot") as pool:
+                results = tuple(pool.map(one, routes))
+        finally:
+            self._settled(every_thread=True)  # a chunk that raised must not hold back the rest
         return ReviewOutcome(
             results=results,
             calls=tuple(self.shared.calls),
@@ -218,6 +237,8 @@ class Reviewer:
                 reply = self._call(model, "summary", "summary", tuple(files), messages, "none")
             except _CallFailed:
                 continue
+            finally:
+                self._settled()  # nothing marks a summary request afterwards
             if reply.text.strip():
                 return reply.text.strip()
         return None
@@ -361,6 +382,7 @@ class Reviewer:
         """One request under the budget guard. Raises _CallFailed; every outcome is recorded."""
         from .llm import LLMError, LLMRequest  # cheap: llm.py imports litellm lazily
 
+        self._settled()  # this thread's previous request is final once it sends another
         target = self.targets(model)
         in_est = self._input_estimate(messages)
         max_out = self.settings.max_output_tokens
@@ -448,6 +470,7 @@ class Reviewer:
         )
         with self.shared.lock:
             self.shared.calls.append(record)
+            self.shared.pending[threading.get_ident()] = call_id
         return call_id
 
     def _mark_last(self, call_id: str, outcome: Outcome, error: str | None, findings: int) -> None:
@@ -455,7 +478,8 @@ class Reviewer:
             for i, rec in enumerate(self.shared.calls):
                 if rec.call_id == call_id:
                     self.shared.calls[i] = replace(rec, outcome=outcome, error=error, findings=findings)
-                    return
+                    break
+        self._settled()
 
     def _failover(self, chunk_id: str, model: str, nxt: str | None, reason: str) -> None:
         with self.shared.lock:
@@ -466,6 +490,29 @@ class Reviewer:
                 if rec.chunk_id == chunk_id and rec.model == model and rec.outcome == "error" and nxt:
                     self.shared.calls[i] = replace(rec, outcome="failover")
                     break
+        self._settled()
+
+    def _settled(self, every_thread: bool = False) -> None:
+        """This thread's newest record can no longer change: the thread sent another request,
+        marked it, failed over or finished its chunk (`every_thread`: no worker runs any more).
+        Hand every final record not yet handed over to `on_call`, in the order of `calls` (an
+        earlier record still open holds the later ones back only until its thread settles it)."""
+        if self.on_call is None:
+            return
+        shared = self.shared
+        with shared.handing:
+            with shared.lock:
+                if every_thread:
+                    shared.final.update(shared.pending.values())
+                    shared.pending.clear()
+                elif (done := shared.pending.pop(threading.get_ident(), None)) is not None:
+                    shared.final.add(done)
+                ready = []
+                while shared.handed < len(shared.calls) and shared.calls[shared.handed].call_id in shared.final:
+                    ready.append(shared.calls[shared.handed])
+                    shared.handed += 1
+            for record in ready:
+                self.on_call(record)
 
     def _failed(self, model: str, kind: str) -> None:
         with self.shared.lock:

@@ -13,7 +13,7 @@ import pytest
 from reviewbot.chunker import Chunk
 from reviewbot.findings import Finding
 from reviewbot.llm import LLMError, LLMRequest, LLMResponse
-from reviewbot.reviewer import Reviewer, ReviewSettings, Target, split_chunk
+from reviewbot.reviewer import CallRecord, Reviewer, ReviewSettings, Target, split_chunk
 from reviewbot.router import Route
 
 Answer = LLMResponse | LLMError | Callable[[LLMRequest], LLMResponse]
@@ -254,3 +254,109 @@ def test_every_chunk_gets_exactly_one_result_under_concurrency(concurrency: int)
     outcome = make(client, concurrency=concurrency).review(routes)
     assert [r.chunk_id for r in outcome.results] == [f"c{i:03d}" for i in range(20)]
     assert len({c.call_id for c in outcome.calls}) == 20
+
+
+# -- on_call: each record handed over once, as soon as it is final -------------------------------
+
+
+class Handed(list[CallRecord]):
+    """An on_call that keeps what it was given; `at_request` notes how many records it held
+    when each request reached the fake model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at_request: list[list[tuple[str, str]]] = []
+
+    def __call__(self, record: CallRecord) -> None:
+        self.append(record)
+
+    def seen(self) -> list[tuple[str, str]]:
+        return [(r.model, r.outcome) for r in self]
+
+    def answer(self, response: LLMResponse | LLMError) -> Callable[[LLMRequest], LLMResponse]:
+        def respond(request: LLMRequest) -> LLMResponse:
+            self.at_request.append(self.seen())
+            if isinstance(response, LLMError):
+                raise response
+            return response
+
+        return respond
+
+
+def with_on_call(reviewer: Reviewer, handed: Handed) -> Reviewer:
+    reviewer.on_call = handed
+    return reviewer
+
+
+def test_on_call_gets_each_record_final_before_the_next_request() -> None:
+    handed = Handed()
+    rate_limited = LLMError("rate_limit", "slow down", status=429)
+    client = FakeLLM({
+        "m1": [handed.answer(rate_limited)],
+        "m2": [handed.answer(reply([], text="not json")), handed.answer(reply([FINDING])),
+               handed.answer(reply([FINDING]))],
+        "s1": [handed.answer(reply([], text="It adds a login form."))],
+    })
+    reviewer = with_on_call(make(client, concurrency=1), handed)
+    outcome = reviewer.review([Route(chunk("c001"), ("m1", "m2")), Route(chunk("c002"), ("m2",))])
+    reviewer.overview(["s1"], [("app.py", "adds login")], {}, ["app.py"])
+    # The failed call is handed over as a failover, the unusable reply as parse-failed, each
+    # before the next request is sent; the findings count is the final one.
+    assert handed.at_request == [
+        [],
+        [("m1", "failover")],
+        [("m1", "failover"), ("m2", "parse-failed")],
+        [("m1", "failover"), ("m2", "parse-failed"), ("m2", "ok")],
+        [("m1", "failover"), ("m2", "parse-failed"), ("m2", "ok"), ("m2", "ok")],
+    ]
+    assert list(handed) == list(reviewer.shared.calls) and len(handed) == 5
+    assert [r.findings for r in handed] == [0, 0, 1, 1, 0]
+    assert list(handed)[:4] == list(outcome.calls)
+
+
+def test_on_call_hands_over_every_record_once_in_order_under_concurrency() -> None:
+    handed = Handed()
+    err = LLMError("server", "boom", status=500)
+    answers: list[Answer] = [err if i % 3 == 0 else reply([FINDING]) for i in range(40)]
+    client = FakeLLM({"m1": answers, "m2": [reply([]) for _ in range(40)]})
+    reviewer = with_on_call(make(client, concurrency=4, attempts_per_model=1), handed)
+    outcome = reviewer.review([Route(chunk(f"c{i:03d}"), ("m1", "m2")) for i in range(20)])
+    assert list(handed) == list(outcome.calls) == list(reviewer.shared.calls)
+    assert len({r.call_id for r in handed}) == len(handed) == len(client.requests)
+    assert {r.outcome for r in handed} == {"failover", "ok"}
+
+
+def test_on_call_keeps_the_finished_calls_when_the_run_breaks_off() -> None:
+    handed = Handed()
+
+    def broken(request: LLMRequest) -> LLMResponse:
+        raise RuntimeError("the process is going down")
+
+    client = FakeLLM({"m1": [reply([FINDING]), reply([]), broken]})
+    reviewer = with_on_call(make(client, concurrency=1), handed)
+    with pytest.raises(RuntimeError, match="going down"):
+        reviewer.review([Route(chunk(f"c00{i}"), ("m1",)) for i in range(1, 6)])
+    # Every call that finished is handed over (chunks queued behind the broken one may still
+    # have run before the error reached the caller); the broken request left no record.
+    assert list(handed) == list(reviewer.shared.calls)
+    assert [(r.chunk_id, r.outcome, r.findings) for r in handed][:2] == [("c001", "ok", 1), ("c002", "ok", 0)]
+    assert "c003" not in {r.chunk_id for r in handed}
+
+
+def test_on_call_hands_over_a_crashed_chunks_call_and_the_ones_after_it() -> None:
+    handed = Handed()
+    client = FakeLLM({"m1": [reply([FINDING]), reply([FINDING])]})
+    reviewer = with_on_call(make(client, concurrency=2), handed)
+
+    def anchor(findings: Sequence[Finding], ch: Chunk) -> list[Finding]:
+        if ch.id == "c002":
+            raise RuntimeError("a bug while anchoring")
+        return list(findings)
+
+    reviewer.anchor = anchor
+    with pytest.raises(RuntimeError, match="anchoring"):
+        reviewer.review([Route(chunk("c001"), ("m1",)), Route(chunk("c002"), ("m1",))])
+    # c002's reply arrived (and was paid for) before the bug: its record is handed over all
+    # the same, and does not hold back c001's when it came first.
+    assert list(handed) == list(reviewer.shared.calls)
+    assert sorted(r.chunk_id for r in handed) == ["c001", "c002"]
