@@ -1,10 +1,15 @@
-"""Edge: the audit trail. Input: the run's CallRecords. Output: one JSON line per model
-request appended to a file: which model, which files, why they were routed there, tokens,
-cost, outcome. No prompt or reply text unless `audit.include_prompts`; never a key."""
+"""Edge: the audit trail. Input: CallRecords, each as soon as its call is final. Output: one
+JSON line per model request appended to a file at once, so a run that is interrupted or
+killed keeps the lines of the calls it already paid for: which model, which files, why they
+were routed there, tokens, cost, outcome. No prompt or reply text unless
+`audit.include_prompts`; never a key."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,12 +48,55 @@ def audit_line(record: CallRecord, run_id: str) -> dict[str, Any]:
     return line
 
 
-def write_audit(path: str | Path, records: Sequence[CallRecord], run_id: str) -> int:
-    """Append one line per record; returns the number of lines written."""
-    try:
-        with open(path, "a", encoding="utf-8") as fh:
-            for record in records:
-                fh.write(json.dumps(audit_line(record, run_id), ensure_ascii=False) + "\n")
-    except OSError as exc:
-        raise UsageError(f"cannot write the audit log {path}: {exc.strerror}") from exc
-    return len(records)
+class AuditLog:
+    """An audit log open for one run. Opening it is the check that the path is writable (the
+    runner opens it before any model is called). `write` may be called from any thread: each
+    line goes to the file in one unbuffered append, so nothing waits in a buffer when the
+    process is killed, and concurrent runs appending to one file do not cut into each other's
+    lines. A failed write never interrupts the review: it is raised by `finish`."""
+
+    def __init__(self, path: str | Path, run_id: str) -> None:
+        self.path = str(path)
+        self.run_id = run_id
+        self.written: set[str] = set()  # call ids
+        self._lock = threading.Lock()
+        self._error: OSError | None = None
+        try:
+            self._fh = open(path, "ab", buffering=0)  # noqa: SIM115 - open for the whole run
+        except OSError as exc:
+            raise self._failure(exc) from exc
+
+    def write(self, record: CallRecord) -> None:
+        """Append `record`'s line, once per call id."""
+        data = (json.dumps(audit_line(record, self.run_id), ensure_ascii=False) + "\n").encode("utf-8")
+        with self._lock:
+            if self._error is not None or self._fh.closed or record.call_id in self.written:
+                return
+            try:
+                view = memoryview(data)
+                while view:  # a regular file takes it in one write(2); loop all the same
+                    count = self._fh.write(view)
+                    if not count:
+                        raise OSError(errno.EIO, os.strerror(errno.EIO))
+                    view = view[count:]
+            except OSError as exc:
+                self._error = exc
+                return
+            self.written.add(record.call_id)
+
+    def finish(self, records: Sequence[CallRecord]) -> int:
+        """After a run: write any of `records` not written yet, close, and raise the first
+        write error. Returns the number of lines this run wrote."""
+        for record in records:
+            self.write(record)
+        self.close()
+        if self._error is not None:
+            raise self._failure(self._error, f" ({len(self.written)} of {len(records)} requests logged)")
+        return len(self.written)
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+    def _failure(self, exc: OSError, extra: str = "") -> UsageError:
+        return UsageError(f"cannot write the audit log {self.path}: {exc.strerror or exc}{extra}")

@@ -1,5 +1,6 @@
 """Edge: one review run shared by the CLI and the GitHub Action: effective config (file,
-overrides, default models), plan, dry run or real run through litellm, audit log, exit code.
+overrides, default models), plan, dry run or real run through litellm, audit log (a line per
+call as it finishes), exit code.
 Imports heavy modules lazily so `reviewbot --help` stays fast."""
 
 from __future__ import annotations
@@ -53,12 +54,25 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     targets = make_targets(cfg, plan)
     from .llm import LiteLLMClient
 
-    report = run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                        progress=progress)
-    if audit_log:
-        from .audit import write_audit
+    if not audit_log:
+        return run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
+                          progress=progress)
+    from .audit import AuditLog
+    from .reviewer import CALL_SINK
 
-        write_audit(audit_log, report.calls, run_id or uuid.uuid4().hex[:12])
+    # Opened before any model is called (an unwritable path costs nothing); each call's line
+    # is appended as soon as the call is final, so an interrupted run keeps what it paid for.
+    log = AuditLog(audit_log, run_id or uuid.uuid4().hex[:12])
+    sink = CALL_SINK.set(log.write)
+    try:
+        report = run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
+                            progress=progress)
+    except BaseException:
+        log.close()  # interrupted or failed: the lines of the finished calls are in the file
+        raise
+    finally:
+        CALL_SINK.reset(sink)
+    log.finish(report.calls)  # anything not handed over yet; raises if a write failed
     return report
 
 
