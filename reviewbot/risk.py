@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .config import RiskConfig, Tier
-from .diff import DiffLine, FileDiff
+from .diff import FileDiff
 from .errors import ConfigError
 from .ignore import glob_match
 
@@ -91,6 +91,8 @@ _PATH_RULES: tuple[_PathRule, ...] = (
     _rx(45, "settings file", r"(?:^|/)settings(?:/[^/]+)?\.py$", "settings.py"),
 )
 _PATH_WORD_SEP = re.compile(r"[/_.\-]+")
+# All the path regexes in one: most paths match none, and one search costs less than thirteen.
+_ANY_PATH_REGEX = re.compile("|".join(f"(?:{r.regex.pattern})" for r in _PATH_RULES if r.regex is not None))
 
 # Configuration files count only when an added line assigns something secret-looking.
 _CONFIG_FILE = re.compile(r"(?:^|/)(?:config|conf|configs|settings)/(?:[^/]+/)*[^/]+\.(?:ya?ml|json|toml|ini|cfg)$")
@@ -201,6 +203,9 @@ _TEST_DEF = re.compile(
     r"^[ \t]*(?:async[ \t]+)?def[ \t]+(test\w*)|^func[ \t]+(Test\w+)[ \t]*\("
     r"|^[ \t]*(?:it|test|describe)[ \t]*\([ \t]*([\"'`][^\"'`\n]*[\"'`])"
     r"|^[ \t]*(?:public[ \t]+)?void[ \t]+(test\w*)[ \t]*\(", re.MULTILINE)
+# Every _TEST_DEF match is one line that starts, after blanks, with one of these words. The
+# regex is tried at every character, so lines without one are left out before it runs.
+_TEST_DEF_WORDS = ("def", "async", "func", "it", "test", "describe", "public", "void")
 
 
 @dataclass(frozen=True)
@@ -211,14 +216,16 @@ class _Signal:
 
 
 class _Added:
-    """The added lines of one file, joined once. Line offsets (for bisecting a regex match
-    back to its line) are built only when something matched: most files match nothing."""
+    """The added lines of one file, joined once. Their line numbers and offsets (for
+    bisecting a regex match back to its line) are built only when something matched: most
+    files match nothing."""
 
-    def __init__(self, lines: list[DiffLine]) -> None:
-        self.lines = lines
-        self.texts = [ln.text for ln in lines]
-        self.joined = "\n".join(self.texts)
+    def __init__(self, file: FileDiff, texts: list[str]) -> None:
+        self._file = file
+        self.texts = texts
+        self.joined = "\n".join(texts)
         self._starts: list[int] | None = None
+        self._numbers: list[int] | None = None
 
     def lines_matching(self, regex: re.Pattern[str], confirm: re.Pattern[str] | None = None) -> list[int]:
         found: list[int] = []
@@ -228,9 +235,15 @@ class _Added:
                 self._starts = [0, *itertools.accumulate(len(t) + 1 for t in self.texts[:-1])]
             i = bisect.bisect_right(self._starts, m.start()) - 1
             if i != last and (confirm is None or confirm.search(self.texts[i])):
-                found.append(self.lines[i].new_no or 0)
+                found.append(self._line_number(i))
                 last = i
         return found
+
+    def _line_number(self, i: int) -> int:
+        """New-file number of the i-th added line."""
+        if self._numbers is None:
+            self._numbers = [ln.new_no or 0 for h in self._file.hunks for ln in h.lines if ln.kind == "+"]
+        return self._numbers[i]
 
 
 def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
@@ -253,10 +266,17 @@ def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
 
 
 def _split(file: FileDiff) -> tuple[_Added, list[str]]:
-    lines = [ln for hunk in file.hunks for ln in hunk.lines if ln.kind != " "]
-    added = [ln for ln in lines if ln.kind == "+"]
-    removed = [ln.text for ln in lines if ln.kind == "-"] if len(added) < len(lines) else []
-    return _Added(added), removed
+    """The added lines and the removed texts, in one pass over the file's lines (one loop
+    costs half of the three comprehensions it replaces, and it runs for every diff line)."""
+    added: list[str] = []
+    removed: list[str] = []
+    for hunk in file.hunks:
+        for ln in hunk.lines:
+            if ln.kind == "+":
+                added.append(ln.text)
+            elif ln.kind == "-":
+                removed.append(ln.text)
+    return _Added(file, added), removed
 
 
 def _ordered(signals: list[_Signal]) -> tuple[str, ...]:
@@ -270,6 +290,7 @@ def _path_signals(norm: str, added: _Added) -> list[_Signal]:
     """Path rules add up (auth code inside a migration is both), once per kind of path."""
     words = _PATH_WORD_SEP.split(norm)
     word_set = set(words)
+    any_regex = _ANY_PATH_REGEX.search(norm) is not None
     out: list[_Signal] = []
     matched: set[str] = set()
     for rule in _PATH_RULES:
@@ -280,7 +301,7 @@ def _path_signals(norm: str, added: _Added) -> list[_Signal]:
                 continue
             shown = next(w for w in words if w in rule.words)
         else:
-            m = rule.regex.search(norm)
+            m = rule.regex.search(norm) if any_regex else None
             if m is None:
                 continue
             shown = rule.shown or m.group(0).strip("/")
@@ -344,11 +365,17 @@ def _removed_test_names(added: _Added, removed: list[str]) -> list[str]:
     that only moved or was re-indented is not a removal)."""
     if not removed:
         return []
-    gone = [_first(m) for m in _TEST_DEF.finditer("\n".join(removed))]
+    gone = _test_names(removed)
     if not gone:
         return []
-    kept = {_first(m) for m in _TEST_DEF.finditer(added.joined)}
+    kept = set(_test_names(added.texts))
     return [n for n in dict.fromkeys(gone) if n not in kept]
+
+
+def _test_names(texts: list[str]) -> list[str]:
+    """Names of the tests defined on these lines, in order."""
+    candidates = [t for t in texts if t.lstrip(" \t").startswith(_TEST_DEF_WORDS)]
+    return [_first(m) for m in _TEST_DEF.finditer("\n".join(candidates))]
 
 
 def _first(m: re.Match[str]) -> str:

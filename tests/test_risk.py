@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from reviewbot import risk
 from reviewbot.config import RiskConfig
 from reviewbot.diff import DiffLine, FileDiff, Hunk
 from reviewbot.errors import ConfigError
@@ -339,3 +342,38 @@ def test_routine_100k_added_lines_in_3000_files_stay_cheap() -> None:
     risks = [assess(f, rules) for f in files]
     assert {r.tier for r in risks} == {"cheap"}
     assert {r.reasons for r in risks} == {(NO_SIGNAL,)}
+
+
+# --- the cheap pre-checks say yes to everything the full rules match ----------------------
+
+_PATH_PIECES = ["src", ".github", "workflows", "actions", "ci.yml", "dockerfile", "x.dockerfile", "compose.yaml",
+                "main.tf", "k8s", "values.yaml", ".env", "id_rsa", "key.pem", "settings", "settings.py",
+                "jenkinsfile", ".gitlab-ci.yml", ".circleci", "a", "b.py"]
+
+
+@given(st.lists(st.sampled_from(_PATH_PIECES), min_size=1, max_size=4))
+def test_one_search_for_all_path_regexes_finds_what_any_of_them_does(parts: list[str]) -> None:
+    path = "/".join(parts)
+    each = any(r.regex.search(path) for r in risk._PATH_RULES if r.regex is not None)
+    assert (risk._ANY_PATH_REGEX.search(path) is not None) == each
+
+
+_TEST_LINES = ["def test_a():", "    def test_b(self):", "async def test_c():", "\tasync  def test_d():",
+               "func TestE(t *testing.T) {", " func TestF(t)", "it('does g', () => {", "  test(\"h\", fn)",
+               "describe(`i`, () => {", "public void testJ() {", "void testK()", "items = it(1)",
+               "x = 1", "", "def helper():", "testing = True", "\x0cdef test_l():"]
+
+
+@given(st.lists(st.sampled_from(_TEST_LINES), max_size=12))
+def test_test_names_match_the_regex_over_all_lines(lines: list[str]) -> None:
+    every = [risk._first(m) for m in risk._TEST_DEF.finditer("\n".join(lines))]
+    assert risk._test_names(lines) == every
+
+
+def test_cited_lines_are_new_file_numbers_among_context_and_removed_lines() -> None:
+    lines = (DiffLine(" ", 5, 7, "x = 1"), DiffLine("-", 6, None, "y = eval(a)"),
+             DiffLine("+", None, 8, "y = eval(b)"), DiffLine(" ", 7, 9, "z = 2"), DiffLine("+", None, 10, "w = eval(c)"))
+    second = (DiffLine("+", None, 40, "v = eval(d)"),)
+    f = FileDiff(path="a.py", old_path=None, status="modified",
+                 hunks=(Hunk(5, 3, 7, 4, "", lines), Hunk(38, 0, 40, 1, "", second)))
+    assert assess(f, RiskConfig()).reasons == ("adds eval/exec of dynamic code (lines 8, 10, 40)",)
