@@ -3,10 +3,12 @@ summary comment, retries within a wait budget, errors, and the request count."""
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -282,6 +284,35 @@ def test_retry_after_really_waits(gh: FakeGitHub) -> None:
         started = time.monotonic()
         assert pr.pull_info().head_sha == HEAD
     assert 0.9 <= time.monotonic() - started < 10
+
+
+NOW = 1_790_000_000.0  # the client's clock in the HTTP-date tests
+
+
+@pytest.mark.parametrize(("retry_after", "clock", "waited"), [
+    (email.utils.formatdate(NOW + 7, usegmt=True), NOW, 7.0),  # "Mon, 21 Sep 2026 14:13:27 GMT"
+    (email.utils.formatdate(NOW + 7, usegmt=True), NOW + 0.4, 7.0),  # whole seconds: rounded up
+    (email.utils.format_datetime(datetime.fromtimestamp(NOW + 3, timezone.utc).replace(tzinfo=None)), NOW, 3.0),
+    (email.utils.formatdate(NOW - 30, usegmt=True), NOW, 0.0),  # already past: at once
+    ("soon, please", NOW, 5.0),  # unreadable: a secondary limit without a time (secondary_wait)
+])
+def test_retry_after_as_an_http_date(gh: FakeGitHub, sleeps: Sleeps, retry_after: str, clock: float,
+                                     waited: float) -> None:
+    gh.fail("GET", "/repos/octo/demo/pulls/1/files", status=403, headers={"retry-after": retry_after},
+            body={"message": "You have exceeded a secondary rate limit"})
+    with client(gh, sleeps, clock=lambda: clock) as pr:  # type: ignore[arg-type]
+        files = pr.changed_files()
+    assert [f["filename"] for f in files] == ["app.py"]
+    assert sleeps == [waited] and pr.requests_made == 2
+
+
+def test_retry_after_date_beyond_the_wait_budget_fails_fast(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    later = email.utils.formatdate(NOW + 3600, usegmt=True)
+    gh.fail("POST", "/repos/octo/demo/pulls/1/reviews", status=429, headers={"retry-after": later})
+    with client(gh, sleeps, clock=lambda: NOW, max_total_wait=60) as pr, \
+            pytest.raises(GitHubError, match="a retry needs 3600s more than the 60s wait budget allows"):
+        pr.post_review(payload(GOOD))
+    assert sleeps == [] and gh.reviews(1) == []
 
 
 def test_rate_limits_without_retry_after(gh: FakeGitHub, sleeps: Sleeps) -> None:
