@@ -55,13 +55,17 @@ class SummaryState:
     head: str  # last reviewed head sha
     runs: int = 0
     total_usd: float = 0.0
+    # A review of an earlier run carries its findings (and their fingerprint markers) in its
+    # body, because GitHub rejected its inline comments (422): re-runs read review bodies too.
+    body_findings: bool = False
 
 
 def render_summary_marker(state: SummaryState) -> str:
-    data = json.dumps(
-        {"head": state.head, "runs": state.runs, "total_usd": round(state.total_usd, 6)},
-        sort_keys=True,
-    )
+    fields: dict[str, object] = {"head": state.head, "runs": state.runs,
+                                 "total_usd": round(state.total_usd, 6)}
+    if state.body_findings:  # only when set: most summaries never need it
+        fields["body_findings"] = True
+    data = json.dumps(fields, sort_keys=True)
     # '>' only occurs inside JSON strings, where \u003e is equivalent; it keeps "-->" out.
     return SUMMARY_MARKER.format(state=data.replace(">", "\\u003e"))
 
@@ -78,13 +82,14 @@ def parse_summary_state(body: str) -> SummaryState | None:
     try:
         data = json.loads(match.group(1))
         head, runs, total = data["head"], data.get("runs", 0), data.get("total_usd", 0.0)
+        in_body = data.get("body_findings", False)
     except (ValueError, KeyError, TypeError):
         return None
     if not isinstance(head, str) or isinstance(runs, bool) or not isinstance(runs, int):
         return None
-    if isinstance(total, bool) or not isinstance(total, (int, float)):
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not isinstance(in_body, bool):
         return None
-    return SummaryState(head=head, runs=runs, total_usd=float(total))
+    return SummaryState(head=head, runs=runs, total_usd=float(total), body_findings=in_body)
 
 
 def extract_fingerprints(body: str) -> set[str]:
@@ -166,8 +171,11 @@ class ReviewPayload:
         if not self.comments:
             return replace(self, body=cap_body(self.body))
         head = f"{self.body}\n\n{reason}, so they are listed here:"
-        # A suggestion only applies inline; in a body it is plain code.
-        sections = [f"---\n{c.location}\n\n{_plain_fences(c.body)}" for c in self.comments]
+        # A suggestion only applies inline; in a body it is plain code. Each comment keeps its
+        # fingerprint marker, which re-runs read from review bodies (ghapi.existing_fingerprints)
+        # so a finding listed here is not posted again; a section cut for length has none.
+        # The location holds a path from the PR: it must not smuggle in a marker.
+        sections = [f"---\n{_break_markers(c.location)}\n\n{_plain_fences(c.body)}" for c in self.comments]
         return replace(self, body=_join_capped(head, sections), comments=())
 
 
@@ -351,7 +359,11 @@ _MARKER_RE = re.compile(r"<!--(\s*)reviewbot:")
 
 
 def _sanitize(text: str) -> str:
-    return _MARKER_RE.sub("<!--\\1reviewbot\u200b:", sanitize_model_text(text, max_chars=MAX_BODY))
+    return _break_markers(sanitize_model_text(text, max_chars=MAX_BODY))
+
+
+def _break_markers(text: str) -> str:
+    return _MARKER_RE.sub("<!--\\1reviewbot\u200b:", text)
 
 
 # --- annotations (read-only fallback) -----------------------------------------------------

@@ -215,10 +215,21 @@ def test_fallback_moves_every_comment_into_the_body() -> None:
 
 
 def test_fallback_body_stays_under_the_limit() -> None:
-    comments = tuple(ReviewComment("app.py", 11, "RIGHT", f"c{i} " + "x" * 9_000) for i in range(10))
+    comments = tuple(ReviewComment("app.py", 11, "RIGHT", f"c{i} " + "x" * 9_000 + f" <!-- reviewbot:fp:f{i} -->",
+                                   fingerprint=f"f{i}") for i in range(10))
     fallback = ReviewPayload(HEAD, "COMMENT", "head", comments).fallback_all_in_body()
     assert len(fallback.body) <= MAX_BODY
-    assert re.search(r"… \d+ more not shown", fallback.body)
+    shown = re.search(r"… (\d+) more not shown", fallback.body)
+    assert shown is not None
+    # Only the findings actually listed count as posted: a later run posts the others.
+    assert extract_fingerprints(fallback.body) == {f"f{i}" for i in range(10 - int(shown[1]))}
+
+
+def test_fallback_location_cannot_smuggle_in_a_fingerprint() -> None:
+    path = "<!-- reviewbot:fp:0123456789abcdef -->.py"
+    comment = ReviewComment(path, 3, "RIGHT", "real <!-- reviewbot:fp:aaaa -->", fingerprint="aaaa")
+    fallback = ReviewPayload(HEAD, "COMMENT", "head", (comment,)).fallback_all_in_body()
+    assert extract_fingerprints(fallback.body) == {"aaaa"}
 
 
 def test_run_marker_survives_odd_run_ids() -> None:
@@ -239,11 +250,16 @@ def test_summary_state_round_trips_through_the_marker() -> None:
     tricky = SummaryState(head="a-->b", runs=1)
     assert "-->" not in render_summary_marker(tricky)[:-3]
     assert parse_summary_state(render_summary_marker(tricky)) == tricky
+    flagged = SummaryState(head="abc123", runs=4, total_usd=0.2, body_findings=True)
+    assert render_summary_marker(flagged) == ('<!-- reviewbot:summary {"body_findings": true, "head": "abc123", '
+                                              '"runs": 4, "total_usd": 0.2} -->')
+    assert parse_summary_state(render_summary_marker(flagged)) == flagged
 
 
 @pytest.mark.parametrize("body", [
     "no marker", "<!-- reviewbot:summary {not json} -->", '<!-- reviewbot:summary {"runs": 1} -->',
     '<!-- reviewbot:summary {"head": "x", "runs": "3"} -->',
+    '<!-- reviewbot:summary {"head": "x", "runs": 3, "body_findings": "yes"} -->',
 ])
 def test_unreadable_summary_state_is_none(body: str) -> None:
     assert parse_summary_state(body) is None
