@@ -262,11 +262,18 @@ class GitHubPR:
             return None
         return [f["filename"] for f in files]
 
-    def existing_fingerprints(self) -> set[str]:
-        """Fingerprints hidden in the PR's review comments by earlier runs."""
+    def existing_fingerprints(self, *, reviews: bool = False) -> set[str]:
+        """Fingerprints hidden by earlier runs in the PR's review comments and, with `reviews`,
+        in the bodies of reviewbot's reviews (those with a run marker): where the findings of
+        a review GitHub rejected went (422 fallback). Each list costs a request per 100."""
         found: set[str] = set()
         for comment in self._paginate(f"{self._pull_path}/comments", 100_000).items:
             found |= extract_fingerprints(comment.get("body") or "")
+        if reviews:
+            for review in self._paginate(f"{self._pull_path}/reviews", 100_000).items:
+                body = review.get("body") or ""
+                if extract_run_id(body) is not None:
+                    found |= extract_fingerprints(body)
         return found
 
     def find_summary_comment(self) -> SummaryRef | None:

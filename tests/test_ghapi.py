@@ -139,6 +139,23 @@ def test_existing_fingerprints_across_pages(gh: FakeGitHub, sleeps: Sleeps) -> N
     assert pr.requests_made == 2
 
 
+def test_fingerprints_in_review_bodies_count_when_asked_for(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    gh.add_review_comment(1, "inline\n\n<!-- reviewbot:fp:c1 -->")
+    for i in range(130):  # two pages of reviews; ours carry a run marker
+        gh.add_review(1, f"human review {i}")
+    gh.add_review(1, "**reviewbot** …, so they are listed here:\n\n---\n`app.py` line 3\n\n"
+                     "x <!-- reviewbot:fp:b1 -->\n\n---\n`app.py` line 4\n\ny <!-- reviewbot:fp:b2 -->"
+                     "\n\n<!-- reviewbot:run:70-1 -->", user="github-actions[bot]")
+    gh.add_review(1, "quoting a marker without ours: <!-- reviewbot:fp:h1 -->")
+    with client(gh, sleeps) as pr:
+        assert pr.existing_fingerprints() == {"c1"}
+        assert pr.requests_made == 1  # review bodies only when asked for
+        assert pr.existing_fingerprints(reviews=True) == {"c1", "b1", "b2"}
+    assert pr.requests_made == 1 + 1 + 2
+    assert [r.query for r in gh.requests_to("GET", "/repos/octo/demo/pulls/1/reviews")] == [
+        {"per_page": "100"}, {"per_page": "100", "page": "2"}]
+
+
 # --- the summary comment ------------------------------------------------------------------
 
 
@@ -213,6 +230,8 @@ def test_422_is_retried_once_with_every_comment_in_the_body(gh: FakeGitHub, slee
     assert gh.review_comments(1) == []
     posts = gh.requests_to("POST", "/repos/octo/demo/pulls/1/reviews")
     assert len(posts) == 2 and posts[1].body["comments"] == []
+    with client(gh, sleeps) as later:  # the next run finds both in the body
+        assert later.existing_fingerprints(reviews=True) == {"g1", "s1"}
 
 
 def test_second_422_is_an_error(gh: FakeGitHub, sleeps: Sleeps) -> None:

@@ -23,7 +23,8 @@ API:
   (``url``, ``html_url``, ``Link``) is built from its own address and prefix: PyGithub asserts that.
 - State: ``add_pull(number, files, *, base_sha, head_sha, title, body, author, draft, head_repo,
   base_ref, head_ref, commits)`` → ``FakePull``; ``set_content(path, text, ref)``;
-  ``set_compare(base, head, files, status="ahead")``; ``add_review_comment(number, body, path,
+  ``set_compare(base, head, files, status="ahead")``; ``add_review(number, body, user)`` (a
+  submitted COMMENT review, no inline comments); ``add_review_comment(number, body, path,
   line, user)``; ``add_issue_comment(number, body, user)``; ``read_only = True`` answers every
   write with 403 "Resource not accessible by integration" (a fork PR's token).
 - Routes: GET /repos/{o}/{r}; GET /repos/{o}/{r}/pulls/{n}; GET …/pulls/{n}/files (at most
@@ -242,6 +243,13 @@ class FakeGitHub:
         with self._lock:
             self._compares[(base, head)] = {"status": status, "files": items}
 
+    def add_review(self, number: int, body: str, user: str = "someone") -> dict[str, Any]:
+        with self._lock:
+            pull = self.pulls[number]
+            review = self._new_review(pull, {"body": body, "event": "COMMENT"}, user)
+            self._reviews.setdefault(number, []).append(review)
+        return review
+
     def add_review_comment(self, number: int, body: str, path: str = "README.md", line: int = 1,
                            user: str = "someone") -> dict[str, Any]:
         with self._lock:
@@ -413,19 +421,10 @@ class FakeGitHub:
         problem = self._review_problem(pull, body)
         if problem:
             return _unprocessable(problem)
-        states = {"COMMENT": "COMMENTED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "APPROVE": "APPROVED"}
-        review_id = next(self._ids)
-        review = {
-            "id": review_id, "node_id": f"PRR_{review_id}", "user": {"login": self.bot_login, "type": "Bot"},
-            "body": body.get("body") or "", "state": states.get(body.get("event") or "", "PENDING"),
-            "html_url": f"{self.root}/{self.full_name}/pull/{pull.number}#pullrequestreview-{review_id}",
-            "pull_request_url": f"{self.api_url}/repos/{self.full_name}/pulls/{pull.number}",
-            "commit_id": body.get("commit_id") or pull.head_sha, "author_association": "NONE",
-            "submitted_at": "2026-01-01T00:00:00Z",
-        }
+        review = self._new_review(pull, body, self.bot_login)
         self._reviews.setdefault(pull.number, []).append(review)
         for c in body.get("comments") or []:
-            comment = self._new_review_comment(pull.number, review_id, c, self.bot_login)
+            comment = self._new_review_comment(pull.number, review["id"], c, self.bot_login)
             self._review_comments.setdefault(pull.number, []).append(comment)
         return 200, review, {}
 
@@ -471,6 +470,19 @@ class FakeGitHub:
         return _error(404, "Not Found")
 
     # --- JSON shapes and pagination -------------------------------------------------------
+
+    def _new_review(self, pull: FakePull, body: dict[str, Any], user: str) -> dict[str, Any]:
+        states = {"COMMENT": "COMMENTED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "APPROVE": "APPROVED"}
+        review_id = next(self._ids)
+        return {
+            "id": review_id, "node_id": f"PRR_{review_id}",
+            "user": {"login": user, "type": "Bot" if user == self.bot_login else "User"},
+            "body": body.get("body") or "", "state": states.get(body.get("event") or "", "PENDING"),
+            "html_url": f"{self.root}/{self.full_name}/pull/{pull.number}#pullrequestreview-{review_id}",
+            "pull_request_url": f"{self.api_url}/repos/{self.full_name}/pulls/{pull.number}",
+            "commit_id": body.get("commit_id") or pull.head_sha, "author_association": "NONE",
+            "submitted_at": "2026-01-01T00:00:00Z",
+        }
 
     def _new_review_comment(self, number: int, review_id: int | None, c: dict[str, Any], user: str) -> dict[str, Any]:
         cid = next(self._ids)
