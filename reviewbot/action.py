@@ -398,15 +398,17 @@ def _execute(run: Run, diff: Diff) -> Report:
 # --- publishing ------------------------------------------------------------------------------
 
 
-def _next_state(run: Run, new_head: str | None, usd: float) -> SummaryState:
+def _next_state(run: Run, new_head: str | None, usd: float, *, in_body: bool = False) -> SummaryState:
     """The marker state: the head advances only when it was fully reviewed, so the next
-    incremental run still covers what failed or was skipped this time."""
+    incremental run still covers what failed or was skipped this time. Once a review has
+    carried findings in its body (`in_body`), every later run reads review bodies too."""
     from .publish import SummaryState
 
     prev = run.previous
     head = new_head or (prev.head if prev else "")
     return SummaryState(head=head, runs=(prev.runs if prev else 0) + 1,
-                        total_usd=(prev.total_usd if prev else 0.0) + usd)
+                        total_usd=(prev.total_usd if prev else 0.0) + usd,
+                        body_findings=in_body or bool(prev and prev.body_findings))
 
 
 def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: str | None,
@@ -439,7 +441,8 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
             read_only = True
     usd = 0.0 if report.dry_run else report.cost.total_usd
     full = not report.dry_run and not any(c.status in ("failed", "skipped") for c in report.chunks)
-    state = _next_state(run, run.head if full else None, usd if usd is not None else report.cost.known_usd)
+    state = _next_state(run, run.head if full else None, usd if usd is not None else report.cost.known_usd,
+                        in_body=bool(result and result.in_body))
     run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(_cost_line(usd, state))
     sections = [_not_inline(rest, payload, _carried(run)), _unchanged(run)]
@@ -471,8 +474,11 @@ def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[
     from .publish import build_review
 
     cfg = run.config
-    # Fingerprints of earlier runs live in review comments; a first run has none to fetch.
-    already = gh.existing_fingerprints() if run.has_summary and not report.dry_run else set()
+    # Fingerprints of earlier runs live in review comments, and in review bodies once GitHub
+    # rejected a review's inline comments (the summary state says so: no request otherwise);
+    # a first run has none to fetch.
+    in_bodies = bool(run.previous and run.previous.body_findings)
+    already = gh.existing_fingerprints(reviews=in_bodies) if run.has_summary and not report.dry_run else set()
     threshold = cfg.review.request_changes_on
     # REQUEST_CHANGES only for a blocking finding not already posted: a re-run must not
     # repeat an empty change request.

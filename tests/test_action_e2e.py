@@ -284,6 +284,7 @@ def test_second_run_edits_the_summary_and_repeats_no_comment(h: Harness) -> None
     assert "2 findings already posted by an earlier run: not repeated" in body
     # Same findings, same fingerprints: no second review, no duplicate inline comment.
     assert len(h.gh.reviews(1)) == 1 and len(h.gh.review_comments(1)) == 2
+    assert h.gh.requests_to("GET", REVIEWS) == []  # no review ever fell back to its body
     assert second.outputs["inline-comments"] == "0" and second.outputs["review-url"] == ""
     assert "#### Not placed inline" in body  # the general finding stays listed
 
@@ -499,6 +500,29 @@ def test_rejected_review_moves_every_finding_to_the_body(h: Harness, gh: FakeGit
     assert PASSWORDS["title"] in body.split("#### Not placed inline", 1)[1]
     assert "GitHub rejected the inline comments" in body and "they are in the review body instead" in body
     assert result.outputs["inline-comments"] == "0"
+
+
+def test_findings_in_a_fallback_body_are_not_posted_again(h: Harness, gh: FakeGitHub) -> None:
+    gh.fail("POST", REVIEWS, status=422, body={
+        "message": "Unprocessable Entity", "errors": ["Pull request review thread line must be part of the diff"]})
+    assert h.run().code == 0
+    (review,) = gh.reviews(1)
+    state = parse_summary_state(h.summary()["body"])
+    assert state is not None and state.body_findings
+    before = len(gh.requests)
+    second = h.run()  # GitHub would accept the inline comments now
+    assert second.code == 0
+    # Both findings are in the first review's body: nothing is posted again.
+    assert gh.reviews(1) == [review] and gh.review_comments(1) == []
+    assert (second.outputs["inline-comments"], second.outputs["review-url"]) == ("0", "")
+    body = h.summary()["body"]
+    assert "2 findings already posted by an earlier run: not repeated" in body
+    state = parse_summary_state(body)
+    assert state is not None and state.body_findings and state.runs == 2  # still read on later runs
+    # One request more than a re-run without a fallback in its history: the reviews, one page.
+    made = gh.requests[before:]
+    assert [r.query for r in made if (r.method, r.path) == ("GET", REVIEWS)] == [{"per_page": "100"}]
+    assert len(made) == math.ceil(len(PR_FILES) / 100) + 6
 
 
 def test_request_count_for_a_250_file_pr(h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer) -> None:
