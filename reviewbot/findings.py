@@ -1,19 +1,20 @@
-"""Stage 6 (pure): findings. Input: a model's raw reply and the diff. Output: Findings
-parsed tolerantly (fences, prose, truncation), anchored to commentable diff lines (inline,
-re-anchored, or general) and fingerprinted. Nothing a model found is dropped here: what
-cannot be placed on a line becomes a file- or PR-level finding with a note saying why."""
+"""Stage 6a (pure): findings. Input: a model's raw reply. Output: Findings parsed
+tolerantly (fences, prose, truncation, synonyms for keys and severities; the JSON scanning
+is in jsonscan.py), bounded in number and size, plus the severity order and the fingerprint
+that ties a finding to its line's text across runs. anchor.py then places each finding on
+a diff line. Nothing a model found is dropped: an overflow is collapsed into one finding
+that says how many more there were."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from .diff import Diff, FileDiff, Hunk
+from .jsonscan import MAX_DEPTH, OBJECT_OPENER, OPENERS, Scanner
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
@@ -48,148 +49,8 @@ class ParsedReply:
 # Bounds on the work one reply can cause: a runaway local model can emit megabytes.
 MAX_REPLY_CHARS = 1_000_000
 MAX_FINDINGS = 500
-MAX_DEPTH = 32
 MAX_CANDIDATES = 20
 _MAX_TITLE, _MAX_TEXT, _MAX_PATH = 200, 8_000, 1_000
-REANCHOR_WINDOW = 5  # lines: further than this, a re-anchored comment would mislead
-
-
-# --- a small tolerant JSON scanner -------------------------------------------------------
-# json.loads gives all or nothing and recurses without bound; replies are often cut by
-# max_tokens (finish_reason "length"), so we keep every complete element before the cut.
-
-_WS = re.compile(r"\s*")
-_STR = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"', re.S)
-_NUM = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_LITERALS: dict[str, object] = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
-_CONTAINER_CHARS = re.compile(r'[\[\]{}"]')
-_OPENERS = re.compile(r"[\[{]")
-_OBJECT_OPENER = re.compile(r"{")
-
-
-def _ws(s: str, i: int) -> int:
-    m = _WS.match(s, i)
-    return m.end() if m else i
-
-
-class _Scanner:
-    def __init__(self, text: str) -> None:
-        self.s = text
-        self.stop: str | None = None  # "truncated" or "invalid JSON at offset N"
-        self.too_deep = 0
-
-    def _halt(self, i: int) -> None:
-        if self.stop is None:
-            self.stop = "truncated" if i >= len(self.s) else f"invalid JSON at offset {i}"
-
-    def value(self, i: int, depth: int = 0) -> tuple[object, bool, int]:
-        """Parse one value at i: (value, complete, next index). Partial containers keep
-        their complete elements; an incomplete array element is left out."""
-        s = self.s
-        i = _ws(s, i)
-        if i >= len(s):
-            self._halt(i)
-            return None, False, i
-        c = s[i]
-        if c in "[{" and depth >= MAX_DEPTH:
-            self.too_deep += 1
-            return self._skip(i)
-        if c == "{":
-            return self._object(i, depth)
-        if c == "[":
-            return self._array(i, depth)
-        if c == '"':
-            m = _STR.match(s, i)
-            if m is None:
-                self._halt(len(s))  # an unterminated string runs to the end
-                return None, False, len(s)
-            return _decode_string(m.group(1)), True, m.end()
-        m = _NUM.match(s, i)
-        if m is not None:
-            return _number(m.group(0)), True, m.end()
-        for word, lit in _LITERALS.items():
-            if s.startswith(word, i):
-                return lit, True, i + len(word)
-        self._halt(i)
-        return None, False, i
-
-    def _object(self, i: int, depth: int) -> tuple[object, bool, int]:
-        s, out = self.s, dict[str, object]()
-        i += 1
-        while True:
-            i = _ws(s, i)
-            if i >= len(s) or s[i] not in '},"':
-                self._halt(i)
-                return out, False, i
-            if s[i] == "}":
-                return out, True, i + 1
-            if s[i] == ",":  # tolerate trailing and doubled commas
-                i += 1
-                continue
-            m = _STR.match(s, i)
-            j = _ws(s, m.end()) if m else len(s)
-            if m is None or j >= len(s) or s[j] != ":":
-                self._halt(len(s) if m is None else j)
-                return out, False, j
-            v, ok, i = self.value(j + 1, depth + 1)
-            if ok or isinstance(v, (dict, list)):
-                out[_decode_string(m.group(1))] = v
-            if not ok:
-                return out, False, i
-
-    def _array(self, i: int, depth: int) -> tuple[object, bool, int]:
-        s, out = self.s, list[object]()
-        i += 1
-        while True:
-            i = _ws(s, i)
-            if i >= len(s):
-                self._halt(i)
-                return out, False, i
-            if s[i] == "]":
-                return out, True, i + 1
-            if s[i] == ",":
-                i += 1
-                continue
-            v, ok, i = self.value(i, depth + 1)
-            if not ok:  # a finding cut mid-object is not a finding
-                return out, False, i
-            out.append(v)
-
-    def _skip(self, i: int) -> tuple[object, bool, int]:
-        """Step over a too-deep container without recursion."""
-        depth = 0
-        for m in _CONTAINER_CHARS.finditer(self.s, i):
-            c = m.group(0)
-            if c == '"':
-                if m.start() < i:
-                    continue
-                sm = _STR.match(self.s, m.start())
-                if sm is None:
-                    break
-                i = sm.end()
-                continue
-            if m.start() < i:
-                continue
-            depth += 1 if c in "[{" else -1
-            i = m.end()
-            if depth == 0:
-                return None, True, i
-        self._halt(len(self.s))
-        return None, False, len(self.s)
-
-
-def _decode_string(raw: str) -> str:
-    try:
-        return str(json.loads(f'"{raw}"', strict=False))
-    except ValueError:  # bad escapes such as "\x41": keep the text as written
-        return raw.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
-
-
-def _number(raw: str) -> object:
-    try:
-        return int(raw) if re.fullmatch(r"-?\d+", raw) else float(raw)
-    except ValueError:  # more digits than int() accepts
-        return None
 
 
 # --- parse_reply ---------------------------------------------------------------------------
@@ -238,18 +99,18 @@ def _clean(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def _extract(text: str) -> tuple[object, _Scanner] | None:
+def _extract(text: str) -> tuple[object, Scanner] | None:
     """Find the first JSON value that looks like a reply, skipping prose and fences.
     Work is bounded: at most MAX_CANDIDATES starts and about two passes over the text."""
     pos, tries, budget = 0, 0, 2 * len(text) + 10_000
-    opener = _OPENERS
-    fallback: tuple[object, _Scanner] | None = None
+    opener = OPENERS
+    fallback: tuple[object, Scanner] | None = None
     while tries < MAX_CANDIDATES and budget > 0:
         m = opener.search(text, pos)
         if m is None:
             break
         tries += 1
-        scanner = _Scanner(text)
+        scanner = Scanner(text)
         value, complete, end = scanner.value(m.start())
         value = _unwrap(value)
         if _looks_like_reply(value, complete):
@@ -258,7 +119,7 @@ def _extract(text: str) -> tuple[object, _Scanner] | None:
             fallback = (value, scanner)
         budget -= max(end - m.start(), 1)
         if scanner.stop == "truncated":
-            opener = _OBJECT_OPENER  # inside a cut value only an object can still be a reply
+            opener = OBJECT_OPENER  # inside a cut value only an object can still be a reply
         pos = end if complete and end > m.start() else m.start() + 1
     return fallback
 
@@ -497,176 +358,12 @@ def fingerprint(path: str | None, title: str, anchored_line_text: str) -> str:
     return hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-# --- anchoring -----------------------------------------------------------------------------
-
-
-@dataclass
-class _SideIndex:
-    """Commentable lines of one side of one file: GitHub accepts any line inside a hunk."""
-
-    hunk_of: dict[int, int] = field(default_factory=dict)  # line number -> hunk index
-    changed: dict[int, int] = field(default_factory=dict)  # added (RIGHT) / removed (LEFT) lines
-    text: dict[int, str] = field(default_factory=dict)
-    ranges: list[tuple[int, int, int]] = field(default_factory=list)  # (first, last, hunk)
-
-
-def _index(fd: FileDiff, side: str) -> _SideIndex:
-    idx = _SideIndex()
-    for h_i, hunk in enumerate(fd.hunks):
-        nums = list(_side_lines(hunk, side))
-        for no, kind, text in nums:
-            idx.hunk_of[no] = h_i
-            idx.text[no] = text
-            if kind != " ":
-                idx.changed[no] = h_i
-        if nums:
-            idx.ranges.append((nums[0][0], nums[-1][0], h_i))
-    return idx
-
-
-def _side_lines(hunk: Hunk, side: str) -> Iterator[tuple[int, str, str]]:
-    for ln in hunk.lines:
-        no = ln.new_no if side == "RIGHT" else ln.old_no
-        if no is not None and ln.kind in (" +" if side == "RIGHT" else " -"):
-            yield no, ln.kind, ln.text
-
-
-def _normalise_path(path: str) -> str:
-    p = path.strip().strip("`'\"").replace("\\", "/")
-    while True:
-        stripped = re.sub(r"^(?:\./|/|[ab]/)", "", p)
-        if stripped == p:
-            return p
-        p = stripped
-
-
-def _resolve(path: str, diff: Diff, chunk_files: Sequence[str]) -> tuple[FileDiff | None, str | None]:
-    """The FileDiff a cited path means: exact, else a unique suffix match (chunk files first)."""
-    exact = diff.file(path.strip()) or diff.file(_normalise_path(path))
-    if exact is not None:
-        return exact, None
-    p = _normalise_path(path)
-    if not p:
-        return None, None
-    def suffix_match(f: FileDiff) -> bool:
-        return any(c.endswith("/" + p) or p.endswith("/" + c) for c in (f.path, f.old_path) if c)
-    in_chunk = [f for f in diff.files if f.path in chunk_files and suffix_match(f)]
-    matches = in_chunk if len(in_chunk) == 1 else [f for f in diff.files if suffix_match(f)]
-    if len(matches) == 1:
-        return matches[0], None
-    return None, f"path {path!r} matches {len(matches)} files in this diff" if matches else None
-
-
-def anchor_findings(
-    findings: Sequence[Finding], diff: Diff, chunk_files: Sequence[str]
-) -> list[Finding]:
-    """Place every finding on a commentable line (inline) or at file/PR level (general),
-    with a note whenever the model's citation was changed. Every output is fingerprinted."""
-    cache: dict[tuple[str, str], _SideIndex] = {}
-
-    def index(fd: FileDiff, side: str) -> _SideIndex:
-        if (fd.path, side) not in cache:
-            cache[(fd.path, side)] = _index(fd, side)
-        return cache[(fd.path, side)]
-
-    return [_anchor_one(f, diff, chunk_files, index) for f in findings]
-
-
-def _anchor_one(
-    f: Finding, diff: Diff, chunk_files: Sequence[str], index: Callable[[FileDiff, str], _SideIndex]
-) -> Finding:
-    notes = [f.anchor_note] if f.anchor_note else []
-    fd: FileDiff | None = None
-    if f.path:
-        fd, why = _resolve(f.path, diff, chunk_files)
-        if fd is None:
-            notes.append(why or f"path not in this diff: {_cap(f.path, 200)}")
-    elif len(chunk_files) == 1 and diff.file(chunk_files[0]) is not None:
-        fd = diff.file(chunk_files[0])
-        notes.append(f"no path given; assumed {chunk_files[0]}")
-    if fd is None:
-        return _general(f, None, notes)
-    side = f.side
-    if not index(fd, side).hunk_of and index(fd, _other(side)).hunk_of:
-        # A deleted file has only LEFT lines and an added file only RIGHT ones.
-        notes.append(f"side {side} does not exist in this {fd.status} file; using {_other(side)}")
-        side = _other(side)
-    idx = index(fd, side)
-    if f.line is None:
-        return _general(replace(f, side=side), fd.path, notes)
-    line = _reanchor(f.line, idx, notes)
-    if line is None:
-        return _general(replace(f, side=side), fd.path, notes)
-    start = _check_start(f.start_line, line, idx, notes)
-    unchanged = line == f.line and start == f.start_line and side == f.side
-    f = replace(f, path=fd.path, side=side, line=line, start_line=start, placement="inline")
-    if f.suggestion is not None and not (side == "RIGHT" and unchanged):
-        why = "LEFT lines cannot take a suggestion" if side == "LEFT" else "the cited lines changed"
-        notes.append(f"suggestion moved to the body: {why}")
-        f = _suggestion_to_body(f)
-    return replace(f, anchor_note="; ".join(notes) or None,
-                   fingerprint=fingerprint(fd.path, f.title, idx.text.get(line, "")))
-
-
-def _check_start(start: int | None, line: int, idx: _SideIndex, notes: list[str]) -> int | None:
-    if start is None:
-        return None
-    if start >= line:
-        notes.append(f"start_line {start} is not before line {line}; dropped")
-    elif idx.hunk_of.get(start) != idx.hunk_of[line]:
-        notes.append(f"start_line {start} is not in the same hunk as line {line}; dropped")
-    else:
-        return start
-    return None
-
-
-def _reanchor(line: int, idx: _SideIndex, notes: list[str]) -> int | None:
-    """The line itself when commentable; else the unique nearest changed line of the
-    nearest hunk within REANCHOR_WINDOW; else None (the finding becomes file-level)."""
-    if line in idx.hunk_of:
-        return line
-    dist = {h: min(abs(line - a), abs(line - b)) for a, b, h in idx.ranges}
-    best = min(dist.values(), default=None)
-    near_hunks = [h for h, d in dist.items() if d == best]
-    candidates: list[int] = []
-    if len(near_hunks) == 1:
-        window = range(line - REANCHOR_WINDOW, line + REANCHOR_WINDOW + 1)
-        in_hunk = [n for n in window if idx.changed.get(n) == near_hunks[0]]
-        closest = min((abs(n - line) for n in in_hunk), default=None)
-        candidates = [n for n in in_hunk if abs(n - line) == closest]
-    if len(candidates) == 1:
-        notes.append(f"re-anchored from line {line} to {candidates[0]}")
-        return candidates[0]
-    extra = " (equally near two hunks)" if len(near_hunks) > 1 else ""
-    notes.append(f"line {line} is outside the diff{extra}")
-    return None
-
-
-def _other(side: Literal["RIGHT", "LEFT"]) -> Literal["RIGHT", "LEFT"]:
-    return "LEFT" if side == "RIGHT" else "RIGHT"
-
-
-def _general(f: Finding, path: str | None, notes: list[str]) -> Finding:
-    f = replace(f, path=path, line=None, start_line=None, placement="general")
-    if f.suggestion is not None:
-        f = _suggestion_to_body(f)
-    return replace(f, anchor_note="; ".join(notes) or None, fingerprint=fingerprint(path, f.title, ""))
-
-
-def _suggestion_to_body(f: Finding) -> Finding:
-    text = f.suggestion or ""
-    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", text)), default=0))
-    body = f"{f.body}\n\nSuggested change:\n{fence}\n{text}\n{fence}".strip()
-    return replace(f, body=body, suggestion=None)
-
-
 __all__ = [
     "SEVERITIES",
     "Finding",
     "ParsedReply",
     "Placement",
     "Severity",
-    "anchor_findings",
     "filter_min_severity",
     "fingerprint",
     "parse_reply",

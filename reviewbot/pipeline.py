@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from .anchor import anchor_findings
 from .budget import BudgetDecision, BudgetGuard, plan_budget
 from .chunker import Chunk, begin_prepare, pack
 from .config import Config, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
 from .diff import Diff, FileDiff
-from .findings import Finding, anchor_findings, parse_reply
+from .findings import Finding, parse_reply
 from .ignore import SkippedFile, select_files
 from .prompts import PromptSet
 from .providers import LOCAL_PROVIDERS, provider_of

@@ -1,5 +1,5 @@
-"""findings: tolerant reply parsing (golden replies in tests/replies), anchoring on a
-hand-built diff, fingerprints and severity filtering."""
+"""findings and anchor: tolerant reply parsing (golden replies in tests/replies, JSON
+scanning in jsonscan), anchoring on a hand-built diff, fingerprints and severity filtering."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reviewbot.anchor import anchor_findings
 from reviewbot.diff import Diff, DiffLine, FileDiff, Hunk
 from reviewbot.findings import (
     MAX_FINDINGS,
     MAX_REPLY_CHARS,
     Finding,
-    anchor_findings,
     filter_min_severity,
     fingerprint,
     parse_reply,
