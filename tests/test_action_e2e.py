@@ -436,6 +436,14 @@ def test_missing_key_with_require_review_exits_3(h: Harness, monkeypatch: pytest
     assert result.outputs["skipped"] == "true"
 
 
+def test_unwritable_audit_log_fails_before_any_model_call(h: Harness) -> None:
+    missing = h.tmp / "gone" / "audit.jsonl"
+    result = h.run("--audit-log", str(missing))
+    assert result.code == 2
+    assert f"::error::reviewbot: cannot write the audit log {missing}: No such file or directory\n" in result.stdout
+    assert h.llm.chat_requests == () and h.gh.reviews(1) == []
+
+
 def test_every_chunk_failing_is_not_a_green_review(h: Harness, llm: FakeOpenAIServer) -> None:
     llm.responder = lambda request: FakeReply.unauthorized()
     result = h.run()
