@@ -432,6 +432,9 @@ def own_share(results: list[tuple[Case, Result, Figures]], latency: float, concu
         ours = r.wall - rounds * latency - litellm_s
         print(f"our own share of {case.name} (local): wall {r.wall:.2f} s - model latency {rounds} x {latency} s "
               f"- litellm import {litellm_s:.2f} s = {ours:.2f} s ({ours / r.wall * 100:.0f}% of the wall time)\n")
+        print(benchlib.verdict(f"{case.name} local: wall time dominated by model latency and the litellm import",
+                               ours < rounds * latency + litellm_s,
+                               f"ours {ours:.2f} s vs {rounds * latency + litellm_s:.2f} s") + "\n")
 
 
 def verdicts(results: list[tuple[Case, Result, Figures]], concurrency: int) -> None:
