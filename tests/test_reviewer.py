@@ -102,7 +102,7 @@ class Guard:
             self.spent_usd += usd or 0.0
 
 
-def chunk(cid: str, tier: str = "cheap", files: tuple[str, ...] = ("app.py",), text: str = "@@ -1 +1 @@\n  R 1 + x\n") -> Chunk:
+def chunk(cid: str, tier: str = "cheap", files: tuple[str, ...] = ("app.py",), text: str = "@@\n1+x\n") -> Chunk:
     return Chunk(id=cid, tier=tier, group="", files=files, text=text, tokens=10, risk=0)  # type: ignore[arg-type]
 
 
@@ -238,13 +238,13 @@ def test_overview_uses_summary_models_with_failover() -> None:
 
 
 def test_split_chunk_keeps_the_file_header_on_both_halves() -> None:
-    text = "### a.py (modified)\n@@ -1 +1 @@\n  R 1 + a\n@@ -5 +5 @@\n  R 5 + b\n"
+    text = "### a.py\n@@\n1+a\n@@ def f():\n5+b\n"
     halves = split_chunk(chunk("c001", text=text), lambda s: len(s))
     assert halves is not None
     first, second = halves
     assert first.text.startswith("### a.py") and second.text.startswith("### a.py")
-    assert "R 5 + b" in second.text and "R 5 + b" not in first.text
-    assert split_chunk(chunk("c002", text="### a.py\n@@ -1 +1 @@\n"), len) is None
+    assert "5+b" in second.text and "5+b" not in first.text
+    assert split_chunk(chunk("c002", text="### a.py\n@@\n1+a\n"), len) is None
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
