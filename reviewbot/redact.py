@@ -142,26 +142,25 @@ def shannon_entropy(value: str) -> float:
 
 
 # A literal every match of a token rule contains. Most diff text holds no token at all, and a
-# substring test costs a fraction of a regex call: on a 100,000-line diff the rules' calls
-# alone took ~0.15 s, these tests ~0.01 s.
+# substring search costs a fraction of a rule's regex: on a 100,000-line diff the rules' calls
+# alone took ~0.15 s. Each rule's literals are searched as one regex (`re` finds a literal
+# about as fast as `in` does), so the five GitHub prefixes cost one pass over the text, not five.
 _TOKEN_NEEDLES: Mapping[str, tuple[str, ...]] = {
     "anthropic-key": ("sk-ant-",), "openai-key": ("sk-",), "stripe-key": ("k_live_",),
     "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     "gitlab-token": ("glpat-",), "slack-token": ("xox",), "slack-webhook": ("hooks.slack.com/",),
     "aws-access-key": ("AKIA", "ASIA"), "gcp-api-key": ("AIza",), "jwt": ("eyJ",),
 }  # fmt: skip
-
-
-_ALL_NEEDLES = tuple(dict.fromkeys(n for needles in _TOKEN_NEEDLES.values() for n in needles))
+_TOKEN_GATES: Mapping[str, re.Pattern[str]] = {
+    kind: re.compile("|".join(re.escape(needle) for needle in needles))
+    for kind, needles in _TOKEN_NEEDLES.items()
+}
 
 
 def _token_hits(text: str) -> list[_Hit]:
     hits: list[_Hit] = []
-    present = [needle for needle in _ALL_NEEDLES if needle in text]
-    if not present:
-        return hits
     for priority, (kind, pattern) in enumerate(_TOKEN_RULES, start=1):
-        if not any(needle in present for needle in _TOKEN_NEEDLES[kind]):
+        if _TOKEN_GATES[kind].search(text) is None:
             continue
         for m in pattern.finditer(text):
             if kind == "openai-key" and not _mixed(m.group()[3:]):

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reviewbot import redact as redact_module
 from reviewbot.redact import (
     KINDS,
     PLACEHOLDER_PATTERN,
@@ -254,3 +255,21 @@ def test_redaction_is_idempotent() -> None:
     once, _ = redact(text)
     assert redact(once) == (once, {})
     assert re.search(r"#\d+\]", once)
+
+
+_TOKENS = [AWS_ID, "ASIA" + AWS_ID[4:], GCP, GITHUB, "gho" + GITHUB[3:], "ghs" + GITHUB[3:], GITHUB_PAT, GITLAB,
+           SLACK, SLACK_HOOK, OPENAI, ANTHROPIC, STRIPE, "rk" + STRIPE[2:], JWT]
+
+
+@given(st.lists(st.sampled_from([*_TOKENS, " ", "x", "=", "-", "_", "\n"]), min_size=1, max_size=8))
+def test_every_token_match_passes_its_rules_pre_check(parts: list[str]) -> None:
+    text = "".join(parts)
+    for kind, pattern in redact_module._TOKEN_RULES:
+        for m in pattern.finditer(text):
+            assert redact_module._TOKEN_GATES[kind].search(m.group()), (kind, m.group())
+
+
+@pytest.mark.parametrize("token", _TOKENS)
+def test_each_sample_token_is_matched_by_a_token_rule(token: str) -> None:
+    # Keeps the property test above from passing vacuously.
+    assert any(pattern.fullmatch(token) for _, pattern in redact_module._TOKEN_RULES)
