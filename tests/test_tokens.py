@@ -162,3 +162,19 @@ def test_a_hundred_thousand_diff_lines_are_counted_in_one_go() -> None:
     # Counting many texts in one encoder call gives each text's own count.
     parts = [text[i : i + 1500] for i in range(0, len(text), 1500)]
     assert tokens.count_tokens_many(parts) == [tokens.count_tokens(p) for p in parts]
+
+
+@pytest.mark.parametrize(("name", "url", "sha256"), tokens._ENCODINGS)
+def test_ranks_from_the_pinned_file_equal_tiktokens_loader(
+    name: str, url: str, sha256: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiktoken.load import load_tiktoken_bpe
+
+    folder = tokens.bundled_tokenizer_dir()
+    assert folder is not None
+    data = tokens._cached_file(str(folder), url, sha256)
+    assert data is not None, f"{name} is not bundled"
+    # tiktoken reads the same cached file (by the hash of its URL): no network.
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(folder))
+    expected = load_tiktoken_bpe(url, expected_hash=sha256)
+    assert tokens._ranks(data) == expected
