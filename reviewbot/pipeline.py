@@ -19,7 +19,7 @@ from .prompts import PromptSet
 from .providers import LOCAL_PROVIDERS, provider_of
 from .redact import Redactor
 from .report import Report, build_report
-from .reviewer import Reviewer, ReviewOutcome, ReviewSettings, Target
+from .reviewer import CallRecord, Reviewer, ReviewOutcome, ReviewSettings, Target
 from .risk import FileRisk, assess
 from .router import (
     Route,
@@ -132,8 +132,10 @@ def run_review(
     pr_title: str | None = None,
     pr_body: str | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    on_call: Callable[[CallRecord], None] | None = None,
 ) -> Report:
-    """Send the plan to the models and build the report."""
+    """Send the plan to the models and build the report. `on_call` gets every model call's
+    record as soon as it is final (the audit log)."""
     config = plan.config
     guard = BudgetGuard(config.budget.max_usd, config.budget.max_input_tokens)
     prompts = plan.prompts or PromptSet.load(config.prompts_dir)
@@ -155,7 +157,7 @@ def run_review(
             max_output_tokens=config.review.max_output_tokens,
             include_prompts=config.audit.include_prompts,
         ),
-        reasons={p: r.reasons for p, r in plan.risks.items()}, progress=progress,
+        reasons={p: r.reasons for p, r in plan.risks.items()}, progress=progress, on_call=on_call,
     )
     outcome = reviewer.review(plan.routes, pr_title=pr_title, pr_body=pr_body, skip=plan.skip)
     outcome = _with_overview(reviewer, outcome, plan, chunks)

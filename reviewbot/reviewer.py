@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -47,11 +46,6 @@ class CallRecord:
     started_at: str = ""  # ISO 8601 UTC
     messages: tuple[dict[str, str], ...] | None = None  # only with audit.include_prompts
     reply: str | None = None  # the model's text, only with audit.include_prompts
-
-
-# Where finished CallRecords go when the code building the Reviewer passes no `on_call`
-# (pipeline.run_review does not): the runner sets it around a run for the audit log.
-CALL_SINK: ContextVar[Callable[[CallRecord], None] | None] = ContextVar("reviewbot_call_sink", default=None)
 
 
 @dataclass(frozen=True)
@@ -138,7 +132,7 @@ class Reviewer:
 
     `targets(model)` resolves a model's connection; `estimate(model, input, output)` prices a
     request (None when unknown); `guard` is a budget.BudgetGuard; `anchor(findings, chunk)`
-    anchors parsed findings against the diff; `on_call(record)` (default: CALL_SINK) gets every
+    anchors parsed findings against the diff; `on_call(record)` gets every
     CallRecord once, as soon as it is final, in the order of `ReviewOutcome.calls`."""
 
     def __init__(
@@ -177,7 +171,7 @@ class Reviewer:
         self.sleep = sleep
         self.response_format = response_format
         self.shared = _Shared()
-        self.on_call = on_call if on_call is not None else CALL_SINK.get()
+        self.on_call = on_call
 
     # -- public -------------------------------------------------------------------------
     def review(

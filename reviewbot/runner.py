@@ -58,20 +58,16 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
         return run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
                           progress=progress)
     from .audit import AuditLog
-    from .reviewer import CALL_SINK
 
     # Opened before any model is called (an unwritable path costs nothing); each call's line
     # is appended as soon as the call is final, so an interrupted run keeps what it paid for.
     log = AuditLog(audit_log, run_id or uuid.uuid4().hex[:12])
-    sink = CALL_SINK.set(log.write)
     try:
         report = run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                            progress=progress)
+                            progress=progress, on_call=log.write)
     except BaseException:
         log.close()  # interrupted or failed: the lines of the finished calls are in the file
         raise
-    finally:
-        CALL_SINK.reset(sink)
     log.finish(report.calls)  # anything not handed over yet; raises if a write failed
     return report
 
