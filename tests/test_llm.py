@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -162,11 +161,9 @@ def test_retry_after_ms_wins(server: FakeOpenAIServer) -> None:
 
 def test_timeout_gives_up_on_a_hanging_server(server: FakeOpenAIServer) -> None:
     server.push(FakeReply.hang(10))
-    started = time.monotonic()
     error = fail(make_request(server, timeout=0.3))
-    assert error.kind == "timeout"
+    assert error.kind == "timeout"  # a server that answered after its 10 s would be "ok"
     assert error.status is None  # litellm's 408 is made up, not the server's
-    assert time.monotonic() - started < 5
     assert len(server.chat_requests) == 1
 
 
