@@ -412,12 +412,22 @@ def _collector_paused() -> Iterator[None]:
     """Parsing allocates a few container objects per diff line (~400,000 for 135,000
     lines) and makes no reference cycles, so the cyclic collector's passes meanwhile are
     wasted: 25-40% of the parse time on a 3,000-file diff. Reference counting still frees
-    everything; the collector is switched back on (if it was on) however parsing ends."""
+    everything; the collector is switched back on (if it was on) however parsing ends.
+
+    The same holds after the parse: its objects live as long as the Diff, so the passes
+    over the young generations that would follow, and the full pass they lead to, walk
+    every diff line again and free nothing (~0.1 s on a 3,000-file diff). gc.freeze() then
+    gc.unfreeze() moves every tracked object straight to the oldest generation, which only
+    a full pass visits; that is skipped when something else in the process froze objects,
+    since unfreeze() would let go of those too."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if enabled:
             gc.enable()
 

@@ -659,3 +659,26 @@ def test_the_garbage_collector_is_restored_however_parsing_ends() -> None:
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
+
+
+def test_a_parsed_diff_goes_straight_to_the_oldest_generation() -> None:
+    import gc
+
+    diff = parse_diff(_one_file(b"@@ -1 +1 @@\n-a\n+b\n"))
+    hunk = diff.files[0].hunks[0]
+    assert any(obj is hunk for obj in gc.get_objects(generation=2))
+    assert gc.get_freeze_count() == 0
+
+
+def test_objects_someone_else_froze_stay_frozen() -> None:
+    import gc
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        diff = parse_diff(_one_file(b"@@ -1 +1 @@\n-a\n+b\n"))
+        assert gc.get_freeze_count() == frozen
+        assert diff.files[0].hunks[0].lines[1].text == "b"
+    finally:
+        gc.unfreeze()
