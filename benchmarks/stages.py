@@ -50,6 +50,29 @@ def parse_rows(runs: int) -> list[tuple[object, ...]]:
     ]
 
 
+def select_and_redact_rows(runs: int) -> list[tuple[object, ...]]:
+    """The synthetic PR's other per-line stages: the ignore rules, and redaction of every
+    hunk's lines as the chunker calls it (one Redactor for the run, CPU seconds)."""
+    from reviewbot.diff import parse_diff
+    from reviewbot.ignore import select_files
+    from reviewbot.redact import Redactor
+
+    diff = parse_diff(synthetic.to_git_diff(synthetic.synthetic_files()))
+    reviewable, _ = select_files(diff)
+    hunks = [[ln.text for ln in h.lines] for f in reviewable for h in f.hunks]
+
+    def redact_all() -> None:
+        redactor = Redactor()
+        for lines in hunks:
+            redactor.redact_lines(lines)
+
+    return [
+        (f"select files: the synthetic PR's {len(diff.files):,} files (CPU s)",
+         best_of(runs, lambda: select_files(diff), cpu=True), None),
+        (f"redact the synthetic PR's {len(hunks):,} reviewable hunks (CPU s)", best_of(runs, redact_all, cpu=True), None),
+    ]
+
+
 def risk_rows(runs: int) -> list[tuple[object, ...]]:
     from reviewbot.config import RiskConfig
     from reviewbot.diff import DiffLine, FileDiff, Hunk, parse_diff
@@ -123,7 +146,8 @@ def main() -> None:
     args = parser.parse_args()
     print(benchlib.header("stages: the hot paths one by one (best of N)",
                           f"python benchmarks/stages.py --runs {args.runs}"))
-    rows = [(*r, "") for r in parse_rows(args.runs) + risk_rows(args.runs) + token_rows(args.runs)]
+    rows = [(*r, "") for r in parse_rows(args.runs) + select_and_redact_rows(args.runs) + risk_rows(args.runs)
+            + token_rows(args.runs)]
     redacted, worst = redact_rows(args.runs)
     rows += redacted
     shown = [(what, secs, "" if bound is None else f"< {bound:g} s",
