@@ -72,7 +72,8 @@ def _ranks(data: bytes) -> dict[bytes, int]:
     of tiktoken's per-line loop (~0.1 s of the ~0.5 s load on every run). Both files are
     pinned by their sha256 and list the ranks in order, 0 to n-1 (tests/test_tokens.py
     checks this against tiktoken's loader), so the ranks are `range(n)`, not parsed."""
-    tokens = data.split()[0::2]
+    parts = data.split()  # kept until the dict is built: freed together, its memory goes back
+    tokens = parts[0::2]
     return dict(zip(map(binascii.a2b_base64, tokens), range(len(tokens)), strict=True))
 
 
