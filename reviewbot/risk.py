@@ -91,8 +91,6 @@ _PATH_RULES: tuple[_PathRule, ...] = (
     _rx(45, "settings file", r"(?:^|/)settings(?:/[^/]+)?\.py$", "settings.py"),
 )
 _PATH_WORD_SEP = re.compile(r"[/_.\-]+")
-# All the path regexes in one: most paths match none, and one search costs less than thirteen.
-_ANY_PATH_REGEX = re.compile("|".join(f"(?:{r.regex.pattern})" for r in _PATH_RULES if r.regex is not None))
 
 # Configuration files count only when an added line assigns something secret-looking.
 _CONFIG_FILE = re.compile(r"(?:^|/)(?:config|conf|configs|settings)/(?:[^/]+/)*[^/]+\.(?:ya?ml|json|toml|ini|cfg)$")
@@ -290,7 +288,6 @@ def _path_signals(norm: str, added: _Added) -> list[_Signal]:
     """Path rules add up (auth code inside a migration is both), once per kind of path."""
     words = _PATH_WORD_SEP.split(norm)
     word_set = set(words)
-    any_regex = _ANY_PATH_REGEX.search(norm) is not None
     out: list[_Signal] = []
     matched: set[str] = set()
     for rule in _PATH_RULES:
@@ -301,7 +298,7 @@ def _path_signals(norm: str, added: _Added) -> list[_Signal]:
                 continue
             shown = next(w for w in words if w in rule.words)
         else:
-            m = rule.regex.search(norm) if any_regex else None
+            m = rule.regex.search(norm)
             if m is None:
                 continue
             shown = rule.shown or m.group(0).strip("/")

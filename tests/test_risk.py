@@ -344,19 +344,7 @@ def test_routine_100k_added_lines_in_3000_files_stay_cheap() -> None:
     assert {r.reasons for r in risks} == {(NO_SIGNAL,)}
 
 
-# --- the cheap pre-checks say yes to everything the full rules match ----------------------
-
-_PATH_PIECES = ["src", ".github", "workflows", "actions", "ci.yml", "dockerfile", "x.dockerfile", "compose.yaml",
-                "main.tf", "k8s", "values.yaml", ".env", "id_rsa", "key.pem", "settings", "settings.py",
-                "jenkinsfile", ".gitlab-ci.yml", ".circleci", "a", "b.py"]
-
-
-@given(st.lists(st.sampled_from(_PATH_PIECES), min_size=1, max_size=4))
-def test_one_search_for_all_path_regexes_finds_what_any_of_them_does(parts: list[str]) -> None:
-    path = "/".join(parts)
-    each = any(r.regex.search(path) for r in risk._PATH_RULES if r.regex is not None)
-    assert (risk._ANY_PATH_REGEX.search(path) is not None) == each
-
+# --- the test-definition pre-check keeps every definition the regex finds ---------------
 
 _TEST_LINES = ["def test_a():", "    def test_b(self):", "async def test_c():", "\tasync  def test_d():",
                "func TestE(t *testing.T) {", " func TestF(t)", "it('does g', () => {", "  test(\"h\", fn)",
