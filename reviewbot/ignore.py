@@ -35,6 +35,11 @@ LOCK_FILES = (
 )
 VENDORED_DIRS = ("vendor/", "third_party/", "node_modules/", "_vendor/")
 MINIFIED = ("*.min.js", "*.min.css", "*.map")
+_BUILTIN_GLOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("lock file", LOCK_FILES),
+    ("vendored code", VENDORED_DIRS),
+    ("minified file or source map", MINIFIED),
+)
 
 # Only the top of a file is searched: these banners sit in its first lines, and a marker
 # quoted deeper down (a test, a linter rule, this module) must not hide a file from review.
@@ -106,13 +111,6 @@ def _skip_reason_by_name(f: FileDiff, extra_ignores: Sequence[str]) -> str | Non
     if marker:
         return f'generated file (marker "{marker}" near the top)'
     return None
-
-
-_BUILTIN_GLOBS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("lock file", LOCK_FILES),
-    ("vendored code", VENDORED_DIRS),
-    ("minified file or source map", MINIFIED),
-)
 
 
 @lru_cache(maxsize=1)

@@ -264,8 +264,8 @@ def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
 
 
 def _split(file: FileDiff) -> tuple[_Added, list[str]]:
-    """The added lines and the removed texts, in one pass over the file's lines (one loop
-    costs half of the three comprehensions it replaces, and it runs for every diff line)."""
+    """The added lines and the removed texts, in one pass over the file's lines: this runs
+    for every diff line, and one loop costs half of a comprehension per kind of line."""
     added: list[str] = []
     removed: list[str] = []
     for hunk in file.hunks:
