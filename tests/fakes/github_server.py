@@ -19,7 +19,10 @@ Usage::
 
 API:
 - ``FakeGitHub(owner, repo, *, prefix="", token="ghs_fake", bot_login="github-actions[bot]",
-  actions_token=True)``; ``start()``/``stop()`` or a context manager. Every URL it returns
+  actions_token=True)``; ``start()``/``stop()`` or a context manager. ``bot_login`` is who the
+  token posts as: ``github-actions[bot]`` (the workflow's GITHUB_TOKEN), ``<app-slug>[bot]`` (a
+  GitHub App) or a plain login (a personal access token). Every author object carries ``login``
+  and ``type``: "Bot" for a login ending in ``[bot]``, else "User" (GitHub's own rule). Every URL it returns
   (``url``, ``html_url``, ``Link``) is built from its own address and prefix: PyGithub asserts that.
 - State: ``add_pull(number, files, *, base_sha, head_sha, title, body, author, draft, head_repo,
   base_ref, head_ref, commits)`` → ``FakePull``; ``set_content(path, text, ref)``;
@@ -30,7 +33,9 @@ API:
 - Routes: GET /repos/{o}/{r}; GET /repos/{o}/{r}/pulls/{n}; GET …/pulls/{n}/files (at most
   3,000); GET /repos/{o}/{r}/contents/{path}?ref= (base64); GET /repos/{o}/{r}/compare/{a}...{b};
   GET/POST …/pulls/{n}/reviews; GET …/pulls/{n}/comments; GET/POST /repos/{o}/{r}/issues/{n}/
-  comments; PATCH /repos/{o}/{r}/issues/comments/{id}. Lists are paginated like GitHub:
+  comments; PATCH /repos/{o}/{r}/issues/comments/{id}; POST /graphql (``/api/graphql`` under an
+  ``/api/v3`` prefix, as on Enterprise) answering only ``viewer { login }`` with ``bot_login``
+  (``graphql_path`` names it for ``fail``). Lists are paginated like GitHub:
   ``per_page`` (default 30, at most 100), ``page``, and a ``Link`` header with prev/next/last/first.
 - A review POST is checked like GitHub does, and nothing is saved when it fails (422): any comment
   whose path is not in the PR ("Path could not be resolved"), whose line is not inside a hunk on
@@ -174,6 +179,8 @@ class FakeGitHub:
         self.token = token
         self.bot_login = bot_login
         self.actions_token = actions_token
+        # GitHub Enterprise serves GraphQL at /api/graphql beside the REST prefix /api/v3.
+        self.graphql_path = self.prefix.removesuffix("/v3") + "/graphql"
         self.read_only = False
         self.requests: list[RecordedRequest] = []
         self.pulls: dict[int, FakePull] = {}
@@ -290,7 +297,9 @@ class FakeGitHub:
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> Response:
         parsed = urllib.parse.urlsplit(raw_path)
-        path = parsed.path[len(self.prefix):] if parsed.path.startswith(self.prefix) else parsed.path
+        path = parsed.path
+        if path != self.graphql_path and path.startswith(self.prefix):
+            path = path[len(self.prefix):]
         query = dict(urllib.parse.parse_qsl(parsed.query))
         try:
             body = json.loads(raw_body) if raw_body else None
@@ -316,6 +325,8 @@ class FakeGitHub:
             return _error(401, "Bad credentials")
         if raw_body and body is None:
             return _error(400, "Problems parsing JSON")
+        if method == "POST" and path == self.graphql_path:
+            return self._graphql(body)  # a query, not a write: a read-only token may ask it
         if method != "GET" and self.read_only:
             return _error(403, "Resource not accessible by integration")
         repo = f"/repos/{re.escape(self.full_name)}"
@@ -469,6 +480,13 @@ class FakeGitHub:
                 return 200, dict(comment), {}
         return _error(404, "Not Found")
 
+    def _graphql(self, body: Any) -> Response:
+        query = body.get("query") if isinstance(body, dict) else None
+        if not isinstance(query, str) or re.sub(r"\s+", "", query) != "query{viewer{login}}":
+            # GitHub answers 200 with `errors` for a query it cannot run; this fake knows one query.
+            return 200, {"errors": [{"message": f"the fake GitHub only answers viewer {{ login }}: {query!r}"}]}, {}
+        return 200, {"data": {"viewer": {"login": self.bot_login}}}, {}
+
     # --- JSON shapes and pagination -------------------------------------------------------
 
     def _new_review(self, pull: FakePull, body: dict[str, Any], user: str) -> dict[str, Any]:
@@ -476,7 +494,7 @@ class FakeGitHub:
         review_id = next(self._ids)
         return {
             "id": review_id, "node_id": f"PRR_{review_id}",
-            "user": {"login": user, "type": "Bot" if user == self.bot_login else "User"},
+            "user": _user(user),
             "body": body.get("body") or "", "state": states.get(body.get("event") or "", "PENDING"),
             "html_url": f"{self.root}/{self.full_name}/pull/{pull.number}#pullrequestreview-{review_id}",
             "pull_request_url": f"{self.api_url}/repos/{self.full_name}/pulls/{pull.number}",
@@ -490,7 +508,7 @@ class FakeGitHub:
         return {
             "id": cid, "pull_request_review_id": review_id, "path": c.get("path"),
             "line": c.get("line"), "side": c.get("side", "RIGHT"), "start_line": c.get("start_line"),
-            "start_side": c.get("start_side"), "body": c.get("body", ""), "user": {"login": user},
+            "start_side": c.get("start_side"), "body": c.get("body", ""), "user": _user(user),
             "url": f"{api}/pulls/comments/{cid}", "pull_request_url": f"{api}/pulls/{number}",
             "html_url": f"{self.root}/{self.full_name}/pull/{number}#discussion_r{cid}",
             "subject_type": "line",
@@ -500,7 +518,7 @@ class FakeGitHub:
         cid = next(self._ids)
         api = f"{self.api_url}/repos/{self.full_name}"
         return {
-            "id": cid, "node_id": f"IC_{cid}", "body": body, "user": {"login": user},
+            "id": cid, "node_id": f"IC_{cid}", "body": body, "user": _user(user),
             "url": f"{api}/issues/comments/{cid}", "issue_url": f"{api}/issues/{number}",
             "html_url": f"{self.root}/{self.full_name}/pull/{number}#issuecomment-{cid}",
             "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
@@ -525,6 +543,12 @@ class FakeGitHub:
             for p, rel in links
         )
         return 200, chunk, ({"Link": rendered} if rendered else {})
+
+
+def _user(login: str) -> dict[str, Any]:
+    # GitHub Apps (GITHUB_TOKEN included) post as "<slug>[bot]", typed "Bot"; a login with
+    # brackets cannot be registered by a person.
+    return {"login": login, "type": "Bot" if login.endswith("[bot]") else "User"}
 
 
 def _comment_problem(pull: FakePull, c: dict[str, Any]) -> str | None:
