@@ -2,7 +2,9 @@
 (event payload, repository, token, output files) and the command's options. Output: one
 review and one summary comment on the pull request (annotations when the token is read-only),
 the step summary, step outputs and an exit code. Trust boundary: configuration and prompts
-come from the PR's BASE commit through the API; nothing of the PR head is read or run."""
+come from the PR's BASE commit through the API; nothing of the PR head is read or run. Hidden
+markers count only in comments and reviews by the login the token posts as (`--bot-login`,
+else asked from GitHub once when needed): anyone who can comment can write one."""
 
 from __future__ import annotations
 
@@ -221,7 +223,10 @@ def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryP
         write_outputs(env.get("GITHUB_OUTPUT"), outputs(skipped=True))
         return EXIT_OK
     ctx = read_context(env)
-    with GitHubPR(ctx.token, ctx.repository, target.number, ctx.api_url, policy=policy) as gh:
+    # action.yml names github-actions[bot] when its token is the workflow's own, so the usual
+    # run never has to ask GitHub who it is.
+    login = opts.get("bot_login") or None
+    with GitHubPR(ctx.token, ctx.repository, target.number, ctx.api_url, policy=policy, login=login) as gh:
         return _review(gh, ctx, target, opts, say)
 
 

@@ -138,6 +138,7 @@ def config_show_cmd(config_path: str | None) -> None:
 @click.option("--pr", "pr_number", type=int, metavar="N", envvar="REVIEWBOT_PR_NUMBER", help="Pull request number (for workflow_dispatch or local use).")
 @click.option("--incremental/--full", default=None, envvar="REVIEWBOT_INCREMENTAL", help="Review only files changed since the last reviewed head (default: review.incremental).")
 @click.option("--require-review", is_flag=True, envvar="REVIEWBOT_REQUIRE_REVIEW", help="Fail (exit 3) instead of skipping when no provider key is available, e.g. on fork PRs.")
+@click.option("--bot-login", metavar="LOGIN", envvar="REVIEWBOT_BOT_LOGIN", help="The login the token posts as: github-actions[bot] (the workflow's GITHUB_TOKEN; the action sets it), <app-slug>[bot] (a GitHub App) or the user of a personal token. Only its comments' hidden markers are trusted. Default: asked from GitHub once, when a marker must be judged.")
 def github(**opts: Any) -> None:
     """Review a pull request inside GitHub Actions: one review, one summary comment."""
     from .action import run_action

@@ -7,7 +7,12 @@ Retries are ours, not urllib3's: PyGithub's GithubRetry retries a 5xx POST (GitH
 saved the review: a duplicate), sleeps whatever Retry-After says with no cap, fails a bare 429
 at once, and retries below PyGithub where they cannot be counted. So the Github instance gets
 retry=0 and `_request` retries reads (5xx, connection errors, rate limits) and retries writes
-only when GitHub rate-limited them (then nothing was saved), all within one wait budget."""
+only when GitHub rate-limited them (then nothing was saved), all within one wait budget.
+
+Hidden markers (fingerprints, run ids, the summary and its state) are trusted only in comments
+and reviews written by the login this token posts as: anyone who can comment can write a
+marker. That login is given (`login=`), learnt from our own writes, or asked once per run, and
+only when an item carrying a marker has to be judged (see `own_login`)."""
 
 from __future__ import annotations
 
@@ -52,6 +57,12 @@ _FILE_KEYS = (
     "filename", "status", "previous_filename", "additions", "deletions", "changes", "patch",
 )
 _LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+# A GitHub login: letters, digits, hyphens (and an underscore for enterprise managed users);
+# GitHub Apps, GITHUB_TOKEN's included, post as "<app-slug>[bot]". No person's login has brackets.
+_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}(?:\[bot\])?")
+# GET /user answers 403 to installation tokens (GITHUB_TOKEN, GitHub Apps); the GraphQL viewer
+# answers every kind of token, with "<app-slug>[bot]" for an App (public reports, not the docs).
+VIEWER_QUERY = "query { viewer { login } }"
 
 
 @dataclass(frozen=True)
@@ -135,11 +146,15 @@ class GitHubPR:
         *,
         policy: RetryPolicy | None = None,
         timeout: int = 30,
+        login: str | None = None,
     ) -> None:
         if not token:
             raise UsageError("no GitHub token", hint="pass `github-token: ${{ github.token }}`")
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
             raise UsageError(f"repository must be owner/name, got {repository!r}")
+        if login and not _LOGIN.fullmatch(login):
+            raise UsageError(f"the bot login must be a GitHub login, got {login[:60]!r}",
+                             hint="e.g. github-actions[bot], my-app[bot] or the user of a personal token")
         self.repository = repository
         self.number = number
         self.policy = policy or RetryPolicy()
@@ -149,6 +164,8 @@ class GitHubPR:
         self._summary: SummaryRef | None = None
         self._summary_known = False
         self._pull: PullInfo | None = None
+        self._login = login or None
+        self._ignored: set[tuple[str, int]] = set()
         # GitHub Enterprise works by api_url alone (https://ghe.example.com/api/v3).
         self._gh = Github(
             auth=Auth.Token(token),
@@ -172,6 +189,24 @@ class GitHubPR:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    @property
+    def login(self) -> str | None:
+        """The login this token posts as, when known (given, learnt or asked)."""
+        return self._login
+
+    @property
+    def ignored_markers(self) -> int:
+        """Comments and reviews seen carrying our markers that someone else wrote: ignored."""
+        return len(self._ignored)
+
+    def own_login(self) -> str:
+        """The login this token posts as, asked from GitHub once (GraphQL `viewer`) unless it
+        was given or learnt from one of our own writes. Never taken from a comment that
+        carries our markers: anyone can write one."""
+        if self._login is None:
+            self._login = self._viewer_login()
+        return self._login
 
     @property
     def _repo_path(self) -> str:
@@ -263,24 +298,31 @@ class GitHubPR:
         return [f["filename"] for f in files]
 
     def existing_fingerprints(self, *, reviews: bool = False) -> set[str]:
-        """Fingerprints hidden by earlier runs in the PR's review comments and, with `reviews`,
-        in the bodies of reviewbot's reviews (those with a run marker): where the findings of
-        a review GitHub rejected went (422 fallback). Each list costs a request per 100."""
+        """Fingerprints hidden by earlier runs in our review comments and, with `reviews`, in
+        the bodies of our reviews (those with a run marker): where the findings of a review
+        GitHub rejected went (422 fallback). Markers others wrote are ignored: they would
+        silence findings. Each list costs a request per 100."""
+        comments = self._paginate(f"{self._pull_path}/comments", 100_000).items
+        marked = [c for c in comments if extract_fingerprints(c.get("body") or "")]
         found: set[str] = set()
-        for comment in self._paginate(f"{self._pull_path}/comments", 100_000).items:
+        for comment in self._own(marked, "review comment"):
             found |= extract_fingerprints(comment.get("body") or "")
         if reviews:
-            for review in self._paginate(f"{self._pull_path}/reviews", 100_000).items:
+            listed = self._paginate(f"{self._pull_path}/reviews", 100_000).items
+            marked = [r for r in listed if extract_fingerprints(r.get("body") or "")]
+            for review in self._own(marked, "review"):
                 body = review.get("body") or ""
                 if extract_run_id(body) is not None:
                     found |= extract_fingerprints(body)
         return found
 
     def find_summary_comment(self) -> SummaryRef | None:
-        """The issue comment carrying our summary marker (the oldest, if ever more than one)."""
+        """Our issue comment carrying the summary marker (the oldest, if ever more than one).
+        One written by anyone else is never ours: neither read nor edited."""
         comments = self._paginate(f"{self._repo_path}/issues/{self.number}/comments", 100_000)
-        ours = (c for c in comments.items if is_summary(c.get("body") or ""))
-        self._summary = next((_summary_ref(c) for c in ours), None)
+        marked = [c for c in comments.items if is_summary(c.get("body") or "")]
+        ours = self._own(marked, "issue comment")
+        self._summary = _summary_ref(ours[0]) if ours else None
         self._summary_known = True
         return self._summary
 
@@ -296,6 +338,7 @@ class GitHubPR:
         find = (lambda: self._find_review(run_id)) if run_id else None
         try:
             data, recovered = self._post_once(url, payload.to_json(), find)
+            self._learn_login(data)
             return PostResult(data["id"], data.get("html_url", ""), len(payload.comments),
                               recovered=recovered)
         except GitHubError as exc:
@@ -307,6 +350,7 @@ class GitHubPR:
                 raise
             log.warning("review rejected (%s): posting it again, comments in the body", exc.reason)
             data, recovered = self._post_once(url, fallback.to_json(), find)
+            self._learn_login(data)
             return PostResult(data["id"], data.get("html_url", ""), 0, in_body=True,
                               recovered=recovered, rejection=exc.reason)
 
@@ -332,14 +376,59 @@ class GitHubPR:
     # --- internals ------------------------------------------------------------------------
 
     def _find_review(self, run_id: str) -> dict[str, Any] | None:
+        # Run ids are public (the Actions tab shows them): a review someone else wrote with
+        # ours must not pass for the one GitHub saved.
         reviews = self._paginate(f"{self._pull_path}/reviews", 100_000).items
-        return next((r for r in reviews if extract_run_id(r.get("body") or "") == run_id), None)
+        same = [r for r in reviews if extract_run_id(r.get("body") or "") == run_id]
+        return next(iter(self._own(same, "review")), None)
+
+    def _own(self, items: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+        """Those of `items` (each carrying a marker) that this token's login wrote; the rest
+        are counted as ignored. Asks for the login only when there is an item to judge."""
+        if not items:
+            return []
+        login = self.own_login()
+        ours = []
+        for item in items:
+            if authored_by(item.get("user"), login):
+                ours.append(item)
+            else:
+                self._ignored.add((kind, int(item.get("id") or 0)))
+        return ours
+
+    def _viewer_login(self) -> str:
+        hint = ("name it with --bot-login (REVIEWBOT_BOT_LOGIN): github-actions[bot] for the "
+                "workflow's GITHUB_TOKEN, <app-slug>[bot] for a GitHub App, else the token's user")
+        try:
+            _, data = self._request("POST", self._requester.graphql_url,
+                                    body={"query": VIEWER_QUERY}, query=True)
+        except GitHubError as exc:
+            raise GitHubError(f"cannot tell which login this token posts as: {exc.message}",
+                              hint=hint, status=exc.status, reason=exc.reason) from exc
+        viewer = (data.get("data") or {}).get("viewer") if isinstance(data, dict) else None
+        login = viewer.get("login") if isinstance(viewer, dict) else None
+        if not isinstance(login, str) or not _LOGIN.fullmatch(login):
+            errors = data.get("errors") if isinstance(data, dict) else None
+            detail = "; ".join(str(e.get("message") if isinstance(e, dict) else e)
+                               for e in errors or [])[:200] or f"no usable login ({str(login)[:60]!r})"
+            raise GitHubError(f"cannot tell which login this token posts as: GraphQL viewer: "
+                              f"{' '.join(detail.split())}", hint=hint)
+        log.info("this token posts as %s", login)
+        return login
+
+    def _learn_login(self, data: dict[str, Any]) -> None:
+        """What GitHub answered to our own write names the login we post as: no need to ask."""
+        if self._login is None:
+            login = (data.get("user") or {}).get("login")
+            if isinstance(login, str) and _LOGIN.fullmatch(login):
+                self._login = login
 
     def _refind_summary(self) -> dict[str, Any] | None:
         ref = self.find_summary_comment()
         return {"id": ref.id, "html_url": ref.html_url, "body": ref.body} if ref else None
 
     def _remember_summary(self, data: dict[str, Any]) -> str:
+        self._learn_login(data)
         self._summary = _summary_ref(data)
         self._summary_known = True
         return self._summary.html_url
@@ -388,10 +477,13 @@ class GitHubPR:
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
+        query: bool = False,
     ) -> tuple[dict[str, Any], Any]:
         """One logical request, retried on rate limits (GitHub did nothing then) and, unless it
-        is a POST (which GitHub may have saved), on 5xx and connection errors."""
-        write, retry_failures = verb != "GET", verb != "POST"
+        is a POST (which GitHub may have saved), on 5xx and connection errors. A GraphQL
+        `query` is a POST that only reads: retried like a GET."""
+        write = verb != "GET" and not query
+        retry_failures = verb != "POST" or query
         attempt = 0
         while True:
             attempt += 1
@@ -461,6 +553,16 @@ def _retry_after(value: str, clock: Callable[[], float]) -> float | None:
     return float(max(0, math.ceil(when.timestamp() - clock())))
 
 
+def authored_by(user: Any, login: str) -> bool:
+    """Whether a comment's or review's `user` is `login`: a Bot for "<slug>[bot]" (what
+    GITHUB_TOKEN and GitHub Apps post as), a User otherwise (a personal access token).
+    Logins are case-insensitive on GitHub."""
+    if not isinstance(user, dict) or not isinstance(user.get("login"), str):
+        return False
+    kind = "Bot" if login.endswith("[bot]") else "User"
+    return user.get("type") == kind and user["login"].casefold() == login.casefold()
+
+
 def _summary_ref(data: dict[str, Any]) -> SummaryRef:
     body = data.get("body") or ""
     return SummaryRef(id=int(data["id"]), html_url=data.get("html_url", ""), body=body,
@@ -515,4 +617,5 @@ __all__ = [
     "PullInfo",
     "RetryPolicy",
     "SummaryRef",
+    "authored_by",
 ]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fakes.github_server import FakeGitHub, Response
 
 from reviewbot.action import (
@@ -321,3 +322,52 @@ def test_prompts_dir_outside_the_repository_is_a_config_error(value: str) -> Non
     with pytest.raises(ConfigError, match="must be a path inside the repository"):
         _repo_path(value, "prompts_dir")
     assert _repo_path("./.github//prompts/", "prompts_dir") == ".github/prompts"
+
+
+# --- whose markers count ------------------------------------------------------------------------
+
+
+def test_the_action_names_the_actions_bot_only_for_the_workflows_own_token() -> None:
+    action = yaml.safe_load((Path(__file__).resolve().parents[1] / "action.yml").read_text(encoding="utf-8"))
+    env = action["runs"]["steps"][-1]["env"]
+    # Another token (a GitHub App's, a personal one) posts as someone else: then it is asked.
+    assert env["REVIEWBOT_BOT_LOGIN"] == "${{ inputs.github-token == github.token && 'github-actions[bot]' || '' }}"
+    assert env["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+
+
+def test_a_malformed_bot_login_is_one_line_and_exit_2(actions_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeGitHub("octo", "demo") as fake:
+        fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
+        monkeypatch.setenv("GITHUB_API_URL", fake.api_url)
+        monkeypatch.setenv("GITHUB_TOKEN", fake.token or "")
+        monkeypatch.setenv("REVIEWBOT_BOT_LOGIN", "github actions")
+        with pytest.raises(SystemExit) as exit_info:
+            main(["github"])
+        assert fake.requests == []
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2
+    assert out.startswith("::error::reviewbot: the bot login must be a GitHub login, got 'github actions'")
+    assert err.splitlines()[0] == "reviewbot: error: the bot login must be a GitHub login, got 'github actions'"
+
+
+def test_a_failed_login_lookup_stops_the_run_before_anything_is_posted(
+    actions_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeGitHub("octo", "demo", bot_login="reviewbot-app[bot]") as fake:
+        fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
+        fake.add_issue_comment(1, '<!-- reviewbot:summary {"head": "", "runs": 1} -->', user="reviewbot-app[bot]")
+        fake.fail("POST", fake.graphql_path, status=403, body={"message": "Resource not accessible by integration"})
+        monkeypatch.setenv("GITHUB_API_URL", fake.api_url)
+        monkeypatch.setenv("GITHUB_TOKEN", fake.token or "")
+        with pytest.raises(SystemExit) as exit_info:
+            main(["github"])
+        assert [r.method for r in fake.requests if r.method != "GET"] == ["POST"]  # the question only
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 3
+    message = ("cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not "
+               "accessible by integration")
+    assert out.startswith(f"::error::reviewbot: {message} (name it with --bot-login")
+    assert err.splitlines() == [f"reviewbot: error: {message}",
+                                "hint: name it with --bot-login (REVIEWBOT_BOT_LOGIN): github-actions[bot] for the "
+                                "workflow's GITHUB_TOKEN, <app-slug>[bot] for a GitHub App, else the token's user"]

@@ -32,6 +32,7 @@ MERGE_SHA = "e5" * 20  # GITHUB_SHA on pull_request: the merge commit, never rev
 REVIEWS = "/repos/octo/demo/pulls/1/reviews"
 ISSUE_COMMENTS = "/repos/octo/demo/issues/1/comments"
 FILES = "/repos/octo/demo/pulls/1/files"
+BOT = "github-actions[bot]"  # who the workflow's GITHUB_TOKEN posts as (the fake's default)
 
 AUTH: dict[str, Any] = {"path": "app/auth.py", "line": 18, "side": "RIGHT", "severity": "high", "category": "security",
         "title": "SQL built from user input",
@@ -127,6 +128,8 @@ class Harness:
             "GITHUB_REPOSITORY": "octo/demo", "GITHUB_API_URL": gh.api_url, "GITHUB_TOKEN": gh.token or "",
             "GITHUB_SHA": MERGE_SHA, "RUNNER_TEMP": str(tmp / "runner"), "GITHUB_RUN_ID": "4242",
             "FAKE_LLM_KEY": "sk-fake-llm",
+            # What action.yml passes when its token is the workflow's own (the default input).
+            "REVIEWBOT_BOT_LOGIN": BOT,
         }
         (tmp / "runner").mkdir()
         for name, value in self.env.items():
@@ -566,7 +569,7 @@ def test_subprocess_run_posts_the_review(h: Harness, tmp_path: Path) -> None:
     # The environment action.yml gives the command: every input, empty ones included.
     inputs = {"CONFIG": ".reviewbot.yml", "FAIL_ON": "high", "DRY_RUN": "false", "INCREMENTAL": "true",
               "CHEAP_MODEL": "", "FRONTIER_MODEL": "", "SUMMARY_MODEL": "", "BUDGET_USD": "",
-              "REQUIRE_REVIEW": "false", "PR_NUMBER": ""}
+              "REQUIRE_REVIEW": "false", "PR_NUMBER": "", "BOT_LOGIN": BOT}
     env = {**os.environ, "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event),
            "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(tmp_path / "sub-summary"),
            "GITHUB_RUN_ATTEMPT": "9", "OPENAI_API_KEY": "", "ANTHROPIC_API_KEY": "",

@@ -1,5 +1,6 @@
 """ghapi.py against a fake GitHub on 127.0.0.1: reads, pagination, one review per run, one
-summary comment, retries within a wait budget, errors, and the request count."""
+summary comment, retries within a wait budget, errors, the request count, and markers trusted
+only from the login the token posts as."""
 
 from __future__ import annotations
 
@@ -15,8 +16,16 @@ import pytest
 from fakes.github_server import FakeGitHub, synthetic_files
 
 from reviewbot.diff import diff_from_patches
+from reviewbot.errors import UsageError
 from reviewbot.findings import Finding
-from reviewbot.ghapi import CannotWrite, GitHubError, GitHubPR, RetryPolicy
+from reviewbot.ghapi import (
+    VIEWER_QUERY,
+    CannotWrite,
+    GitHubError,
+    GitHubPR,
+    RetryPolicy,
+    authored_by,
+)
 from reviewbot.publish import (
     ReviewComment,
     ReviewPayload,
@@ -49,9 +58,14 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def client(gh: FakeGitHub, sleeps: Sleeps, number: int = 1, **policy: float) -> GitHubPR:
+BOT = "github-actions[bot]"  # who the fake's token posts as, unless a test says otherwise
+
+
+def client(gh: FakeGitHub, sleeps: Sleeps, number: int = 1, login: str | None = BOT, **policy: float) -> GitHubPR:
+    """A client that knows its login, as in the Action with the workflow's token; login=None
+    makes it ask GitHub when it has to."""
     settings = {"backoff": 0.5, "secondary_wait": 5.0, "write_interval": 0.0, **policy}
-    return GitHubPR(gh.token or "x", gh.full_name, number, gh.api_url,
+    return GitHubPR(gh.token or "x", gh.full_name, number, gh.api_url, login=login,
                     policy=RetryPolicy(sleep=sleeps, **settings))  # type: ignore[arg-type]
 
 
@@ -133,20 +147,23 @@ def test_compare(gh: FakeGitHub, sleeps: Sleeps) -> None:
 
 def test_existing_fingerprints_across_pages(gh: FakeGitHub, sleeps: Sleeps) -> None:
     for i in range(120):
-        gh.add_review_comment(1, f"note {i}\n\n<!-- reviewbot:fp:f{i} -->" if i % 40 == 0 else f"human {i}")
+        if i % 40 == 0:
+            gh.add_review_comment(1, f"note {i}\n\n<!-- reviewbot:fp:f{i} -->", user=BOT)
+        else:
+            gh.add_review_comment(1, f"human {i}")
     with client(gh, sleeps) as pr:
         assert pr.existing_fingerprints() == {"f0", "f40", "f80"}
-    assert pr.requests_made == 2
+    assert pr.requests_made == 2 and pr.ignored_markers == 0
 
 
 def test_fingerprints_in_review_bodies_count_when_asked_for(gh: FakeGitHub, sleeps: Sleeps) -> None:
-    gh.add_review_comment(1, "inline\n\n<!-- reviewbot:fp:c1 -->")
+    gh.add_review_comment(1, "inline\n\n<!-- reviewbot:fp:c1 -->", user=BOT)
     for i in range(130):  # two pages of reviews; ours carry a run marker
         gh.add_review(1, f"human review {i}")
     gh.add_review(1, "**reviewbot** …, so they are listed here:\n\n---\n`app.py` line 3\n\n"
                      "x <!-- reviewbot:fp:b1 -->\n\n---\n`app.py` line 4\n\ny <!-- reviewbot:fp:b2 -->"
                      "\n\n<!-- reviewbot:run:70-1 -->", user="github-actions[bot]")
-    gh.add_review(1, "quoting a marker without ours: <!-- reviewbot:fp:h1 -->")
+    gh.add_review(1, "quoting a marker without ours: <!-- reviewbot:fp:h1 -->", user=BOT)
     with client(gh, sleeps) as pr:
         assert pr.existing_fingerprints() == {"c1"}
         assert pr.requests_made == 1  # review bodies only when asked for
@@ -201,6 +218,135 @@ def test_summary_edit_is_retried_on_a_server_error(gh: FakeGitHub, sleeps: Sleep
         pr.upsert_summary(body + "\nedited")
     assert [c["body"] for c in gh.issue_comments(1)] == [body + "\nedited"]
     assert sleeps == [0.5]  # a PATCH is idempotent: retried like a read
+
+
+# --- whose markers count -----------------------------------------------------------------
+
+SUMMARY = "<!-- reviewbot:summary {\"head\": \"%s\", \"runs\": %d, \"total_usd\": 0.5} -->\nsummary"
+
+
+def test_markers_written_by_anyone_else_are_ignored(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    gh.add_issue_comment(1, SUMMARY % ("f" * 40, 40), user="octocat")  # the PR author, first
+    gh.add_issue_comment(1, SUMMARY % (HEAD, 1), user=BOT)
+    gh.add_review_comment(1, "ours <!-- reviewbot:fp:ours -->", user=BOT)
+    gh.add_review_comment(1, "forged <!-- reviewbot:fp:forged -->", user="octocat")
+    gh.add_review_comment(1, "another app <!-- reviewbot:fp:app -->", user="evil-app[bot]")
+    gh.add_review(1, "x <!-- reviewbot:fp:b1 --> <!-- reviewbot:run:70-1 -->", user=BOT)
+    gh.add_review(1, "x <!-- reviewbot:fp:rb1 --> <!-- reviewbot:run:70-1 -->", user="octocat")
+    with client(gh, sleeps) as pr:
+        ref = pr.find_summary_comment()
+        assert ref is not None and ref.state == SummaryState(HEAD, runs=1, total_usd=0.5)
+        assert pr.existing_fingerprints(reviews=True) == {"ours", "b1"}
+        pr.upsert_summary("edited\n" + render_summary_marker(SummaryState(HEAD, runs=2)))
+    assert pr.ignored_markers == 4  # one summary, two review comments, one review
+    forged, ours = gh.issue_comments(1)
+    assert forged["body"] == SUMMARY % ("f" * 40, 40) and ours["body"].startswith("edited")
+    assert [r.path for r in gh.requests if r.method == "PATCH"] == [f"/repos/octo/demo/issues/comments/{ours['id']}"]
+    assert gh.requests_to("POST", gh.graphql_path) == []  # the login was given: nothing to ask
+
+
+def test_a_forged_summary_alone_is_neither_read_nor_edited(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    gh.add_issue_comment(1, SUMMARY % (HEAD, 9), user="octocat")
+    gh.add_issue_comment(1, SUMMARY % (HEAD, 8), user="evil-app[bot]")
+    with client(gh, sleeps) as pr:
+        assert pr.find_summary_comment() is None
+        url = pr.upsert_summary("mine\n" + render_summary_marker(SummaryState(HEAD, runs=1)))
+    bodies = [(c["user"]["login"], c["body"]) for c in gh.issue_comments(1)]
+    assert bodies[:2] == [("octocat", SUMMARY % (HEAD, 9)), ("evil-app[bot]", SUMMARY % (HEAD, 8))]
+    assert bodies[2][0] == BOT and url == gh.issue_comments(1)[2]["html_url"]
+    assert [r.method for r in gh.requests] == ["GET", "POST"] and pr.ignored_markers == 2
+
+
+def test_the_login_is_asked_once_and_only_when_a_marker_must_be_judged(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    gh.add_issue_comment(1, "LGTM")
+    gh.add_review_comment(1, "a human remark")
+    with client(gh, sleeps, login=None) as pr:  # no marker anywhere: nothing to ask
+        assert pr.find_summary_comment() is None and pr.existing_fingerprints(reviews=True) == set()
+        assert pr.login is None and pr.requests_made == 3
+    gh.add_issue_comment(1, SUMMARY % (HEAD, 1), user=BOT)
+    gh.add_review_comment(1, "ours <!-- reviewbot:fp:c1 -->", user=BOT)
+    gh.add_review(1, "x <!-- reviewbot:fp:b1 --> <!-- reviewbot:run:70-1 -->", user=BOT)
+    with client(gh, sleeps, login=None) as pr:
+        assert pr.find_summary_comment() is not None
+        assert pr.existing_fingerprints(reviews=True) == {"c1", "b1"}
+        assert pr.login == BOT and pr.requests_made == 3 + 1
+    (asked,) = gh.requests_to("POST", gh.graphql_path)
+    assert asked.body == {"query": VIEWER_QUERY}
+
+
+def test_a_personal_token_trusts_its_user_and_not_the_actions_bot(sleeps: Sleeps) -> None:
+    with FakeGitHub("octo", "demo", token="ghp_fake", bot_login="alice") as gh:
+        gh.add_pull(1, FILES, base_sha=BASE, head_sha=HEAD)
+        gh.add_review_comment(1, "<!-- reviewbot:fp:a1 -->", user="alice")
+        gh.add_review_comment(1, "<!-- reviewbot:fp:g1 -->", user=BOT)
+        with client(gh, sleeps, login=None) as pr:
+            assert pr.existing_fingerprints() == {"a1"}
+            assert (pr.login, pr.ignored_markers) == ("alice", 1)
+
+
+def test_an_app_token_on_enterprise_asks_graphql_beside_the_rest_prefix(sleeps: Sleeps) -> None:
+    with FakeGitHub("corp", "app", prefix="/api/v3", bot_login="reviewbot-app[bot]") as gh:
+        gh.add_pull(1, FILES, base_sha=BASE, head_sha=HEAD)
+        gh.add_issue_comment(1, SUMMARY % (HEAD, 3), user="reviewbot-app[bot]")
+        gh.add_issue_comment(1, SUMMARY % (HEAD, 4), user=BOT)  # another workflow's bot: not us
+        with client(gh, sleeps, login=None) as pr:
+            ref = pr.find_summary_comment()
+        assert ref is not None and ref.state is not None and ref.state.runs == 3
+        assert pr.login == "reviewbot-app[bot]"
+        assert gh.graphql_path == "/api/graphql" and len(gh.requests_to("POST", "/api/graphql")) == 1
+
+
+def test_our_own_write_tells_the_login_without_asking(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    with client(gh, sleeps, login=None) as pr:
+        pr.post_review(payload(GOOD))
+        assert pr.login == BOT
+        gh.add_issue_comment(1, SUMMARY % (HEAD, 1), user=BOT)
+        assert pr.find_summary_comment() is not None
+    assert gh.requests_to("POST", gh.graphql_path) == []
+
+
+@pytest.mark.parametrize(("status", "body", "message"), [
+    (403, {"message": "Resource not accessible by integration"},
+     "cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not accessible by integration"),
+    (200, {"errors": [{"message": "Something\nwent wrong"}]},
+     "cannot tell which login this token posts as: GraphQL viewer: Something went wrong"),
+    (200, {"data": {"viewer": {"login": "not a login"}}},
+     "cannot tell which login this token posts as: GraphQL viewer: no usable login ('not a login')"),
+])
+def test_a_failed_login_lookup_is_a_one_line_service_error(gh: FakeGitHub, sleeps: Sleeps, status: int,
+                                                           body: dict[str, object], message: str) -> None:
+    gh.add_issue_comment(1, SUMMARY % (HEAD, 1), user=BOT)
+    gh.fail("POST", gh.graphql_path, status=status, body=body)
+    with client(gh, sleeps, login=None) as pr, pytest.raises(GitHubError) as caught:
+        pr.find_summary_comment()
+    assert not isinstance(caught.value, CannotWrite)  # a query is not a write
+    assert caught.value.message == message and caught.value.exit_code == 3
+    assert caught.value.hint and "--bot-login" in caught.value.hint and "github-actions[bot]" in caught.value.hint
+    assert sleeps == []
+
+
+def test_the_login_lookup_is_retried_like_a_read(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    gh.add_issue_comment(1, SUMMARY % (HEAD, 1), user=BOT)
+    gh.fail("POST", gh.graphql_path, status=502)
+    with client(gh, sleeps, login=None) as pr:
+        assert pr.find_summary_comment() is not None
+    assert sleeps == [0.5] and len(gh.requests_to("POST", gh.graphql_path)) == 2
+
+
+@pytest.mark.parametrize("login", ["octo cat", "x[bot]]", "-lead", "a/b", "[bot]"])
+def test_a_malformed_login_is_a_usage_error(gh: FakeGitHub, sleeps: Sleeps, login: str) -> None:
+    with pytest.raises(UsageError, match="the bot login must be a GitHub login"):
+        client(gh, sleeps, login=login)
+    assert gh.requests == []
+
+
+def test_authored_by_needs_the_login_and_the_kind_of_account() -> None:
+    assert authored_by({"login": "GitHub-Actions[bot]", "type": "Bot"}, BOT)  # logins ignore case
+    assert not authored_by({"login": BOT, "type": "User"}, BOT)
+    assert authored_by({"login": "alice", "type": "User"}, "alice")
+    assert not authored_by({"login": "alice", "type": "Organization"}, "alice")
+    assert not authored_by({"login": "alice[bot]", "type": "Bot"}, "alice")
+    assert not authored_by(None, BOT) and not authored_by({"type": "Bot"}, BOT)
 
 
 # --- the review ---------------------------------------------------------------------------
@@ -262,6 +408,16 @@ def test_502_before_save_posts_again_once(gh: FakeGitHub, sleeps: Sleeps) -> Non
     assert not result.recovered
     assert [r["body"].rsplit(":", 1)[-1] for r in gh.reviews(1)] == ["76-1 -->", "77-1 -->"]
     assert sleeps == [0.5]
+
+
+def test_a_review_someone_else_wrote_with_our_run_id_is_not_taken_for_ours(gh: FakeGitHub, sleeps: Sleeps) -> None:
+    gh.add_review(1, "copied <!-- reviewbot:run:77-1 -->", user="octocat")  # run ids are public
+    gh.fail("POST", "/repos/octo/demo/pulls/1/reviews", status=502)  # GitHub saved nothing
+    with client(gh, sleeps) as pr:
+        result = pr.post_review(payload(GOOD))
+    assert not result.recovered
+    assert [r["user"]["login"] for r in gh.reviews(1)] == ["octocat", BOT]
+    assert result.review_id == gh.reviews(1)[1]["id"] and len(gh.review_comments(1)) == 1
 
 
 def test_persistent_502_on_review_is_an_error_after_one_repost(gh: FakeGitHub, sleeps: Sleeps) -> None:
