@@ -422,6 +422,7 @@ def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: s
     outputs (never a green "reviewed")."""
     state = _next_state(run, new_head, 0.0)
     run.about.append(_cost_line(0.0, state))
+    _note_ignored(gh, run)
     text = f"### reviewbot\n\n{mark} **Not reviewed:** {reason}\n"
     sections = [_not_inline([], None, _carried(run)), _unchanged(run)]
     url, _ = _upsert(gh, run, state, lambda _: text, sections, say)
@@ -450,6 +451,7 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
                         in_body=bool(result and result.in_body))
     run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(_cost_line(usd, state))
+    _note_ignored(gh, run)
     sections = [_not_inline(rest, payload, _carried(run)), _unchanged(run)]
     url = ""
     if not read_only:
@@ -613,6 +615,14 @@ def _review_lines(report: Report, payload: ReviewPayload, result: PostResult | N
     if payload.duplicates:
         lines.append(f"{_plural(payload.duplicates, 'finding')} already posted by an earlier run: not repeated")
     return lines
+
+
+def _note_ignored(gh: GitHubPR, run: Run) -> None:
+    """Say so when someone else's comments carried our hidden markers: they were not allowed
+    to silence findings or stand in for the summary, and whoever reads the PR should know."""
+    if gh.ignored_markers:
+        run.about.append(f"Ignored reviewbot markers in {_plural(gh.ignored_markers, 'comment')} "
+                         f"not written by `{gh.login}`")
 
 
 def _cost_line(usd: float | None, state: SummaryState) -> str:
