@@ -227,22 +227,31 @@ finally:
 """
 
 
-def main_thread_cpu(diff_path: Path, config_path: Path, runs: int) -> list[tuple[float, float]]:
-    """(main-thread CPU seconds, of which counting tokens) of whole CLI runs, one pair per
-    run: unlike wall time, CPU time barely grows while other programs hold the cores, so the
-    main thread's own work estimates the idle-machine wall time (the worker's counting
-    overlaps it)."""
-    seconds = []
+def main_thread_cpu(diff_path: Path, config_path: Path) -> tuple[float, float]:
+    """(main-thread CPU seconds, of which counting tokens) of one whole CLI run: unlike wall
+    time, CPU time barely grows while other programs hold the cores, so the main thread's
+    own work estimates the idle-machine wall time (the worker's counting overlaps it)."""
     with tempfile.TemporaryDirectory(prefix="reviewbot-bench-") as tmp:
         result = Path(tmp, "cpu")
-        for _ in range(runs):
-            run = benchlib.run_measured([sys.executable, "-c", _MAIN_CPU, str(result),
-                                         *review_args(diff_path, config_path)])
-            if run.returncode != 0:
-                sys.exit(f"CLI failed: {run.stderr.decode()[-2000:]}")
-            total, counting = map(float, result.read_text().split())
-            seconds.append((total, counting))
-    return seconds
+        run = benchlib.run_measured([sys.executable, "-c", _MAIN_CPU, str(result), *review_args(diff_path, config_path)])
+        if run.returncode != 0:
+            sys.exit(f"CLI failed: {run.stderr.decode()[-2000:]}")
+        total, counting = map(float, result.read_text().split())
+    return total, counting
+
+
+def synthetic_runs(diff_path: Path, config_path: Path, runs: int) -> tuple[benchlib.Run, list[float], list[tuple[float, float]]]:
+    """The console script's median run and wall times, and the main-thread CPU of as many runs
+    through _MAIN_CPU, taken alternately so that both see the same load on the machine."""
+    args = [benchlib.REVIEWBOT, *review_args(diff_path, config_path)]
+    benchlib.run_measured(args)  # warm-up: fills the bytecode cache
+    timed: list[benchlib.Run] = []
+    cpu: list[tuple[float, float]] = []
+    for _ in range(runs):
+        timed.append(benchlib.run_measured(args))
+        cpu.append(main_thread_cpu(diff_path, config_path))
+    timed.sort(key=lambda r: r.wall)
+    return timed[len(timed) // 2], [r.wall for r in timed], cpu
 
 
 def main() -> None:
@@ -267,21 +276,23 @@ def main() -> None:
         diff_path.write_bytes(data)
         config_path.write_text(config_text)
         rows = []
-        cases = [("synthetic", diff_path)]
-        cases += [(name, p) for name in benchlib.REAL_DIFFS if (p := benchlib.real_diff(name))]
-        for name, path in cases:
-            run, walls = cli_runs(path, config_path, args.runs)
+        run, walls, cpu = synthetic_runs(diff_path, config_path, args.runs)
+        results = [("synthetic", run, walls)]
+        for name in benchlib.REAL_DIFFS:
+            if (path := benchlib.real_diff(name)) is not None:
+                results.append((name, *cli_runs(path, config_path, args.runs)))
+        for name, run, walls in results:
             if run.returncode != 0:
                 sys.exit(f"CLI failed on {name}: {run.stderr.decode()[-2000:]}")
             rows.append((name, run.wall, min(walls), max(walls), run.cpu, run.maxrss_mb, f"{len(run.stdout):,}"))
-        cpu = main_thread_cpu(diff_path, config_path, args.runs)
         print(f"## CLI as a subprocess: reviewbot review --diff <case> --dry-run --format json ({args.runs} runs)\n")
         print(benchlib.table(("case", "median s", "min s", "max s", "CPU s (median run)", "peak RSS MB", "JSON bytes"), rows))
         if not benchlib.real_diff(benchlib.REAL_DIFFS[0]):
             print(f"(real diffs skipped: {benchlib.SHARED_DIFFS} not found)")
         total = [t for t, _ in cpu]
         own = [t - counting for t, counting in cpu]
-        print(f"\nsynthetic, main-thread CPU from process start ({args.runs} more runs): median {benchlib.median(total):.2f} s "
+        print(f"\nsynthetic, main-thread CPU from process start ({args.runs} more runs, alternating with the timed ones): "
+              f"median {benchlib.median(total):.2f} s "
               f"(min {min(total):.2f}, max {max(total):.2f}); without the token counts it took over from the worker: "
               f"median {benchlib.median(own):.2f} s (min {min(own):.2f}, max {max(own):.2f})")
         print()
