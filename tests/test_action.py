@@ -331,7 +331,8 @@ def test_the_action_names_the_actions_bot_only_for_the_workflows_own_token() -> 
     action = yaml.safe_load((Path(__file__).resolve().parents[1] / "action.yml").read_text(encoding="utf-8"))
     env = action["runs"]["steps"][-1]["env"]
     # Another token (a GitHub App's, a personal one) posts as someone else: then it is asked.
-    assert env["REVIEWBOT_BOT_LOGIN"] == "${{ inputs.github-token == github.token && 'github-actions[bot]' || '' }}"
+    assert env["REVIEWBOT_BOT_LOGIN"] == (
+        "${{ inputs.bot-login || (inputs.github-token == github.token && 'github-actions[bot]') || '' }}")
     assert env["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
 
 
