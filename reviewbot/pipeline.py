@@ -68,7 +68,7 @@ def plan_review(
     # Rendered and redacted first: their tokens are counted on a worker thread meanwhile.
     finish_prepare = begin_prepare(reviewable, redactor)
     risks = {f.path: assess(f, config.risk) for f in reviewable}
-    groups = {f.path: compliance_group(f.path, config) for f in reviewable}
+    groups = {f.path: compliance_group((f.path, f.old_path or ""), config) for f in reviewable}
     scores = {p: r.score for p, r in risks.items()}
     budgets = {t: chunk_token_budget(config, t, pricer.context_window) for t in TIERS}
     overhead = _prompt_overhead(prompts)
@@ -188,7 +188,8 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
             counts[f.severity] = counts.get(f.severity, 0) + 1
     # File names are content too: a local-only path must not reach a cloud summary model.
     files = [f.path for f in plan.reviewable
-             if all(model_allowed(m, compliance_group(f.path, plan.config), plan.config) for m in models)]
+             if all(model_allowed(m, compliance_group((f.path, f.old_path or ""), plan.config), plan.config)
+                    for m in models)]
     reviewed = [r for r in outcome.results if r.status == "reviewed"]
     if len(outcome.results) == 1 and len(reviewed) == 1 and reviewed[0].summary:
         # One chunk is the whole PR: its summary is the overview, without another round trip.

@@ -18,6 +18,7 @@ LOCAL_BLOCKED = "local-only, no local model available"
 SYSTEM_PROMPT_TOKENS = 1500
 MIN_CHUNK_TOKENS = 500
 _GROUP_PREFIX = "rule"
+_GROUP_JOIN = "+"
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,20 @@ def summary_models(config: Config) -> tuple[str, ...]:
     return tuple(m for m in _unique(models) if model_allowed(m, "", config))
 
 
-def compliance_group(path: str, config: Config) -> str:
-    """"rule<N>" (1-based) for the FIRST compliance rule whose globs match, else "". The
-    chunker never puts files of different groups in one chunk."""
-    for index, rule in enumerate(config.compliance, start=1):
-        if any(glob_match(path, pattern) for pattern in rule.paths):
-            return f"{_GROUP_PREFIX}{index}"
-    return ""
+def compliance_group(paths: str | Sequence[str], config: Config) -> str:
+    """"rule<N>" (1-based) for the FIRST compliance rule whose globs match a path, else "".
+    A file carries every path it has had: a rename out of a locked folder (`secure/x.py` →
+    `lib/x.py`) still holds the locked code, so when its paths fall under different rules the
+    group names them all ("rule1+rule3") and a model must satisfy each. The chunker never
+    puts files of different groups in one chunk."""
+    names = (paths,) if isinstance(paths, str) else tuple(p for p in paths if p)
+    groups: list[str] = []
+    for name in names:
+        for index, rule in enumerate(config.compliance, start=1):
+            if any(glob_match(name, pattern) for pattern in rule.paths):
+                groups.append(f"{_GROUP_PREFIX}{index}")
+                break
+    return _GROUP_JOIN.join(sorted(set(groups), key=lambda g: int(g.removeprefix(_GROUP_PREFIX))))
 
 
 def model_allowed(model: str, group: str, config: Config) -> bool:
@@ -62,14 +70,18 @@ def model_allowed(model: str, group: str, config: Config) -> bool:
         return False
     if not group:
         return True
-    rule = _rule(group, config)
-    if rule is None:  # a group no rule defines: fail closed rather than send code anywhere
-        return False
     local = is_local(model, _api_base(model, config))
-    if rule.allow == "local":
-        return local
-    return any(entry == model or provider_matches(model, entry) or (entry == "local" and local)
-               for entry in rule.allow)
+    for part in group.split(_GROUP_JOIN):
+        rule = _rule(part, config)
+        if rule is None:  # a group no rule defines: fail closed rather than send code anywhere
+            return False
+        if rule.allow == "local":
+            if not local:
+                return False
+        elif not any(entry == model or provider_matches(model, entry) or (entry == "local" and local)
+                     for entry in rule.allow):
+            return False
+    return True
 
 
 def route_chunks(chunks: Sequence[Chunk], config: Config) -> list[Route]:
@@ -79,8 +91,7 @@ def route_chunks(chunks: Sequence[Chunk], config: Config) -> list[Route]:
 def _route(chunk: Chunk, config: Config) -> Route:
     own = tier_models(config, chunk.tier)
     models = [m for m in _unique(own) if model_allowed(m, chunk.group, config)]
-    rule = _rule(chunk.group, config)
-    if rule is not None and rule.allow == "local":
+    if _local_only(chunk.group, config):
         # Local is the hard constraint, the tier a preference: a frontier chunk may fall
         # back to a local cheap model (and the other way round) rather than go nowhere.
         other = tier_models(config, "cheap" if chunk.tier == "frontier" else "frontier")
@@ -97,7 +108,8 @@ def _blocked_reason(chunk: Chunk, own: tuple[str, ...], config: Config) -> str:
         return f"no model configured for the {chunk.tier} tier (models.{chunk.tier})"
     parts = []
     if chunk.group:
-        parts.append(f"compliance rule {chunk.group.removeprefix(_GROUP_PREFIX)}")
+        numbers = [g.removeprefix(_GROUP_PREFIX) for g in chunk.group.split(_GROUP_JOIN)]
+        parts.append(f"compliance rule{'s' if len(numbers) > 1 else ''} {' and '.join(numbers)}")
     if config.allowed_providers is not None and not any(model_allowed(m, "", config) for m in own):
         parts.append("allowed_providers")
     return f"no allowed model ({' / '.join(parts)})"
@@ -125,6 +137,11 @@ def _rule(group: str, config: Config) -> ComplianceRule | None:
         return None
     index = int(number) - 1
     return config.compliance[index] if 0 <= index < len(config.compliance) else None
+
+
+def _local_only(group: str, config: Config) -> bool:
+    rules = [_rule(part, config) for part in group.split(_GROUP_JOIN)] if group else []
+    return any(rule is not None and rule.allow == "local" for rule in rules)
 
 
 def _api_base(model: str, config: Config) -> str | None:

@@ -116,6 +116,27 @@ def test_allowed_providers_still_applies_inside_a_group() -> None:
     assert not model_allowed(CLOUD_FRONTIER, "rule1", cfg)
 
 
+def test_a_rename_out_of_a_locked_folder_stays_locked_by_its_old_path() -> None:
+    cfg = config(compliance=[{"paths": ["secure/**"], "allow": "local"}])
+    group = compliance_group(("lib/crypto.py", "secure/crypto.py"), cfg)
+    assert group == "rule1"
+    assert not model_allowed(CLOUD_CHEAP, group, cfg)
+    assert model_allowed(OLLAMA, group, cfg)
+
+
+def test_paths_under_two_rules_must_satisfy_both() -> None:
+    cfg = config(compliance=[{"paths": ["secure/**"], "allow": ["anthropic", "ollama_chat"]},
+                             {"paths": ["payments/**"], "allow": "local"}])
+    group = compliance_group(("payments/keys.py", "secure/keys.py"), cfg)
+    assert group == "rule1+rule2"
+    assert model_allowed(OLLAMA, group, cfg)  # in rule 1's list and local
+    assert not model_allowed(CLOUD_FRONTIER, group, cfg)  # rule 1 admits it, rule 2 does not
+    blocked = route_chunks([chunk(tier="frontier", group=group)], config(
+        models={"cheap": [CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER]},
+        compliance=[{"paths": ["secure/**"], "allow": ["anthropic"]}, {"paths": ["payments/**"], "allow": "local"}]))
+    assert blocked[0].models == () and blocked[0].blocked == LOCAL_BLOCKED
+
+
 def test_unknown_group_fails_closed() -> None:
     assert not model_allowed(CLOUD_CHEAP, "rule7", config())
 
