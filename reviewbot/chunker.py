@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from .config import Tier
 from .diff import FileDiff, Hunk
 from .redact import Redactor
 from .tokens import count_tokens, count_tokens_async, count_tokens_many, tokenizer_name
+from .vocab import TIER_ORDER, Tier
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ class Chunk:
     redactions: tuple[tuple[str, int], ...] = ()
 
 
-TIER_ORDER: tuple[Tier, ...] = ("frontier", "cheap")
 _PART_NOTE = " (part {i} of {n} of this hunk)"
 _TRUNCATED = " …[line truncated: {n} more characters]\n"
 

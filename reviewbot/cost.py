@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .vocab import (
+    format_usd as format_usd,  # callers move to vocab once the render/github packages land
+)
+
 if TYPE_CHECKING:
     from .config import PriceConfig
 
@@ -252,12 +256,3 @@ def estimate_output_tokens(input_tokens: int, max_output_tokens: int) -> int:
     """Estimated reply size for a dry run: 15% of the input, at least 150, at most the cap."""
     estimate = max(_OUTPUT_FLOOR, round(input_tokens * _OUTPUT_RATIO))
     return max(0, min(estimate, max_output_tokens))
-
-
-def format_usd(x: float | None) -> str:
-    """"unknown" for None; four decimals under $1 (chunks cost fractions of a cent), two above."""
-    if x is None:
-        return "unknown"
-    if abs(x) < 1:
-        return f"${x:.4f}"
-    return f"${x:,.2f}"
