@@ -434,6 +434,7 @@ def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: s
 def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     from .ghapi import CannotWrite
     from .publish import workflow_annotations
+    from .report import not_reviewed_reason
     from .runner import exit_code
 
     cfg = run.config
@@ -465,7 +466,8 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
                        "listed here.")
         sections = [_unchanged(run)]
     _step_summary(run, lambda n: _render(report, cfg, n), sections)
-    skipped = report.dry_run or not any(e.reviewed for e in report.files)
+    not_reviewed = not_reviewed_reason(report)
+    skipped = report.dry_run or not_reviewed is not None
     cost = "unknown" if usd is None else f"{usd:.6f}"
     inline = result.inline_comments if result else 0
     write_outputs(run.ctx.output, outputs(skipped=skipped, cost=cost, findings=len(report.findings),
@@ -473,6 +475,10 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
                                           summary_url=url))
     say(f"reviewbot: {_plural(len(report.findings), 'finding')}, {_plural(inline, 'inline comment')}, "
         f"cost {cost} USD, {_plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
+    if not_reviewed is not None:  # never a green check with nothing reviewed, unless asked to warn
+        warn = run.opts.get("on_not_reviewed") == "warn"
+        say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
+        return EXIT_OK if warn else EXIT_SERVICE
     return exit_code(report, cfg)
 
 

@@ -27,7 +27,9 @@ EPILOG = """\b
 The model, budget and review options can also be set as REVIEWBOT_<OPTION>
 (e.g. REVIEWBOT_FAIL_ON=high); the GitHub Action passes its inputs that way.
 Exit codes: 0 done, 1 a finding at or above --fail-on, 2 usage/config/input
-error (including a missing API key), 3 every model call failed, 4 internal error.
+error (including a missing API key), 3 nothing was reviewed (every model
+call failed, every reply was unusable, or everything was skipped), 4 internal
+error, 130 interrupted (Ctrl-C).
 Docs: README.md; config schema: `reviewbot config schema`."""
 
 
@@ -84,6 +86,7 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     """Review a diff: a file, standard input (`-`), or a git range."""
     from . import sources
     from .diff import parse_diff
+    from .report import not_reviewed_reason
 
     given = [x for x in (source, diff_path, git_range) if x]
     if len(given) != 1:
@@ -105,7 +108,13 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     emit(render(report, fmt, config), output)
     for warning in report.warnings:  # also on stderr: the report may be going to a file
         click.echo(f"reviewbot: warning: {warning}", err=True)
-    ctx.exit(exit_code(report, config))
+    code = exit_code(report, config)
+    reason = not_reviewed_reason(report)
+    if reason is not None:  # exit 3 says why, in one line, wherever the report went
+        click.echo(f"reviewbot: error: not reviewed: {reason}", err=True)
+        click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
+                   "or run with --audit-log FILE to see every call", err=True)
+    ctx.exit(code)
 
 
 @cli.group()
@@ -138,6 +147,7 @@ def config_show_cmd(config_path: str | None) -> None:
 @click.option("--pr", "pr_number", type=int, metavar="N", envvar="REVIEWBOT_PR_NUMBER", help="Pull request number (for workflow_dispatch or local use).")
 @click.option("--incremental/--full", default=None, envvar="REVIEWBOT_INCREMENTAL", help="Review only files changed since the last reviewed head (default: review.incremental).")
 @click.option("--require-review", is_flag=True, envvar="REVIEWBOT_REQUIRE_REVIEW", help="Fail (exit 3) instead of skipping when no provider key is available, e.g. on fork PRs.")
+@click.option("--on-not-reviewed", type=click.Choice(("fail", "warn")), default="fail", show_default=True, envvar="REVIEWBOT_ON_NOT_REVIEWED", help="When nothing was reviewed (every call failed, every reply unusable, everything skipped): fail the step with exit 3, or only warn.")
 @click.option("--bot-login", metavar="LOGIN", envvar="REVIEWBOT_BOT_LOGIN", help="The login the token posts as: github-actions[bot] (the workflow's GITHUB_TOKEN; the action sets it), <app-slug>[bot] (a GitHub App) or the user of a personal token. Only its comments' hidden markers are trusted. Default: asked from GitHub once, when a marker must be judged.")
 def github(**opts: Any) -> None:
     """Review a pull request inside GitHub Actions: one review, one summary comment."""

@@ -177,7 +177,7 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
     summaries: list[tuple[str, str]] = []
     for result in outcome.results:
         chunk = chunks.get(result.chunk_id)
-        if not result.summary or chunk is None:
+        if result.status != "reviewed" or not result.summary or chunk is None:
             continue
         # A chunk's summary describes its code: it may only reach models that chunk may reach.
         if all(model_allowed(m, chunk.group, plan.config) for m in models):
@@ -191,6 +191,9 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
              if all(model_allowed(m, compliance_group((f.path, f.old_path or ""), plan.config), plan.config)
                     for m in models)]
     reviewed = [r for r in outcome.results if r.status == "reviewed"]
+    if not reviewed:  # nothing reviewed: no overview is asked for, none could be true
+        return replace(outcome, calls=tuple(reviewer.shared.calls),
+                       failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
     if len(outcome.results) == 1 and len(reviewed) == 1 and reviewed[0].summary:
         # One chunk is the whole PR: its summary is the overview, without another round trip.
         overview: str | None = reviewed[0].summary

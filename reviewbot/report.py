@@ -102,6 +102,15 @@ def build_report(
     )
 
 
+def not_reviewed_reason(report: Report) -> str | None:
+    """Why nothing was reviewed, or None when some chunk was (or nothing needed review, or it
+    is a dry run). Every call failing, every reply unusable, the budget skipping every chunk or
+    compliance blocking them all: none of these may ever look like a clean review."""
+    if report.dry_run or not report.chunks or any(c.status == "reviewed" for c in report.chunks):
+        return None
+    return "; ".join(dict.fromkeys(c.reason or c.status for c in report.chunks))
+
+
 def _chunk_entry(route: Route, plan: Plan, result: ChunkResult | None) -> ChunkEntry:
     chunk = route.chunk
     if result is None:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from . import __version__
 from .cost import CostSummary, format_usd
 from .findings import SEVERITIES, Finding
-from .report import ChunkEntry, FileEntry, Report
+from .report import ChunkEntry, FileEntry, Report, not_reviewed_reason
 
 INFORMATION_URI = "https://github.com/reviewbot/reviewbot"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -168,11 +168,15 @@ def render_text(report: Report, *, color: bool = False, min_severity: str = "low
     if report.dry_run:
         return _text_plan(report)
     paint = _painter(color)
-    out = [f"reviewbot review of {report.source}"]
+    not_reviewed = not_reviewed_reason(report)
+    out = [f"Not reviewed: {_plain(not_reviewed)}" if not_reviewed else f"reviewbot review of {report.source}"]
     found = sorted(report.findings, key=_order)
+    if not_reviewed:
+        out.append(f"reviewbot review of {report.source}")
     out.append(f"{_plural(len(found), 'finding')}: {_count_phrase(found)}" if found
+               else "No findings: nothing was reviewed" if not_reviewed
                else f"No findings at or above {min_severity}")
-    if report.overview:
+    if report.overview and not not_reviewed:
         out += ["", *textwrap.wrap(_plain(report.overview), 100)]
     entries = {e.path: e for e in report.files}
     by_path: dict[str | None, list[Finding]] = {}
@@ -392,7 +396,7 @@ def render_markdown(report: Report, *, max_chars: int = MARKDOWN_MAX_CHARS, min_
     found = sorted(report.findings, key=_order)
     items = [_md_finding(f) for f in found]
     head = ["### reviewbot", "", _verdict(report, min_severity)]
-    if report.overview:
+    if report.overview and not not_reviewed_reason(report):  # an overview of nothing reviewed would mislead
         head += ["", "> " + sanitize_model_text(report.overview, 3_000).replace("\n", "\n> ")]
     tail = _md_tail(report, _FULL_ROWS)
 
@@ -429,6 +433,9 @@ def _verdict(report: Report, min_severity: str) -> str:
     if report.dry_run:
         return f"🧪 **Dry run: no model was called** — {_plural(len(report.chunks), 'chunk')} planned, estimated {format_usd(report.cost.total_usd)}"
     files, chunks = _not_reviewed(report)
+    nothing = not_reviewed_reason(report)
+    if nothing:
+        return "⛔ **Not reviewed:** " + sanitize_model_text(nothing, 500)
     partial = f" — {_plural(len(chunks), 'chunk')} not reviewed" if chunks else ""
     if report.findings:
         noun = "finding" if len(report.findings) == 1 else "findings"

@@ -104,15 +104,13 @@ def make_targets(cfg: Config, plan: Any) -> Any:
 
 
 def exit_code(report: Report, cfg: Config) -> int:
-    """3 when nothing could be reviewed because every model call failed; 1 on --fail-on."""
-    from .findings import severity_at_least
+    """3 when nothing was reviewed (every call failed, every reply unusable, everything skipped
+    or blocked): never a green result, whatever --fail-on says; else 1 on --fail-on."""
+    from .report import not_reviewed_reason
+    from .vocab import severity_at_least
 
-    if not report.dry_run:
-        attempted = [c for c in report.chunks if c.status in ("reviewed", "failed")]
-        if attempted and all(c.status == "failed" for c in attempted) and not any(
-            c.outcome == "ok" for c in report.calls
-        ):
-            return EXIT_SERVICE
+    if not_reviewed_reason(report) is not None:
+        return EXIT_SERVICE
     threshold = cfg.review.fail_on
     if threshold != "none" and any(severity_at_least(f.severity, threshold) for f in report.findings):
         return EXIT_FINDINGS

@@ -553,6 +553,27 @@ def test_every_chunk_failing_is_not_a_green_review(h: Harness, llm: FakeOpenAISe
     assert parse_summary_state(body).head == ""  # type: ignore[union-attr]
 
 
+def test_nothing_reviewed_fails_the_step_with_its_reason_in_the_log(h: Harness, llm: FakeOpenAIServer) -> None:
+    # Every review request fails while a summary request would succeed: no overview is asked.
+    llm.responder = lambda request: FakeReply.server_error() if "<diff>" in json.dumps(request) \
+        else FakeReply.ok("Everything looks fine.")
+    result = h.run()
+    assert result.code == 3
+    assert "::error::reviewbot: not reviewed: " in result.stdout
+    body = h.summary()["body"]
+    assert "⛔ **Not reviewed:**" in body and "Everything looks fine" not in body
+    assert result.outputs["skipped"] == "true"
+    assert all("<diff>" in json.dumps(r.body) for r in llm.chat_requests)  # no overview request
+
+
+def test_on_not_reviewed_warn_only_warns(h: Harness, llm: FakeOpenAIServer) -> None:
+    llm.responder = lambda request: FakeReply.unauthorized()
+    result = h.run("--on-not-reviewed", "warn")
+    assert result.code == 0
+    assert "::warning::reviewbot: not reviewed: " in result.stdout
+    assert result.outputs["skipped"] == "true"
+
+
 def test_fork_with_a_read_only_token_gets_annotations(h: Harness, gh: FakeGitHub) -> None:
     gh.read_only = True
     result = h.run()

@@ -557,3 +557,39 @@ def test_audit_lines_match_the_calls(world: World) -> None:
     seen = world.local.reviews()[-len(logged):]
     assert [a["messages"] for a in logged] == [s.body["messages"] for s in seen]
     assert [json.loads(a["reply"]) for a in logged] == [{"summary": "Changes lib/util.py.", "findings": []}]
+
+
+# -- nothing reviewed is never green ---------------------------------------------------------
+
+def test_every_review_call_failing_asks_no_overview_and_says_not_reviewed(world: World) -> None:
+    for model in (CLOUD_A, CLOUD_B):
+        world.cloud.always[wire(model)] = lambda body: FakeReply.ok(OVERVIEW) if is_overview(body) \
+            else FakeReply.server_error()
+    config = world.config(models={"cheap": [CLOUD_B], "frontier": [CLOUD_A], "summary": "cheap"})
+    diff = world.diff({"lib/util.py": code("util"), "app/login.py": code("login")})
+    result = world.review(diff, config, "--fail-on", "none")
+
+    assert result.code == 3
+    assert not any(is_overview(s.body) for s in world.cloud.seen)  # no overview of nothing
+    assert result.json["overview"] is None
+    assert "reviewbot: error: not reviewed: " in result.stderr
+    code_, text, _ = run_cli(world.capsys, ["review", str(diff), "--config", str(config)])
+    assert code_ == 3 and text.startswith("Not reviewed: ")
+    assert "No findings at or above" not in text
+
+
+def test_a_budget_that_skips_every_chunk_is_not_a_clean_review(world: World) -> None:
+    config = world.config(budget={"max_input_tokens": 1, "on_exceed": "skip"})
+    result = world.review(world.diff({"lib/util.py": code("util")}), config)
+
+    assert world.cloud.server.requests == ()
+    assert result.code == 3 and all(c["status"] == "skipped" for c in result.json["chunks"])
+    assert "not reviewed: " in result.stderr
+
+
+def test_compliance_blocking_every_chunk_is_not_a_clean_review(world: World) -> None:
+    config = world.config(compliance=[{"paths": ["secure/**"], "allow": "local"}])
+    result = world.review(world.diff(SECURE), config)
+
+    assert result.code == 3 and world.cloud.server.requests == ()
+    assert "local-only, no local model available" in result.stderr
