@@ -102,7 +102,7 @@ def instrument(timer: StageTimer) -> None:
 
 def plan_once(data: bytes, config_text: str, timer: StageTimer | None) -> tuple[Any, str]:
     """The dry-run path of `reviewbot review`, stage by stage as the CLI runs it."""
-    from reviewbot import reporters
+    from reviewbot import render as reporters
     from reviewbot.diff import parse_diff
     from reviewbot.runner import execute, load_effective_config
 
@@ -118,7 +118,7 @@ def in_process(data: bytes, config_text: str) -> float:
     timer = StageTimer()
     t_import, t_import_cpu = time.perf_counter(), time.thread_time()
     import reviewbot.pipeline
-    import reviewbot.reporters
+    import reviewbot.render
     import reviewbot.runner  # noqa: F401
 
     timer.add("imports", time.perf_counter() - t_import)

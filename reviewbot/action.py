@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import EXIT_OK, EXIT_SERVICE, ConfigError, MissingKeyError, ReviewbotError, UsageError
+from .render.safe import inline_code, one_line
+from .textutil import plural, squash
 
 if TYPE_CHECKING:
     from .config import Config
@@ -92,7 +94,7 @@ def read_event(env: Mapping[str, str], pr_number: int | None) -> Event:
     try:
         payload = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"cannot read the event payload {path}: {_one_line(str(exc))[:200]}") from None
+        raise UsageError(f"cannot read the event payload {path}: {squash(str(exc))[:200]}") from None
     if not isinstance(payload, dict):
         raise UsageError(f"the event payload {path} is not a JSON object")
     return Event(name, payload)
@@ -282,7 +284,7 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
     except MissingKeyError as exc:
         required = bool(opts.get("require_review"))
         say(command("error" if required else "notice", f"reviewbot: not reviewed: {exc.message}"))
-        code = _not_reviewed(gh, run, _key_message(exc, info.is_fork), say, new_head=None)
+        code = _not_reviewed(gh, run, one_line(_key_message(exc, info.is_fork), 500), say, new_head=None)
         return EXIT_SERVICE if required else code
     return _publish(gh, run, report, say)
 
@@ -312,21 +314,21 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
     named = {**opts, "config_path": f"{path} at base {base[:7]}"}
     config, notes = load_effective_config(named, text=text or "")
     run = Run(ctx, opts, info, head, base, diff, config, list(notes))
-    source = f"`{path}` from the base branch ({where})" if text is not None else f"defaults (no `{path}` at {where})"
+    source = f"{inline_code(path)} from the base branch ({where})" if text is not None else f"defaults (no {inline_code(path)} at {where})"
     run.about.append(f"Config: {source}")
     touched = {p for f in diff.files for p in (f.path, f.old_path) if p}
     if path in touched:
         used = "the base branch's config" if text is not None else "the defaults (the base branch has none)"
-        run.top.append(f"> ⚠️ This PR changes `{path}`: the new rules apply after merge; this review used "
+        run.top.append(f"> ⚠️ This PR changes {inline_code(path)}: the new rules apply after merge; this review used "
                        f"{used} (base SHA `{base[:12]}`).")
     if config.prompts_dir:
         folder = _repo_path(config.prompts_dir, "prompts_dir")
         local, fetched = fetch_prompts(gh, folder, base, ctx.runner_temp)
         run.config = override(config, {"prompts_dir": str(local)})
-        shown = ", ".join(f"`{n}`" for n in fetched) or "none found, built-in prompts used"
-        run.about.append(f"Prompts: `{folder}/` from the base branch ({shown})")
+        shown = ", ".join(inline_code(n) for n in fetched) or "none found, built-in prompts used"
+        run.about.append(f"Prompts: {inline_code(folder + '/')} from the base branch ({shown})")
         if any(p == folder or p.startswith(folder + "/") for p in touched):
-            run.top.append(f"> ⚠️ This PR changes prompt templates in `{folder}/`: they apply after merge.")
+            run.top.append(f"> ⚠️ This PR changes prompt templates in {inline_code(folder + '/')}: they apply after merge.")
     return run
 
 
@@ -380,8 +382,8 @@ def _scope(gh: GitHubPR, run: Run) -> Diff | None:
     files = tuple(f for f in run.diff.files if f.path in keep or (f.old_path or "") in keep)
     run.since = previous
     run.unchanged = tuple(f.path for f in run.diff.files if f not in files)
-    run.top.append(f"> Incremental review: {_plural(len(files), 'file')} changed since the last review "
-                   f"(`{previous[:7]}`); {_plural(len(run.unchanged), 'unchanged file')} not reviewed again.")
+    run.top.append(f"> Incremental review: {plural(len(files), 'file')} changed since the last review "
+                   f"(`{previous[:7]}`); {plural(len(run.unchanged), 'unchanged file')} not reviewed again.")
     return Diff(files=files)
 
 
@@ -395,7 +397,7 @@ def _execute(run: Run, diff: Diff) -> Report:
                      dry_run=dry, audit_log=audit, pr_title=run.info.title, pr_body=run.info.body,
                      run_id=run.ctx.run_id)
     if audit and not dry:
-        run.about.append(f"Audit log: `{audit}` on the runner ({_plural(len(report.calls), 'model request')}; "
+        run.about.append(f"Audit log: {inline_code(audit)} on the runner ({plural(len(report.calls), 'model request')}; "
                          "keep it with actions/upload-artifact)")
     return report
 
@@ -462,7 +464,7 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         for line in lines:
             say(line)
         run.top.append(f"> The token cannot write to this pull request (fork pull requests get a read-only "
-                       f"token): {_plural(len(lines), 'finding')} shown as annotations; every finding is "
+                       f"token): {plural(len(lines), 'finding')} shown as annotations; every finding is "
                        "listed here.")
         sections = [_unchanged(run)]
     _step_summary(run, lambda n: _render(report, cfg, n), sections)
@@ -473,8 +475,8 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     write_outputs(run.ctx.output, outputs(skipped=skipped, cost=cost, findings=len(report.findings),
                                           inline=inline, review_url=result.html_url if result else "",
                                           summary_url=url))
-    say(f"reviewbot: {_plural(len(report.findings), 'finding')}, {_plural(inline, 'inline comment')}, "
-        f"cost {cost} USD, {_plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
+    say(f"reviewbot: {plural(len(report.findings), 'finding')}, {plural(inline, 'inline comment')}, "
+        f"cost {cost} USD, {plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
     if not_reviewed is not None:  # never a green check with nothing reviewed, unless asked to warn
         warn = run.opts.get("on_not_reviewed") == "warn"
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
@@ -503,7 +505,7 @@ def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[
 
 
 def _render(report: Report, cfg: Config, max_chars: int) -> str:
-    from .reporters import render_markdown
+    from .render import render_markdown
 
     return render_markdown(report, max_chars=max_chars, min_severity=cfg.review.min_severity)
 
@@ -563,14 +565,14 @@ def _not_inline(rest: Sequence[Finding], payload: ReviewPayload | None, carried:
     lines = []
     for f in rest[:LIST_MAX]:
         if f.placement != "inline" or f.line is None:
-            where = _code(f.path) if f.path else "the whole pull request"
-            why = _clean(f.anchor_note or "not tied to a changed line", 300)
+            where = inline_code(f.path) if f.path else "the whole pull request"
+            why = one_line(f.anchor_note or "not tied to a changed line", 300)
         else:
-            where = _code(f"{f.path}:{f.line}" + (" (old)" if f.side == "LEFT" else ""))
+            where = inline_code(f"{f.path}:{f.line}" + (" (old)" if f.side == "LEFT" else ""))
             why = "over the inline comment limit" if full else "not a commentable line of this diff"
-        lines.append(f"- **{f.severity}** {_clean(f.title, 200)} — {where} — {why}")
+        lines.append(f"- **{f.severity}** {one_line(f.title, 200)} — {where} — {why}")
     if len(rest) > LIST_MAX:
-        lines.append(f"- … {_plural(len(rest) - LIST_MAX, 'more finding')} in the findings above")
+        lines.append(f"- … {plural(len(rest) - LIST_MAX, 'more finding')} in the findings above")
     lines += carried[:LIST_MAX]
     return "\n".join([_NOT_INLINE, "", *lines])
 
@@ -598,9 +600,9 @@ def _carried(run: Run) -> list[str]:
 def _unchanged(run: Run) -> str:
     if not run.unchanged:
         return ""
-    lines = [f"- {_code(p)}" for p in run.unchanged[:LIST_MAX]]
+    lines = [f"- {inline_code(p)}" for p in run.unchanged[:LIST_MAX]]
     if len(run.unchanged) > LIST_MAX:
-        lines.append(f"- … {_plural(len(run.unchanged) - LIST_MAX, 'more file')}")
+        lines.append(f"- … {plural(len(run.unchanged) - LIST_MAX, 'more file')}")
     return "\n".join([f"#### Unchanged since the last review (`{run.since[:7]}`)", "", *lines])
 
 
@@ -614,12 +616,12 @@ def _review_lines(report: Report, payload: ReviewPayload, result: PostResult | N
     lines = []
     if result is not None:
         lines.append(f"Review: [{payload.event.lower().replace('_', ' ')}]({result.html_url}) with "
-                     f"{_plural(result.inline_comments, 'inline comment')} (at most {max_inline} per review)")
+                     f"{plural(result.inline_comments, 'inline comment')} (at most {max_inline} per review)")
         if result.in_body:
-            lines.append(f"GitHub rejected the inline comments ({_clean(result.rejection or '', 300)}): "
+            lines.append(f"GitHub rejected the inline comments ({one_line(result.rejection or '', 300)}): "
                          "they are in the review body instead")
     if payload.duplicates:
-        lines.append(f"{_plural(payload.duplicates, 'finding')} already posted by an earlier run: not repeated")
+        lines.append(f"{plural(payload.duplicates, 'finding')} already posted by an earlier run: not repeated")
     return lines
 
 
@@ -627,35 +629,15 @@ def _note_ignored(gh: GitHubPR, run: Run) -> None:
     """Say so when someone else's comments carried our hidden markers: they were not allowed
     to silence findings or stand in for the summary, and whoever reads the PR should know."""
     if gh.ignored_markers:
-        run.about.append(f"Ignored reviewbot markers in {_plural(gh.ignored_markers, 'comment')} "
-                         f"not written by `{gh.login}`")
+        run.about.append(f"Ignored reviewbot markers in {plural(gh.ignored_markers, 'comment')} "
+                         f"not written by {inline_code(gh.login or '')}")
 
 
 def _cost_line(usd: float | None, state: SummaryState) -> str:
     from .cost import format_usd
 
     return (f"Cost: this run {format_usd(usd)}; this pull request so far {format_usd(state.total_usd)} "
-            f"over {_plural(state.runs, 'run')}")
-
-
-def _clean(text: str, limit: int) -> str:
-    from .reporters import sanitize_model_text
-
-    return " ".join(sanitize_model_text(text, limit).split())
-
-
-def _code(text: str) -> str:
-    ticks = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+            f"over {plural(state.runs, 'run')}")
 
 
 __all__ = [

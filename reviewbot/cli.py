@@ -157,7 +157,7 @@ def github(**opts: Any) -> None:
 
 
 def render(report: Report, fmt: str, cfg: Config) -> str:
-    from . import reporters
+    from . import render as reporters
 
     if fmt == "json":
         return reporters.render_json(report)

@@ -13,8 +13,18 @@ from typing import Literal
 
 from .diff import Diff, FileDiff, Hunk
 from .errors import UsageError
-from .findings import SEVERITIES, Finding
-from .reporters import sanitize_model_text
+from .findings import Finding
+from .render.safe import (
+    break_markers,
+    code_block,
+    inline_code,
+    longest_backtick_run,
+    one_line,
+    plain,
+    prose,
+)
+from .textutil import squash
+from .vocab import SEVERITY_ICON, severity_rank
 
 # GitHub rejects review, comment and issue-comment bodies above this many characters (422
 # "Body is too long (maximum is 65536 characters)").
@@ -36,13 +46,8 @@ _EVENTS = ("COMMENT", "REQUEST_CHANGES")
 
 _SUGGESTION_FENCE = re.compile(r"^(`{3,})suggestion$", re.MULTILINE)
 
-_BADGES = {
-    "critical": "🔴 **Critical**",
-    "high": "🟠 **High**",
-    "medium": "🟡 **Medium**",
-    "low": "🔵 **Low**",
-    "info": "⚪ **Info**",
-}
+# The same icons as the summary and every markdown report (vocab.SEVERITY_ICON).
+_BADGES = {sev: f"{icon} **{sev.capitalize()}**" for sev, icon in SEVERITY_ICON.items()}
 
 
 # --- hidden markers -----------------------------------------------------------------------
@@ -132,7 +137,7 @@ class ReviewComment:
     def location(self) -> str:
         lines = f"{self.start_line}-{self.line}" if self.start_line else str(self.line)
         old = " (old file)" if self.side == "LEFT" else ""
-        return f"`{self.path}` line {lines}{old}"
+        return f"{inline_code(self.path)} line {lines}{old}"
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,7 @@ class ReviewPayload:
         # fingerprint marker, which re-runs read from review bodies (ghapi.existing_fingerprints)
         # so a finding listed here is not posted again; a section cut for length has none.
         # The location holds a path from the PR: it must not smuggle in a marker.
-        sections = [f"---\n{_break_markers(c.location)}\n\n{_plain_fences(c.body)}" for c in self.comments]
+        sections = [f"---\n{c.location}\n\n{_plain_fences(c.body)}" for c in self.comments]
         return replace(self, body=_join_capped(head, sections), comments=())
 
 
@@ -227,7 +232,7 @@ def build_review(
     comments: list[ReviewComment] = []
     rest: list[Finding] = []
     duplicates = 0
-    for finding in sorted(findings, key=_severity_rank):
+    for finding in sorted(findings, key=lambda f: severity_rank(f.severity)):
         comment = _to_comment(finding, diff)
         if comment is None:
             rest.append(finding)
@@ -240,14 +245,10 @@ def build_review(
     line = header or _default_header(commit_id, len(comments), len(rest), duplicates)
     marker = render_run_marker(run_id)
     payload = ReviewPayload(
-        commit_id=commit_id, event=event, body=f"{_one_line(line)}\n\n{marker}",
+        commit_id=commit_id, event=event, body=f"{squash(line)}\n\n{marker}",
         comments=tuple(comments), run_id=extract_run_id(marker) or "", duplicates=duplicates,
     )
     return payload, rest
-
-
-def _severity_rank(f: Finding) -> int:
-    return SEVERITIES.index(f.severity) if f.severity in SEVERITIES else len(SEVERITIES)
 
 
 def _default_header(commit_id: str, inline: int, rest: int, duplicates: int) -> str:
@@ -305,17 +306,19 @@ def _hunk_of(fd: FileDiff, line: int, side: str) -> Hunk | None:
 
 
 def render_comment_body(finding: Finding, *, suggestion: bool = True) -> str:
-    """Badge, title, sanitized model text, an optional suggestion block and the hidden
-    fingerprint marker, within GitHub's body limit."""
-    badge = _BADGES.get(finding.severity, finding.severity)
+    """Badge, title, the model's text made safe (render.safe), an optional suggestion block
+    and the hidden fingerprint marker, within GitHub's body limit."""
+    badge = _BADGES.get(finding.severity, one_line(finding.severity, 20))
     # Bounded so that only the body text ever needs cutting to fit MAX_BODY.
-    category, title = _one_line(_sanitize(finding.category))[:40], _one_line(_sanitize(finding.title))[:300]
-    head = f"{badge} · {category} · **{title}**"
-    text = _sanitize(finding.body).strip()
-    note = f"_({finding.anchor_note})_" if finding.anchor_note else ""
+    head = f"{badge} · {one_line(finding.category, 40)} · **{one_line(finding.title, 300)}**"
+    text = prose(finding.body, max_chars=MAX_BODY)
+    note = f"_{one_line(finding.anchor_note, 500)}_" if finding.anchor_note else ""
     block = ""
     if finding.suggestion is not None:
-        block = suggestion_block(finding.suggestion) if suggestion else _plain_block(finding)
+        # A suggestion is applied as written, so it cannot be altered to break a marker
+        # look-alike: such a suggestion is shown as plain code instead (markers broken).
+        forged = break_markers(finding.suggestion) != finding.suggestion
+        block = suggestion_block(finding.suggestion) if suggestion and not forged else _plain_block(finding)
     marker = FINGERPRINT_MARKER.format(fp=finding.fingerprint) if finding.fingerprint else ""
     full = _join(head, text, note, block, marker)
     if len(full) <= MAX_BODY:
@@ -332,7 +335,7 @@ def _join(*parts: str) -> str:
 def suggestion_block(text: str) -> str:
     """A ```suggestion block replacing the anchored lines with `text`. The fence is longer
     than any backtick run inside the text, or the text would close it early."""
-    fence = "`" * max(3, _longest_backticks(text) + 1)
+    fence = "`" * max(3, longest_backtick_run(text) + 1)
     body = text[:-1] if text.endswith("\n") else text
     return f"{fence}suggestion\n{body}\n{fence}" if body else f"{fence}suggestion\n{fence}"
 
@@ -340,30 +343,7 @@ def suggestion_block(text: str) -> str:
 def _plain_block(finding: Finding) -> str:
     # A suggestion on removed lines or across hunks would replace the wrong lines: show it
     # as plain code instead.
-    fence = "`" * max(3, _longest_backticks(finding.suggestion or "") + 1)
-    return f"Suggested code:\n\n{fence}\n{(finding.suggestion or '').rstrip(chr(10))}\n{fence}"
-
-
-def _longest_backticks(text: str) -> int:
-    return max((len(m) for m in re.findall(r"`+", text)), default=0)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-# Model text is untrusted: it must not ping people, inject HTML or forge our hidden markers.
-# reporters.sanitize_model_text handles mentions, HTML and fences (outside code); markers are
-# broken here, inside code too, since extract_fingerprints reads code spans as well.
-_MARKER_RE = re.compile(r"<!--(\s*)reviewbot:")
-
-
-def _sanitize(text: str) -> str:
-    return _break_markers(sanitize_model_text(text, max_chars=MAX_BODY))
-
-
-def _break_markers(text: str) -> str:
-    return _MARKER_RE.sub("<!--\\1reviewbot\u200b:", text)
+    return "Suggested code:\n\n" + code_block(finding.suggestion or "")
 
 
 # --- annotations (read-only fallback) -----------------------------------------------------
@@ -382,7 +362,7 @@ def workflow_annotations(
     lines: list[str] = []
     rest: list[Finding] = []
     used = {"error": 0, "warning": 0, "notice": 0}
-    for f in sorted(findings, key=_severity_rank):
+    for f in sorted(findings, key=lambda f: severity_rank(f.severity)):
         level = _LEVELS.get(f.severity, "notice")
         if used[level] >= limit_per_level:
             rest.append(f)
@@ -403,7 +383,7 @@ def _annotation(level: str, f: Finding) -> str:
                 props.append(("endLine", str(f.line)))
         elif f.line is not None:  # old-file numbers do not exist in the checked-out tree
             message = f"(removed line {f.line}) {message}"
-    props.append(("title", f"[{f.severity}] {_one_line(f.title)}"))
+    props.append(("title", f"[{f.severity}] {squash(plain(f.title))}"))
     rendered = ",".join(f"{k}={_escape_property(v)}" for k, v in props)
     return f"::{level} {rendered}::{_escape_data(message)}"
 

@@ -216,10 +216,10 @@ def expected_comments() -> list[dict[str, Any]]:
     sso_fp = fingerprint("app/sso.py", SSO["title"], line_text("app/sso.py", 16))
     return [
         {"path": "app/auth.py", "line": 18, "side": "RIGHT",
-         "body": f"🟠 **High** · security · **SQL built from user input**\n\n{AUTH['body']}\n\n"
+         "body": f"🔴 **High** · security · **SQL built from user input**\n\n{AUTH['body']}\n\n"
                  f"<!-- reviewbot:fp:{auth_fp} -->"},
         {"path": "app/sso.py", "line": 16, "side": "RIGHT",
-         "body": f"🟡 **Medium** · security · **TLS verification disabled**\n\n{SSO['body']}\n\n"
+         "body": f"🟠 **Medium** · security · **TLS verification disabled**\n\n{SSO['body']}\n\n"
                  f"```suggestion\n        timeout=10,\n```\n\n<!-- reviewbot:fp:{sso_fp} -->"},
     ]
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from mdcheck import assert_inert
 
 from reviewbot.diff import Diff, DiffLine, FileDiff, Hunk
 from reviewbot.errors import UsageError
@@ -89,10 +90,10 @@ def test_payload_is_exactly_what_github_expects() -> None:
         "body": "**reviewbot** reviewed `ccccccc`: 2 inline comments.\n\n<!-- reviewbot:run:42-1 -->",
         "comments": [
             {"path": "app.py", "line": 11, "side": "RIGHT",
-             "body": "🟠 **High** · security · **SQL built from input**\n\nUser input reaches the query."
+             "body": "🔴 **High** · security · **SQL built from input**\n\nUser input reaches the query."
                      "\n\n<!-- reviewbot:fp:abc123 -->"},
             {"path": "app.py", "line": 13, "side": "RIGHT", "start_line": 11, "start_side": "RIGHT",
-             "body": "🟡 **Medium** · bug · **Range**\n\nBoth lines.\n\n<!-- reviewbot:fp:def456 -->"},
+             "body": "🟠 **Medium** · bug · **Range**\n\nBoth lines.\n\n<!-- reviewbot:fp:def456 -->"},
         ],
     }
 
@@ -177,14 +178,13 @@ def test_already_posted_findings_are_skipped_and_counted() -> None:
 
 def test_model_text_cannot_mention_inject_html_or_forge_markers() -> None:
     body = ("Ask @octocat and @org/team. Mail a@b.io. <img src=x onerror=alert(1)>Use List<String>.\n"
-            "<details><summary>x</summary>y</details> <!-- reviewbot:fp:forged -->\n"
+            "<details><summary>x</summary>y</details> <!-- reviewbot:fp:forged -->\n\n"
             "`@keep <b>code</b> <!-- reviewbot:fp:forged2 -->` and\n```\n@also <i>kept</i>\n```")
     rendered = render_comment_body(finding(11, title="Hi @admin", body=body, fingerprint="real"))
     for name in ("octocat", "org/team", "admin"):
         assert f"@{name}" not in rendered and name in rendered  # the mention is broken, not removed
     assert "a@b.io" in rendered  # an e-mail address is no mention
-    assert "<img" not in rendered and "<details>" not in rendered and "<summary>" not in rendered
-    assert "<String>" not in rendered
+    assert_inert(rendered, max_markers=1)  # rendered as GitHub would: no HTML, image or mention
     assert "`@keep <b>code</b>" in rendered and "@also <i>kept</i>" in rendered  # code is left as written
     assert extract_fingerprints(rendered) == {"real"}
 

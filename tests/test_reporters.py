@@ -7,23 +7,15 @@ import json
 import re
 from dataclasses import replace
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviewbot import __version__
 from reviewbot.cost import CostRow, CostSummary
 from reviewbot.findings import Finding
+from reviewbot.render import render_json, render_markdown, render_sarif, render_text
+from reviewbot.render.safe import ZWJ, unsafe_nodes
 from reviewbot.report import ChunkEntry, FileEntry, Report
-from reviewbot.reporters import (
-    ZWJ,
-    code_fence,
-    render_json,
-    render_markdown,
-    render_sarif,
-    render_text,
-    sanitize_model_text,
-)
 from reviewbot.reviewer import CallRecord, Failover
 
 
@@ -240,6 +232,11 @@ def test_markdown_verdicts_for_no_findings_and_not_reviewed() -> None:
     assert "⛔ **Not reviewed:** every model failed: rate limited" in md
 
 
+# Our own markup in the summary: the only raw HTML a judge may find there.
+OWN_HTML = [r"<details( open)?>", r"<summary>.*</summary>", r"</details>", r"</?sub>",
+            r"<details( open)?><summary>.*", r"<b>", r"</b>", r"</summary>"]
+
+
 def test_markdown_neutralises_mentions_html_and_fences() -> None:
     evil = _finding(
         title="Ping @octocat <img src=x onerror=alert(1)>",
@@ -248,19 +245,14 @@ def test_markdown_neutralises_mentions_html_and_fences() -> None:
         suggestion="a = '```'\n```\n@octocat",
     )
     md = render_markdown(replace(REPORT, findings=(evil,), overview="Thanks @octocat! <b>bold</b>"))
-    # The only live-looking @octocat is inside the suggestion's code block, where GitHub never pings.
-    outside_code = md.replace("````\n  a = '```'\n  ```\n  @octocat\n  ````", "")
-    assert not re.search(r"(?<![\w`])@octocat", outside_code)
+    # Rendered as GitHub would: nothing live outside code — no mention, image or foreign HTML.
+    assert unsafe_nodes(md, OWN_HTML) == []
     assert f"@{ZWJ}octocat" in md and f"@{ZWJ}github/security-team" in md
-    assert "<img" not in md and "<script" not in md and "<b>bold" not in md
-    assert "![pixel]" not in md and "[pixel](https://evil.test/p.png)" in md
     # Every fence opened inside a finding is closed before our own markup resumes.
     section = md[md.index("<details open>"):md.index("<details><summary>Files reviewed")]
     assert _open_fence(section) is None
     assert "print('x')" in section and "@still-code" in section  # code stays code
-    assert "````\n  a = '```'\n  ```\n  @octocat\n  ````" in md
-    # The model's "</details>" survives only inside its (now closed) code block, where it is text.
-    assert _open_fence(md[: md.index("</details>")]) == "```"
+    assert "a = '```'\n  ```\n  @octocat" in md  # the suggestion, as code
 
 
 def _open_fence(text: str) -> str | None:
@@ -327,27 +319,6 @@ def test_markdown_dry_run_verdict() -> None:
     assert "#### Estimated cost" in md and "Files planned:" in md
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("hi @octocat", f"hi @{ZWJ}octocat"),
-    ("mail me@example.com", "mail me@example.com"),
-    ("`@octocat` in code", "`@octocat` in code"),
-    ("a <img src=x onerror=alert(1)> b", "a  b"),
-    ("List<String", "List&lt;String"),
-    ("x < y", "x < y"),
-    ("<!-- hidden", ""),
-    ("```\n<b>kept in code</b>\n```", "```\n<b>kept in code</b>\n```"),
-    ("```\nopen", "```\nopen\n```"),
-    ("ok\x00\x07", "ok"),
-])
-def test_sanitize_model_text(text: str, expected: str) -> None:
-    assert sanitize_model_text(text) == expected
-
-
-def test_sanitize_caps_length_and_code_fence_outlasts_backticks() -> None:
-    assert len(sanitize_model_text("z" * 10_000, 100)) == 100
-    assert code_fence("a ``` b `````") == "``````\na ``` b `````\n``````"
-
-
 # --- SARIF ---------------------------------------------------------------------------------
 
 
@@ -393,16 +364,6 @@ def test_sarif_percent_encodes_paths() -> None:
 
 _TOKENS = [*"ab @<>/`~\n!()[]|*_-# ", "img", "```", "````", "~~~", "<script>", "@octocat", "</details>", "  "]
 _nasty = st.lists(st.sampled_from(_TOKENS), max_size=80).map("".join)
-
-
-@given(_nasty)
-@settings(max_examples=300, deadline=None)
-def test_sanitized_text_never_leaves_a_fence_open_or_a_raw_tag(text: str) -> None:
-    out = sanitize_model_text(text)
-    assert _open_fence(out) is None
-    if "`" not in text and "~" not in text:  # without code, no tag-like "<" or live mention remains
-        assert not re.search(r"<[A-Za-z/!?]", out)
-        assert not re.search(r"(?<!\w)@(?=[A-Za-z0-9])", out)
 
 
 @given(st.lists(st.tuples(st.sampled_from(["critical", "high", "medium", "low", "info"]), _nasty, _nasty),
