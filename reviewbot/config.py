@@ -129,6 +129,7 @@ class EndpointConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with every call.")
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default review.timeout).")
     max_input_tokens: int | None = Field(default=None, gt=0, description="Context window, for models litellm does not know.")
+    allow_insecure_http: bool = Field(default=False, description="Send the key over plain http:// to a host that is not loopback (a warning is reported); otherwise refused.")
 
 
 class PriceConfig(_Strict):

@@ -17,15 +17,12 @@ only when an item carrying a marker has to be judged (see `own_login`)."""
 from __future__ import annotations
 
 import base64
-import email.utils
 import logging
-import math
 import re
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timezone
 from types import TracebackType
 from typing import Any
 
@@ -45,6 +42,7 @@ from .publish import (
     is_summary,
     parse_summary_state,
 )
+from .retryafter import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -513,7 +511,7 @@ class GitHubPR:
         if exc.status not in (403, 429):
             return None
         headers = {k.lower(): str(v) for k, v in (exc.headers or {}).items()}
-        retry_after = _retry_after(headers.get("retry-after", ""), self.policy.clock)
+        retry_after = parse_retry_after(headers.get("retry-after", ""), self.policy.clock)
         if retry_after is not None:
             return retry_after
         reset = headers.get("x-ratelimit-reset", "")
@@ -534,23 +532,6 @@ class GitHubPR:
             )
         self._waited += seconds
         self.policy.sleep(seconds)
-
-
-def _retry_after(value: str, clock: Callable[[], float]) -> float | None:
-    """Seconds to wait from a `retry-after` header: delay-seconds or an HTTP-date (RFC 9110
-    §10.2.3 allows both), None when absent or unreadable. A date in the past means now. Either
-    form is then bounded the same way, by the client's wait budget (`_wait`)."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000": an HTTP-date is always GMT
-        when = when.replace(tzinfo=timezone.utc)
-    # Dates have whole seconds: round up, or the retry may land just before the time given.
-    return float(max(0, math.ceil(when.timestamp() - clock())))
 
 
 def authored_by(user: Any, login: str) -> bool:

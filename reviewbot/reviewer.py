@@ -86,6 +86,7 @@ class Target:
     timeout: float
     host: str  # endpoint host for the audit log, never a key
     key_env: str | None  # the variable to fix when authentication fails
+    warning: str | None = None  # reported once when the model is used (e.g. a key over http://)
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,19 @@ class ReviewSettings:
     concurrency: int = 8
     max_output_tokens: int = 4096
     attempts_per_model: int = 2  # 5xx/timeout/connection: retries on the same model, jittered
+    # The last model a chunk may use (a single-model tier) is not given up on a 429 or a brief
+    # 5xx: up to this many attempts, waiting what retry-after says, at most max_retry_wait_s
+    # in all for the chunk on that model; a longer retry-after gives up at once.
+    last_model_attempts: int = 4
+    max_retry_wait_s: float = 60.0
     backoff_s: float = 0.5
     cooldown_after: int = 3  # consecutive failures after which a model rests for the run
     include_prompts: bool = False
-    input_margin: float = 1.10  # our tokenizer is not the provider's: reserve a little more
+    # Our tokenizer is not the provider's (a llama.cpp server counted 1.19x ours, median, and
+    # 1.36x at most): until a reply's usage tells the real ratio, reserve with this margin;
+    # then with the largest ratio seen times learned_margin.
+    input_margin: float = 1.40
+    learned_margin: float = 1.05
     max_split_depth: int = 2  # context too long and no larger model: halve the chunk
 
 
@@ -114,6 +124,7 @@ class _Shared:
         self.counter = 0
         self.done = 0
         self.tight = False  # budget too small for max_output_tokens: ask for planned reply sizes
+        self.ratio = 0.0  # provider's input tokens / our count, the largest seen; 0: none yet
         # on_call: each thread's newest record until it can no longer change, the call ids
         # that are final, and how many of `calls` were handed over (in order, under `handing`).
         self.pending: dict[int, str] = {}
@@ -270,7 +281,7 @@ class Reviewer:
                 self._failover(chunk.id, model, nxt, f"chunk larger than the {window}-token context window")
                 last_error = "context too long for every allowed model"
                 continue
-            result, error, kind = self._try_model(chunk, model, messages)
+            result, error, kind = self._try_model(chunk, model, messages, last=nxt is None)
             if result is not None:
                 return result
             last_error = error
@@ -284,10 +295,12 @@ class Reviewer:
         return ChunkResult(chunk.id, "failed", None, error=f"not reviewed: every allowed model failed ({last_error})")
 
     def _try_model(
-        self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...]
+        self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], last: bool = False
     ) -> tuple[ChunkResult | None, str, str]:
-        """Attempts on one model. Returns (result, error, kind); result None means fail over."""
+        """Attempts on one model. Returns (result, error, kind); result None means fail over.
+        `last`: no other model may take the chunk, so a 429 is waited out (bounded)."""
         attempt = 0
+        waited = 0.0
         mode = self._mode(model)
         while True:
             attempt += 1
@@ -297,18 +310,42 @@ class Reviewer:
                 kind, err = failed.kind, failed.message
                 if kind == "budget":
                     return None, err, kind
-                if kind == "bad_request" and mode != "none":
-                    mode = self._step_down(model, mode)  # server rejected response_format
+                if failed.format_rejected and mode != "none":
+                    # Only an answer naming the format steps down, and only for this model; a
+                    # plain 500 or a gateway 502 keeps JSON mode for the retry and the run.
+                    mode = self._step_down(model, mode)
                     continue
-                # A model that just reached cooldown_after failures rests: no retry either.
-                retry = attempt < self.settings.attempts_per_model and not self._is_cooled(model)
-                if kind in ("server", "timeout", "connection") and retry:
-                    if kind == "server" and mode != "none":
-                        mode = self._step_down(model, mode)  # some servers 5xx on json_schema
-                    self.sleep(self.settings.backoff_s * attempt * (0.5 + random.random()))
+                transient = failed.retry_after is not None or failed.status in _TRANSIENT
+                wait = self._retry_wait(model, kind, attempt, failed.retry_after, last and transient)
+                if wait is not None and waited + wait <= self.settings.max_retry_wait_s:
+                    waited += wait
+                    self.sleep(wait)
                     continue
                 return None, err, kind
             return self._finish(chunk, model, messages, reply, mode), "", "ok"
+
+    def _retry_wait(self, model: str, kind: str, attempt: int, retry_after: float | None,
+                    last: bool) -> float | None:
+        """Seconds to wait before another attempt on the same model; None: give up on it.
+        A 429 fails over at once unless no model is left; 5xx, timeouts and dropped connections
+        are retried, a transient answer (429, 502-504, any retry-after) more often on the last
+        model; retry-after, when sent, is the wait."""
+        if self._is_cooled(model):  # it just reached cooldown_after failures: it rests
+            return None
+        limit = self.settings.last_model_attempts if last else self.settings.attempts_per_model
+        if kind == "rate_limit":
+            allowed = last and attempt < limit
+        elif kind == "server":
+            allowed = attempt < limit
+        elif kind in ("timeout", "connection"):
+            allowed = attempt < self.settings.attempts_per_model  # each one costs a timeout
+        else:
+            allowed = False
+        if not allowed:
+            return None
+        if retry_after is not None:
+            return retry_after
+        return self.settings.backoff_s * attempt * (0.5 + random.random())
 
     def _finish(
         self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], reply: Any, mode: FormatMode
@@ -378,6 +415,8 @@ class Reviewer:
 
         self._settled()  # this thread's previous request is final once it sends another
         target = self.targets(model)
+        if target.warning:
+            self._notice(target.warning)
         in_est = self._input_estimate(messages)
         max_out = self.settings.max_output_tokens
         if self.shared.tight:
@@ -399,11 +438,17 @@ class Reviewer:
             self._failed(model, exc.kind)
             message = self._describe(exc, target)
             self._record(model, tier, chunk_id, files, messages, None, "error", message, target, started)
-            raise _CallFailed(exc.kind, message) from exc
-        usd = response.cost_usd
-        if usd is None:
-            usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
-        self.guard.settle(reservation, usd, response.input_tokens)
+            raise _CallFailed(exc.kind, message, status=exc.status, retry_after=exc.retry_after,
+                              format_rejected=exc.format_rejected) from exc
+        if getattr(response, "usage_reported", True):
+            self._learn(messages, response.input_tokens)
+            usd = response.cost_usd
+            if usd is None:
+                usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
+            self.guard.settle(reservation, usd, response.input_tokens)
+        else:  # no usable usage: charge the worst case that was reserved, never $0
+            usd = self.price(model, in_est, max_out, 0)
+            self.guard.settle(reservation, usd, in_est)
         call_id = self._record(model, tier, chunk_id, files, messages, response, "ok", None, target, started, usd)
         return _Reply(_printable(response.text), response.finish_reason, call_id)
 
@@ -411,12 +456,15 @@ class Reviewer:
         if exc.kind == "auth":
             var = target.key_env or "the API key"
             notice = f"authentication failed for {target.model}: check {var}"
-            with self.shared.lock:
-                if notice not in self.shared.notices:
-                    self.shared.notices.append(notice)
+            self._notice(notice)
             return notice
         status = f"HTTP {exc.status}: " if exc.status else ""
         return f"{exc.kind} ({status}{_one_line(exc.message)})"
+
+    def _notice(self, notice: str) -> None:
+        with self.shared.lock:
+            if notice not in self.shared.notices:
+                self.shared.notices.append(notice)
 
     def _format(self, mode: FormatMode, model: str) -> dict[str, Any] | None:
         if self.response_format is None:
@@ -437,9 +485,27 @@ class Reviewer:
             self.shared.modes[model] = lower  # remember per model what the server accepts
         return lower
 
+    def _raw_count(self, messages: tuple[dict[str, str], ...]) -> int:
+        return sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
+
     def _input_estimate(self, messages: tuple[dict[str, str], ...]) -> int:
-        raw = sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
-        return int(raw * self.settings.input_margin)
+        with self.shared.lock:
+            ratio = self.shared.ratio
+        factor = ratio * self.settings.learned_margin if ratio else self.settings.input_margin
+        return int(self._raw_count(messages) * factor)
+
+    def _learn(self, messages: tuple[dict[str, str], ...], reported: int) -> None:
+        """Remember how the provider counts compared with us, so the remaining requests
+        reserve, and fit the context window, by the provider's count. Tokenizers differ by tens
+        of percent; a ratio outside 0.5x-2x says the usage counts something else: not learnt."""
+        raw = self._raw_count(messages)
+        if raw < 32 or reported <= 0:  # too small to say anything
+            return
+        ratio = reported / raw
+        if not 0.5 <= ratio <= 2.0:
+            return
+        with self.shared.lock:
+            self.shared.ratio = max(self.shared.ratio, ratio)
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _record(
@@ -509,6 +575,8 @@ class Reviewer:
                 self.on_call(record)
 
     def _failed(self, model: str, kind: str) -> None:
+        if kind == "rate_limit":  # the provider is busy, not broken: no step towards cooldown
+            return
         with self.shared.lock:
             self.shared.failures[model] = self.shared.failures.get(model, 0) + 1
             if kind == "auth" or self.shared.failures[model] >= self.settings.cooldown_after:
@@ -537,11 +605,19 @@ class _Reply:
     call_id: str
 
 
+# Answers that say "try again shortly" rather than "this request is broken".
+_TRANSIENT = frozenset({429, 502, 503, 504})
+
+
 class _CallFailed(Exception):
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, status: int | None = None, retry_after: float | None = None,
+                 format_rejected: bool = False) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.format_rejected = format_rejected
 
 
 def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk, Chunk] | None:

@@ -91,13 +91,14 @@ def make_targets(cfg: Config, plan: Any) -> Any:
         conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
         resolved[model] = Target(model=model, api_base=conn.api_base, api_key=conn.api_key,
                                  headers=dict(conn.headers), timeout=conn.timeout,
-                                 host=endpoint_host(conn.api_base, model), key_env=conn.key_env)
+                                 host=endpoint_host(conn.api_base, model), key_env=conn.key_env,
+                                 warning=conn.warning)
 
     def target(model: str) -> Target:
         if model not in resolved:
             conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
             resolved[model] = Target(model, conn.api_base, conn.api_key, dict(conn.headers), conn.timeout,
-                                     endpoint_host(conn.api_base, model), conn.key_env)
+                                     endpoint_host(conn.api_base, model), conn.key_env, conn.warning)
         return resolved[model]
 
     return target
