@@ -108,7 +108,12 @@ def not_reviewed_reason(report: Report) -> str | None:
     compliance blocking them all: none of these may ever look like a clean review."""
     if report.dry_run or not report.chunks or any(c.status == "reviewed" for c in report.chunks):
         return None
-    return "; ".join(dict.fromkeys(c.reason or c.status for c in report.chunks))
+    return "; ".join(dict.fromkeys(_bare(c.reason or c.status) for c in report.chunks))
+
+
+def _bare(reason: str) -> str:
+    """A chunk's reason without its own "not reviewed: " lead: callers say that once."""
+    return reason.removeprefix("not reviewed: ")
 
 
 def _chunk_entry(route: Route, plan: Plan, result: ChunkResult | None) -> ChunkEntry:

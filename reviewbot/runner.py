@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE
@@ -72,7 +72,7 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     return report
 
 
-def make_targets(cfg: Config, plan: Any) -> Any:
+def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -> Any:
     """Resolve every model a request may go to, failing early (exit 2) on a missing key."""
     from .errors import MissingKeyError
     from .llm import endpoint_host, missing_keys, resolve_connection
@@ -81,21 +81,22 @@ def make_targets(cfg: Config, plan: Any) -> Any:
 
     models = list(dict.fromkeys([m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models]
                                 + list(summary_models(cfg))))
-    missing = missing_keys(models, cfg.endpoints, os.environ)
+    env = os.environ if env is None else env
+    missing = missing_keys(models, cfg.endpoints, env)
     if missing:
         model, var = missing[0]
         raise MissingKeyError(f"no API key for {model}: set {var}",
                               hint="or run with --dry-run to see the plan and its estimated cost without calling a model")
     resolved = {}
     for model in models:
-        conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
+        conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
         resolved[model] = Target(model=model, api_base=conn.api_base, api_key=conn.api_key,
                                  headers=dict(conn.headers), timeout=conn.timeout,
                                  host=endpoint_host(conn.api_base, model), key_env=conn.key_env)
 
     def target(model: str) -> Target:
         if model not in resolved:
-            conn = resolve_connection(model, cfg.endpoints, os.environ, cfg.review.timeout)
+            conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
             resolved[model] = Target(model, conn.api_base, conn.api_key, dict(conn.headers), conn.timeout,
                                      endpoint_host(conn.api_base, model), conn.key_env)
         return resolved[model]
