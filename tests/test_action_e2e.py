@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fakes.github_server import FakeGitHub, synthetic_files
 from fakes.openai_server import FakeOpenAIServer, FakeReply
+from shareddata import missing
 
 from reviewbot.cli import main
 from reviewbot.cost import format_usd
@@ -669,7 +670,7 @@ def test_request_count_for_a_250_file_pr(h: Harness, gh: FakeGitHub, llm: FakeOp
 def test_shared_medium_pr_reviews_cleanly(h: Harness, gh: FakeGitHub) -> None:
     path = SHARED_DIFFS / "medium-pip-10202.files.json"
     if not path.is_file():
-        pytest.skip("../shared/data/diffs/medium-pip-10202.files.json is not present")
+        missing("../shared/data/diffs/medium-pip-10202.files.json")
     gh.add_pull(1, json.loads(path.read_text(encoding="utf-8")), base_sha=BASE, head_sha=HEAD)
     result = h.run()
     assert result.code == 0 and result.outputs["skipped"] == "false"
