@@ -101,8 +101,9 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     config, notes = load_effective_config(opts)
     diff = parse_diff(data)
     printer = None if no_progress else _progress_printer()
+    rules_file = sources.read_instruction_file(config.review.instruction_files, git_range=git_range)
     report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                     audit_log=opts["audit_log"], progress=printer)
+                     audit_log=opts["audit_log"], progress=printer, instruction_file=rules_file)
     if printer is not None:
         sys.stderr.write("\n")
     emit(render(report, fmt, config), output)

@@ -149,6 +149,20 @@ class RiskConfig(_Strict):
     large_change_lines: int = Field(default=400, gt=0, description="Changed lines at or above which a file counts as a large rewrite.")
 
 
+DEFAULT_INSTRUCTION_FILES: Final = ("REVIEW.md", "AGENTS.md", ".github/copilot-instructions.md")
+
+
+class PathInstruction(_Strict):
+    """Review rules for the files one or more globs match."""
+
+    path: str | list[str] = Field(description="A glob, or a list of globs (git-style: ** spans folders).")
+    instructions: str = Field(min_length=1, max_length=20_000, description="The rules, in plain words.")
+
+    @property
+    def globs(self) -> tuple[str, ...]:
+        return (self.path,) if isinstance(self.path, str) else tuple(self.path)
+
+
 class ReviewConfig(_Strict):
     """How the review runs and what it reports."""
 
@@ -161,6 +175,10 @@ class ReviewConfig(_Strict):
     max_inline_comments: int = Field(default=30, ge=0, description="Inline comments per GitHub review; the rest go to the summary.")
     request_changes_on: Severity | None = Field(default=None, description="Post REQUEST_CHANGES when a finding is at or above this severity (default: always COMMENT).")
     incremental: bool = Field(default=True, description="On synchronize, review only files changed since the last reviewed head.")
+    instructions: str = Field(default="", max_length=100_000, description="The maintainers' review rules for every file, sent to the model as trusted instructions.")
+    path_instructions: list[PathInstruction] = Field(default_factory=list, description="Review rules for the files matching a glob; each reaches only the chunks holding such files.")
+    instruction_files: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUCTION_FILES), description="Repository files read as review rules, first found wins (from the base branch in Actions); [] turns this off.")
+    max_instruction_tokens: int = Field(default=2000, ge=0, le=50_000, description="Cap on the tokens of the general rules and of each path rule; a cut is noted in the report.")
 
 
 class BudgetConfig(_Strict):

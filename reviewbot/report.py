@@ -32,6 +32,7 @@ class FileEntry:
     skip_reason: str | None = None  # why it was not reviewed
     chunks: tuple[str, ...] = ()
     redactions: int = 0  # secrets replaced before sending
+    rules: tuple[str, ...] = ()  # the maintainers' rules that applied ("general: AGENTS.md", path rules)
 
 
 @dataclass(frozen=True)
@@ -152,9 +153,15 @@ def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry
             **base,  # type: ignore[arg-type]
             tier=tier, score=risk.score if risk else None, reasons=reasons,
             reviewed=reviewed, skip_reason=reason, chunks=tuple(c.id for c in mine),
-            redactions=plan.redactions.get(f.path, 0),
+            redactions=plan.redactions.get(f.path, 0), rules=_rules_of(plan, f.path),
         ))
     return tuple(entries)
+
+
+def _rules_of(plan: Plan, path: str) -> tuple[str, ...]:
+    rules = plan.rules
+    general = ("general: " + " and ".join(rules.sources),) if rules.general else ()
+    return general + tuple(r.label for r in rules.for_paths([path]))
 
 
 def _finding_order(f: Finding) -> tuple[int, str, int]:

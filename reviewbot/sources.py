@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -210,3 +211,63 @@ def _collect(proc: subprocess.Popen[bytes], what: str) -> bytes:
             f"{what} took longer than {GIT_TIMEOUT_S:.0f} s", hint="review a narrower range"
         )
     return out
+
+
+# --- the repository's review rules ----------------------------------------------------------
+
+MAX_INSTRUCTION_FILE_BYTES = 256 * 1024
+
+
+def read_instruction_file(names: Sequence[str], *, git_range: str | None = None,
+                          cwd: str | None = None) -> tuple[str, str] | None:
+    """The first of `names` that exists, as (name, text): from the base of `git_range` when
+    one is given (the rules that judge a change come from before it), else from the working
+    tree. Names outside the repository (absolute, `..`) are never read; a file over 256 KiB is
+    cut. Nothing found, or git unable to say: None (a run without rules, never an error)."""
+    base = _range_base(git_range, cwd) if git_range else None
+    for name in names:
+        parts = Path(name).parts
+        if not name.strip() or Path(name).is_absolute() or ".." in parts or name.startswith("-"):
+            continue
+        data = _git_blob(base, name, cwd) if base else _work_tree_file(Path(cwd or ".") / name)
+        if data is not None:
+            return name, data[:MAX_INSTRUCTION_FILE_BYTES].decode("utf-8", "replace")
+    return None
+
+
+def _work_tree_file(path: Path) -> bytes | None:
+    try:
+        if not path.is_file():
+            return None
+        with path.open("rb") as fh:
+            return fh.read(MAX_INSTRUCTION_FILE_BYTES)
+    except OSError:
+        return None
+
+
+def _git_quiet(argv: Sequence[str], cwd: str | None) -> bytes | None:
+    env = {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        proc = subprocess.run(["git", *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _range_base(range_spec: str, cwd: str | None) -> str | None:
+    """`A...B` → merge-base of A and B; `A..B` → A; `A` (against the work tree) → A."""
+    if range_spec.startswith("-"):
+        return None
+    if "..." in range_spec:
+        left, right = (side or "HEAD" for side in range_spec.split("...", 1))
+        if right.startswith("-"):
+            return None
+        out = _git_quiet(["merge-base", left, right], cwd)
+        return out.decode().strip() if out else None
+    left = range_spec.split("..", 1)[0] or "HEAD"
+    return left if not left.startswith("-") else None
+
+
+def _git_blob(base: str, name: str, cwd: str | None) -> bytes | None:
+    return _git_quiet(["cat-file", "blob", f"{base}:{name}"], cwd)

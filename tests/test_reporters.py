@@ -163,7 +163,7 @@ DOCUMENTED = {
     "": ["version", "tool", "source", "dry_run", "files", "chunks", "findings", "calls", "failovers",
          "cost", "budget", "notes", "overview"],
     "files": ["path", "old_path", "status", "binary", "tier", "score", "reasons", "reviewed", "skip_reason",
-              "chunks", "redactions"],
+              "chunks", "redactions", "rules"],
     "chunks": ["id", "tier", "files", "tokens", "models", "status", "model", "reason", "est_usd"],
     "findings": ["path", "line", "start_line", "side", "severity", "category", "title", "body", "suggestion",
                  "model", "chunk_id", "placement", "anchor_note", "fingerprint"],

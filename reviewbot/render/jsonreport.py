@@ -25,6 +25,7 @@ def report_to_dict(report: Report) -> dict[str, object]:
             "path": e.path, "old_path": e.old_path, "status": e.status, "binary": e.binary,
             "tier": e.tier, "score": e.score, "reasons": list(e.reasons), "reviewed": e.reviewed,
             "skip_reason": e.skip_reason, "chunks": list(e.chunks), "redactions": e.redactions,
+            "rules": list(e.rules),
         } for e in report.files],
         "chunks": [{
             "id": ch.id, "tier": ch.tier, "files": list(ch.files), "tokens": ch.tokens,

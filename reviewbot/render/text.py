@@ -153,6 +153,10 @@ def _text_plan(report: Report) -> str:
             continue
         score = f"score {e.score}" if e.score is not None else ""
         out.append(f"  {e.path:<{width}}  {e.tier:<8}  {score:<9}  {', '.join(e.reasons)}".rstrip())
+    ruled = [e for e in report.files if e.rules]
+    if ruled:
+        out += ["", "Review rules (the maintainers')"]
+        out += [f"  {e.path:<{width}}  {'; '.join(e.rules)}" for e in ruled]
     if report.chunks:
         out += ["", "Chunks"]
         for c in report.chunks:
