@@ -48,6 +48,9 @@ class Chunk:
     redactions: tuple[tuple[str, int], ...] = ()
     # The maintainers' path rules that apply to this chunk's files (set after routing).
     rules: tuple[PathRule, ...] = ()
+    # Code around the hunks (head version, numbered lines), for reference only; its tokens.
+    context: str = ""
+    context_tokens: int = 0
 
 
 _PART_NOTE = " (part {i} of {n} of this hunk)"

@@ -102,8 +102,11 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     diff = parse_diff(data)
     printer = None if no_progress else _progress_printer()
     rules_file = sources.read_instruction_file(config.review.instruction_files, git_range=git_range)
+    wants_context = any(config.review.context_for(t) != "none" for t in ("cheap", "frontier"))
+    texts = sources.head_texts(diff.files, git_range=git_range) if wants_context else None
     report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                     audit_log=opts["audit_log"], progress=printer, instruction_file=rules_file)
+                     audit_log=opts["audit_log"], progress=printer, instruction_file=rules_file,
+                     file_texts=texts)
     if printer is not None:
         sys.stderr.write("\n")
     emit(render(report, fmt, config), output)

@@ -163,8 +163,16 @@ class PathInstruction(_Strict):
         return (self.path,) if isinstance(self.path, str) else tuple(self.path)
 
 
+ContextMode = Literal["none", "enclosing", "file"]
+
+
 class ReviewConfig(_Strict):
     """How the review runs and what it reports."""
+
+    def context_for(self, tier: str) -> ContextMode:
+        if isinstance(self.context, str):
+            return self.context
+        return self.context.get(tier, "none")  # type: ignore[call-overload,no-any-return]
 
     concurrency: int = Field(default=8, ge=1, le=64, description="Model requests in flight at once.")
     max_chunk_tokens: int = Field(default=6000, ge=500, description="Diff tokens per model request.")
@@ -178,6 +186,8 @@ class ReviewConfig(_Strict):
     instructions: str = Field(default="", max_length=100_000, description="The maintainers' review rules for every file, sent to the model as trusted instructions.")
     path_instructions: list[PathInstruction] = Field(default_factory=list, description="Review rules for the files matching a glob; each reaches only the chunks holding such files.")
     instruction_files: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUCTION_FILES), description="Repository files read as review rules, first found wins (from the base branch in Actions); [] turns this off.")
+    context: ContextMode | dict[Tier, ContextMode] = Field(default="none", description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file; one value or one per tier.")
+    context_tokens: int = Field(default=1500, ge=0, le=100_000, description="Cap on the context tokens per chunk; whole regions are left out past it.")
     max_instruction_tokens: int = Field(default=2000, ge=0, le=50_000, description="Cap on the tokens of the general rules and of each path rule; a cut is noted in the report.")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from . import context
 from .anchor import anchor_findings
 from .budget import BudgetDecision, BudgetGuard, plan_budget
 from .chunker import Chunk, begin_prepare, pack
@@ -63,9 +64,11 @@ def plan_review(
     notes: Sequence[str] = (),
     prompts: PromptSet | None = None,
     instruction_file: tuple[str, str] | None = None,
+    file_texts: Mapping[str, str] | None = None,
 ) -> Plan:
     """Everything up to the model call: pure, so --dry-run shows exactly what a run would do.
-    `instruction_file`: (name, text) of the repository's rules file, read at the edge."""
+    `instruction_file`: (name, text) of the repository's rules file, read at the edge;
+    `file_texts`: head versions of the reviewed files, for `review.context` (read at the edge)."""
     rules = _rules(config, instruction_file)
     prompts = prompts or PromptSet.load(config.prompts_dir, rules.general)
     reviewable, skipped = select_files(diff, config.ignore)
@@ -96,8 +99,9 @@ def plan_review(
                    for r in budget.routes)
     reasons = {d.subject: d.reason for d in budget.decisions if d.action == "skipped"}
     skip = {cid: reasons.get(cid, "skipped: over budget") for cid in budget.skipped_chunks}
+    routes, context_notes = _with_context(routes, config, file_texts or {}, redactor)
     redactions = _redaction_counts(budget.routes)
-    all_notes = [*notes, *budget.notes, *rules.notes]
+    all_notes = [*notes, *budget.notes, *rules.notes, *context_notes]
     if redactions:
         total = sum(redactions.values())
         all_notes.append(f"{total} likely secret(s) replaced by placeholders before sending")
@@ -105,9 +109,42 @@ def plan_review(
         source=source, diff=diff, config=config, reviewable=tuple(reviewable),
         skipped=tuple(skipped), risks=risks, tiers=dict(budget.tiers), routes=routes,
         skip=skip, decisions=tuple(budget.decisions),
-        estimate_inputs={r.chunk.id: r.chunk.tokens + overhead + rule_tokens(r.chunk.files) for r in routes},
+        estimate_inputs={r.chunk.id: r.chunk.tokens + r.chunk.context_tokens + overhead + rule_tokens(r.chunk.files)
+                         for r in routes},
         notes=tuple(all_notes), redactions=redactions, prompts=prompts, rules=rules,
     )
+
+
+def _with_context(routes: tuple[Route, ...], config: Config, texts: Mapping[str, str],
+                  redactor: Redactor | None) -> tuple[tuple[Route, ...], list[str]]:
+    """Each chunk gets the code around its hunks (review.context for its tier), redacted like
+    the diff, capped by review.context_tokens; a note says what it cost."""
+    if not texts or all(config.review.context_for(t) == "none" for t in TIERS):
+        return routes, []
+    out: list[Route] = []
+    total = diff_tokens = capped = 0
+    for route in routes:
+        chunk = route.chunk
+        mode = config.review.context_for(chunk.tier)
+        if mode == "none" or not route.models:
+            out.append(route)
+            continue
+        blocks = []
+        for path, (shown, added) in context.shown_lines(chunk.text, chunk.files).items():
+            text = texts.get(path)
+            if text is not None:
+                found = context.regions(path, text, added, mode)
+                blocks.append(context.render(path, text, found, shown))
+        joined, cut = context.cap([b for b in blocks if b], config.review.context_tokens, count_tokens)
+        if redactor is not None and joined:
+            joined = redactor.redact(joined)[0]
+        tokens = count_tokens(joined) if joined else 0
+        total, diff_tokens, capped = total + tokens, diff_tokens + chunk.tokens, capped + cut
+        out.append(replace(route, chunk=replace(chunk, context=joined, context_tokens=tokens)))
+    note = (f"code context: {total:,} tokens in {sum(1 for r in out if r.chunk.context)} chunk(s), "
+            f"{total / diff_tokens if diff_tokens else 0:.2f}× the diff tokens"
+            + (f"; {capped} chunk(s) cut at review.context_tokens" if capped else ""))
+    return tuple(out), [note]
 
 
 def _rules(config: Config, instruction_file: tuple[str, str] | None) -> RuleSet:

@@ -45,10 +45,11 @@ MAX_SUMMARY_ITEMS = 80
 MAX_SUMMARY_CHARS = 600
 MAX_SUMMARY_FILES = 60
 # A PR description must not be able to close the tag it sits in and pose as the diff.
-_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|maintainer_rules\w*)\s*>", re.I)
+_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*)\s*>", re.I)
 # Appended when a custom template does not place the maintainers' rules itself, so a
 # prompts_dir written before rules existed cannot silently drop them.
 _RULES_BLOCK = "\n<maintainer_rules>\n{text}\n</maintainer_rules>\n"
+_CONTEXT_BLOCK = "\n<context>\nCode around the change, for reference only: report nothing on these lines.\n{text}\n</context>\n"
 
 _FINDING_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -184,11 +185,13 @@ class PromptSet:
         )
         return cls(env, sources, instructions)
 
-    def _uses(self, name: str, variable: str) -> bool:
+    def _source(self, name: str) -> str:
         loader = self._env.loader
         assert loader is not None
-        source = loader.get_source(self._env, name)[0]
-        return variable in jinja2.meta.find_undeclared_variables(self._env.parse(source))
+        return loader.get_source(self._env, name)[0]
+
+    def _uses(self, name: str, variable: str) -> bool:
+        return variable in jinja2.meta.find_undeclared_variables(self._env.parse(self._source(name)))
 
     @property
     def template_hash(self) -> str:
@@ -239,6 +242,8 @@ class PromptSet:
         )
         if chunk.rules and not self._uses("chunk.j2", "rules"):
             user += _RULES_BLOCK.format(text="\n\n".join(_fence_rules(r.text) for r in chunk.rules))
+        if chunk.context and "chunk.context" not in self._source("chunk.j2"):
+            user += _CONTEXT_BLOCK.format(text=chunk.context)
         return ({"role": "system", "content": self.system}, {"role": "user", "content": user})
 
     def repair_messages(

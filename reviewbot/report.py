@@ -46,6 +46,7 @@ class ChunkEntry:
     model: str | None = None  # the model that reviewed it
     reason: str | None = None  # why failed or skipped
     est_usd: float | None = None
+    context_tokens: int = 0  # code around the hunks sent with it (review.context)
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,9 @@ def _chunk_entry(route: Route, plan: Plan, result: ChunkResult | None) -> ChunkE
         status = "skipped" if chunk.id in plan.skip or route.blocked else "planned"
         reason = plan.skip.get(chunk.id) or (f"not reviewed: {route.blocked}" if route.blocked else None)
         return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
-                          route.models, status, None, reason)
+                          route.models, status, None, reason, context_tokens=chunk.context_tokens)
     return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
-                      route.models, result.status, result.model, result.error)
+                      route.models, result.status, result.model, result.error, context_tokens=chunk.context_tokens)
 
 
 def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry, ...]:

@@ -42,13 +42,15 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> t
 def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,
             audit_log: str | None, progress: Callable[[int, int, float], None] | None = None,
             pr_title: str | None = None, pr_body: str | None = None,
-            run_id: str | None = None, instruction_file: tuple[str, str] | None = None) -> Report:
+            run_id: str | None = None, instruction_file: tuple[str, str] | None = None,
+            file_texts: Mapping[str, str] | None = None) -> Report:
     from .cost import Pricer
     from .pipeline import dry_run as make_dry_run
     from .pipeline import plan_review, run_review
 
     pricer = Pricer(cfg.prices)
-    plan = plan_review(diff, cfg, source=source, pricer=pricer, notes=notes, instruction_file=instruction_file)
+    plan = plan_review(diff, cfg, source=source, pricer=pricer, notes=notes, instruction_file=instruction_file,
+                       file_texts=file_texts)
     if dry_run:
         return make_dry_run(plan, pricer)
     targets = make_targets(cfg, plan)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from .diff import FileDiff
 from .errors import DiffError, UsageError
 
 # A 200 MB diff is far past anything worth reviewing (GitHub's own diff view gives up at
@@ -235,12 +236,12 @@ def read_instruction_file(names: Sequence[str], *, git_range: str | None = None,
     return None
 
 
-def _work_tree_file(path: Path) -> bytes | None:
+def _work_tree_file(path: Path, limit: int = MAX_INSTRUCTION_FILE_BYTES) -> bytes | None:
     try:
         if not path.is_file():
             return None
         with path.open("rb") as fh:
-            return fh.read(MAX_INSTRUCTION_FILE_BYTES)
+            return fh.read(limit)
     except OSError:
         return None
 
@@ -271,3 +272,45 @@ def _range_base(range_spec: str, cwd: str | None) -> str | None:
 
 def _git_blob(base: str, name: str, cwd: str | None) -> bytes | None:
     return _git_quiet(["cat-file", "blob", f"{base}:{name}"], cwd)
+
+
+# --- the head version of reviewed files (review.context) ------------------------------------
+
+MAX_CONTEXT_FILE_BYTES = 1024 * 1024
+
+
+def head_texts(files: Sequence[FileDiff], *, git_range: str | None = None,
+               cwd: str | None = None) -> dict[str, str]:
+    """The new version of each file that has added or context lines, for code context: from
+    the range's right side with `--git A...B` / `A..B`, else from the working tree. A working
+    tree file is used only when every line the diff shows on the new side matches it (a diff
+    file need not describe this checkout). Files over 1 MiB, binary or unreadable: left out."""
+    right = _range_right(git_range) if git_range else None
+    out: dict[str, str] = {}
+    for f in files:
+        if f.binary or f.status == "deleted" or not f.hunks:
+            continue
+        data = _git_blob(right, f.path, cwd) if right else _work_tree_file(Path(cwd or ".") / f.path, MAX_CONTEXT_FILE_BYTES + 1)
+        if data is None or len(data) > MAX_CONTEXT_FILE_BYTES or b"\x00" in data[:8192]:
+            continue
+        text = data.decode("utf-8", "replace")
+        if right or _matches(f, text.splitlines()):
+            out[f.path] = text
+    return out
+
+
+def _range_right(range_spec: str) -> str | None:
+    """`A...B` / `A..B` → B (HEAD when empty); `A` alone compares with the work tree: None."""
+    for sep in ("...", ".."):
+        if sep in range_spec:
+            right = range_spec.split(sep, 1)[1] or "HEAD"
+            return None if right.startswith("-") else right
+    return None
+
+
+def _matches(f: FileDiff, lines: Sequence[str]) -> bool:
+    for hunk in f.hunks:
+        for line in hunk.lines:
+            if line.new_no is not None and (line.new_no > len(lines) or lines[line.new_no - 1] != line.text):
+                return False
+    return True

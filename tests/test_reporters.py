@@ -164,7 +164,7 @@ DOCUMENTED = {
          "cost", "budget", "notes", "overview"],
     "files": ["path", "old_path", "status", "binary", "tier", "score", "reasons", "reviewed", "skip_reason",
               "chunks", "redactions", "rules"],
-    "chunks": ["id", "tier", "files", "tokens", "models", "status", "model", "reason", "est_usd"],
+    "chunks": ["id", "tier", "files", "tokens", "models", "status", "model", "reason", "est_usd", "context_tokens"],
     "findings": ["path", "line", "start_line", "side", "severity", "category", "title", "body", "suggestion",
                  "model", "chunk_id", "placement", "anchor_note", "fingerprint"],
     "calls": ["call_id", "chunk_id", "model", "tier", "files", "reasons", "input_tokens", "cached_tokens",

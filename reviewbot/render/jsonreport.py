@@ -30,7 +30,7 @@ def report_to_dict(report: Report) -> dict[str, object]:
         "chunks": [{
             "id": ch.id, "tier": ch.tier, "files": list(ch.files), "tokens": ch.tokens,
             "models": list(ch.models), "status": ch.status, "model": ch.model, "reason": ch.reason,
-            "est_usd": _usd(ch.est_usd),
+            "est_usd": _usd(ch.est_usd), "context_tokens": ch.context_tokens,
         } for ch in report.chunks],
         "findings": [{
             "path": f.path, "line": f.line, "start_line": f.start_line, "side": f.side,

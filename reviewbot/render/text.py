@@ -161,6 +161,7 @@ def _text_plan(report: Report) -> str:
         out += ["", "Chunks"]
         for c in report.chunks:
             line = f"  {c.id}  {c.tier:<8}  {c.tokens:>7,} tokens  {', '.join(c.files)}"
+            line += f"  (incl. {c.context_tokens:,} context)" if c.context_tokens else ""
             line += f"  models: {' -> '.join(c.models) or '(none)'}"
             line += f"  est {format_usd(c.est_usd)}" if c.est_usd is not None else ""
             out.append(line + (f"  [{c.status}: {c.reason}]" if c.reason else ""))
