@@ -4,13 +4,14 @@ crosses into the reporters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .cost import CostSummary
 from .findings import SEVERITIES, Finding, filter_min_severity
 from .reviewer import CallRecord, ChunkResult, Failover, ReviewOutcome
+from .vocab import severity_rank
 
 if TYPE_CHECKING:
     from .pipeline import Plan
@@ -77,7 +78,7 @@ def build_report(
     """Assemble the one value every reporter renders. `outcome` is None for a dry run."""
     results = {r.chunk_id: r for r in outcome.results} if outcome else {}
     chunks = tuple(_chunk_entry(route, plan, results.get(route.chunk.id)) for route in plan.routes)
-    findings_all = [f for r in (outcome.results if outcome else ()) for f in r.findings]
+    findings_all, merged = _unique([f for r in (outcome.results if outcome else ()) for f in r.findings])
     findings, below = filter_min_severity(findings_all, plan.config.review.min_severity)
     notes = list(plan.notes)  # budget decisions are listed once, under `budget`
     if outcome:
@@ -85,6 +86,9 @@ def build_report(
         moved = sum(1 for f in findings if f.anchor_note and f.anchor_note.startswith("re-anchored"))
         if moved:
             notes.append(f"{moved} finding(s) re-anchored to the nearest changed line")
+    if merged:
+        notes.append(f"{merged} duplicate finding(s) merged: the same problem on the same line, "
+                     "cited from more than one chunk")
     if below:
         notes.append(f"{below} finding(s) below min_severity '{plan.config.review.min_severity}' not shown")
     state = dict(budget or {})
@@ -102,6 +106,23 @@ def build_report(
         failovers=outcome.failovers if outcome else (), notes=tuple(notes),
         overview=outcome.overview if outcome else None, budget=state,
     )
+
+
+def _unique(findings: Sequence[Finding]) -> tuple[list[Finding], int]:
+    """A file split across chunks can be cited from two of them: one finding per fingerprint
+    across chunks (the most severe copy, in the place of the first); copies within one reply
+    are the parser's business. Also the count of merged copies."""
+    first: dict[str, tuple[str | None, int]] = {}  # fingerprint -> (chunk, index in out)
+    out: list[Finding] = []
+    for f in findings:
+        seen = first.get(f.fingerprint) if f.fingerprint else None
+        if seen is None or seen[0] == f.chunk_id:
+            if f.fingerprint and seen is None:
+                first[f.fingerprint] = (f.chunk_id, len(out))
+            out.append(f)
+        elif severity_rank(f.severity) < severity_rank(out[seen[1]].severity):
+            out[seen[1]] = f
+    return out, len(findings) - len(out)
 
 
 def not_reviewed_reason(report: Report) -> str | None:
