@@ -449,7 +449,7 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         except CannotWrite:
             read_only = True
     usd = 0.0 if report.dry_run else report.cost.total_usd
-    full = not report.dry_run and not any(c.status in ("failed", "skipped") for c in report.chunks)
+    full = not report.dry_run and not any(c.status in ("failed", "skipped", "partial") for c in report.chunks)
     state = _next_state(run, run.head if full else None, usd if usd is not None else report.cost.known_usd,
                         in_body=bool(result and result.in_body))
     run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)

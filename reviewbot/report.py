@@ -95,9 +95,10 @@ def build_report(
     if plan.decisions:
         state["decisions"] = [f"{d.subject}: {d.reason}" for d in plan.decisions]
     warnings = list(outcome.notices) if outcome else []
-    unreviewed = [c for c in chunks if c.status in ("failed", "skipped")] if outcome else []
+    unreviewed = [c for c in chunks if c.status in ("failed", "skipped", "partial")] if outcome else []
     if unreviewed:
-        warnings.append(f"{len(unreviewed)} of {len(chunks)} chunk(s) not reviewed: "
+        how = "not fully reviewed" if any(c.status == "partial" for c in unreviewed) else "not reviewed"
+        warnings.append(f"{len(unreviewed)} of {len(chunks)} chunk(s) {how}: "
                         + "; ".join(dict.fromkeys(c.reason or c.status for c in unreviewed)))
     return Report(
         source=plan.source, dry_run=dry_run, warnings=tuple(warnings), files=_file_entries(plan, chunks),
@@ -129,7 +130,7 @@ def not_reviewed_reason(report: Report) -> str | None:
     """Why nothing was reviewed, or None when some chunk was (or nothing needed review, or it
     is a dry run). Every call failing, every reply unusable, the budget skipping every chunk or
     compliance blocking them all: none of these may ever look like a clean review."""
-    if report.dry_run or not report.chunks or any(c.status == "reviewed" for c in report.chunks):
+    if report.dry_run or not report.chunks or any(c.status in ("reviewed", "partial") for c in report.chunks):
         return None
     return "; ".join(dict.fromkeys(_bare(c.reason or c.status) for c in report.chunks))
 
@@ -164,7 +165,7 @@ def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry
             continue
         risk = plan.risks.get(f.path)
         mine = by_file.get(f.path, [])
-        failed = [c for c in mine if c.status in ("failed", "skipped")]
+        failed = [c for c in mine if c.status in ("failed", "skipped", "partial")]
         reviewed = bool(mine) and not failed and all(c.status in ("reviewed", "planned") for c in mine)
         reason = "; ".join(sorted({c.reason or c.status for c in failed})) if failed else None
         tier = plan.tiers.get(f.path, risk.tier if risk else None)
