@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import EXIT_OK, EXIT_SERVICE, ConfigError, MissingKeyError, ReviewbotError, UsageError
+from .ownkeys import SCRUB
 from .render.safe import inline_code, one_line
 from .textutil import plural, squash
 
@@ -183,7 +184,7 @@ def append_step_summary(path: str | None, markdown: str) -> None:
 def _append(path: str, text: str, what: str) -> None:
     try:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(SCRUB(text))
     except OSError as exc:
         raise UsageError(f"cannot write {what} ({path}): {exc.strerror}") from exc
 

@@ -5,6 +5,7 @@ that `reviewbot --help` starts fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ import click
 
 from . import __version__
 from .errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ReviewbotError, UsageError
+from .ownkeys import SCRUB, ScrubbedStream
 from .runner import execute, exit_code, load_effective_config
 
 if TYPE_CHECKING:
@@ -214,6 +216,7 @@ def render(report: Report, fmt: str, cfg: Config) -> str:
 
 
 def emit(text: str, output: str | None) -> None:
+    text = SCRUB(text)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:
@@ -239,6 +242,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: one line per error, a distinct exit code, no traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    SCRUB.add_env(os.environ)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)
+    try:
+        code = _main(args, debug)
+    finally:
+        sys.stdout, sys.stderr = saved
+    raise SystemExit(code)
+
+
+def _main(args: list[str], debug: bool) -> int:
     try:
         code = cli.main(args=args, prog_name="reviewbot", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -265,4 +279,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"reviewbot: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with --debug for the traceback, and please report it", err=True)
         code = EXIT_INTERNAL
-    raise SystemExit(code if isinstance(code, int) else EXIT_OK)
+    return code if isinstance(code, int) else EXIT_OK

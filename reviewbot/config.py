@@ -130,6 +130,30 @@ class EndpointConfig(_Strict):
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default review.timeout).")
     max_input_tokens: int | None = Field(default=None, gt=0, description="Context window, for models litellm does not know.")
 
+    @field_validator("api_key_env")
+    @classmethod
+    def _not_a_runner_secret(cls, value: str | None) -> str | None:
+        # A model endpoint must never be handed the GitHub token or the runner's own secrets.
+        if value is not None and (value in FORBIDDEN_KEY_VARS or value.startswith(FORBIDDEN_KEY_PREFIXES)):
+            raise ValueError(f"{value} holds the GitHub token or a runner secret and is never sent to a model")
+        return value
+
+
+FORBIDDEN_KEY_VARS: Final = frozenset({"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"})
+FORBIDDEN_KEY_PREFIXES: Final = ("ACTIONS_", "RUNNER_", "INPUT_GITHUB")
+
+
+def check_key_sources(config: Config, env: Mapping[str, str]) -> None:
+    """At run time: a key variable whose value is the GitHub token is refused (exit 2)."""
+    github = {env[n] for n in ("GITHUB_TOKEN", "GH_TOKEN") if env.get(n)}
+    for model, endpoint in config.endpoints.items():
+        name = endpoint.api_key_env
+        if name and github and env.get(name) in github:
+            raise ConfigError(
+                f"endpoints.{model}.api_key_env: {name} holds the GitHub token, which is never sent to a model",
+                "point api_key_env at the provider's key",
+            )
+
 
 class PriceConfig(_Strict):
     """USD per million tokens (overrides litellm's price map; 0 for local models)."""
@@ -413,7 +437,7 @@ def _describe(err: Any) -> _Problem:
     suggestion = ""
     if kind == "literal_error" and isinstance(value, str):
         suggestion = _did_you_mean(value, [str(a) for a in typing.get_args(_unwrap(tp))])
-    return _Problem(kind, tuple(keys), f"{where}: {err['msg']}{suggestion}", _description(keys))
+    return _Problem(kind, tuple(keys), f"{where}: {err['msg'].removeprefix('Value error, ')}{suggestion}", _description(keys))
 
 
 def _description(keys: list[Any]) -> str | None:

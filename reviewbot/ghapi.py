@@ -35,6 +35,7 @@ from github.Requester import Requester
 
 from . import __version__
 from .errors import ServiceError, UsageError
+from .ownkeys import SCRUB
 from .publish import (
     MAX_BODY,
     ReviewPayload,
@@ -489,7 +490,8 @@ class GitHubPR:
             attempt += 1
             self.requests_made += 1
             try:
-                return self._requester.requestJsonAndCheck(verb, url, parameters=params, input=body)
+                # The run's own secrets never reach GitHub, whatever a model or the PR put in a body.
+                return self._requester.requestJsonAndCheck(verb, url, parameters=params, input=SCRUB.deep(body))
             except GithubException as exc:
                 wait = self._rate_limit_wait(exc)
                 error = _translate(verb, url, exc, cannot_write=write and wait is None)

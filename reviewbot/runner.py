@@ -36,6 +36,12 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> t
             changes[key] = opts[flag]
     if changes:
         cfg = override(cfg, changes)
+    from .config import check_key_sources
+    from .ownkeys import SCRUB
+
+    check_key_sources(cfg, os.environ)
+    # Every variable the config names as a key is the run's own secret from here on.
+    SCRUB.add_env(os.environ, [e.api_key_env for e in cfg.endpoints.values() if e.api_key_env])
     return resolve_models(cfg, os.environ)
 
 
@@ -55,9 +61,10 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
         return make_dry_run(plan, pricer)
     targets = make_targets(cfg, plan)
     from .llm import LiteLLMClient
+    from .ownkeys import ScrubbingClient
 
     if not audit_log:
-        return run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
+        return run_review(plan, ScrubbingClient(LiteLLMClient()), pricer, targets, pr_title=pr_title, pr_body=pr_body,
                           progress=progress)
     from .audit import AuditLog
 
@@ -65,7 +72,7 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     # is appended as soon as the call is final, so an interrupted run keeps what it paid for.
     log = AuditLog(audit_log, run_id or uuid.uuid4().hex[:12])
     try:
-        report = run_review(plan, LiteLLMClient(), pricer, targets, pr_title=pr_title, pr_body=pr_body,
+        report = run_review(plan, ScrubbingClient(LiteLLMClient()), pricer, targets, pr_title=pr_title, pr_body=pr_body,
                             progress=progress, on_call=log.write)
     except BaseException:
         log.close()  # interrupted or failed: the lines of the finished calls are in the file

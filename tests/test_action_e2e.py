@@ -698,3 +698,38 @@ def test_subprocess_run_posts_the_review(h: Harness, tmp_path: Path) -> None:
     values = parse_outputs(outputs.read_text(encoding="utf-8"))
     assert (values["findings"], values["inline-comments"], values["skipped"]) == ("3", "2", "false")
     assert h.gh.reviews(1)[0]["body"].endswith("<!-- reviewbot:run:4242-9 -->")
+
+
+# --- the run's own secrets never leave it (issue 9.2) --------------------------------------------
+
+
+def test_an_echoing_model_cannot_leak_the_runs_own_keys(h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer) -> None:
+    import base64
+
+    own = {"FAKE_LLM_KEY": "correct-horse-battery-staple-4242", "GITHUB_TOKEN": gh.token or ""}
+    h.mp.setenv("FAKE_LLM_KEY", own["FAKE_LLM_KEY"])
+    forms = [v for value in own.values() if value
+             for v in (value, base64.b64encode(value.encode()).decode().rstrip("="))]
+    seen: list[str] = []
+
+    def echo(request: dict[str, Any]) -> FakeReply:
+        seen.append(json.dumps(request))
+        leak = " ".join(forms)
+        if not chunk_files(request):
+            return FakeReply.ok(f"Overview. Keys: {leak}")
+        return FakeReply.json({"summary": f"Summary {leak}", "findings": [{
+            "path": "app/auth.py", "line": 18, "side": "RIGHT", "severity": "high", "category": "security",
+            "title": f"Key {forms[0]}", "body": f"Echoed: {leak}"}]})
+
+    llm.responder = echo
+    llm.push(FakeReply.error(500, f"upstream said {' '.join(forms)}", "server_error", "boom"))
+    result = h.run("--audit-log", str(h.tmp / "audit.jsonl"))
+    assert result.code == 0
+    audit = (h.tmp / "audit.jsonl").read_text(encoding="utf-8")
+    posted = json.dumps([r.body for r in gh.requests])
+    for form in forms:
+        for where, text in (("model request", "\n".join(seen)), ("GitHub", posted), ("stdout", result.stdout),
+                            ("step summary", result.step_summary), ("outputs", json.dumps(result.outputs)),
+                            ("audit log", audit)):
+            assert form not in text, f"{form[:6]}… leaked to the {where}"
+    assert "REDACTED:own-key" in posted  # replaced, not dropped

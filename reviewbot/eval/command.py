@@ -75,6 +75,9 @@ def run(opts: EvalOptions, load: Callable[[str | None], Config], client: LLMClie
         from ..llm import LiteLLMClient
 
         client = LiteLLMClient()
+    from ..ownkeys import ScrubbingClient
+
+    client = None if client is None else ScrubbingClient(client)
     cached = CachingClient(None if opts.offline else client, opts.cache, offline=opts.offline) if opts.cache else None
     active: LLMClient = cached if cached is not None else client  # type: ignore[assignment]
     settings = EvalSettings(concurrency=opts.concurrency, budget_usd=opts.budget_usd,
