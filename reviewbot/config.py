@@ -11,7 +11,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Union
@@ -129,6 +129,7 @@ class EndpointConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with every call.")
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default review.timeout).")
     max_input_tokens: int | None = Field(default=None, gt=0, description="Context window, for models litellm does not know.")
+    allow_insecure_http: bool = Field(default=False, description="Allow sending the key over plain http:// to a host that is not this machine (a trusted network only); noted in the report.")
 
     @field_validator("api_key_env")
     @classmethod
@@ -141,6 +142,35 @@ class EndpointConfig(_Strict):
 
 FORBIDDEN_KEY_VARS: Final = frozenset({"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"})
 FORBIDDEN_KEY_PREFIXES: Final = ("ACTIONS_", "RUNNER_", "INPUT_GITHUB")
+
+
+def _loopback_name(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def check_transport(config: Config, env: Mapping[str, str],
+                    loopback: Callable[[str], bool] = _loopback_name) -> list[str]:
+    """A key never travels over plain http:// to a host other than this machine, unless the
+    endpoint opts in (`allow_insecure_http: true`); then a note says so. `loopback` tells
+    whether a host is this machine (the edge passes one that resolves the name)."""
+    from .providers import provider_of
+
+    notes: list[str] = []
+    for model, endpoint in config.endpoints.items():
+        base = endpoint.api_base or ""
+        host = (urlsplit(base).hostname or "").lower() if base.lower().startswith("http://") else ""
+        if not host or _loopback_name(host) or loopback(host):
+            continue
+        key_env = endpoint.api_key_env or KEY_ENV.get(provider_of(model))
+        if not key_env or not env.get(key_env):
+            continue  # no key goes with the request
+        if not endpoint.allow_insecure_http:
+            raise ConfigError(
+                f"endpoints.{model}.api_base: {base} is plain http to {host}, so the key in {key_env} would travel unencrypted",
+                "use https, or set allow_insecure_http: true on this endpoint if the network is trusted",
+            )
+        notes.append(f"the key for {model} is sent over plain http to {host} (allow_insecure_http)")
+    return notes
 
 
 def check_key_sources(config: Config, env: Mapping[str, str]) -> None:

@@ -6,6 +6,7 @@ retry and the budget guard; never retries hidden inside the SDK."""
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -101,6 +102,9 @@ class ReviewSettings:
     include_prompts: bool = False
     input_margin: float = 1.10  # our tokenizer is not the provider's: reserve a little more
     max_split_depth: int = 2  # context too long and no larger model: halve the chunk
+    # The last (or only) model of a tier, rate limited: wait as the server asks (retry-after,
+    # else a backoff), this long in all per chunk at most, before giving the chunk up.
+    max_rate_limit_wait_s: float = 60.0
 
 
 class _Shared:
@@ -276,7 +280,7 @@ class Reviewer:
                 last_error = "context too long for every allowed model"
                 continue
             tried += 1
-            result, error, kind = self._try_model(chunk, model, messages)
+            result, error, kind = self._try_model(chunk, model, messages, last=nxt is None)
             if result is not None and result.status != "failed":
                 return _with_salvage(result, salvage)
             if result is not None:  # answered, but unusable even after the repair retry
@@ -301,10 +305,12 @@ class Reviewer:
         return ChunkResult(chunk.id, "failed", None, error=why)
 
     def _try_model(
-        self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...]
+        self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], last: bool = False
     ) -> tuple[ChunkResult | None, str, str]:
-        """Attempts on one model. Returns (result, error, kind); result None means fail over."""
+        """Attempts on one model. Returns (result, error, kind); result None means fail over.
+        `last`: no model of the tier follows, so a rate limit is waited out (bounded)."""
         attempt = 0
+        waited = 0.0
         mode = self._mode(model)
         while True:
             attempt += 1
@@ -314,14 +320,19 @@ class Reviewer:
                 kind, err = failed.kind, failed.message
                 if kind == "budget":
                     return None, err, kind
-                if kind == "bad_request" and mode != "none":
-                    mode = self._step_down(model, mode)  # server rejected response_format
+                if kind in ("bad_request", "server") and mode != "none" and _names_the_format(err):
+                    mode = self._step_down(model, mode)  # this server said it does not take the format
                     continue
+                if kind == "rate_limit" and last:
+                    pause = failed.retry_after if failed.retry_after is not None else \
+                        self.settings.backoff_s * 2 ** attempt
+                    if waited + pause <= self.settings.max_rate_limit_wait_s:
+                        waited += pause
+                        self.sleep(pause)
+                        continue
                 # A model that just reached cooldown_after failures rests: no retry either.
                 retry = attempt < self.settings.attempts_per_model and not self._is_cooled(model)
                 if kind in ("server", "timeout", "connection") and retry:
-                    if kind == "server" and mode != "none":
-                        mode = self._step_down(model, mode)  # some servers 5xx on json_schema
                     self.sleep(self.settings.backoff_s * attempt * (0.5 + random.random()))
                     continue
                 return None, err, kind
@@ -445,7 +456,7 @@ class Reviewer:
             self._failed(model, exc.kind)
             message = self._describe(exc, target)
             self._record(model, tier, chunk_id, files, messages, None, "error", message, target, started)
-            raise _CallFailed(exc.kind, message) from exc
+            raise _CallFailed(exc.kind, message, exc.retry_after) from exc
         usd = response.cost_usd
         if usd is None:
             usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
@@ -584,10 +595,21 @@ class _Reply:
 
 
 class _CallFailed(Exception):
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self.retry_after = retry_after
+
+
+# Words with which a server says it does not take the response format we asked for. Only
+# such an answer steps JSON mode down (for that model): a plain 5xx or 502 says nothing about it.
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|json mode|structured output|"
+                           r"grammar|not supported.{0,40}format|format.{0,40}not supported", re.I)
+
+
+def _names_the_format(message: str) -> bool:
+    return _FORMAT_WORDS.search(message) is not None
 
 
 def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk, Chunk] | None:

@@ -36,13 +36,28 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> t
             changes[key] = opts[flag]
     if changes:
         cfg = override(cfg, changes)
-    from .config import check_key_sources
+    from .config import check_key_sources, check_transport
     from .ownkeys import SCRUB
 
     check_key_sources(cfg, os.environ)
+    insecure = check_transport(cfg, os.environ, _resolves_to_loopback)
     # Every variable the config names as a key is the run's own secret from here on.
     SCRUB.add_env(os.environ, [e.api_key_env for e in cfg.endpoints.values() if e.api_key_env])
-    return resolve_models(cfg, os.environ)
+    cfg, notes = resolve_models(cfg, os.environ)
+    return cfg, [*notes, *insecure]
+
+
+def _resolves_to_loopback(host: str) -> bool:
+    """Every address the name resolves to is this machine's (unresolvable: not loopback)."""
+    import ipaddress
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    addrs = {info[4][0] for info in infos}
+    return bool(addrs) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addrs)
 
 
 def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,

@@ -434,3 +434,21 @@ def test_a_key_variable_holding_the_github_token_is_refused_at_run_time() -> Non
     with pytest.raises(ConfigError) as err:
         check_key_sources(cfg, {"GITHUB_TOKEN": "ghs_token_value_1234", "MY_KEY": "ghs_token_value_1234"})
     assert err.value.message.startswith("endpoints.openai/m.api_key_env: MY_KEY holds the GitHub token")
+
+
+def test_a_key_is_not_sent_over_plain_http_to_another_host_without_opting_in() -> None:
+    from reviewbot.config import check_transport, load_config
+    from reviewbot.errors import ConfigError
+
+    env = {"GW_KEY": "sk-gateway"}
+    remote = load_config("x.yml", text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY}\n")
+    with pytest.raises(ConfigError) as err:
+        check_transport(remote, env)
+    assert err.value.message.startswith("endpoints.openai/m.api_base: http://10.1.2.3:4000/v1 is plain http to 10.1.2.3")
+    assert check_transport(remote, {}) == []  # no key, nothing to protect
+    opted = load_config("x.yml", text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY,"
+                                      " allow_insecure_http: true}\n")
+    assert check_transport(opted, env) == ["the key for openai/m is sent over plain http to 10.1.2.3 (allow_insecure_http)"]
+    for base in ("http://127.0.0.1:8080/v1", "http://localhost:11434", "https://gw.example.com/v1"):
+        ok = load_config("x.yml", text=f"endpoints:\n  openai/m: {{api_base: '{base}', api_key_env: GW_KEY}}\n")
+        assert check_transport(ok, env) == []

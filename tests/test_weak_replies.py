@@ -98,3 +98,49 @@ def test_all_replies_unusable_is_exit_3_saying_so(tmp_path: Path, capsys: pytest
     assert asked == {"weak-a", "weak-b"}  # the unusable reply failed over to the second model
     assert "no reply was usable" in err and "every model call failed" not in err
     assert out.startswith("Not reviewed")
+
+
+# --- JSON mode and rate limits (issue 10.5, 10.6) -------------------------------------------------
+
+from reviewbot.llm import LLMError  # noqa: E402
+
+
+def test_a_5xx_does_not_turn_json_mode_off() -> None:
+    client = FakeLLM({"m1": [LLMError("server", "bad gateway", status=502), reply([FINDING]), reply([]), reply([])]})
+    reviewer = make(client)
+    reviewer.review([Route(chunk("c001"), ("m1",)), Route(chunk("c002"), ("m1",))])
+    assert all(r.response_format == {"type": "json_schema"} for r in client.requests)
+
+
+def test_only_an_answer_naming_the_format_steps_down_and_only_for_that_model() -> None:
+    refused = LLMError("bad_request", "response_format json_schema is not supported by this server", status=400)
+    client = FakeLLM({"m1": [refused, reply([FINDING])], "m2": [reply([])]})
+    reviewer = make(client, concurrency=1)
+    reviewer.review([Route(chunk("c001"), ("m1",)), Route(chunk("c002"), ("m2",))])
+    formats = [(r.model, (r.response_format or {}).get("type")) for r in client.requests]
+    assert formats == [("m1", "json_schema"), ("m1", "json_object"), ("m2", "json_schema")]
+
+
+def test_a_single_model_tier_waits_out_a_rate_limit_as_told() -> None:
+    limited = LLMError("rate_limit", "slow down", status=429, retry_after=7)
+    client = FakeLLM({"m1": [limited, limited, reply([FINDING])]})
+    slept: list[float] = []
+    reviewer = make(client)
+    reviewer.sleep = slept.append
+    outcome = reviewer.review([Route(chunk("c001"), ("m1",))])
+    assert outcome.results[0].status == "reviewed" and slept == [7, 7]
+
+
+def test_the_wait_is_bounded_and_a_tier_with_a_next_model_fails_over_at_once() -> None:
+    limited = LLMError("rate_limit", "slow down", status=429, retry_after=50)
+    client = FakeLLM({"m1": [limited, limited, limited]})
+    slept: list[float] = []
+    reviewer = make(client)
+    reviewer.sleep = slept.append
+    outcome = reviewer.review([Route(chunk("c001"), ("m1",))])
+    assert outcome.results[0].status == "failed" and slept == [50]  # 50 + 50 would pass the 60 s bound
+    client2 = FakeLLM({"m1": [limited], "m2": [reply([FINDING])]})
+    slept.clear()
+    reviewer2 = make(client2)
+    reviewer2.sleep = slept.append
+    assert reviewer2.review([Route(chunk("c001"), ("m1", "m2"))]).results[0].model == "m2" and slept == []
