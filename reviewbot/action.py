@@ -252,6 +252,7 @@ class Run:
     previous_body: str = ""
     unchanged: tuple[str, ...] = ()
     since: str = ""
+    rules_file: tuple[str, str] | None = None  # (name, text) at the base commit
 
 
 def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any], say: Echo) -> int:
@@ -301,23 +302,27 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
                  base: str, diff: Diff) -> Run:
     """The config and prompts of the BASE commit: a PR must not be able to change how it is
     reviewed (with pull_request_target it would also get the secrets)."""
-    from .config import override
+    from .config import DEFAULT_INSTRUCTION_FILES, override
     from .runner import load_effective_config
 
     path = _repo_path(opts.get("config_path") or DEFAULT_CONFIG, "config")
-    text = gh.file_at(path, base)
-    if text is None and not opts.get("config_path"):
-        # Like the CLI, accept .reviewbot.yaml too (the action always names its file).
-        alternative = gh.file_at(".reviewbot.yaml", base)
-        if alternative is not None:
-            path, text = ".reviewbot.yaml", alternative
+    # Like the CLI, accept .reviewbot.yaml too; the default rules files come in the same request.
+    candidates = [path] if opts.get("config_path") else [path, ".reviewbot.yaml"]
+    found = gh.files_at([*candidates, *DEFAULT_INSTRUCTION_FILES], base)
+    path = next((c for c in candidates if found.get(c) is not None), path)
+    text = found.get(path)
     where = f"base SHA `{base[:12]}`"
     named = {**opts, "config_path": f"{path} at base {base[:7]}"}
     config, notes = load_effective_config(named, text=text or "")
     run = Run(ctx, opts, info, head, base, diff, config, list(notes))
+    run.rules_file = _rules_file(gh, config.review.instruction_files, found, base)
+    if run.rules_file is not None:
+        run.about.append(f"Review rules: {inline_code(run.rules_file[0])} from the base branch")
     source = f"{inline_code(path)} from the base branch ({where})" if text is not None else f"defaults (no {inline_code(path)} at {where})"
     run.about.append(f"Config: {source}")
     touched = {p for f in diff.files for p in (f.path, f.old_path) if p}
+    if run.rules_file is not None and run.rules_file[0] in touched:
+        run.top.append(f"> ⚠️ This PR changes {inline_code(run.rules_file[0])}: the new review rules apply after merge.")
     if path in touched:
         used = "the base branch's config" if text is not None else "the defaults (the base branch has none)"
         run.top.append(f"> ⚠️ This PR changes {inline_code(path)}: the new rules apply after merge; this review used "
@@ -331,6 +336,17 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
         if any(p == folder or p.startswith(folder + "/") for p in touched):
             run.top.append(f"> ⚠️ This PR changes prompt templates in {inline_code(folder + '/')}: they apply after merge.")
     return run
+
+
+def _rules_file(gh: GitHubPR, names: Sequence[str], found: Mapping[str, str | None],
+                base: str) -> tuple[str, str] | None:
+    """The first instruction file of `names` at the base commit (fetched with the config when
+    `names` are the defaults, else in one more request)."""
+    wanted = [n for n in names if n.strip() and not n.startswith("/") and ".." not in PurePosixPath(n).parts]
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        found = {**found, **gh.files_at(missing, base)}
+    return next(((n, t) for n in wanted if (t := found.get(n)) is not None), None)
 
 
 def _repo_path(value: str, what: str) -> str:
@@ -396,7 +412,7 @@ def _execute(run: Run, diff: Diff) -> Report:
     dry = bool(run.opts.get("dry_run"))
     report = execute(diff, run.config, source=f"{run.ctx.repository}#{run.info.number}", notes=run.notes,
                      dry_run=dry, audit_log=audit, pr_title=run.info.title, pr_body=run.info.body,
-                     run_id=run.ctx.run_id)
+                     run_id=run.ctx.run_id, instruction_file=run.rules_file)
     if audit and not dry:
         run.about.append(f"Audit log: {inline_code(audit)} on the runner ({plural(len(report.calls), 'model request')}; "
                          "keep it with actions/upload-artifact)")
@@ -435,31 +451,44 @@ def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: s
 
 
 def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
-    from .ghapi import CannotWrite
+    from .ghapi import CannotWrite, GitHubError
     from .publish import workflow_annotations
     from .report import not_reviewed_reason
     from .runner import exit_code
 
     cfg = run.config
+    saved = _save_report(run, report)  # first: what was paid for is on disk before GitHub is asked
     payload, rest = _build(gh, run, report)
     result: PostResult | None = None
     read_only = False
+    refused: GitHubError | None = None
     if not report.dry_run and (payload.comments or payload.event == "REQUEST_CHANGES"):
         try:
             result = gh.post_review(payload)
         except CannotWrite:
             read_only = True
+        except GitHubError as exc:  # 401, 5xx after retries…: the findings still reach the run
+            refused = exc
+            run.top.append(f"> ⚠️ GitHub refused the review ({one_line(exc.message, 300)}): every finding is "
+                           "listed in this summary" + (f" and in {inline_code(saved)}" if saved else "") + ".")
+            rest = list(report.findings)
     usd = 0.0 if report.dry_run else report.cost.total_usd
     full = not report.dry_run and not any(c.status in ("failed", "skipped", "partial") for c in report.chunks)
     state = _next_state(run, run.head if full else None, usd if usd is not None else report.cost.known_usd,
                         in_body=bool(result and result.in_body))
     run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(_cost_line(usd, state))
+    if saved:
+        run.about.append(f"Full report (JSON): {inline_code(saved)} on the runner")
     _note_ignored(gh, run)
     sections = [_not_inline(rest, payload, _carried(run)), _unchanged(run)]
     url = ""
     if not read_only:
-        url, read_only = _upsert(gh, run, state, lambda n: _render(report, cfg, n), sections, say)
+        try:
+            url, read_only = _upsert(gh, run, state, lambda n: _render(report, cfg, n), sections, say)
+        except GitHubError as exc:
+            refused = refused or exc
+            say(f"reviewbot: GitHub refused the summary comment ({exc.message}); the result is in the step summary")
     if read_only:
         lines, _ = workflow_annotations(report.findings)
         for line in lines:
@@ -478,6 +507,9 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
                                           summary_url=url))
     say(f"reviewbot: {plural(len(report.findings), 'finding')}, {plural(inline, 'inline comment')}, "
         f"cost {cost} USD, {plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
+    if refused is not None:
+        say(command("error", f"reviewbot: GitHub refused to take the result: {refused.message}"))
+        return refused.exit_code
     if not_reviewed is not None:  # never a green check with nothing reviewed, unless asked to warn
         warn = run.opts.get("on_not_reviewed") == "warn"
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
@@ -528,18 +560,35 @@ def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int],
 
 
 def _step_summary(run: Run, render: Callable[[int], str], sections: list[str]) -> None:
-    append_step_summary(run.ctx.step_summary, compose_summary(render, run.top, [*sections, _about(run)]))
+    # The step summary takes 1 MiB: the whole report fits there when the comment (64 KiB) cannot.
+    append_step_summary(run.ctx.step_summary, compose_summary(render, run.top, [*sections, _about(run)],
+                                                              limit=STEP_SUMMARY_LIMIT - 4096))
+
+
+def _save_report(run: Run, report: Report) -> str:
+    """The full JSON report under RUNNER_TEMP (every finding, whatever GitHub does); its path."""
+    from .render import render_json
+
+    if report.dry_run or not run.ctx.runner_temp:
+        return ""
+    path = Path(run.ctx.runner_temp) / "reviewbot-report.json"
+    try:
+        path.write_text(SCRUB(render_json(report)), encoding="utf-8")
+    except OSError:
+        return ""
+    return str(path)
 
 
 def compose_summary(render: Callable[[int], str], top: Sequence[str], sections: Sequence[str], *,
-                    marker: str = "") -> str:
+                    marker: str = "", limit: int | None = None) -> str:
     """The report's markdown (given the characters left for it) with `top` lines under its
-    verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit."""
+    verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit
+    (or `limit`: the step summary's)."""
     from .publish import MAX_BODY
 
     extra = _cap("\n\n".join(s for s in sections if s), SECTIONS_MAX)
     head = "\n".join(top)
-    room = MAX_BODY - len(marker) - len(head) - len(extra) - 600
+    room = (limit or MAX_BODY) - len(marker) - len(head) - len(extra) - 600
     main = render(max(room, 8_000))
     parts = main.split("\n", 3)
     if head and len(parts) == 4 and parts[0].startswith("### "):
