@@ -282,7 +282,7 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
         return _not_reviewed(gh, run, f"no file of this pull request changed since the last review "
                                       f"(`{run.since[:7]}`)", say, new_head=head, mark="⏭️")
     try:
-        report = _execute(run, scope if scope is not None else run.diff)
+        report = _execute(gh, run, scope if scope is not None else run.diff)
     except MissingKeyError as exc:
         required = bool(opts.get("require_review"))
         say(command("error" if required else "notice", f"reviewbot: not reviewed: {exc.message}"))
@@ -404,15 +404,31 @@ def _scope(gh: GitHubPR, run: Run) -> Diff | None:
     return Diff(files=files)
 
 
-def _execute(run: Run, diff: Diff) -> Report:
+def _head_texts(gh: GitHubPR, run: Run, diff: Diff) -> dict[str, str] | None:
+    """The head versions of the files to review, for review.context: one GraphQL request
+    per 100 files (size-capped), none when context is off."""
+    from .ghapi import FILES_PER_QUERY
+
+    if all(run.config.review.context_for(t) == "none" for t in ("cheap", "frontier")):
+        return None
+    paths = [f.path for f in diff.files if f.hunks and not f.binary and f.status != "deleted"]
+    texts: dict[str, str] = {}
+    for i in range(0, len(paths), FILES_PER_QUERY):
+        found = gh.files_at(paths[i:i + FILES_PER_QUERY], run.head)
+        texts.update({p: t for p, t in found.items() if t is not None})
+    return texts
+
+
+def _execute(gh: GitHubPR, run: Run, diff: Diff) -> Report:
     from .runner import execute
 
     audit = run.opts.get("audit_log") or (
         str(Path(run.ctx.runner_temp) / "reviewbot-audit.jsonl") if run.ctx.runner_temp else None)
     dry = bool(run.opts.get("dry_run"))
+    texts = _head_texts(gh, run, diff)
     report = execute(diff, run.config, source=f"{run.ctx.repository}#{run.info.number}", notes=run.notes,
                      dry_run=dry, audit_log=audit, pr_title=run.info.title, pr_body=run.info.body,
-                     run_id=run.ctx.run_id, instruction_file=run.rules_file)
+                     run_id=run.ctx.run_id, instruction_file=run.rules_file, file_texts=texts)
     if audit and not dry:
         run.about.append(f"Audit log: {inline_code(audit)} on the runner ({plural(len(report.calls), 'model request')}; "
                          "keep it with actions/upload-artifact)")

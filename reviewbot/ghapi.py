@@ -115,7 +115,8 @@ class PostResult:
     rejection: str | None = None  # GitHub's 422 message when in_body
 
 
-MAX_FILE_BYTES = 512 * 1024  # a config or rules file; larger is refused, not read
+MAX_FILE_BYTES = 512 * 1024  # a config, rules or context file; larger is refused, not read
+FILES_PER_QUERY = 100  # aliased objects per GraphQL request: ⌈files/100⌉ requests for code context
 
 
 class GitHubError(ServiceError):
@@ -272,7 +273,7 @@ class GitHubPR:
         or over MAX_FILE_BYTES. The config and the instruction files of a run cost one request."""
         if not paths:
             return {}
-        names = list(dict.fromkeys(paths))[:50]
+        names = list(dict.fromkeys(paths))[:FILES_PER_QUERY]
         params = ", ".join(f"$e{i}: String!" for i in range(len(names)))
         fields = " ".join(f"f{i}: object(expression: $e{i}) {{ ... on Blob {{ text byteSize isBinary }} }}"
                           for i in range(len(names)))

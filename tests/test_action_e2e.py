@@ -791,3 +791,17 @@ def test_without_a_config_file_the_lookup_is_still_one_request(h: Harness, gh: F
     h.run()
     reads = [r for r in gh.requests_to("POST", gh.graphql_path) if "object(expression" in r.body["query"]]
     assert len(reads) == 1 and not [r for r in gh.requests if r.path.startswith("/repos/octo/demo/contents/")]
+
+
+def test_code_context_in_actions_comes_from_the_head_in_one_request_per_hundred_files(
+        h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer) -> None:
+    gh.set_content(".reviewbot.yml", config_yaml(llm.base_url, extra="review:\n  context: enclosing\n"), ref=BASE)
+    head_auth = "def login(username, password):\n" + "".join(f"    step_{i} = {i}\n" for i in range(1, 60)) + \
+        "    return CONTEXT_MARKER_LINE\n"
+    gh.set_content("app/auth.py", head_auth, ref=HEAD)
+    assert h.run().code == 0
+    reads = [r for r in gh.requests_to("POST", gh.graphql_path) if "object(expression" in r.body["query"]]
+    assert len(reads) == 2  # the config and rules files, then the head files for context
+    assert all(str(v).startswith(HEAD + ":") for k, v in reads[1].body["variables"].items() if k.startswith("e"))
+    auth = [r.body["messages"][-1]["content"] for r in llm.chat_requests if "app/auth.py" in chunk_files(r.body)]
+    assert auth and "<context>" in auth[0] and "CONTEXT_MARKER_LINE" in auth[0]
