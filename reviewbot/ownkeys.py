@@ -23,18 +23,27 @@ _ALWAYS = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN", "ACTIONS_RUNTIME_TO
 
 
 def _forms(value: str) -> set[str]:
+    """The value, URL-encoded, and base64 (standard and URL-safe) at each of the three byte
+    offsets it can sit at inside a longer encoded text (`Basic base64(user:token)`): the
+    characters that depend only on the value's own bytes."""
     raw = value.encode("utf-8")
     forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
-        forms.add(encode(raw).decode().rstrip("="))
+        for pad in range(3):
+            text = encode(b"\0" * pad + raw).decode().rstrip("=")
+            lead = (pad * 8 + 5) // 6 if pad else 0  # characters touched by the padding bytes
+            tail = (len(raw) + pad) % 3  # a partial last group depends on what follows
+            core = text[lead: len(text) - (1 if tail else 0)]
+            forms.add(core)
     return {f for f in forms if len(f) >= MIN_LENGTH}
 
 
 class Scrubber:
-    def __init__(self) -> None:
+    def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
+        self.add(values)
 
     def add(self, values: Iterable[str]) -> None:
         with self._lock:
@@ -44,6 +53,10 @@ class Scrubber:
             self._values |= new
             forms = sorted({f for v in self._values for f in _forms(v)}, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(f) for f in forms))
+
+    def forget(self) -> None:
+        with self._lock:
+            self._values, self._pattern = set(), None
 
     def add_env(self, env: Mapping[str, str], names: Iterable[str] = ()) -> None:
         """Values of the named variables and of every variable named like a key."""
@@ -61,7 +74,7 @@ class Scrubber:
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):
-            return {k: self.deep(v) for k, v in value.items()}
+            return {self(k) if isinstance(k, str) else k: self.deep(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return type(value)(self.deep(v) for v in value)
         return value

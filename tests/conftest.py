@@ -28,6 +28,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     monkeypatch.setenv("LITELLM_LOG", "CRITICAL")
     yield
+    from reviewbot.ownkeys import SCRUB
+
+    SCRUB.forget()  # one test's run secrets are not the next one's
 
 
 @pytest.fixture
