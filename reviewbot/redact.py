@@ -48,6 +48,8 @@ _TOKEN_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("mailgun-key", re.compile(rf"key-(?<!{_B}.{{4}})[0-9a-zA-Z]{{32}}(?![A-Za-z0-9])")),
     ("shopify-token", re.compile(rf"shp(?<!{_B}.{{3}})(?:at|ca|pa|ss)_[a-fA-F0-9]{{32}}")),
     ("azure-storage-key", re.compile(r"AccountKey=[A-Za-z0-9+/]{80,100}={0,2}")),
+    ("databricks-token", re.compile(rf"dapi(?<!{_B}.{{4}})[a-f0-9]{{32}}(?:-[0-9]+)?(?![A-Za-z0-9])")),
+    ("age-secret-key", re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]{58}")),
     (
         "jwt",
         re.compile(
@@ -165,7 +167,7 @@ _TOKEN_NEEDLES: Mapping[str, tuple[str, ...]] = {
     "npm-token": ("npm_",), "pypi-token": ("pypi-AgE",), "huggingface-token": ("hf_",),
     "sendgrid-key": ("SG.",), "digitalocean-token": ("_v1_",), "twilio-key": ("SK",),
     "mailgun-key": ("key-",), "shopify-token": ("shpat_", "shpca_", "shppa_", "shpss_"),
-    "azure-storage-key": ("AccountKey=",),
+    "azure-storage-key": ("AccountKey=",), "databricks-token": ("dapi",), "age-secret-key": ("AGE-SECRET-KEY-1",),
 }  # fmt: skip
 _TOKEN_GATES: Mapping[str, re.Pattern[str]] = {
     kind: re.compile("|".join(re.escape(needle) for needle in needles))
