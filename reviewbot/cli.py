@@ -118,8 +118,12 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     reason = not_reviewed_reason(report)
     if reason is not None:  # exit 3 says why, in one line, wherever the report went
         click.echo(f"reviewbot: error: not reviewed: {reason}", err=True)
-        click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
-                   "or run with --audit-log FILE to see every call", err=True)
+        if "no reply was usable" in reason:
+            click.echo("hint: the models answered, but not with a usable review: try a stronger model, "
+                       "or run with --audit-log FILE and audit.include_prompts: true to see the replies", err=True)
+        else:
+            click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
+                       "or run with --audit-log FILE to see every call", err=True)
     ctx.exit(code)
 
 
