@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import EXIT_OK, EXIT_SERVICE, ConfigError, MissingKeyError, ReviewbotError, UsageError
+from .ownkeys import SCRUB
 from .render.safe import inline_code, one_line
 from .textutil import plural, squash
 from .vocab import SEVERITY_ICON, severity_rank
@@ -43,7 +44,7 @@ SECTIONS_MAX = 16_000
 # Past this many characters of report the summary comment goes compact: inline findings one
 # line each with a link, full text only for the others; the step summary keeps everything.
 COMMENT_REPORT_MAX = 45_000
-STEP_REPORT_MAX = 900_000
+
 MAX_SUMMARY_FINGERPRINTS = 400  # ~40 characters each  # characters of report in the step summary (cut by bytes later)
 LIST_MAX = 100
 _PROMPT_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.j2")
@@ -189,7 +190,7 @@ def append_step_summary(path: str | None, markdown: str) -> None:
 def _append(path: str, text: str, what: str) -> None:
     try:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(SCRUB(text))
     except OSError as exc:
         raise UsageError(f"cannot write {what} ({path}): {exc.strerror}") from exc
 
@@ -259,6 +260,7 @@ class Run:
     unchanged: tuple[str, ...] = ()
     since: str = ""
     fingerprints: str = ""  # hidden markers of the findings the summary holds instead of the review
+    rules_file: tuple[str, str] | None = None  # (name, text) at the base commit
 
 
 def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any], say: Echo) -> int:
@@ -368,23 +370,27 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
                  base: str, diff: Diff) -> Run:
     """The config and prompts of the BASE commit: a PR must not be able to change how it is
     reviewed (with pull_request_target it would also get the secrets)."""
-    from .config import override
+    from .config import DEFAULT_INSTRUCTION_FILES, override
     from .runner import load_effective_config
 
     path = _repo_path(opts.get("config_path") or DEFAULT_CONFIG, "config")
-    text = gh.file_at(path, base)
-    if text is None and not opts.get("config_path"):
-        # Like the CLI, accept .reviewbot.yaml too (the action always names its file).
-        alternative = gh.file_at(".reviewbot.yaml", base)
-        if alternative is not None:
-            path, text = ".reviewbot.yaml", alternative
+    # Like the CLI, accept .reviewbot.yaml too; the default rules files come in the same request.
+    candidates = [path] if opts.get("config_path") else [path, ".reviewbot.yaml"]
+    found = gh.files_at([*candidates, *DEFAULT_INSTRUCTION_FILES], base)
+    path = next((c for c in candidates if found.get(c) is not None), path)
+    text = found.get(path)
     where = f"base SHA `{base[:12]}`"
     named = {**opts, "config_path": f"{path} at base {base[:7]}"}
     config, notes = load_effective_config(named, text=text or "")
     run = Run(ctx, opts, info, head, base, diff, config, list(notes))
+    run.rules_file = _rules_file(gh, config.review.instruction_files, found, base)
+    if run.rules_file is not None:
+        run.about.append(f"Review rules: {inline_code(run.rules_file[0])} from the base branch")
     source = f"{inline_code(path)} from the base branch ({where})" if text is not None else f"defaults (no {inline_code(path)} at {where})"
     run.about.append(f"Config: {source}")
     touched = {p for f in diff.files for p in (f.path, f.old_path) if p}
+    if run.rules_file is not None and run.rules_file[0] in touched:
+        run.top.append(f"> ⚠️ This PR changes {inline_code(run.rules_file[0])}: the new review rules apply after merge.")
     if path in touched:
         used = "the base branch's config" if text is not None else "the defaults (the base branch has none)"
         run.top.append(f"> ⚠️ This PR changes {inline_code(path)}: the new rules apply after merge; this review used "
@@ -398,6 +404,17 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
         if any(p == folder or p.startswith(folder + "/") for p in touched):
             run.top.append(f"> ⚠️ This PR changes prompt templates in {inline_code(folder + '/')}: they apply after merge.")
     return run
+
+
+def _rules_file(gh: GitHubPR, names: Sequence[str], found: Mapping[str, str | None],
+                base: str) -> tuple[str, str] | None:
+    """The first instruction file of `names` at the base commit (fetched with the config when
+    `names` are the defaults, else in one more request)."""
+    wanted = [n for n in names if n.strip() and not n.startswith("/") and ".." not in PurePosixPath(n).parts]
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        found = {**found, **gh.files_at(missing, base)}
+    return next(((n, t) for n in wanted if (t := found.get(n)) is not None), None)
 
 
 def _repo_path(value: str, what: str) -> str:
@@ -463,7 +480,7 @@ def _execute(run: Run, diff: Diff) -> Report:
     dry = bool(run.opts.get("dry_run"))
     report = execute(diff, run.config, source=f"{run.ctx.repository}#{run.info.number}", notes=run.notes,
                      dry_run=dry, audit_log=audit, pr_title=run.info.title, pr_body=run.info.body,
-                     run_id=run.ctx.run_id)
+                     run_id=run.ctx.run_id, instruction_file=run.rules_file)
     if audit and not dry:
         run.about.append(f"Audit log: {inline_code(audit)} on the runner ({plural(len(report.calls), 'model request')}; "
                          "keep it with actions/upload-artifact)")
@@ -495,7 +512,7 @@ def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: s
     _note_ignored(gh, run)
     text = f"### reviewbot\n\n{mark} **Not reviewed:** {reason}\n"
     sections = [_not_inline([], None, _carried(run)), _unchanged(run)]
-    url, _, _ = _upsert(gh, run, state, lambda _: text, sections, say)
+    url, _ = _upsert(gh, run, state, lambda _: text, sections, say)
     _step_summary(run, lambda _: text, sections)
     write_outputs(run.ctx.output, outputs(skipped=True, summary_url=url))
     return EXIT_OK
@@ -508,26 +525,30 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     from .runner import exit_code
 
     cfg = run.config
+    saved = _save_report(run, report)  # first: what was paid for is on disk before GitHub is asked
     payload, rest = _build(gh, run, report)
     result: PostResult | None = None
     read_only = False
-    refused: list[str] = []  # what GitHub refused: the findings then live in the step summary
+    refused: GitHubError | None = None
     if not report.dry_run and (payload.comments or payload.event == "REQUEST_CHANGES"):
         try:
             result = gh.post_review(payload)
         except CannotWrite:
             read_only = True
-        except GitHubError as exc:
-            refused.append(f"the review with {plural(len(payload.comments), 'inline comment')} was not "
-                           f"posted ({one_line(exc.message, 300)})")
+        except GitHubError as exc:  # 401, 5xx after retries…: the findings still reach the run
+            refused = exc
+            run.top.append(f"> ⚠️ GitHub refused the review ({one_line(exc.message, 300)}): every finding is "
+                           "listed in this summary" + (f" and in {inline_code(saved)}" if saved else "") + ".")
+            rest = list(report.findings)
     usd = 0.0 if report.dry_run else report.cost.total_usd
-    full = not report.dry_run and not any(c.status in ("failed", "skipped") for c in report.chunks)
-    state = _next_state(run, run.head if full and not refused else None,
-                        usd if usd is not None else report.cost.known_usd,
-                        in_body=bool(result and result.in_body))
+    full = not report.dry_run and not any(c.status in ("failed", "skipped", "partial") for c in report.chunks)
+    # A refused review was not posted: the next run (even on this head) must post it.
+    state = _next_state(run, run.head if full and refused is None else None,
+                        usd if usd is not None else report.cost.known_usd, in_body=bool(result and result.in_body))
     run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(_cost_line(usd, state))
-    saved = _save_report(run, report)
+    if saved:
+        run.about.append(f"Full report (JSON): {inline_code(saved)} on the runner")
     posted = payload if result is not None or not payload.comments else None
     run.fingerprints = _summary_fingerprints(run, report, posted)
     _note_ignored(gh, run)
@@ -536,9 +557,11 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     sections = [*render.sections, _not_inline(render.rest, payload, _carried(run)), _unchanged(run)]
     url = ""
     if not read_only:
-        url, read_only, problem = _upsert(gh, run, state, render.main, sections, say)
-        if problem:
-            refused.append(problem)
+        try:
+            url, read_only = _upsert(gh, run, state, render.main, sections, say)
+        except GitHubError as exc:
+            refused = refused or exc
+            say(f"reviewbot: GitHub refused the summary comment ({exc.message}); the result is in the step summary")
     if read_only:
         lines, _ = workflow_annotations(report.findings)
         for line in lines:
@@ -547,10 +570,6 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
                        f"token): {plural(len(lines), 'finding')} shown as annotations; every finding is "
                        "listed here.")
         step = [_unchanged(run)]
-    if refused:
-        where = f" and in {inline_code(saved)}" if saved else ""
-        run.top.append(f"> ⛔ GitHub refused to publish: {'; '.join(refused)}. Every finding is in this "
-                       f"step summary{where}.")
     _step_summary(run, lambda n: _render(report, cfg, n), step)
     not_reviewed = not_reviewed_reason(report)
     skipped = report.dry_run or not_reviewed is not None
@@ -561,10 +580,9 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
                                           summary_url=url, report=saved or ""))
     say(f"reviewbot: {plural(len(report.findings), 'finding')}, {plural(inline, 'inline comment')}, "
         f"cost {cost} USD, {plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
-    if refused:  # paid for but not on the pull request: the step fails and says where it went
-        say(command("error", f"reviewbot: GitHub refused to publish: {'; '.join(refused)}; the findings are "
-                             f"in the step summary" + (f" and {saved}" if saved else "")))
-        return EXIT_SERVICE
+    if refused is not None:
+        say(command("error", f"reviewbot: GitHub refused to take the result: {refused.message}"))
+        return refused.exit_code
     if not_reviewed is not None:  # never a green check with nothing reviewed, unless asked to warn
         warn = run.opts.get("on_not_reviewed") == "warn"
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
@@ -583,24 +601,6 @@ def _summary_fingerprints(run: Run, report: Report, posted: ReviewPayload | None
     ours = [f.fingerprint for f in report.findings if f.fingerprint and f.fingerprint not in inline]
     kept = list(dict.fromkeys([*ours, *sorted(extract_fingerprints(run.previous_body))]))
     return "".join(FINGERPRINT_MARKER.format(fp=fp) for fp in kept[:MAX_SUMMARY_FINGERPRINTS])
-
-
-def _save_report(run: Run, report: Report) -> str | None:
-    """The full JSON report under RUNNER_TEMP, named in the summaries: the record of every
-    finding whatever GitHub accepted."""
-    from .render import render_json
-
-    if not run.ctx.runner_temp or report.dry_run:
-        return None
-    name = re.sub(r"[^A-Za-z0-9_.-]", "-", run.ctx.run_id)
-    path = Path(run.ctx.runner_temp) / f"reviewbot-report-{name}.json"
-    try:
-        path.write_text(render_json(report), encoding="utf-8")
-    except OSError as exc:
-        run.about.append(f"The JSON report could not be written to {inline_code(str(path))}: {one_line(str(exc.strerror), 200)}")
-        return None
-    run.about.append(f"Full report: {inline_code(str(path))} on the runner (keep it with actions/upload-artifact)")
-    return str(path)
 
 
 @dataclass(frozen=True)
@@ -668,34 +668,46 @@ def _render(report: Report, cfg: Config, max_chars: int) -> str:
 
 
 def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int], str],
-            sections: list[str], say: Echo) -> tuple[str, bool, str]:
-    """Edit (or create) the one summary comment. Returns its URL ("" when not written),
-    whether the token could not write, and what GitHub refused otherwise ("" when written)."""
-    from .ghapi import CannotWrite, GitHubError
+            sections: list[str], say: Echo) -> tuple[str, bool]:
+    """Edit (or create) the one summary comment. Returns its URL ("" when the token cannot
+    write) and whether the token could not write."""
+    from .ghapi import CannotWrite
     from .publish import render_summary_marker
 
     marker = render_summary_marker(state) + run.fingerprints
-    body = compose_summary(render, run.top, [*sections, _about(run)], marker=marker)
     try:
-        return gh.upsert_summary(body), False, ""
+        body = compose_summary(render, run.top, [*sections, _about(run)], marker=marker)
+        return gh.upsert_summary(body), False
     except CannotWrite:
         say("reviewbot: the token cannot write to this pull request; the result is in the step summary")
-        return "", True, ""
-    except GitHubError as exc:
-        return "", False, f"the summary comment was not written ({one_line(exc.message, 300)})"
+        return "", True
 
 
 def _step_summary(run: Run, render: Callable[[int], str], sections: list[str]) -> None:
-    """The whole report (up to GitHub's 1 MiB of step summary), not the comment's cut."""
+    # The step summary takes 1 MiB: the whole report fits there when the comment (64 KiB) cannot.
     append_step_summary(run.ctx.step_summary, compose_summary(render, run.top, [*sections, _about(run)],
-                                                              limit=STEP_REPORT_MAX))
+                                                              limit=STEP_SUMMARY_LIMIT - 4096))
+
+
+def _save_report(run: Run, report: Report) -> str:
+    """The full JSON report under RUNNER_TEMP (every finding, whatever GitHub does); its path."""
+    from .render import render_json
+
+    if report.dry_run or not run.ctx.runner_temp:
+        return ""
+    path = Path(run.ctx.runner_temp) / "reviewbot-report.json"
+    try:
+        path.write_text(SCRUB(render_json(report)), encoding="utf-8")
+    except OSError:
+        return ""
+    return str(path)
 
 
 def compose_summary(render: Callable[[int], str], top: Sequence[str], sections: Sequence[str], *,
                     marker: str = "", limit: int | None = None) -> str:
     """The report's markdown (given the characters left for it) with `top` lines under its
-    verdict and `sections` after it; the hidden marker first. Fits `limit` characters
-    (default: GitHub's comment limit)."""
+    verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit
+    (or `limit`: the step summary's)."""
     from .publish import MAX_BODY
 
     limit = MAX_BODY if limit is None else limit

@@ -5,6 +5,7 @@ that `reviewbot --help` starts fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
-from .errors import EXIT_OK, EXIT_USAGE, ReviewbotError, UsageError
+from .errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ReviewbotError, UsageError
+from .ownkeys import SCRUB, ScrubbedStream
 from .runner import execute, exit_code, load_effective_config
 
 if TYPE_CHECKING:
@@ -101,8 +103,12 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     config, notes = load_effective_config(opts)
     diff = parse_diff(data)
     printer = None if no_progress else _progress_printer()
+    rules_file = sources.read_instruction_file(config.review.instruction_files, git_range=git_range)
+    wants_context = any(config.review.context_for(t) != "none" for t in ("cheap", "frontier"))
+    texts = sources.head_texts(diff.files, git_range=git_range) if wants_context else None
     report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                     audit_log=opts["audit_log"], progress=printer)
+                     audit_log=opts["audit_log"], progress=printer, instruction_file=rules_file,
+                     file_texts=texts)
     if printer is not None:
         sys.stderr.write("\n")
     emit(render(report, fmt, config), output)
@@ -161,6 +167,47 @@ def github(ctx: click.Context, /, **opts: Any) -> None:
     raise SystemExit(run_action(opts, policy=policy))
 
 
+@cli.command("eval", epilog="""\b
+Cases: docs/eval-format.md (YAML/JSONL, or an AACR-Bench folder read in place).
+Exit codes: 0 scored, 1 a policy's recall is under --min-recall, 2 usage,
+case or config error, 3 no case run produced a review.""")
+@click.argument("cases", nargs=-1, required=True, metavar="CASES...")
+@click.option("--config", "configs", multiple=True, metavar="PATH", help="A policy: a config file (routing, models, prompts, budget); repeat to compare. Default: ./.reviewbot.yml or the defaults.")
+@click.option("--model", "models", multiple=True, metavar="MODEL", help="Run each policy with MODEL in every tier; repeat to compare models.")
+@click.option("--budget-usd", type=float, metavar="USD", help="Hard cap on model spend for the whole evaluation.")
+@click.option("--cache", "cache", metavar="DIR", help="Store model replies in DIR (keyed by model and prompt) and reuse them: re-scoring costs nothing.")
+@click.option("--offline", is_flag=True, help="Only replay replies from --cache; send nothing, need no key.")
+@click.option("--line-tolerance", type=click.IntRange(0, 50), default=1, show_default=True, help="A finding within N lines of a label matches it.")
+@click.option("--match-category", is_flag=True, help="A finding must also have the label's category.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Case runs in flight at once.")
+@click.option("--min-recall", type=float, metavar="FRACTION", help="Exit 1 when a policy's recall is under this (e.g. 0.6).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown", "html")), default="text", show_default=True, help="Result format; markdown and html carry the recall-vs-cost chart.")
+@click.option("--output", "-o", metavar="FILE", help="Write the result to FILE instead of standard output.")
+@click.option("--no-progress", is_flag=True, help="Do not show progress on standard error.")
+def eval_cmd(cases: tuple[str, ...], configs: tuple[str, ...], models: tuple[str, ...], budget_usd: float | None,
+             cache: str | None, offline: bool, line_tolerance: int, match_category: bool, concurrency: int,
+             min_recall: float | None, fmt: str, output: str | None, no_progress: bool) -> None:
+    """Score reviews against labelled diffs: recall, precision, noise and cost per policy and model."""
+    from .eval import command
+
+    opts = command.EvalOptions(cases=cases, configs=configs, models=models, budget_usd=budget_usd, cache=cache,
+                               offline=offline, tolerance=line_tolerance, match_category=match_category,
+                               concurrency=concurrency, fmt=fmt, min_recall=min_recall)
+
+    def load(path: str | None) -> Config:
+        return load_effective_config({"config_path": path})[0]
+
+    progress = None if no_progress else _progress_printer("case runs scored")
+    result, _ = command.run(opts, load, None, progress=progress)
+    if progress is not None:
+        sys.stderr.write("\n")
+    emit(command.render(result, fmt), output)
+    code, reason = command.exit_code(result, min_recall)
+    if reason:
+        click.echo(f"reviewbot: {'error: ' if code == EXIT_SERVICE else ''}{reason}", err=True)
+    raise SystemExit(code)
+
+
 def render(report: Report, fmt: str, cfg: Config) -> str:
     from . import render as reporters
 
@@ -174,6 +221,7 @@ def render(report: Report, fmt: str, cfg: Config) -> str:
 
 
 def emit(text: str, output: str | None) -> None:
+    text = SCRUB(text)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:
@@ -184,12 +232,12 @@ def emit(text: str, output: str | None) -> None:
         click.echo(text, nl=not text.endswith("\n"))
 
 
-def _progress_printer() -> Any:
+def _progress_printer(what: str = "chunks reviewed") -> Any:
     if not sys.stderr.isatty():
         return None
 
     def show(done: int, total: int, spent: float) -> None:
-        sys.stderr.write(f"\rreviewbot: {done}/{total} chunks reviewed, ${spent:.4f} spent")
+        sys.stderr.write(f"\rreviewbot: {done}/{total} {what}, ${spent:.4f} spent")
         sys.stderr.flush()
 
     return show
@@ -200,6 +248,17 @@ def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:
     reaches the commands (`github` takes a ghapi.RetryPolicy from it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    SCRUB.add_env(os.environ)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)
+    try:
+        code = _main(args, debug, obj)
+    finally:
+        sys.stdout, sys.stderr = saved
+    raise SystemExit(code)
+
+
+def _main(args: list[str], debug: bool, obj: object = None) -> int:
     try:
         code = cli.main(args=args, prog_name="reviewbot", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:
@@ -226,4 +285,4 @@ def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:
         click.echo(f"reviewbot: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with --debug for the traceback, and please report it", err=True)
         code = EXIT_INTERNAL
-    raise SystemExit(code if isinstance(code, int) else EXIT_OK)
+    return code if isinstance(code, int) else EXIT_OK

@@ -31,6 +31,7 @@ ErrorKind = Literal[
     "auth",  # 401/403: reported with the variable to fix, never failed over silently
     "context",  # context window exceeded
     "bad_request",  # 400 other than context (e.g. response_format unsupported)
+    "redirect",  # 3xx: never followed, the body must not go elsewhere
     "unknown",
 ]
 
@@ -92,6 +93,11 @@ def _litellm() -> ModuleType:
             import litellm
 
             litellm.suppress_debug_info = True  # stops the "Provider List" line on stdout
+            from .transport import guarded_client
+
+            # OpenAI-compatible calls (OpenAI, gateways, local servers) go through our transport:
+            # no redirect followed, reply size capped while read, one deadline per request.
+            litellm.client_session = guarded_client()
             _LITELLM = litellm
         return _LITELLM
 
@@ -187,6 +193,11 @@ def classify(exc: BaseException) -> LLMError:
         status = None  # litellm reports transport failures with a made-up 500 or 408
     if kind == "connection":
         message = _with_root_cause(exc, message)
+    too_large = next((e for e in _chain(exc) if type(e).__name__ == "ReplyTooLarge"), None)
+    if too_large is not None:
+        kind, message = "connection", str(too_large)
+    if kind == "redirect":
+        message = f"the endpoint answered with a redirect (HTTP {status}); redirects are never followed"
     return LLMError(kind, message, status=status, retry_after=retry_after)
 
 
@@ -244,6 +255,8 @@ def _kind_from_status(status: int | None) -> ErrorKind:
         return "auth"
     if status == 408:
         return "timeout"
+    if 300 <= status < 400:
+        return "redirect"
     if status >= 500:
         return "server"
     if status in (400, 422):

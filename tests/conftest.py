@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shareddata import missing
 
 SHARED_DIFFS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "diffs"
 REPO = Path(__file__).resolve().parents[1]
@@ -32,5 +33,5 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def shared_diffs() -> Path:
     if not SHARED_DIFFS.is_dir():
-        pytest.skip("../shared/data/diffs is not present beside the repository")
+        missing("../shared/data/diffs")
     return SHARED_DIFFS

@@ -358,12 +358,15 @@ def test_a_failed_login_lookup_stops_the_run_before_anything_is_posted(
     with FakeGitHub("octo", "demo", bot_login="reviewbot-app[bot]") as fake:
         fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
         fake.add_issue_comment(1, '<!-- reviewbot:summary {"head": "", "runs": 1} -->', user="reviewbot-app[bot]")
-        fake.fail("POST", fake.graphql_path, status=403, body={"message": "Resource not accessible by integration"})
+        fake.fail("POST", fake.graphql_path, status=403, body={"message": "Resource not accessible by integration"},
+                  match="viewer")
         monkeypatch.setenv("GITHUB_API_URL", fake.api_url)
         monkeypatch.setenv("GITHUB_TOKEN", fake.token or "")
         with pytest.raises(SystemExit) as exit_info:
             main(["github"])
-        assert [r.method for r in fake.requests if r.method != "GET"] == ["POST"]  # the question only
+        # Only questions: the config's (one GraphQL read), then the login's.
+        assert [r.method for r in fake.requests if r.method != "GET"] == ["POST", "POST"]
+        assert all(r.path == fake.graphql_path for r in fake.requests if r.method == "POST")
     out, err = capsys.readouterr()
     assert exit_info.value.code == 3
     message = ("cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not "
