@@ -158,12 +158,17 @@ def config_show_cmd(config_path: str | None) -> None:
 @click.option("--incremental/--full", default=None, envvar="REVIEWBOT_INCREMENTAL", help="Review only files changed since the last reviewed head (default: review.incremental).")
 @click.option("--require-review", is_flag=True, envvar="REVIEWBOT_REQUIRE_REVIEW", help="Fail (exit 3) instead of skipping when no provider key is available, e.g. on fork PRs.")
 @click.option("--on-not-reviewed", type=click.Choice(("fail", "warn")), default="fail", show_default=True, envvar="REVIEWBOT_ON_NOT_REVIEWED", help="When nothing was reviewed (every call failed, every reply unusable, everything skipped): fail the step with exit 3, or only warn.")
+@click.option("--budget-usd-per-pr", "max_usd_per_pr", type=click.FloatRange(min=0), metavar="USD", envvar="REVIEWBOT_BUDGET_USD_PER_PR", help="Hard cap on spend per pull request over all runs (the running total is kept in the summary comment). Overrides budget.max_usd_per_pr. When reached, the run reviews nothing and exits 3.")
 @click.option("--bot-login", metavar="LOGIN", envvar="REVIEWBOT_BOT_LOGIN", help="The login the token posts as: github-actions[bot] (the workflow's GITHUB_TOKEN; the action sets it), <app-slug>[bot] (a GitHub App) or the user of a personal token. Only its comments' hidden markers are trusted. Default: asked from GitHub once, when a marker must be judged.")
-def github(**opts: Any) -> None:
+@click.pass_context
+def github(ctx: click.Context, /, **opts: Any) -> None:
     """Review a pull request inside GitHub Actions: one review, one summary comment."""
     from .action import run_action
+    from .ghapi import RetryPolicy
 
-    raise SystemExit(run_action(opts))
+    # main(obj=RetryPolicy(...)) injects GitHub's retry and write pacing (tests: no sleeping).
+    policy = ctx.obj if isinstance(ctx.obj, RetryPolicy) else None
+    raise SystemExit(run_action(opts, policy=policy))
 
 
 @cli.command("eval", epilog="""\b
@@ -242,23 +247,24 @@ def _progress_printer(what: str = "chunks reviewed") -> Any:
     return show
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: one line per error, a distinct exit code, no traceback."""
+def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:
+    """Console entry point: one line per error, a distinct exit code, no traceback. `obj`
+    reaches the commands (`github` takes a ghapi.RetryPolicy from it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     SCRUB.add_env(os.environ)
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)
     try:
-        code = _main(args, debug)
+        code = _main(args, debug, obj)
     finally:
         sys.stdout, sys.stderr = saved
     raise SystemExit(code)
 
 
-def _main(args: list[str], debug: bool) -> int:
+def _main(args: list[str], debug: bool, obj: object = None) -> int:
     try:
-        code = cli.main(args=args, prog_name="reviewbot", standalone_mode=False)
+        code = cli.main(args=args, prog_name="reviewbot", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:

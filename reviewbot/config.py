@@ -250,6 +250,7 @@ class BudgetConfig(_Strict):
 
     max_usd: float | None = Field(default=None, ge=0, description="Hard cap on spend per run.")
     max_input_tokens: int | None = Field(default=None, ge=0, description="Hard cap on input tokens per run.")
+    max_usd_per_pr: float | None = Field(default=None, ge=0, description="Hard cap on spend per pull request over all runs (reviewbot github; the running total is kept in the summary comment).")
     on_exceed: Literal["downgrade", "skip", "fail"] = Field(default="downgrade", description="Over budget: use the cheap tier, skip the rest, or fail.")
 
 

@@ -102,7 +102,7 @@ def test_nothing_configured_means_defaults(text: str) -> None:
 def test_unknown_key_hint_lists_the_allowed_keys() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(text="budget: {max_dollars: 1}")
-    assert caught.value.hint == "allowed keys here: max_usd, max_input_tokens, on_exceed"
+    assert caught.value.hint == "allowed keys here: max_usd, max_input_tokens, max_usd_per_pr, on_exceed"
 
 
 def test_wrong_value_hint_is_the_field_description() -> None:
