@@ -14,15 +14,17 @@ import re
 import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .errors import EXIT_OK, EXIT_SERVICE, ConfigError, MissingKeyError, ReviewbotError, UsageError
+from .ownkeys import SCRUB
 from .render.safe import inline_code, one_line
 from .textutil import plural, squash
+from .vocab import SEVERITY_ICON, severity_rank
 
 if TYPE_CHECKING:
     from .config import Config
@@ -39,6 +41,11 @@ STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub keeps at most 1 MiB of step summary p
 # The summary comment must stay under GitHub's 65,536 characters: the report gets what the
 # marker and our own sections leave, and our sections are capped so the report keeps room.
 SECTIONS_MAX = 16_000
+# Past this many characters of report the summary comment goes compact: inline findings one
+# line each with a link, full text only for the others; the step summary keeps everything.
+COMMENT_REPORT_MAX = 45_000
+
+MAX_SUMMARY_FINGERPRINTS = 400  # ~40 characters each  # characters of report in the step summary (cut by bytes later)
 LIST_MAX = 100
 _PROMPT_FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.j2")
 MAX_PROMPT_FILES = 20
@@ -183,15 +190,16 @@ def append_step_summary(path: str | None, markdown: str) -> None:
 def _append(path: str, text: str, what: str) -> None:
     try:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(SCRUB(text))
     except OSError as exc:
         raise UsageError(f"cannot write {what} ({path}): {exc.strerror}") from exc
 
 
 def outputs(*, skipped: bool, cost: str = "0", findings: int = 0, inline: int = 0,
-            review_url: str = "", summary_url: str = "") -> dict[str, str]:
+            review_url: str = "", summary_url: str = "", report: str = "") -> dict[str, str]:
     return {"cost-usd": cost, "findings": str(findings), "inline-comments": str(inline),
-            "review-url": review_url, "summary-url": summary_url, "skipped": "true" if skipped else "false"}
+            "review-url": review_url, "summary-url": summary_url, "report-path": report,
+            "skipped": "true" if skipped else "false"}
 
 
 def command(kind: str, message: str) -> str:
@@ -251,6 +259,8 @@ class Run:
     previous_body: str = ""
     unchanged: tuple[str, ...] = ()
     since: str = ""
+    fingerprints: str = ""  # hidden markers of the findings the summary holds instead of the review
+    rules_file: tuple[str, str] | None = None  # (name, text) at the base commit
 
 
 def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any], say: Echo) -> int:
@@ -275,18 +285,78 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
     run.previous_body = summary.body if summary else ""
     if not run.diff.files:
         return _not_reviewed(gh, run, "this pull request changes no files", say, new_head=head, mark="⏭️")
+    if summary is not None and run.previous and run.previous.head == head and _rerun_is_free(run):
+        return _already_reviewed(gh, run, summary.body, say)
+    capped = _apply_pr_cap(run)
+    if capped is not None:
+        code = _not_reviewed(gh, run, capped, say, new_head=None)
+        warn = opts.get("on_not_reviewed") == "warn"
+        say(command("warning" if warn else "error", f"reviewbot: not reviewed: {capped}"))
+        return code if warn else EXIT_SERVICE
     scope = _scope(gh, run)
     if scope is not None and not scope.files:
         return _not_reviewed(gh, run, f"no file of this pull request changed since the last review "
                                       f"(`{run.since[:7]}`)", say, new_head=head, mark="⏭️")
     try:
-        report = _execute(run, scope if scope is not None else run.diff)
+        report = _execute(gh, run, scope if scope is not None else run.diff)
     except MissingKeyError as exc:
         required = bool(opts.get("require_review"))
         say(command("error" if required else "notice", f"reviewbot: not reviewed: {exc.message}"))
         code = _not_reviewed(gh, run, one_line(_key_message(exc, info.is_fork), 500), say, new_head=None)
         return EXIT_SERVICE if required else code
     return _publish(gh, run, report, say)
+
+
+def _apply_pr_cap(run: Run) -> str | None:
+    """The per-PR spend cap (`--budget-usd-per-pr`, else budget.max_usd_per_pr) against the
+    running total in the summary state: why nothing may be spent, or None after lowering
+    this run's hard cap to what the pull request has left."""
+    from .config import override
+    from .vocab import format_usd
+
+    flag = run.opts.get("max_usd_per_pr")
+    cap = flag if flag is not None else run.config.budget.max_usd_per_pr
+    if cap is None:
+        return None
+    spent = run.previous.total_usd if run.previous else 0.0
+    left = round(cap - spent, 6)
+    if left <= 0:
+        return (f"this pull request reached its spend cap: {format_usd(spent)} spent of "
+                f"{format_usd(cap)} (budget.max_usd_per_pr)")
+    limit = run.config.budget.max_usd
+    if limit is None or limit > left:
+        run.config = override(run.config, {"budget.max_usd": left})
+        run.about.append(f"Spend cap per pull request: {format_usd(cap)}, {format_usd(spent)} spent: "
+                         f"this run may spend at most {format_usd(left)}")
+    return None
+
+
+def _rerun_is_free(run: Run) -> bool:
+    """A re-run on a head already fully reviewed sends nothing to a model (a fork re-opening
+    its PR must not buy a review each time); `--full` asks for a paid review again."""
+    return run.opts.get("incremental") is not False and not run.opts.get("dry_run")
+
+
+def _already_reviewed(gh: GitHubPR, run: Run, previous_body: str, say: Echo) -> int:
+    """Keep the summary comment's report, count the run and say so in its first line."""
+    from .publish import (
+        FINGERPRINT_MARKER,
+        SUMMARY_NOTE_RE,
+        extract_fingerprints,
+        render_summary_marker,
+        strip_summary_marker,
+    )
+
+    state = _next_state(run, run.head, 0.0)
+    kept = "".join(FINGERPRINT_MARKER.format(fp=fp) for fp in sorted(extract_fingerprints(previous_body)))
+    note = (f"> ⏭️ Already reviewed at `{run.head[:12]}`: run {state.runs} sent nothing to a model "
+            "(use `--full` to review again).")
+    rest = SUMMARY_NOTE_RE.sub("", strip_summary_marker(previous_body)).lstrip("\n")
+    url = gh.upsert_summary(f"{render_summary_marker(state)}{kept}\n{note}\n\n{rest}")
+    append_step_summary(run.ctx.step_summary, f"### reviewbot\n\n{note}\n\nSummary: {url}\n")
+    write_outputs(run.ctx.output, outputs(skipped=True, summary_url=url))
+    say(command("notice", f"reviewbot: already reviewed at {run.head[:12]}: nothing sent to a model; summary: {url}"))
+    return EXIT_OK
 
 
 def _key_message(exc: MissingKeyError, fork: bool) -> str:
@@ -300,23 +370,27 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
                  base: str, diff: Diff) -> Run:
     """The config and prompts of the BASE commit: a PR must not be able to change how it is
     reviewed (with pull_request_target it would also get the secrets)."""
-    from .config import override
+    from .config import DEFAULT_INSTRUCTION_FILES, override
     from .runner import load_effective_config
 
     path = _repo_path(opts.get("config_path") or DEFAULT_CONFIG, "config")
-    text = gh.file_at(path, base)
-    if text is None and not opts.get("config_path"):
-        # Like the CLI, accept .reviewbot.yaml too (the action always names its file).
-        alternative = gh.file_at(".reviewbot.yaml", base)
-        if alternative is not None:
-            path, text = ".reviewbot.yaml", alternative
+    # Like the CLI, accept .reviewbot.yaml too; the default rules files come in the same request.
+    candidates = [path] if opts.get("config_path") else [path, ".reviewbot.yaml"]
+    found = gh.files_at([*candidates, *DEFAULT_INSTRUCTION_FILES], base)
+    path = next((c for c in candidates if found.get(c) is not None), path)
+    text = found.get(path)
     where = f"base SHA `{base[:12]}`"
     named = {**opts, "config_path": f"{path} at base {base[:7]}"}
     config, notes = load_effective_config(named, text=text or "")
     run = Run(ctx, opts, info, head, base, diff, config, list(notes))
+    run.rules_file = _rules_file(gh, config.review.instruction_files, found, base)
+    if run.rules_file is not None:
+        run.about.append(f"Review rules: {inline_code(run.rules_file[0])} from the base branch")
     source = f"{inline_code(path)} from the base branch ({where})" if text is not None else f"defaults (no {inline_code(path)} at {where})"
     run.about.append(f"Config: {source}")
     touched = {p for f in diff.files for p in (f.path, f.old_path) if p}
+    if run.rules_file is not None and run.rules_file[0] in touched:
+        run.top.append(f"> ⚠️ This PR changes {inline_code(run.rules_file[0])}: the new review rules apply after merge.")
     if path in touched:
         used = "the base branch's config" if text is not None else "the defaults (the base branch has none)"
         run.top.append(f"> ⚠️ This PR changes {inline_code(path)}: the new rules apply after merge; this review used "
@@ -330,6 +404,17 @@ def _load_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: PullInf
         if any(p == folder or p.startswith(folder + "/") for p in touched):
             run.top.append(f"> ⚠️ This PR changes prompt templates in {inline_code(folder + '/')}: they apply after merge.")
     return run
+
+
+def _rules_file(gh: GitHubPR, names: Sequence[str], found: Mapping[str, str | None],
+                base: str) -> tuple[str, str] | None:
+    """The first instruction file of `names` at the base commit (fetched with the config when
+    `names` are the defaults, else in one more request)."""
+    wanted = [n for n in names if n.strip() and not n.startswith("/") and ".." not in PurePosixPath(n).parts]
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        found = {**found, **gh.files_at(missing, base)}
+    return next(((n, t) for n in wanted if (t := found.get(n)) is not None), None)
 
 
 def _repo_path(value: str, what: str) -> str:
@@ -367,11 +452,11 @@ def _scope(gh: GitHubPR, run: Run) -> Diff | None:
     if incremental is None:
         incremental = run.config.review.incremental
     previous = run.previous.head if run.previous else ""
-    if not incremental or not previous:
-        return None
-    if previous == run.head:
-        run.about.append(f"Re-run on the same head `{run.head[:7]}`: reviewed in full; "
+    if previous and previous == run.head:
+        run.about.append(f"Re-run on the same head `{run.head[:7]}` (`--full`): reviewed in full; "
                          "findings already posted are not repeated")
+        return None
+    if not incremental or not previous:
         return None
     changed = gh.compare_files(previous, run.head)
     if changed is None:
@@ -387,15 +472,31 @@ def _scope(gh: GitHubPR, run: Run) -> Diff | None:
     return Diff(files=files)
 
 
-def _execute(run: Run, diff: Diff) -> Report:
+def _head_texts(gh: GitHubPR, run: Run, diff: Diff) -> dict[str, str] | None:
+    """The head versions of the files to review, for review.context: one GraphQL request
+    per 100 files (size-capped), none when context is off."""
+    from .ghapi import FILES_PER_QUERY
+
+    if all(run.config.review.context_for(t) == "none" for t in ("cheap", "frontier")):
+        return None
+    paths = [f.path for f in diff.files if f.hunks and not f.binary and f.status != "deleted"]
+    texts: dict[str, str] = {}
+    for i in range(0, len(paths), FILES_PER_QUERY):
+        found = gh.files_at(paths[i:i + FILES_PER_QUERY], run.head)
+        texts.update({p: t for p, t in found.items() if t is not None})
+    return texts
+
+
+def _execute(gh: GitHubPR, run: Run, diff: Diff) -> Report:
     from .runner import execute
 
     audit = run.opts.get("audit_log") or (
         str(Path(run.ctx.runner_temp) / "reviewbot-audit.jsonl") if run.ctx.runner_temp else None)
     dry = bool(run.opts.get("dry_run"))
+    texts = _head_texts(gh, run, diff)
     report = execute(diff, run.config, source=f"{run.ctx.repository}#{run.info.number}", notes=run.notes,
                      dry_run=dry, audit_log=audit, pr_title=run.info.title, pr_body=run.info.body,
-                     run_id=run.ctx.run_id)
+                     run_id=run.ctx.run_id, instruction_file=run.rules_file, file_texts=texts)
     if audit and not dry:
         run.about.append(f"Audit log: {inline_code(audit)} on the runner ({plural(len(report.calls), 'model request')}; "
                          "keep it with actions/upload-artifact)")
@@ -434,31 +535,49 @@ def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: s
 
 
 def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
-    from .ghapi import CannotWrite
+    from .ghapi import CannotWrite, GitHubError
     from .publish import workflow_annotations
     from .report import not_reviewed_reason
     from .runner import exit_code
 
     cfg = run.config
+    saved = _save_report(run, report)  # first: what was paid for is on disk before GitHub is asked
     payload, rest = _build(gh, run, report)
     result: PostResult | None = None
     read_only = False
+    refused: GitHubError | None = None
     if not report.dry_run and (payload.comments or payload.event == "REQUEST_CHANGES"):
         try:
             result = gh.post_review(payload)
         except CannotWrite:
             read_only = True
+        except GitHubError as exc:  # 401, 5xx after retries…: the findings still reach the run
+            refused = exc
+            run.top.append(f"> ⚠️ GitHub refused the review ({one_line(exc.message, 300)}): every finding is "
+                           "listed in this summary" + (f" and in {inline_code(saved)}" if saved else "") + ".")
+            rest = list(report.findings)
     usd = 0.0 if report.dry_run else report.cost.total_usd
-    full = not report.dry_run and not any(c.status in ("failed", "skipped") for c in report.chunks)
-    state = _next_state(run, run.head if full else None, usd if usd is not None else report.cost.known_usd,
-                        in_body=bool(result and result.in_body))
+    full = not report.dry_run and not any(c.status in ("failed", "skipped", "partial") for c in report.chunks)
+    # A refused review was not posted: the next run (even on this head) must post it.
+    state = _next_state(run, run.head if full and refused is None else None,
+                        usd if usd is not None else report.cost.known_usd, in_body=bool(result and result.in_body))
     run.about += _review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(_cost_line(usd, state))
+    if saved:
+        run.about.append(f"Full report (JSON): {inline_code(saved)} on the runner")
+    posted = payload if result is not None or not payload.comments else None
+    run.fingerprints = _summary_fingerprints(run, report, posted)
     _note_ignored(gh, run)
-    sections = [_not_inline(rest, payload, _carried(run)), _unchanged(run)]
+    step = [_not_inline(rest, payload, _carried(run)), _unchanged(run)]
+    render = _comment_render(run, report, payload, rest, result)
+    sections = [*render.sections, _not_inline(render.rest, payload, _carried(run)), _unchanged(run)]
     url = ""
     if not read_only:
-        url, read_only = _upsert(gh, run, state, lambda n: _render(report, cfg, n), sections, say)
+        try:
+            url, read_only = _upsert(gh, run, state, render.main, sections, say)
+        except GitHubError as exc:
+            refused = refused or exc
+            say(f"reviewbot: GitHub refused the summary comment ({exc.message}); the result is in the step summary")
     if read_only:
         lines, _ = workflow_annotations(report.findings)
         for line in lines:
@@ -466,17 +585,20 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         run.top.append(f"> The token cannot write to this pull request (fork pull requests get a read-only "
                        f"token): {plural(len(lines), 'finding')} shown as annotations; every finding is "
                        "listed here.")
-        sections = [_unchanged(run)]
-    _step_summary(run, lambda n: _render(report, cfg, n), sections)
+        step = [_unchanged(run)]
+    _step_summary(run, lambda n: _render(report, cfg, n), step)
     not_reviewed = not_reviewed_reason(report)
     skipped = report.dry_run or not_reviewed is not None
     cost = "unknown" if usd is None else f"{usd:.6f}"
     inline = result.inline_comments if result else 0
     write_outputs(run.ctx.output, outputs(skipped=skipped, cost=cost, findings=len(report.findings),
                                           inline=inline, review_url=result.html_url if result else "",
-                                          summary_url=url))
+                                          summary_url=url, report=saved or ""))
     say(f"reviewbot: {plural(len(report.findings), 'finding')}, {plural(inline, 'inline comment')}, "
         f"cost {cost} USD, {plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
+    if refused is not None:
+        say(command("error", f"reviewbot: GitHub refused to take the result: {refused.message}"))
+        return refused.exit_code
     if not_reviewed is not None:  # never a green check with nothing reviewed, unless asked to warn
         warn = run.opts.get("on_not_reviewed") == "warn"
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
@@ -484,9 +606,57 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     return exit_code(report, cfg)
 
 
+def _summary_fingerprints(run: Run, report: Report, posted: ReviewPayload | None) -> str:
+    """Hidden markers for the findings not posted inline by this run's review (and those an
+    earlier summary held), newest first, bounded."""
+    from .publish import FINGERPRINT_MARKER, extract_fingerprints
+
+    if posted is None:  # the review was refused: the next run must still post them inline
+        return ""
+    inline = {c.fingerprint for c in posted.comments}
+    ours = [f.fingerprint for f in report.findings if f.fingerprint and f.fingerprint not in inline]
+    kept = list(dict.fromkeys([*ours, *sorted(extract_fingerprints(run.previous_body))]))
+    return "".join(FINGERPRINT_MARKER.format(fp=fp) for fp in kept[:MAX_SUMMARY_FINGERPRINTS])
+
+
+@dataclass(frozen=True)
+class CommentRender:
+    """How the summary comment shows the report: `main` renders it in the characters given,
+    `sections` come before the "Not placed inline" list of `rest`."""
+
+    main: Callable[[int], str]
+    sections: tuple[str, ...]
+    rest: tuple[Finding, ...]
+
+
+def _comment_render(run: Run, report: Report, payload: ReviewPayload, rest: Sequence[Finding],
+                    result: PostResult | None) -> CommentRender:
+    """The whole report when it fits in a comment; otherwise (GitHub's 65,536 characters) the
+    findings posted inline one line each with a link, full text only for the others (which
+    then are not listed again under "Not placed inline")."""
+    cfg = run.config
+    whole = CommentRender(lambda n: _render(report, cfg, n), (), tuple(rest))
+    if result is None or result.in_body or len(_render(report, cfg, 10**9)) <= COMMENT_REPORT_MAX:
+        return whole
+    kept = {id(f) for f in rest}
+    inline = [f for f in sorted(report.findings, key=lambda f: severity_rank(f.severity)) if id(f) not in kept]
+    if not inline:
+        return whole
+    others = replace(report, findings=tuple(rest))
+    run.top.append(f"> {plural(len(report.findings), 'finding')}: too many for one comment, so the "
+                   f"{plural(len(inline), 'finding')} posted inline are listed one line each; the full "
+                   "text of every finding is in this run's step summary and JSON report.")
+    lines = [f"- {SEVERITY_ICON.get(f.severity, '')} **{f.severity}** {one_line(f.title, 200)} — "
+             f"{inline_code(f'{f.path}:{f.line}')} — [inline]({result.html_url})" for f in inline[:LIST_MAX * 5]]
+    if len(inline) > LIST_MAX * 5:
+        lines.append(f"- … {plural(len(inline) - LIST_MAX * 5, 'more inline finding')} in the review")
+    section = "\n".join(["#### Posted inline", "", *lines])
+    return CommentRender(lambda n: _render(others, cfg, n), (section,), ())
+
+
 def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[Finding]]:
     from .findings import severity_at_least
-    from .publish import build_review
+    from .publish import build_review, extract_fingerprints
 
     cfg = run.config
     # Fingerprints of earlier runs live in review comments, and in review bodies once GitHub
@@ -494,6 +664,9 @@ def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[
     # a first run has none to fetch.
     in_bodies = bool(run.previous and run.previous.body_findings)
     already = gh.existing_fingerprints(reviews=in_bodies) if run.has_summary and not report.dry_run else set()
+    # Findings an earlier run put in the summary (over the inline limit) carry their
+    # fingerprints there: a later run must not post them as a new batch of comments.
+    already |= extract_fingerprints(run.previous_body)
     threshold = cfg.review.request_changes_on
     # REQUEST_CHANGES only for a blocking finding not already posted: a re-run must not
     # repeat an empty change request.
@@ -517,7 +690,7 @@ def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int],
     from .ghapi import CannotWrite
     from .publish import render_summary_marker
 
-    marker = render_summary_marker(state)
+    marker = render_summary_marker(state) + run.fingerprints
     try:
         body = compose_summary(render, run.top, [*sections, _about(run)], marker=marker)
         return gh.upsert_summary(body), False
@@ -527,18 +700,36 @@ def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int],
 
 
 def _step_summary(run: Run, render: Callable[[int], str], sections: list[str]) -> None:
-    append_step_summary(run.ctx.step_summary, compose_summary(render, run.top, [*sections, _about(run)]))
+    # The step summary takes 1 MiB: the whole report fits there when the comment (64 KiB) cannot.
+    append_step_summary(run.ctx.step_summary, compose_summary(render, run.top, [*sections, _about(run)],
+                                                              limit=STEP_SUMMARY_LIMIT - 4096))
+
+
+def _save_report(run: Run, report: Report) -> str:
+    """The full JSON report under RUNNER_TEMP (every finding, whatever GitHub does); its path."""
+    from .render import render_json
+
+    if report.dry_run or not run.ctx.runner_temp:
+        return ""
+    path = Path(run.ctx.runner_temp) / "reviewbot-report.json"
+    try:
+        path.write_text(SCRUB(render_json(report)), encoding="utf-8")
+    except OSError:
+        return ""
+    return str(path)
 
 
 def compose_summary(render: Callable[[int], str], top: Sequence[str], sections: Sequence[str], *,
-                    marker: str = "") -> str:
+                    marker: str = "", limit: int | None = None) -> str:
     """The report's markdown (given the characters left for it) with `top` lines under its
-    verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit."""
+    verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit
+    (or `limit`: the step summary's)."""
     from .publish import MAX_BODY
 
+    limit = MAX_BODY if limit is None else limit
     extra = _cap("\n\n".join(s for s in sections if s), SECTIONS_MAX)
     head = "\n".join(top)
-    room = MAX_BODY - len(marker) - len(head) - len(extra) - 600
+    room = limit - len(marker) - len(head) - len(extra) - 600
     main = render(max(room, 8_000))
     parts = main.split("\n", 3)
     if head and len(parts) == 4 and parts[0].startswith("### "):

@@ -103,6 +103,11 @@ def _anchor_one(
         notes.append(f"no path given; assumed {chunk_files[0]}")
     if fd is None:
         return _general(f, None, notes)
+    if fd.path not in chunk_files:
+        # Only the chunk's own files were shown to the model; a path it saw only inside some
+        # text (a .patch file, the PR description) must not get an inline comment.
+        notes.append(f"{_clip(fd.path, 200)} was not in the part of the diff this model reviewed")
+        return _general(f, None, notes)
     side = f.side
     if not index(fd, side).hunk_of and index(fd, _other(side)).hunk_of:
         # A deleted file has only LEFT lines and an added file only RIGHT ones.

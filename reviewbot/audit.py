@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .ownkeys import SCRUB
 from .providers import provider_of
 from .reviewer import CallRecord
 
@@ -68,7 +69,8 @@ class AuditLog:
 
     def write(self, record: CallRecord) -> None:
         """Append `record`'s line, once per call id."""
-        data = (json.dumps(audit_line(record, self.run_id), ensure_ascii=False) + "\n").encode("utf-8")
+        line = SCRUB(json.dumps(audit_line(record, self.run_id), ensure_ascii=False))
+        data = (line + "\n").encode("utf-8")
         with self._lock:
             if self._error is not None or self._fh.closed or record.call_id in self.written:
                 return

@@ -29,6 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from .diff import FileDiff, Hunk
+from .instructions import PathRule
 from .redact import Redactor
 from .tokens import count_tokens, count_tokens_async, count_tokens_many, tokenizer_name
 from .vocab import TIER_ORDER, Tier
@@ -45,6 +46,11 @@ class Chunk:
     risk: int  # highest risk score among its files (budget decisions drop lowest first)
     # (path, secrets replaced in this chunk's part of that file), only paths with any.
     redactions: tuple[tuple[str, int], ...] = ()
+    # The maintainers' path rules that apply to this chunk's files (set after routing).
+    rules: tuple[PathRule, ...] = ()
+    # Code around the hunks (head version, numbered lines), for reference only; its tokens.
+    context: str = ""
+    context_tokens: int = 0
 
 
 _PART_NOTE = " (part {i} of {n} of this hunk)"

@@ -5,6 +5,7 @@ that `reviewbot --help` starts fast."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
-from .errors import EXIT_OK, EXIT_USAGE, ReviewbotError, UsageError
+from .errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ReviewbotError, UsageError
+from .ownkeys import SCRUB, ScrubbedStream
 from .runner import execute, exit_code, load_effective_config
 
 if TYPE_CHECKING:
@@ -101,8 +103,12 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     config, notes = load_effective_config(opts)
     diff = parse_diff(data)
     printer = None if no_progress else _progress_printer()
+    rules_file = sources.read_instruction_file(config.review.instruction_files, git_range=git_range)
+    wants_context = any(config.review.context_for(t) != "none" for t in ("cheap", "frontier"))
+    texts = sources.head_texts(diff.files, git_range=git_range) if wants_context else None
     report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                     audit_log=opts["audit_log"], progress=printer)
+                     audit_log=opts["audit_log"], progress=printer, instruction_file=rules_file,
+                     file_texts=texts)
     if printer is not None:
         sys.stderr.write("\n")
     emit(render(report, fmt, config), output)
@@ -112,8 +118,12 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     reason = not_reviewed_reason(report)
     if reason is not None:  # exit 3 says why, in one line, wherever the report went
         click.echo(f"reviewbot: error: not reviewed: {reason}", err=True)
-        click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
-                   "or run with --audit-log FILE to see every call", err=True)
+        if "no reply was usable" in reason:
+            click.echo("hint: the models answered, but not with a usable review: try a stronger model, "
+                       "or run with --audit-log FILE and audit.include_prompts: true to see the replies", err=True)
+        else:
+            click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
+                       "or run with --audit-log FILE to see every call", err=True)
     ctx.exit(code)
 
 
@@ -148,12 +158,58 @@ def config_show_cmd(config_path: str | None) -> None:
 @click.option("--incremental/--full", default=None, envvar="REVIEWBOT_INCREMENTAL", help="Review only files changed since the last reviewed head (default: review.incremental).")
 @click.option("--require-review", is_flag=True, envvar="REVIEWBOT_REQUIRE_REVIEW", help="Fail (exit 3) instead of skipping when no provider key is available, e.g. on fork PRs.")
 @click.option("--on-not-reviewed", type=click.Choice(("fail", "warn")), default="fail", show_default=True, envvar="REVIEWBOT_ON_NOT_REVIEWED", help="When nothing was reviewed (every call failed, every reply unusable, everything skipped): fail the step with exit 3, or only warn.")
+@click.option("--budget-usd-per-pr", "max_usd_per_pr", type=click.FloatRange(min=0), metavar="USD", envvar="REVIEWBOT_BUDGET_USD_PER_PR", help="Hard cap on spend per pull request over all runs (the running total is kept in the summary comment). Overrides budget.max_usd_per_pr. When reached, the run reviews nothing and exits 3.")
 @click.option("--bot-login", metavar="LOGIN", envvar="REVIEWBOT_BOT_LOGIN", help="The login the token posts as: github-actions[bot] (the workflow's GITHUB_TOKEN; the action sets it), <app-slug>[bot] (a GitHub App) or the user of a personal token. Only its comments' hidden markers are trusted. Default: asked from GitHub once, when a marker must be judged.")
-def github(**opts: Any) -> None:
+@click.pass_context
+def github(ctx: click.Context, /, **opts: Any) -> None:
     """Review a pull request inside GitHub Actions: one review, one summary comment."""
     from .action import run_action
+    from .ghapi import RetryPolicy
 
-    raise SystemExit(run_action(opts))
+    # main(obj=RetryPolicy(...)) injects GitHub's retry and write pacing (tests: no sleeping).
+    policy = ctx.obj if isinstance(ctx.obj, RetryPolicy) else None
+    raise SystemExit(run_action(opts, policy=policy))
+
+
+@cli.command("eval", epilog="""\b
+Cases: docs/eval-format.md (YAML/JSONL, or an AACR-Bench folder read in place).
+Exit codes: 0 scored, 1 a policy's recall is under --min-recall, 2 usage,
+case or config error, 3 no case run produced a review.""")
+@click.argument("cases", nargs=-1, required=True, metavar="CASES...")
+@click.option("--config", "configs", multiple=True, metavar="PATH", help="A policy: a config file (routing, models, prompts, budget); repeat to compare. Default: ./.reviewbot.yml or the defaults.")
+@click.option("--model", "models", multiple=True, metavar="MODEL", help="Run each policy with MODEL in every tier; repeat to compare models.")
+@click.option("--budget-usd", type=float, metavar="USD", help="Hard cap on model spend for the whole evaluation.")
+@click.option("--cache", "cache", metavar="DIR", help="Store model replies in DIR (keyed by model and prompt) and reuse them: re-scoring costs nothing.")
+@click.option("--offline", is_flag=True, help="Only replay replies from --cache; send nothing, need no key.")
+@click.option("--line-tolerance", type=click.IntRange(0, 50), default=1, show_default=True, help="A finding within N lines of a label matches it.")
+@click.option("--match-category", is_flag=True, help="A finding must also have the label's category.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Case runs in flight at once.")
+@click.option("--min-recall", type=float, metavar="FRACTION", help="Exit 1 when a policy's recall is under this (e.g. 0.6).")
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown", "html")), default="text", show_default=True, help="Result format; markdown and html carry the recall-vs-cost chart.")
+@click.option("--output", "-o", metavar="FILE", help="Write the result to FILE instead of standard output.")
+@click.option("--no-progress", is_flag=True, help="Do not show progress on standard error.")
+def eval_cmd(cases: tuple[str, ...], configs: tuple[str, ...], models: tuple[str, ...], budget_usd: float | None,
+             cache: str | None, offline: bool, line_tolerance: int, match_category: bool, concurrency: int,
+             min_recall: float | None, fmt: str, output: str | None, no_progress: bool) -> None:
+    """Score reviews against labelled diffs: recall, precision, noise and cost per policy and model."""
+    from .eval import command
+
+    opts = command.EvalOptions(cases=cases, configs=configs, models=models, budget_usd=budget_usd, cache=cache,
+                               offline=offline, tolerance=line_tolerance, match_category=match_category,
+                               concurrency=concurrency, fmt=fmt, min_recall=min_recall)
+
+    def load(path: str | None) -> Config:
+        return load_effective_config({"config_path": path})[0]
+
+    progress = None if no_progress else _progress_printer("case runs scored")
+    result, _ = command.run(opts, load, None, progress=progress)
+    if progress is not None:
+        sys.stderr.write("\n")
+    emit(command.render(result, fmt), output)
+    code, reason = command.exit_code(result, min_recall)
+    if reason:
+        click.echo(f"reviewbot: {'error: ' if code == EXIT_SERVICE else ''}{reason}", err=True)
+    raise SystemExit(code)
 
 
 def render(report: Report, fmt: str, cfg: Config) -> str:
@@ -169,6 +225,7 @@ def render(report: Report, fmt: str, cfg: Config) -> str:
 
 
 def emit(text: str, output: str | None) -> None:
+    text = SCRUB(text)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as fh:
@@ -179,23 +236,35 @@ def emit(text: str, output: str | None) -> None:
         click.echo(text, nl=not text.endswith("\n"))
 
 
-def _progress_printer() -> Any:
+def _progress_printer(what: str = "chunks reviewed") -> Any:
     if not sys.stderr.isatty():
         return None
 
     def show(done: int, total: int, spent: float) -> None:
-        sys.stderr.write(f"\rreviewbot: {done}/{total} chunks reviewed, ${spent:.4f} spent")
+        sys.stderr.write(f"\rreviewbot: {done}/{total} {what}, ${spent:.4f} spent")
         sys.stderr.flush()
 
     return show
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: one line per error, a distinct exit code, no traceback."""
+def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:
+    """Console entry point: one line per error, a distinct exit code, no traceback. `obj`
+    reaches the commands (`github` takes a ghapi.RetryPolicy from it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    SCRUB.add_env(os.environ)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(sys.stdout), ScrubbedStream(sys.stderr)
     try:
-        code = cli.main(args=args, prog_name="reviewbot", standalone_mode=False)
+        code = _main(args, debug, obj)
+    finally:
+        sys.stdout, sys.stderr = saved
+    raise SystemExit(code)
+
+
+def _main(args: list[str], debug: bool, obj: object = None) -> int:
+    try:
+        code = cli.main(args=args, prog_name="reviewbot", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.exceptions.Abort:
@@ -220,4 +289,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo(f"reviewbot: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with --debug for the traceback, and please report it", err=True)
         code = EXIT_INTERNAL
-    raise SystemExit(code if isinstance(code, int) else EXIT_OK)
+    return code if isinstance(code, int) else EXIT_OK

@@ -11,7 +11,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Union
@@ -129,7 +129,60 @@ class EndpointConfig(_Strict):
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with every call.")
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default review.timeout).")
     max_input_tokens: int | None = Field(default=None, gt=0, description="Context window, for models litellm does not know.")
-    allow_insecure_http: bool = Field(default=False, description="Send the key over plain http:// to a host that is not loopback (a warning is reported); otherwise refused.")
+    allow_insecure_http: bool = Field(default=False, description="Allow sending the key over plain http:// to a host that is not this machine (a trusted network only); noted in the report.")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _not_a_runner_secret(cls, value: str | None) -> str | None:
+        # A model endpoint must never be handed the GitHub token or the runner's own secrets.
+        if value is not None and (value in FORBIDDEN_KEY_VARS or value.startswith(FORBIDDEN_KEY_PREFIXES)):
+            raise ValueError(f"{value} holds the GitHub token or a runner secret and is never sent to a model")
+        return value
+
+
+FORBIDDEN_KEY_VARS: Final = frozenset({"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"})
+FORBIDDEN_KEY_PREFIXES: Final = ("ACTIONS_", "RUNNER_", "INPUT_GITHUB")
+
+
+def _loopback_name(host: str) -> bool:
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def check_transport(config: Config, env: Mapping[str, str],
+                    loopback: Callable[[str], bool] = _loopback_name) -> list[str]:
+    """A key never travels over plain http:// to a host other than this machine, unless the
+    endpoint opts in (`allow_insecure_http: true`); then a note says so. `loopback` tells
+    whether a host is this machine (the edge passes one that resolves the name)."""
+    from .providers import provider_of
+
+    notes: list[str] = []
+    for model, endpoint in config.endpoints.items():
+        base = endpoint.api_base or ""
+        host = (urlsplit(base).hostname or "").lower() if base.lower().startswith("http://") else ""
+        if not host or _loopback_name(host) or loopback(host):
+            continue
+        key_env = endpoint.api_key_env or KEY_ENV.get(provider_of(model))
+        if not key_env or not env.get(key_env):
+            continue  # no key goes with the request
+        if not endpoint.allow_insecure_http:
+            raise ConfigError(
+                f"endpoints.{model}.api_base: {base} is plain http to {host}, so the key in {key_env} would travel unencrypted",
+                "use https, or set allow_insecure_http: true on this endpoint if the network is trusted",
+            )
+        notes.append(f"the key for {model} is sent over plain http to {host} (allow_insecure_http)")
+    return notes
+
+
+def check_key_sources(config: Config, env: Mapping[str, str]) -> None:
+    """At run time: a key variable whose value is the GitHub token is refused (exit 2)."""
+    github = {env[n] for n in ("GITHUB_TOKEN", "GH_TOKEN") if env.get(n)}
+    for model, endpoint in config.endpoints.items():
+        name = endpoint.api_key_env
+        if name and github and env.get(name) in github:
+            raise ConfigError(
+                f"endpoints.{model}.api_key_env: {name} holds the GitHub token, which is never sent to a model",
+                "point api_key_env at the provider's key",
+            )
 
 
 class PriceConfig(_Strict):
@@ -150,8 +203,30 @@ class RiskConfig(_Strict):
     large_change_lines: int = Field(default=400, gt=0, description="Changed lines at or above which a file counts as a large rewrite.")
 
 
+DEFAULT_INSTRUCTION_FILES: Final = ("REVIEW.md", "AGENTS.md", ".github/copilot-instructions.md")
+
+
+class PathInstruction(_Strict):
+    """Review rules for the files one or more globs match."""
+
+    path: str | list[str] = Field(description="A glob, or a list of globs (git-style: ** spans folders).")
+    instructions: str = Field(min_length=1, max_length=20_000, description="The rules, in plain words.")
+
+    @property
+    def globs(self) -> tuple[str, ...]:
+        return (self.path,) if isinstance(self.path, str) else tuple(self.path)
+
+
+ContextMode = Literal["none", "enclosing", "file"]
+
+
 class ReviewConfig(_Strict):
     """How the review runs and what it reports."""
+
+    def context_for(self, tier: str) -> ContextMode:
+        if isinstance(self.context, str):
+            return self.context
+        return self.context.get(tier, "none")  # type: ignore[call-overload,no-any-return]
 
     concurrency: int = Field(default=8, ge=1, le=64, description="Model requests in flight at once.")
     max_chunk_tokens: int = Field(default=6000, ge=500, description="Diff tokens per model request.")
@@ -162,6 +237,12 @@ class ReviewConfig(_Strict):
     max_inline_comments: int = Field(default=30, ge=0, description="Inline comments per GitHub review; the rest go to the summary.")
     request_changes_on: Severity | None = Field(default=None, description="Post REQUEST_CHANGES when a finding is at or above this severity (default: always COMMENT).")
     incremental: bool = Field(default=True, description="On synchronize, review only files changed since the last reviewed head.")
+    instructions: str = Field(default="", max_length=100_000, description="The maintainers' review rules for every file, sent to the model as trusted instructions.")
+    path_instructions: list[PathInstruction] = Field(default_factory=list, description="Review rules for the files matching a glob; each reaches only the chunks holding such files.")
+    instruction_files: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUCTION_FILES), description="Repository files read as review rules, first found wins (from the base branch in Actions); [] turns this off.")
+    context: ContextMode | dict[Tier, ContextMode] = Field(default="none", description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file; one value or one per tier.")
+    context_tokens: int = Field(default=1500, ge=0, le=100_000, description="Cap on the context tokens per chunk; whole regions are left out past it.")
+    max_instruction_tokens: int = Field(default=2000, ge=0, le=50_000, description="Cap on the tokens of the general rules and of each path rule; a cut is noted in the report.")
 
 
 class BudgetConfig(_Strict):
@@ -169,6 +250,7 @@ class BudgetConfig(_Strict):
 
     max_usd: float | None = Field(default=None, ge=0, description="Hard cap on spend per run.")
     max_input_tokens: int | None = Field(default=None, ge=0, description="Hard cap on input tokens per run.")
+    max_usd_per_pr: float | None = Field(default=None, ge=0, description="Hard cap on spend per pull request over all runs (reviewbot github; the running total is kept in the summary comment).")
     on_exceed: Literal["downgrade", "skip", "fail"] = Field(default="downgrade", description="Over budget: use the cheap tier, skip the rest, or fail.")
 
 
@@ -386,7 +468,7 @@ def _describe(err: Any) -> _Problem:
     suggestion = ""
     if kind == "literal_error" and isinstance(value, str):
         suggestion = _did_you_mean(value, [str(a) for a in typing.get_args(_unwrap(tp))])
-    return _Problem(kind, tuple(keys), f"{where}: {err['msg']}{suggestion}", _description(keys))
+    return _Problem(kind, tuple(keys), f"{where}: {err['msg'].removeprefix('Value error, ')}{suggestion}", _description(keys))
 
 
 def _description(keys: list[Any]) -> str | None:

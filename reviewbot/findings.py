@@ -158,8 +158,8 @@ def _shape(value: object, errors: list[str]) -> tuple[list[object], str | None]:
     if key is None:
         if set(value) & _FINDING_KEYS:  # a single finding without the wrapper
             return [value], summary
-        if summary is None:
-            errors.append("wrong shape: no 'findings' key")
+        # {"summary": …} alone is not "no findings": a reply must say so with "findings": [].
+        errors.append("wrong shape: no 'findings' key")
         return [], summary
     items = value[key]
     if isinstance(items, list):
@@ -172,7 +172,7 @@ def _normalise_all(
     raw_items: list[object], model: str, chunk_id: str, errors: list[str]
 ) -> list[Finding]:
     findings: list[Finding] = []
-    not_objects = empty = 0
+    not_objects = empty = junk = 0
     for item in raw_items:
         if not isinstance(item, dict):
             not_objects += 1
@@ -180,12 +180,18 @@ def _normalise_all(
         f = _to_finding(item, model, chunk_id)
         if f is None:
             empty += 1
+        elif _not_a_finding(f):
+            junk += 1
         else:
             findings.append(f)
     if not_objects:
         errors.append(f"wrong shape: {not_objects} finding(s) not an object, skipped")
     if empty:
         errors.append(f"{empty} finding(s) with neither title nor body skipped")
+    if junk and not findings:
+        # Only an error when nothing real is left: one stray fragment beside real findings
+        # should not throw the real ones to a repair retry.
+        errors.append(f"{junk} finding(s) too short to mean anything, or a copy of the prompt's example")
     if len(findings) > MAX_FINDINGS:
         findings = _collapse_overflow(findings, model, chunk_id)
     return findings
@@ -208,6 +214,25 @@ def _collapse_overflow(findings: list[Finding], model: str, chunk_id: str) -> li
         model=model, chunk_id=chunk_id,
     )
     return [*kept, summary]
+
+
+# The prompt's own example reply (prompts/system.j2): a weak model copies it back.
+_EXAMPLE_TEXTS = frozenset({"short sentence", "why, when, how to fix", "what the chunk changes, 1-2 sentences",
+                            "fixed code"})
+_EXAMPLE_PATHS = frozenset({"path/to/file.py"})
+
+
+_FILLER = frozenset(["an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "if", "in", "is", "it", "its", "of", "on", "or", "so", "that", "the", "then", "there", "these", "this", "those", "to", "was", "we", "were", "will", "with", "you"])
+
+
+def _not_a_finding(f: Finding) -> bool:
+    """Nothing to act on (a cut-off fragment such as "The" or "It is the": filler words
+    only, or no word at all), or the prompt's example copied back."""
+    words = re.findall(r"[^\W_]+", f"{f.title} {f.body}")
+    if all(w.lower() in _FILLER for w in words):
+        return True
+    norm = {" ".join(t.lower().strip().rstrip(".").split()) for t in (f.title, f.body) if t.strip()}
+    return bool(norm & _EXAMPLE_TEXTS) or (f.path or "") in _EXAMPLE_PATHS
 
 
 def _to_finding(raw: Mapping[str, object], model: str, chunk_id: str) -> Finding | None:

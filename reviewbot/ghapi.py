@@ -17,12 +17,15 @@ only when an item carrying a marker has to be judged (see `own_login`)."""
 from __future__ import annotations
 
 import base64
+import email.utils
 import logging
+import math
 import re
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timezone
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +35,7 @@ from github.Requester import Requester
 
 from . import __version__
 from .errors import ServiceError, UsageError
+from .ownkeys import SCRUB
 from .publish import (
     MAX_BODY,
     ReviewPayload,
@@ -42,7 +46,6 @@ from .publish import (
     is_summary,
     parse_summary_state,
 )
-from .retryafter import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +113,10 @@ class PostResult:
     in_body: bool = False  # GitHub rejected the inline comments (422): all moved to the body
     recovered: bool = False  # GitHub failed after saving: the saved review was found and used
     rejection: str | None = None  # GitHub's 422 message when in_body
+
+
+MAX_FILE_BYTES = 512 * 1024  # a config, rules or context file; larger is refused, not read
+FILES_PER_QUERY = 100  # aliased objects per GraphQL request: ⌈files/100⌉ requests for code context
 
 
 class GitHubError(ServiceError):
@@ -259,6 +266,36 @@ class GitHubPR:
             # The contents API leaves files over 1 MB unencoded (encoding "none").
             raise GitHubError(f"{path} at {ref[:12]} is too large to read through the contents API")
         return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
+
+    def files_at(self, paths: Sequence[str], ref: str) -> dict[str, str | None]:
+        """The text of each of `paths` at `ref` in ONE GraphQL request (aliased
+        `object(expression: "REF:path")`); None for a path that is absent, binary, not a file,
+        or over MAX_FILE_BYTES. The config and the instruction files of a run cost one request."""
+        if not paths:
+            return {}
+        names = list(dict.fromkeys(paths))[:FILES_PER_QUERY]
+        params = ", ".join(f"$e{i}: String!" for i in range(len(names)))
+        fields = " ".join(f"f{i}: object(expression: $e{i}) {{ ... on Blob {{ text byteSize isBinary }} }}"
+                          for i in range(len(names)))
+        query = f"query($owner: String!, $name: String!, {params}) {{ repository(owner: $owner, name: $name) {{ {fields} }} }}"
+        owner, name = self._repo_path.rsplit("/", 2)[-2:]
+        variables: dict[str, Any] = {"owner": owner, "name": name,
+                                     **{f"e{i}": f"{ref}:{p}" for i, p in enumerate(names)}}
+        _, data = self._request("POST", self._requester.graphql_url, body={"query": query, "variables": variables},
+                                query=True)
+        repo = ((data or {}).get("data") or {}).get("repository") if isinstance(data, dict) else None
+        if not isinstance(repo, dict):
+            errors = data.get("errors") if isinstance(data, dict) else None
+            raise GitHubError(f"cannot read {', '.join(names)} at {ref[:12]}: "
+                              + ("; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errors or [])[:200]
+                                 or "no repository in the GraphQL answer"))
+        out: dict[str, str | None] = {}
+        for i, path in enumerate(names):
+            blob = repo.get(f"f{i}")
+            ok = (isinstance(blob, dict) and isinstance(blob.get("text"), str) and not blob.get("isBinary")
+                  and int(blob.get("byteSize") or 0) <= MAX_FILE_BYTES)
+            out[path] = blob["text"] if ok and isinstance(blob, dict) else None
+        return out
 
     def _contents(self, path: str, ref: str) -> Any:
         """The contents API's answer for `path` at `ref`; None on 404."""
@@ -487,7 +524,8 @@ class GitHubPR:
             attempt += 1
             self.requests_made += 1
             try:
-                return self._requester.requestJsonAndCheck(verb, url, parameters=params, input=body)
+                # The run's own secrets never reach GitHub, whatever a model or the PR put in a body.
+                return self._requester.requestJsonAndCheck(verb, url, parameters=params, input=SCRUB.deep(body))
             except GithubException as exc:
                 wait = self._rate_limit_wait(exc)
                 error = _translate(verb, url, exc, cannot_write=write and wait is None)
@@ -511,7 +549,7 @@ class GitHubPR:
         if exc.status not in (403, 429):
             return None
         headers = {k.lower(): str(v) for k, v in (exc.headers or {}).items()}
-        retry_after = parse_retry_after(headers.get("retry-after", ""), self.policy.clock)
+        retry_after = _retry_after(headers.get("retry-after", ""), self.policy.clock)
         if retry_after is not None:
             return retry_after
         reset = headers.get("x-ratelimit-reset", "")
@@ -532,6 +570,23 @@ class GitHubPR:
             )
         self._waited += seconds
         self.policy.sleep(seconds)
+
+
+def _retry_after(value: str, clock: Callable[[], float]) -> float | None:
+    """Seconds to wait from a `retry-after` header: delay-seconds or an HTTP-date (RFC 9110
+    §10.2.3 allows both), None when absent or unreadable. A date in the past means now. Either
+    form is then bounded the same way, by the client's wait budget (`_wait`)."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": an HTTP-date is always GMT
+        when = when.replace(tzinfo=timezone.utc)
+    # Dates have whole seconds: round up, or the retry may land just before the time given.
+    return float(max(0, math.ceil(when.timestamp() - clock())))
 
 
 def authored_by(user: Any, login: str) -> bool:

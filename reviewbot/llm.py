@@ -5,6 +5,7 @@ Also the pure connection rules: which api_base, key variable, headers and timeou
 
 from __future__ import annotations
 
+import email.utils
 import os
 import re
 import sys
@@ -16,9 +17,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, MissingKeyError
-from .providers import LOCAL_PROVIDERS, is_local, is_loopback_host, key_env_for, provider_of
-from .retryafter import retry_after_from_headers
+from .errors import MissingKeyError
+from .providers import LOCAL_PROVIDERS, is_local, key_env_for, provider_of
 
 if TYPE_CHECKING:
     from .config import EndpointConfig
@@ -31,6 +31,7 @@ ErrorKind = Literal[
     "auth",  # 401/403: reported with the variable to fix, never failed over silently
     "context",  # context window exceeded
     "bad_request",  # 400 other than context (e.g. response_format unsupported)
+    "redirect",  # 3xx: never followed, the body must not go elsewhere
     "unknown",
 ]
 
@@ -56,24 +57,15 @@ class LLMResponse:
     cost_usd: float | None = None  # provider/litellm-reported cost, None when unknown
     finish_reason: str | None = None  # "stop", "length", ...
     latency_ms: int = 0
-    # False when the provider's usage was missing parts, negative or absurd: token counts are
-    # then 0 and the caller charges its own worst-case estimate instead.
-    usage_reported: bool = True
 
 
 class LLMError(Exception):
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 format_rejected: bool | None = None) -> None:
+    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
-        self.retry_after = retry_after  # seconds the server asked us to wait (429, 503)
-        # The server named the requested reply format (response_format / JSON schema / JSON
-        # mode) as what it cannot do: only this may make the reviewer step down a format.
-        # None: judged from the kind and the message.
-        self.format_rejected = (kind in ("bad_request", "server") and names_format(message)
-                                if format_rejected is None else format_rejected)
+        self.retry_after = retry_after
 
 
 class LLMClient(Protocol):
@@ -100,12 +92,12 @@ def _litellm() -> ModuleType:
             os.environ.setdefault("LITELLM_LOG", "CRITICAL")
             import litellm
 
-            from . import httpguard
-
             litellm.suppress_debug_info = True  # stops the "Provider List" line on stdout
-            # Every OpenAI-compatible request goes through one client that follows no redirect,
-            # caps the reply while reading it and keeps one deadline per request (httpguard.py).
-            litellm.client_session = httpguard.client()
+            from .transport import guarded_client
+
+            # OpenAI-compatible calls (OpenAI, gateways, local servers) go through our transport:
+            # no redirect followed, reply size capped while read, one deadline per request.
+            litellm.client_session = guarded_client()
             _LITELLM = litellm
         return _LITELLM
 
@@ -116,12 +108,9 @@ class LiteLLMClient:
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         litellm = _litellm()
-        from .httpguard import deadline
-
         started = time.monotonic()
         try:
-            with deadline(request.timeout):
-                response = litellm.completion(**_completion_kwargs(request))
+            response = litellm.completion(**_completion_kwargs(request))
         except Exception as exc:  # any failure inside litellm or the SDK becomes an LLMError
             raise _scrub(classify(exc), request.api_key) from exc
         latency_ms = round((time.monotonic() - started) * 1000)
@@ -161,34 +150,15 @@ def _to_response(response: Any, latency_ms: int) -> LLMResponse:
     usage = getattr(response, "usage", None)
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
-    prompt = _token_count(getattr(usage, "prompt_tokens", None))
-    completion = _token_count(getattr(usage, "completion_tokens", None))
-    cached = _cached_tokens(usage)
-    sane = prompt is not None and completion is not None and (cached is None or 0 <= cached <= prompt)
     return LLMResponse(
         text=choice.message.content or "",
-        input_tokens=prompt if sane and prompt is not None else 0,
-        output_tokens=completion if sane and completion is not None else 0,
-        cached_tokens=cached if sane else None,
-        cost_usd=float(cost) if sane and isinstance(cost, (int, float)) and 0 <= cost < 1_000_000 else None,
+        input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cached_tokens=_cached_tokens(usage),
+        cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
         finish_reason=getattr(choice, "finish_reason", None),
         latency_ms=latency_ms,
-        usage_reported=sane,
     )
-
-
-# No single request has this many tokens: a count above it is a broken or hostile endpoint.
-MAX_REPORTED_TOKENS = 10_000_000
-
-
-def _token_count(value: Any) -> int | None:
-    """A reported token count, or None when missing, negative, fractional or absurd."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if value != value or value < 0 or value > MAX_REPORTED_TOKENS or int(value) != value:
-        return None
-    return int(value)
-
 
 
 def _cached_tokens(usage: Any) -> int | None:
@@ -215,41 +185,20 @@ def classify(exc: BaseException) -> LLMError:
     """Map a litellm (or SDK, or transport) exception to an LLMError kind. Order matters:
     litellm.Timeout subclasses APIConnectionError and ContextWindowExceededError subclasses
     BadRequestError."""
-    refusal = next((e for e in _chain(exc) if isinstance(getattr(e, "reviewbot_kind", None), str)), None)
-    if refusal is not None:  # httpguard refused a redirect, an oversized reply or a late one
-        kind: ErrorKind = refusal.reviewbot_kind  # type: ignore[attr-defined]
-        return LLMError(kind, _gave_up(kind, _message(refusal)))
     status = _status(exc)
     message = _message(exc)
     kind = _kind(exc, status)
-    retry_after = _retry_after(exc) if kind in ("rate_limit", "server") else None
+    retry_after = _retry_after(exc) if kind == "rate_limit" else None
     if kind in ("connection", "timeout"):
         status = None  # litellm reports transport failures with a made-up 500 or 408
     if kind == "connection":
         message = _with_root_cause(exc, message)
-    return LLMError(kind, _gave_up(kind, message), status=status, retry_after=retry_after)
-
-
-GAVE_UP = "reviewbot gave up waiting, the server may still be generating (its tokens are spent)"
-
-
-def _gave_up(kind: ErrorKind, message: str) -> str:
-    """A timeout is the client's decision, not the server's: a local server keeps going."""
-    return f"{GAVE_UP}: {message}" if kind == "timeout" else message
-
-
-# What servers say when they cannot do the requested reply format: OpenAI ("Invalid parameter:
-# 'response_format'", "'json_schema' is not supported with this model"), vLLM and llama.cpp
-# ("response_format type json_schema not supported", "grammar"), gateways ("json mode").
-_FORMAT_WORDS = re.compile(
-    r"response[_ ]format|json[_ ]schema|json[_ ]object|json mode|structured output|guided[_ ]json|grammar",
-    re.IGNORECASE,
-)
-
-
-def names_format(message: str) -> bool:
-    """Whether an error message names the reply format: a plain 500 or a gateway 502 does not."""
-    return bool(_FORMAT_WORDS.search(message))
+    too_large = next((e for e in _chain(exc) if type(e).__name__ == "ReplyTooLarge"), None)
+    if too_large is not None:
+        kind, message = "connection", str(too_large)
+    if kind == "redirect":
+        message = f"the endpoint answered with a redirect (HTTP {status}); redirects are never followed"
+    return LLMError(kind, message, status=status, retry_after=retry_after)
 
 
 def _with_root_cause(exc: BaseException, message: str) -> str:
@@ -306,6 +255,8 @@ def _kind_from_status(status: int | None) -> ErrorKind:
         return "auth"
     if status == 408:
         return "timeout"
+    if 300 <= status < 400:
+        return "redirect"
     if status >= 500:
         return "server"
     if status in (400, 422):
@@ -374,10 +325,31 @@ def _retry_after(exc: BaseException) -> float | None:
                    getattr(exc, "headers", None)):
         if not source:
             continue
-        seconds = retry_after_from_headers({str(k): str(v) for k, v in source.items()}, time.time)
+        headers = {str(k).lower(): str(v) for k, v in source.items()}
+        seconds = _parse_retry_after(headers)
         if seconds is not None:
             return seconds
     return None
+
+
+def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    if "retry-after-ms" in headers:
+        try:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 # -- connection resolution (pure) --------------------------------------------------------------
@@ -399,7 +371,6 @@ class Connection:
     headers: Mapping[str, str]
     timeout: float
     key_env: str | None
-    warning: str | None = None  # for the report: the key travels over plain http://
 
 
 def _api_base(model: str, endpoint: EndpointConfig | None, env: Mapping[str, str]) -> str | None:
@@ -433,26 +404,7 @@ def resolve_connection(model: str, endpoints: Mapping[str, EndpointConfig], env:
             raise MissingKeyError(f"no API key for {model}: set {key_env}", hint=_MISSING_KEY_HINT)
     timeout = endpoint.timeout if endpoint is not None and endpoint.timeout else default_timeout
     headers = dict(endpoint.headers) if endpoint is not None else {}
-    warning = _insecure_key_warning(model, api_base, api_key, endpoint)
-    return Connection(api_base=api_base, api_key=api_key, headers=headers, timeout=timeout, key_env=key_env,
-                      warning=warning)
-
-
-def _insecure_key_warning(model: str, api_base: str | None, api_key: str | None,
-                          endpoint: EndpointConfig | None) -> str | None:
-    """A key goes over plain http:// only to a loopback host, or with the endpoint's explicit
-    `allow_insecure_http: true` (then the report says so). Raises ConfigError otherwise."""
-    if not api_key or not api_base:
-        return None
-    parts = urlsplit(api_base if "://" in api_base else f"http://{api_base}")
-    if parts.scheme.lower() != "http" or is_loopback_host(parts.hostname or ""):
-        return None
-    host = parts.hostname or api_base
-    if endpoint is None or not endpoint.allow_insecure_http:
-        raise ConfigError(
-            f"endpoints.{model}.api_base: refusing to send a key over plain http:// to {host}",
-            hint=f"use https://, or set endpoints.{model}.allow_insecure_http: true if the network is trusted")
-    return f"the key for {model} is sent over plain http:// to {host} (allow_insecure_http)"
+    return Connection(api_base=api_base, api_key=api_key, headers=headers, timeout=timeout, key_env=key_env)
 
 
 def missing_keys(models: Iterable[str], endpoints: Mapping[str, EndpointConfig],

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from . import context
 from .anchor import anchor_findings
 from .budget import BudgetDecision, BudgetGuard, plan_budget
 from .chunker import Chunk, begin_prepare, pack
@@ -15,6 +16,7 @@ from .cost import Pricer, Usage, estimate_output_tokens, summarize
 from .diff import Diff, FileDiff
 from .findings import Finding, parse_reply
 from .ignore import SkippedFile, select_files
+from .instructions import NO_RULES, RuleSet, build_rules
 from .prompts import PromptSet
 from .providers import LOCAL_PROVIDERS, provider_of
 from .redact import Redactor
@@ -50,6 +52,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     redactions: Mapping[str, int] = field(default_factory=dict)
     prompts: PromptSet | None = None
+    rules: RuleSet = NO_RULES  # the maintainers' review rules of this run
 
 
 def plan_review(
@@ -60,9 +63,14 @@ def plan_review(
     pricer: Pricer,
     notes: Sequence[str] = (),
     prompts: PromptSet | None = None,
+    instruction_file: tuple[str, str] | None = None,
+    file_texts: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Everything up to the model call: pure, so --dry-run shows exactly what a run would do."""
-    prompts = prompts or PromptSet.load(config.prompts_dir)
+    """Everything up to the model call: pure, so --dry-run shows exactly what a run would do.
+    `instruction_file`: (name, text) of the repository's rules file, read at the edge;
+    `file_texts`: head versions of the reviewed files, for `review.context` (read at the edge)."""
+    rules = _rules(config, instruction_file)
+    prompts = prompts or PromptSet.load(config.prompts_dir, rules.general)
     reviewable, skipped = select_files(diff, config.ignore)
     redactor = Redactor() if config.redact_secrets else None
     # Rendered and redacted first: their tokens are counted on a worker thread meanwhile.
@@ -77,28 +85,83 @@ def plan_review(
     def build(tiers: Mapping[str, Tier]) -> list[Route]:
         return route_chunks(pack(prepared, tiers, groups, scores, budgets), config)
 
+    rule_tokens = _rule_tokens(rules)
+
     def estimate(route: Route) -> tuple[float | None, int]:
-        tokens = route.chunk.tokens + overhead
+        tokens = route.chunk.tokens + overhead + rule_tokens(route.chunk.files)
         if not route.models:
             return 0.0, 0
         out = estimate_output_tokens(tokens, config.review.max_output_tokens)
         return pricer.cost(route.models[0], tokens, out, 0), tokens
 
     budget = plan_budget(list(risks.values()), build, estimate, config.budget)
+    routes = tuple(replace(r, chunk=replace(r.chunk, rules=rules.for_paths(r.chunk.files))) if rules.path_rules else r
+                   for r in budget.routes)
     reasons = {d.subject: d.reason for d in budget.decisions if d.action == "skipped"}
     skip = {cid: reasons.get(cid, "skipped: over budget") for cid in budget.skipped_chunks}
+    routes, context_notes = _with_context(routes, config, file_texts or {}, redactor)
     redactions = _redaction_counts(budget.routes)
-    all_notes = [*notes, *budget.notes]
+    all_notes = [*notes, *budget.notes, *rules.notes, *context_notes]
     if redactions:
         total = sum(redactions.values())
         all_notes.append(f"{total} likely secret(s) replaced by placeholders before sending")
     return Plan(
         source=source, diff=diff, config=config, reviewable=tuple(reviewable),
-        skipped=tuple(skipped), risks=risks, tiers=dict(budget.tiers), routes=tuple(budget.routes),
+        skipped=tuple(skipped), risks=risks, tiers=dict(budget.tiers), routes=routes,
         skip=skip, decisions=tuple(budget.decisions),
-        estimate_inputs={r.chunk.id: r.chunk.tokens + overhead for r in budget.routes},
-        notes=tuple(all_notes), redactions=redactions, prompts=prompts,
+        estimate_inputs={r.chunk.id: r.chunk.tokens + r.chunk.context_tokens + overhead + rule_tokens(r.chunk.files)
+                         for r in routes},
+        notes=tuple(all_notes), redactions=redactions, prompts=prompts, rules=rules,
     )
+
+
+def _with_context(routes: tuple[Route, ...], config: Config, texts: Mapping[str, str],
+                  redactor: Redactor | None) -> tuple[tuple[Route, ...], list[str]]:
+    """Each chunk gets the code around its hunks (review.context for its tier), redacted like
+    the diff, capped by review.context_tokens; a note says what it cost."""
+    if not texts or all(config.review.context_for(t) == "none" for t in TIERS):
+        return routes, []
+    out: list[Route] = []
+    total = diff_tokens = capped = 0
+    for route in routes:
+        chunk = route.chunk
+        mode = config.review.context_for(chunk.tier)
+        if mode == "none" or not route.models:
+            out.append(route)
+            continue
+        blocks = []
+        for path, (shown, added) in context.shown_lines(chunk.text, chunk.files).items():
+            text = texts.get(path)
+            if text is not None:
+                found = context.regions(path, text, added, mode)
+                blocks.append(context.render(path, text, found, shown))
+        joined, cut = context.cap([b for b in blocks if b], config.review.context_tokens, count_tokens)
+        if redactor is not None and joined:
+            joined = redactor.redact(joined)[0]
+        tokens = count_tokens(joined) if joined else 0
+        total, diff_tokens, capped = total + tokens, diff_tokens + chunk.tokens, capped + cut
+        out.append(replace(route, chunk=replace(chunk, context=joined, context_tokens=tokens)))
+    note = (f"code context: {total:,} tokens in {sum(1 for r in out if r.chunk.context)} chunk(s), "
+            f"{total / diff_tokens if diff_tokens else 0:.2f}× the diff tokens"
+            + (f"; {capped} chunk(s) cut at review.context_tokens" if capped else ""))
+    return tuple(out), [note]
+
+
+def _rules(config: Config, instruction_file: tuple[str, str] | None) -> RuleSet:
+    review = config.review
+    if not (review.instructions or review.path_instructions or instruction_file):
+        return NO_RULES
+    return build_rules(review.instructions, [(p.globs, p.instructions) for p in review.path_instructions],
+                       instruction_file, review.max_instruction_tokens, count_tokens)
+
+
+def _rule_tokens(rules: RuleSet) -> Callable[[Sequence[str]], int]:
+    """Tokens the path rules add to a chunk holding `files` (the general rules are in the
+    system prompt, counted in the overhead)."""
+    if not rules.path_rules:
+        return lambda files: 0
+    sizes = {r.label: count_tokens(r.text) + 16 for r in rules.path_rules}
+    return lambda files: sum(sizes[r.label] for r in rules.for_paths(files))
 
 
 def estimate_usages(plan: Plan, pricer: Pricer) -> dict[str, Usage]:
@@ -138,7 +201,7 @@ def run_review(
     record as soon as it is final (the audit log)."""
     config = plan.config
     guard = BudgetGuard(config.budget.max_usd, config.budget.max_input_tokens)
-    prompts = plan.prompts or PromptSet.load(config.prompts_dir)
+    prompts = plan.prompts or PromptSet.load(config.prompts_dir, plan.rules.general)
     redactor = Redactor() if config.redact_secrets else None
     if redactor is not None:
         pr_title = redactor.redact(pr_title)[0] if pr_title else pr_title

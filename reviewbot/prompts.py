@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 import reviewbot
@@ -31,8 +32,8 @@ CATEGORIES: tuple[str, ...] = (
 )  # fmt: skip
 # What each template may use (named in errors so a template author knows what is there).
 _VARIABLES: Mapping[str, str] = {
-    "system.j2": "(none: it must be the same for every chunk)",
-    "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body",
+    "system.j2": "instructions (the maintainers' general rules; the same for every chunk)",
+    "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body, rules (path rules: globs, text)",
     "repair.j2": "error",
     "summary.j2": "blocks system and user; chunk_summaries, counts, files, max_files, omitted",
 }
@@ -44,7 +45,11 @@ MAX_SUMMARY_ITEMS = 80
 MAX_SUMMARY_CHARS = 600
 MAX_SUMMARY_FILES = 60
 # A PR description must not be able to close the tag it sits in and pose as the diff.
-_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff)\s*>", re.I)
+_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*)\s*>", re.I)
+# Appended when a custom template does not place the maintainers' rules itself, so a
+# prompts_dir written before rules existed cannot silently drop them.
+_RULES_BLOCK = "\n<maintainer_rules>\n{text}\n</maintainer_rules>\n"
+_CONTEXT_BLOCK = "\n<context>\nCode around the change, for reference only: report nothing on these lines.\n{text}\n</context>\n"
 
 _FINDING_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -120,6 +125,11 @@ def _check_user_dir(prompts_dir: str) -> Path:
     return folder
 
 
+def _fence_rules(text: str) -> str:
+    """Trusted, but still kept inside its block: a closing tag in it is escaped."""
+    return _CLOSING_TAG.sub(lambda m: f"<\\/{m.group(1)}>", text.strip())
+
+
 def _clip(text: str | None, limit: int) -> str | None:
     if not text or not text.strip():
         return None
@@ -134,8 +144,9 @@ def _clip(text: str | None, limit: int) -> str | None:
 class PromptSet:
     """The four templates of one run, loaded and checked up front."""
 
-    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path]) -> None:
+    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path], instructions: str = "") -> None:
         self._env = env
+        self.instructions = _fence_rules(instructions)
         self.sources = dict(sources)  # template name -> file it was loaded from
         self._templates = {name: self._load(name) for name in TEMPLATES}
         for block in ("system", "user"):
@@ -144,7 +155,9 @@ class PromptSet:
                     f"prompt template {self.sources['summary.j2']} has no {{% block {block} %}}",
                     hint="summary.j2 needs two blocks: system and user",
                 )
-        self.system = self._render("system.j2", {})
+        self.system = self._render("system.j2", {"instructions": self.instructions})
+        if self.instructions and not self._uses("system.j2", "instructions"):
+            self.system += _RULES_BLOCK.format(text=self.instructions)
         # Every template the loader can reach (includes too), the overriding one per name.
         digest = hashlib.sha256()
         loader = env.loader
@@ -154,8 +167,9 @@ class PromptSet:
         self._hash = digest.hexdigest()[:12]
 
     @classmethod
-    def load(cls, prompts_dir: str | None = None) -> PromptSet:
-        """Built-in templates, each overridden by a same-named file in `prompts_dir`."""
+    def load(cls, prompts_dir: str | None = None, instructions: str = "") -> PromptSet:
+        """Built-in templates, each overridden by a same-named file in `prompts_dir`;
+        `instructions`: the maintainers' general review rules (trusted)."""
         folders = [_check_user_dir(prompts_dir)] if prompts_dir else []
         folders.append(builtin_prompts_dir())
         sources = {
@@ -169,7 +183,15 @@ class PromptSet:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        return cls(env, sources)
+        return cls(env, sources, instructions)
+
+    def _source(self, name: str) -> str:
+        loader = self._env.loader
+        assert loader is not None
+        return loader.get_source(self._env, name)[0]
+
+    def _uses(self, name: str, variable: str) -> bool:
+        return variable in jinja2.meta.find_undeclared_variables(self._env.parse(self._source(name)))
 
     @property
     def template_hash(self) -> str:
@@ -215,8 +237,13 @@ class PromptSet:
                 "files": [p.replace("\r", "\\r").replace("\n", "\\n") for p in chunk.files],
                 "pr_title": _clip(pr_title and " ".join(pr_title.split()), MAX_PR_TITLE_CHARS),
                 "pr_body": _clip(pr_body, MAX_PR_BODY_CHARS),
+                "rules": [{"globs": list(r.globs), "text": _fence_rules(r.text)} for r in chunk.rules],
             },
         )
+        if chunk.rules and not self._uses("chunk.j2", "rules"):
+            user += _RULES_BLOCK.format(text="\n\n".join(_fence_rules(r.text) for r in chunk.rules))
+        if chunk.context and "chunk.context" not in self._source("chunk.j2"):
+            user += _CONTEXT_BLOCK.format(text=chunk.context)
         return ({"role": "system", "content": self.system}, {"role": "user", "content": user})
 
     def repair_messages(

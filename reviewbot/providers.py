@@ -48,16 +48,6 @@ def key_env_for(model: str) -> str | None:
     return KEY_ENV.get(provider)
 
 
-def is_loopback_host(host: str) -> bool:
-    """This machine only: `localhost` or a loopback address (not a private network)."""
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def is_local_host(host: str) -> bool:
     if host in ("localhost", "host.docker.internal") or host.endswith(".local"):
         return True

@@ -97,6 +97,15 @@ def parse_summary_state(body: str) -> SummaryState | None:
     return SummaryState(head=head, runs=runs, total_usd=float(total), body_findings=in_body)
 
 
+# The first line a free re-run puts under the marker ("Already reviewed at …"), replaced by the next.
+SUMMARY_NOTE_RE = re.compile(r"\A\n*> ⏭️ Already reviewed at [^\n]*\n")
+
+
+def strip_summary_marker(body: str) -> str:
+    """A summary comment's body without its state marker and fingerprint markers."""
+    return _FP_RE.sub("", _SUMMARY_RE.sub("", body, count=1))
+
+
 def extract_fingerprints(body: str) -> set[str]:
     return set(_FP_RE.findall(body))
 

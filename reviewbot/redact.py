@@ -39,6 +39,17 @@ _TOKEN_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(rf"(?:AKIA|ASIA)(?<!{_B}.{{4}})[A-Z0-9]{{16}}(?![A-Za-z0-9])"),
     ),
     ("gcp-api-key", re.compile(rf"AIza(?<!{_B}.{{4}})[0-9A-Za-z_\-]{{35}}(?!{_B})")),
+    ("npm-token", re.compile(rf"npm_(?<!{_B}.{{4}})[A-Za-z0-9]{{36}}(?![A-Za-z0-9])")),
+    ("pypi-token", re.compile(rf"pypi-(?<!{_B}.{{5}})AgE[A-Za-z0-9_\-]{{50,4096}}")),
+    ("huggingface-token", re.compile(rf"hf_(?<!{_B}.{{3}})[A-Za-z0-9]{{30,64}}(?![A-Za-z0-9])")),
+    ("sendgrid-key", re.compile(rf"SG\.(?<!{_B}.{{3}})[A-Za-z0-9_\-]{{16,32}}\.[A-Za-z0-9_\-]{{16,64}}")),
+    ("digitalocean-token", re.compile(rf"do(?<!{_B}.{{2}})[opr]_v1_[a-f0-9]{{64}}")),
+    ("twilio-key", re.compile(rf"SK(?<!{_B}.{{2}})[0-9a-f]{{32}}(?![A-Za-z0-9])")),
+    ("mailgun-key", re.compile(rf"key-(?<!{_B}.{{4}})[0-9a-zA-Z]{{32}}(?![A-Za-z0-9])")),
+    ("shopify-token", re.compile(rf"shp(?<!{_B}.{{3}})(?:at|ca|pa|ss)_[a-fA-F0-9]{{32}}")),
+    ("azure-storage-key", re.compile(r"AccountKey=[A-Za-z0-9+/]{80,100}={0,2}")),
+    ("databricks-token", re.compile(rf"dapi(?<!{_B}.{{4}})[a-f0-9]{{32}}(?:-[0-9]+)?(?![A-Za-z0-9])")),
+    ("age-secret-key", re.compile(r"AGE-SECRET-KEY-1[0-9A-Z]{58}")),
     (
         "jwt",
         re.compile(
@@ -76,8 +87,11 @@ _NAME_OK = re.compile(r"-{0,2}[A-Za-z_][\w.\-]{0,79}")
 _AFTER_NAME = re.compile(
     r"[\"'`]?\]?[ \t]{0,16}(?::=|=>|==?|:)[ \t]{0,16}"
     r"(?:(?:[Bb]earer|[Bb]asic|[Tt]oken)[ \t]+)?"
-    r"([\"'`]?)([^\s\"'`,;(){}\[\]<>$%|\\][^\s\"'`,;(){}\[\]<>|\\]{15,2047})"
+    r"([\"'`]?)(?:(?:[Bb]earer|[Bb]asic|[Tt]oken)[ \t]+)?"  # "Authorization": "Bearer …"
+    r"([^\s\"'`,;(){}\[\]<>$%|\\][^\s\"'`,;(){}\[\]<>|\\]{15,2047})"
 )
+# Inside quotes a secret may hold what ends an unquoted one: Django's SECRET_KEY has ( ) $ % …
+_QUOTED_REST = re.compile(r"[^\s\"'`\\]{1,2047}")
 _NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 # Name word -> placeholder kind. Compound lower-case words are matched by suffix below.
 _STEMS: Mapping[str, str] = {
@@ -150,6 +164,10 @@ _TOKEN_NEEDLES: Mapping[str, tuple[str, ...]] = {
     "github-token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
     "gitlab-token": ("glpat-",), "slack-token": ("xox",), "slack-webhook": ("hooks.slack.com/",),
     "aws-access-key": ("AKIA", "ASIA"), "gcp-api-key": ("AIza",), "jwt": ("eyJ",),
+    "npm-token": ("npm_",), "pypi-token": ("pypi-AgE",), "huggingface-token": ("hf_",),
+    "sendgrid-key": ("SG.",), "digitalocean-token": ("_v1_",), "twilio-key": ("SK",),
+    "mailgun-key": ("key-",), "shopify-token": ("shpat_", "shpca_", "shppa_", "shpss_"),
+    "azure-storage-key": ("AccountKey=",), "databricks-token": ("dapi",), "age-secret-key": ("AGE-SECRET-KEY-1",),
 }  # fmt: skip
 _TOKEN_GATES: Mapping[str, re.Pattern[str]] = {
     kind: re.compile("|".join(re.escape(needle) for needle in needles))
@@ -266,15 +284,22 @@ def _assignment_hit(text: str, start: int, end: int) -> tuple[_Hit | None, int]:
     if kind is None:
         return None, tail.end()
     quote, value = tail.group(1), tail.group(2)
-    after = text[tail.end() : tail.end() + 1]
-    if (quote and after != quote) or (not quote and after in ("(", "[", "{")):
+    value_end = tail.end()
+    after = text[value_end : value_end + 1]
+    if quote and after != quote:
+        rest = _QUOTED_REST.match(text, value_end)
+        value_end = rest.end() if rest is not None else value_end
+        if text[value_end : value_end + 1] != quote or value_end - tail.start(2) > 2048:
+            return None, tail.end()
+        value = text[tail.start(2) : value_end]
+    elif not quote and after in ("(", "[", "{"):
         return None, tail.end()
     words = {w.lower() for w in _NAME_WORDS.findall(name)}
     if "secret" in words and ({"aws", "access"} & words) and _AWS_SECRET.fullmatch(value):
         kind = "aws-secret-key"
     elif not _looks_random(value):
-        return None, tail.end()
-    return _Hit(tail.start(2), tail.end(2), kind, len(_TOKEN_RULES) + 2), tail.end()
+        return None, value_end
+    return _Hit(tail.start(2), value_end, kind, len(_TOKEN_RULES) + 2), value_end
 
 
 def _keyword_starts(lowered: str) -> list[int]:
@@ -324,11 +349,60 @@ def _assignment_hits(text: str) -> list[_Hit]:
     return hits
 
 
+# Passwords on a command line: `mysql -pS3cret`, `curl -u user:S3cret`, `--password=S3cret`.
+# The option is found first; the command's name must stand within 300 characters before it
+# on the same line (a bounded look back, so a megabyte of options stays linear).
+_CLI_RULES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(r"[ \t]-p([^\s'\"`$%{\-]\S{2,255})"), ("mysql", "mariadb")),
+    (re.compile(r"[ \t](?:-u|--user)[ \t=]{0,4}['\"]?[^\s:'\"`]{1,128}:([^\s'\"`$%{][^\s'\"`]{2,255})"), ("curl",)),
+    (re.compile(r"--passw(?:or)?d[ \t]?=?[ \t]?([^\s'\"`$%{\-][^\s'\"`]{5,255})"), ()),
+)
+
+
+def _cli_password_hits(text: str) -> list[_Hit]:
+    if "-p" not in text and "-u" not in text and "--user" not in text:
+        return []
+    hits = []
+    for rule, commands in _CLI_RULES:
+        for m in rule.finditer(text):
+            if commands:
+                line_start = text.rfind("\n", max(0, m.start() - 300), m.start()) + 1
+                before = text[max(line_start, m.start() - 300) : m.start()]
+                if not any(c in before for c in commands):
+                    continue
+            if not _is_placeholder(m.group(1)):
+                hits.append(_Hit(m.start(1), m.end(1), "password", len(_TOKEN_RULES) + 1))
+    return hits
+
+
+# A quoted literal assigned or passed to anything, with no secret word in its name: only when
+# it looks machine-made — 20+ characters of mixed upper, lower and digits, high entropy, not
+# an identifier, a digest name or a placeholder.
+_LITERAL = re.compile(r"""[=:,(][ \t]{0,16}(["'`])([A-Za-z0-9+/_\-.=]{20,200})\1""")
+MIN_LITERAL_ENTROPY = 4.0
+
+
+def _literal_hits(text: str) -> list[_Hit]:
+    if '"' not in text and "'" not in text and "`" not in text:
+        return []
+    hits = []
+    for m in _LITERAL.finditer(text):
+        value = m.group(2)
+        if (any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+                and _WORDLIKE.fullmatch(value) is None and not _is_placeholder(value)
+                and not value.lower().startswith(("sha1", "sha256", "sha384", "sha512", "md5"))
+                and shannon_entropy(value) >= MIN_LITERAL_ENTROPY):
+            hits.append(_Hit(m.start(2), m.end(2), "secret", len(_TOKEN_RULES) + 3))
+    return hits
+
+
 _FINDERS: tuple[Callable[[str], list[_Hit]], ...] = (
     _private_key_hits,
     _token_hits,
     _url_password_hits,
+    _cli_password_hits,
     _assignment_hits,
+    _literal_hits,
 )
 
 

@@ -4,13 +4,14 @@ crosses into the reporters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .cost import CostSummary
 from .findings import SEVERITIES, Finding, filter_min_severity
 from .reviewer import CallRecord, ChunkResult, Failover, ReviewOutcome
+from .vocab import severity_rank
 
 if TYPE_CHECKING:
     from .pipeline import Plan
@@ -32,6 +33,7 @@ class FileEntry:
     skip_reason: str | None = None  # why it was not reviewed
     chunks: tuple[str, ...] = ()
     redactions: int = 0  # secrets replaced before sending
+    rules: tuple[str, ...] = ()  # the maintainers' rules that applied ("general: AGENTS.md", path rules)
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,7 @@ class ChunkEntry:
     model: str | None = None  # the model that reviewed it
     reason: str | None = None  # why failed or skipped
     est_usd: float | None = None
+    context_tokens: int = 0  # code around the hunks sent with it (review.context)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def build_report(
     """Assemble the one value every reporter renders. `outcome` is None for a dry run."""
     results = {r.chunk_id: r for r in outcome.results} if outcome else {}
     chunks = tuple(_chunk_entry(route, plan, results.get(route.chunk.id)) for route in plan.routes)
-    findings_all = [f for r in (outcome.results if outcome else ()) for f in r.findings]
+    findings_all, merged = _unique([f for r in (outcome.results if outcome else ()) for f in r.findings])
     findings, below = filter_min_severity(findings_all, plan.config.review.min_severity)
     notes = list(plan.notes)  # budget decisions are listed once, under `budget`
     if outcome:
@@ -83,15 +86,19 @@ def build_report(
         moved = sum(1 for f in findings if f.anchor_note and f.anchor_note.startswith("re-anchored"))
         if moved:
             notes.append(f"{moved} finding(s) re-anchored to the nearest changed line")
+    if merged:
+        notes.append(f"{merged} duplicate finding(s) merged: the same problem on the same line, "
+                     "cited from more than one chunk")
     if below:
         notes.append(f"{below} finding(s) below min_severity '{plan.config.review.min_severity}' not shown")
     state = dict(budget or {})
     if plan.decisions:
         state["decisions"] = [f"{d.subject}: {d.reason}" for d in plan.decisions]
     warnings = list(outcome.notices) if outcome else []
-    unreviewed = [c for c in chunks if c.status in ("failed", "skipped")] if outcome else []
+    unreviewed = [c for c in chunks if c.status in ("failed", "skipped", "partial")] if outcome else []
     if unreviewed:
-        warnings.append(f"{len(unreviewed)} of {len(chunks)} chunk(s) not reviewed: "
+        how = "not fully reviewed" if any(c.status == "partial" for c in unreviewed) else "not reviewed"
+        warnings.append(f"{len(unreviewed)} of {len(chunks)} chunk(s) {how}: "
                         + "; ".join(dict.fromkeys(c.reason or c.status for c in unreviewed)))
     return Report(
         source=plan.source, dry_run=dry_run, warnings=tuple(warnings), files=_file_entries(plan, chunks),
@@ -102,13 +109,35 @@ def build_report(
     )
 
 
+def _unique(findings: Sequence[Finding]) -> tuple[list[Finding], int]:
+    """A file split across chunks can be cited from two of them: one finding per fingerprint
+    across chunks (the most severe copy, in the place of the first); copies within one reply
+    are the parser's business. Also the count of merged copies."""
+    first: dict[str, tuple[str | None, int]] = {}  # fingerprint -> (chunk, index in out)
+    out: list[Finding] = []
+    for f in findings:
+        seen = first.get(f.fingerprint) if f.fingerprint else None
+        if seen is None or seen[0] == f.chunk_id:
+            if f.fingerprint and seen is None:
+                first[f.fingerprint] = (f.chunk_id, len(out))
+            out.append(f)
+        elif severity_rank(f.severity) < severity_rank(out[seen[1]].severity):
+            out[seen[1]] = f
+    return out, len(findings) - len(out)
+
+
 def not_reviewed_reason(report: Report) -> str | None:
     """Why nothing was reviewed, or None when some chunk was (or nothing needed review, or it
     is a dry run). Every call failing, every reply unusable, the budget skipping every chunk or
     compliance blocking them all: none of these may ever look like a clean review."""
-    if report.dry_run or not report.chunks or any(c.status == "reviewed" for c in report.chunks):
+    if report.dry_run or not report.chunks or any(c.status in ("reviewed", "partial") for c in report.chunks):
         return None
-    return "; ".join(dict.fromkeys(c.reason or c.status for c in report.chunks))
+    return "; ".join(dict.fromkeys(_bare(c.reason or c.status) for c in report.chunks))
+
+
+def _bare(reason: str) -> str:
+    """A chunk's reason without its own "not reviewed: " lead: callers say that once."""
+    return reason.removeprefix("not reviewed: ")
 
 
 def _chunk_entry(route: Route, plan: Plan, result: ChunkResult | None) -> ChunkEntry:
@@ -117,9 +146,9 @@ def _chunk_entry(route: Route, plan: Plan, result: ChunkResult | None) -> ChunkE
         status = "skipped" if chunk.id in plan.skip or route.blocked else "planned"
         reason = plan.skip.get(chunk.id) or (f"not reviewed: {route.blocked}" if route.blocked else None)
         return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
-                          route.models, status, None, reason)
+                          route.models, status, None, reason, context_tokens=chunk.context_tokens)
     return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
-                      route.models, result.status, result.model, result.error)
+                      route.models, result.status, result.model, result.error, context_tokens=chunk.context_tokens)
 
 
 def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry, ...]:
@@ -136,7 +165,7 @@ def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry
             continue
         risk = plan.risks.get(f.path)
         mine = by_file.get(f.path, [])
-        failed = [c for c in mine if c.status in ("failed", "skipped")]
+        failed = [c for c in mine if c.status in ("failed", "skipped", "partial")]
         reviewed = bool(mine) and not failed and all(c.status in ("reviewed", "planned") for c in mine)
         reason = "; ".join(sorted({c.reason or c.status for c in failed})) if failed else None
         tier = plan.tiers.get(f.path, risk.tier if risk else None)
@@ -147,9 +176,15 @@ def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry
             **base,  # type: ignore[arg-type]
             tier=tier, score=risk.score if risk else None, reasons=reasons,
             reviewed=reviewed, skip_reason=reason, chunks=tuple(c.id for c in mine),
-            redactions=plan.redactions.get(f.path, 0),
+            redactions=plan.redactions.get(f.path, 0), rules=_rules_of(plan, f.path),
         ))
     return tuple(entries)
+
+
+def _rules_of(plan: Plan, path: str) -> tuple[str, ...]:
+    rules = plan.rules
+    general = ("general: " + " and ".join(rules.sources),) if rules.general else ()
+    return general + tuple(r.label for r in rules.for_paths([path]))
 
 
 def _finding_order(f: Finding) -> tuple[int, str, int]:

@@ -6,6 +6,7 @@ retry and the budget guard; never retries hidden inside the SDK."""
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from .chunker import Chunk
 from .cost import estimate_output_tokens
 from .findings import Finding
 
-Outcome = Literal["ok", "failover", "error", "parse-failed", "skipped-budget"]
+Outcome = Literal["ok", "failover", "error", "parse-failed", "cut-off", "skipped-budget"]
 FormatMode = Literal["json_schema", "json_object", "none"]
 _FORMAT_LADDER: tuple[FormatMode, ...] = ("json_schema", "json_object", "none")
 
@@ -56,10 +57,13 @@ class Failover:
     reason: str
 
 
+MAX_RETRY_OUTPUT_TOKENS = 32_768  # the second try after a cut-off reply asks for at most this
+
+
 @dataclass(frozen=True)
 class ChunkResult:
     chunk_id: str
-    status: Literal["reviewed", "failed", "skipped"]
+    status: Literal["reviewed", "partial", "failed", "skipped"]  # partial: the reply was cut at the output limit
     model: str | None
     findings: tuple[Finding, ...] = ()
     summary: str | None = None  # the model's short description of what the chunk changes
@@ -86,7 +90,6 @@ class Target:
     timeout: float
     host: str  # endpoint host for the audit log, never a key
     key_env: str | None  # the variable to fix when authentication fails
-    warning: str | None = None  # reported once when the model is used (e.g. a key over http://)
 
 
 @dataclass(frozen=True)
@@ -94,20 +97,14 @@ class ReviewSettings:
     concurrency: int = 8
     max_output_tokens: int = 4096
     attempts_per_model: int = 2  # 5xx/timeout/connection: retries on the same model, jittered
-    # The last model a chunk may use (a single-model tier) is not given up on a 429 or a brief
-    # 5xx: up to this many attempts, waiting what retry-after says, at most max_retry_wait_s
-    # in all for the chunk on that model; a longer retry-after gives up at once.
-    last_model_attempts: int = 4
-    max_retry_wait_s: float = 60.0
     backoff_s: float = 0.5
     cooldown_after: int = 3  # consecutive failures after which a model rests for the run
     include_prompts: bool = False
-    # Our tokenizer is not the provider's (a llama.cpp server counted 1.19x ours, median, and
-    # 1.36x at most): until a reply's usage tells the real ratio, reserve with this margin;
-    # then with the largest ratio seen times learned_margin.
-    input_margin: float = 1.40
-    learned_margin: float = 1.05
+    input_margin: float = 1.10  # our tokenizer is not the provider's: reserve a little more
     max_split_depth: int = 2  # context too long and no larger model: halve the chunk
+    # The last (or only) model of a tier, rate limited: wait as the server asks (retry-after,
+    # else a backoff), this long in all per chunk at most, before giving the chunk up.
+    max_rate_limit_wait_s: float = 60.0
 
 
 class _Shared:
@@ -124,7 +121,6 @@ class _Shared:
         self.counter = 0
         self.done = 0
         self.tight = False  # budget too small for max_output_tokens: ask for planned reply sizes
-        self.ratio = 0.0  # provider's input tokens / our count, the largest seen; 0: none yet
         # on_call: each thread's newest record until it can no longer change, the call ids
         # that are final, and how many of `calls` were handed over (in order, under `handing`).
         self.pending: dict[int, str] = {}
@@ -271,6 +267,8 @@ class Reviewer:
     ) -> ChunkResult:
         messages = tuple(self.prompts.review_messages(chunk, pr_title=title, pr_body=body))
         last_error = "no model was tried"
+        salvage: ChunkResult | None = None  # the best unusable reply: nothing it found is dropped
+        unusable = tried = 0
         for index, model in enumerate(models):
             nxt = models[index + 1] if index + 1 < len(models) else None
             if self._is_cooled(model):
@@ -281,9 +279,15 @@ class Reviewer:
                 self._failover(chunk.id, model, nxt, f"chunk larger than the {window}-token context window")
                 last_error = "context too long for every allowed model"
                 continue
+            tried += 1
             result, error, kind = self._try_model(chunk, model, messages, last=nxt is None)
-            if result is not None:
-                return result
+            if result is not None and result.status != "failed":
+                return _with_salvage(result, salvage)
+            if result is not None:  # answered, but unusable even after the repair retry
+                unusable += 1
+                if salvage is None or len(result.findings) > len(salvage.findings):
+                    salvage = result
+                error = result.error or "unusable reply"
             last_error = error
             if kind == "budget":
                 return ChunkResult(chunk.id, "skipped", None, error=error)
@@ -292,13 +296,19 @@ class Reviewer:
             split = self._split_and_review(chunk, models, title, body, depth)
             if split is not None:
                 return split
-        return ChunkResult(chunk.id, "failed", None, error=f"not reviewed: every allowed model failed ({last_error})")
+        if unusable and unusable == tried:
+            why = f"not reviewed: every allowed model answered, but no reply was usable ({last_error})"
+        else:
+            why = f"not reviewed: every allowed model failed ({last_error})"
+        if salvage is not None:
+            return replace(salvage, error=why)
+        return ChunkResult(chunk.id, "failed", None, error=why)
 
     def _try_model(
         self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], last: bool = False
     ) -> tuple[ChunkResult | None, str, str]:
         """Attempts on one model. Returns (result, error, kind); result None means fail over.
-        `last`: no other model may take the chunk, so a 429 is waited out (bounded)."""
+        `last`: no model of the tier follows, so a rate limit is waited out (bounded)."""
         attempt = 0
         waited = 0.0
         mode = self._mode(model)
@@ -310,47 +320,30 @@ class Reviewer:
                 kind, err = failed.kind, failed.message
                 if kind == "budget":
                     return None, err, kind
-                if failed.format_rejected and mode != "none":
-                    # Only an answer naming the format steps down, and only for this model; a
-                    # plain 500 or a gateway 502 keeps JSON mode for the retry and the run.
-                    mode = self._step_down(model, mode)
+                if kind in ("bad_request", "server") and mode != "none" and _names_the_format(err):
+                    mode = self._step_down(model, mode)  # this server said it does not take the format
                     continue
-                transient = failed.retry_after is not None or failed.status in _TRANSIENT
-                wait = self._retry_wait(model, kind, attempt, failed.retry_after, last and transient)
-                if wait is not None and waited + wait <= self.settings.max_retry_wait_s:
-                    waited += wait
-                    self.sleep(wait)
+                if kind == "rate_limit" and last:
+                    pause = failed.retry_after if failed.retry_after is not None else \
+                        self.settings.backoff_s * 2 ** attempt
+                    if waited + pause <= self.settings.max_rate_limit_wait_s:
+                        waited += pause
+                        self.sleep(pause)
+                        continue
+                # A model that just reached cooldown_after failures rests: no retry either.
+                retry = attempt < self.settings.attempts_per_model and not self._is_cooled(model)
+                if kind in ("server", "timeout", "connection") and retry:
+                    self.sleep(self.settings.backoff_s * attempt * (0.5 + random.random()))
                     continue
                 return None, err, kind
             return self._finish(chunk, model, messages, reply, mode), "", "ok"
-
-    def _retry_wait(self, model: str, kind: str, attempt: int, retry_after: float | None,
-                    last: bool) -> float | None:
-        """Seconds to wait before another attempt on the same model; None: give up on it.
-        A 429 fails over at once unless no model is left; 5xx, timeouts and dropped connections
-        are retried, a transient answer (429, 502-504, any retry-after) more often on the last
-        model; retry-after, when sent, is the wait."""
-        if self._is_cooled(model):  # it just reached cooldown_after failures: it rests
-            return None
-        limit = self.settings.last_model_attempts if last else self.settings.attempts_per_model
-        if kind == "rate_limit":
-            allowed = last and attempt < limit
-        elif kind == "server":
-            allowed = attempt < limit
-        elif kind in ("timeout", "connection"):
-            allowed = attempt < self.settings.attempts_per_model  # each one costs a timeout
-        else:
-            allowed = False
-        if not allowed:
-            return None
-        if retry_after is not None:
-            return retry_after
-        return self.settings.backoff_s * attempt * (0.5 + random.random())
 
     def _finish(
         self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], reply: Any, mode: FormatMode
     ) -> ChunkResult:
         parsed = self.parse(reply.text, model=model, chunk_id=chunk.id, finish_reason=reply.finish_reason)
+        if reply.finish_reason == "length":
+            return self._cut_off(chunk, model, messages, reply, parsed, mode)
         if parsed.error:
             self._mark_last(reply.call_id, "parse-failed", parsed.error, len(parsed.findings))
             repair = tuple(self.prompts.repair_messages(messages, _echo(reply.text), parsed.error))
@@ -374,6 +367,31 @@ class Reviewer:
                 error=f"unusable reply after one repair retry ({repair_error})",
             )
         return self._ok(chunk, model, parsed, reply.call_id)
+
+    def _cut_off(self, chunk: Chunk, model: str, messages: tuple[dict[str, str], ...], reply: Any,
+                 parsed: Any, mode: FormatMode) -> ChunkResult:
+        """A reply cut at the output limit is incomplete even when what came parses: ask once
+        more with twice the room; cut again, the chunk is partially reviewed (its findings
+        kept), never a clean review."""
+        self._mark_last(reply.call_id, "cut-off", "reply cut at the output limit (finish_reason=length)",
+                        len(parsed.findings))
+        room = min(2 * self.settings.max_output_tokens, MAX_RETRY_OUTPUT_TOKENS)
+        try:
+            again = self._call(model, chunk.tier, chunk.id, chunk.files, messages, mode, max_out=room)
+        except _CallFailed:
+            again = None
+        if again is not None:
+            fixed = self.parse(again.text, model=model, chunk_id=chunk.id, finish_reason=again.finish_reason)
+            if again.finish_reason != "length" and not fixed.error:
+                return self._ok(chunk, model, fixed, again.call_id)
+            self._mark_last(again.call_id, "cut-off", fixed.error or "reply cut at the output limit", len(fixed.findings))
+            if len(fixed.findings) > len(parsed.findings):
+                parsed = fixed
+        self._succeeded(model)
+        return ChunkResult(chunk.id, "partial", model, self._anchor(parsed, chunk),
+                           parsed.summary and _printable(parsed.summary),
+                           error=f"partially reviewed: the reply was cut at the output limit twice "
+                                 f"(finish_reason=length, up to {room} tokens); raise review.max_output_tokens")
 
     def _ok(self, chunk: Chunk, model: str, parsed: Any, call_id: str) -> ChunkResult:
         findings = self._anchor(parsed, chunk)
@@ -408,18 +426,18 @@ class Reviewer:
 
     def _call(
         self, model: str, tier: str, chunk_id: str, files: tuple[str, ...],
-        messages: tuple[dict[str, str], ...], mode: FormatMode,
+        messages: tuple[dict[str, str], ...], mode: FormatMode, max_out: int | None = None,
     ) -> _Reply:
-        """One request under the budget guard. Raises _CallFailed; every outcome is recorded."""
+        """One request under the budget guard. Raises _CallFailed; every outcome is recorded.
+        `max_out`: the output cap for this request (default: the configured one)."""
         from .llm import LLMError, LLMRequest  # cheap: llm.py imports litellm lazily
 
         self._settled()  # this thread's previous request is final once it sends another
         target = self.targets(model)
-        if target.warning:
-            self._notice(target.warning)
         in_est = self._input_estimate(messages)
-        max_out = self.settings.max_output_tokens
-        if self.shared.tight:
+        requested = max_out
+        max_out = requested or self.settings.max_output_tokens
+        if self.shared.tight and requested is None:
             max_out = estimate_output_tokens(in_est, max_out)  # the reply size the plan priced
         reservation = self.guard.reserve(self.price(model, in_est, max_out, 0), in_est)
         if reservation is None:
@@ -438,17 +456,11 @@ class Reviewer:
             self._failed(model, exc.kind)
             message = self._describe(exc, target)
             self._record(model, tier, chunk_id, files, messages, None, "error", message, target, started)
-            raise _CallFailed(exc.kind, message, status=exc.status, retry_after=exc.retry_after,
-                              format_rejected=exc.format_rejected) from exc
-        if getattr(response, "usage_reported", True):
-            self._learn(messages, response.input_tokens)
-            usd = response.cost_usd
-            if usd is None:
-                usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
-            self.guard.settle(reservation, usd, response.input_tokens)
-        else:  # no usable usage: charge the worst case that was reserved, never $0
-            usd = self.price(model, in_est, max_out, 0)
-            self.guard.settle(reservation, usd, in_est)
+            raise _CallFailed(exc.kind, message, exc.retry_after) from exc
+        usd = response.cost_usd
+        if usd is None:
+            usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
+        self.guard.settle(reservation, usd, response.input_tokens)
         call_id = self._record(model, tier, chunk_id, files, messages, response, "ok", None, target, started, usd)
         return _Reply(_printable(response.text), response.finish_reason, call_id)
 
@@ -456,15 +468,12 @@ class Reviewer:
         if exc.kind == "auth":
             var = target.key_env or "the API key"
             notice = f"authentication failed for {target.model}: check {var}"
-            self._notice(notice)
+            with self.shared.lock:
+                if notice not in self.shared.notices:
+                    self.shared.notices.append(notice)
             return notice
         status = f"HTTP {exc.status}: " if exc.status else ""
         return f"{exc.kind} ({status}{_one_line(exc.message)})"
-
-    def _notice(self, notice: str) -> None:
-        with self.shared.lock:
-            if notice not in self.shared.notices:
-                self.shared.notices.append(notice)
 
     def _format(self, mode: FormatMode, model: str) -> dict[str, Any] | None:
         if self.response_format is None:
@@ -485,27 +494,9 @@ class Reviewer:
             self.shared.modes[model] = lower  # remember per model what the server accepts
         return lower
 
-    def _raw_count(self, messages: tuple[dict[str, str], ...]) -> int:
-        return sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
-
     def _input_estimate(self, messages: tuple[dict[str, str], ...]) -> int:
-        with self.shared.lock:
-            ratio = self.shared.ratio
-        factor = ratio * self.settings.learned_margin if ratio else self.settings.input_margin
-        return int(self._raw_count(messages) * factor)
-
-    def _learn(self, messages: tuple[dict[str, str], ...], reported: int) -> None:
-        """Remember how the provider counts compared with us, so the remaining requests
-        reserve, and fit the context window, by the provider's count. Tokenizers differ by tens
-        of percent; a ratio outside 0.5x-2x says the usage counts something else: not learnt."""
-        raw = self._raw_count(messages)
-        if raw < 32 or reported <= 0:  # too small to say anything
-            return
-        ratio = reported / raw
-        if not 0.5 <= ratio <= 2.0:
-            return
-        with self.shared.lock:
-            self.shared.ratio = max(self.shared.ratio, ratio)
+        raw = sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
+        return int(raw * self.settings.input_margin)
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _record(
@@ -575,8 +566,6 @@ class Reviewer:
                 self.on_call(record)
 
     def _failed(self, model: str, kind: str) -> None:
-        if kind == "rate_limit":  # the provider is busy, not broken: no step towards cooldown
-            return
         with self.shared.lock:
             self.shared.failures[model] = self.shared.failures.get(model, 0) + 1
             if kind == "auth" or self.shared.failures[model] >= self.settings.cooldown_after:
@@ -605,19 +594,22 @@ class _Reply:
     call_id: str
 
 
-# Answers that say "try again shortly" rather than "this request is broken".
-_TRANSIENT = frozenset({429, 502, 503, 504})
-
-
 class _CallFailed(Exception):
-    def __init__(self, kind: str, message: str, *, status: int | None = None, retry_after: float | None = None,
-                 format_rejected: bool = False) -> None:
+    def __init__(self, kind: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
-        self.status = status
         self.retry_after = retry_after
-        self.format_rejected = format_rejected
+
+
+# Words with which a server says it does not take the response format we asked for. Only
+# such an answer steps JSON mode down (for that model): a plain 5xx or 502 says nothing about it.
+_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|json mode|structured output|"
+                           r"grammar|not supported.{0,40}format|format.{0,40}not supported", re.I)
+
+
+def _names_the_format(message: str) -> bool:
+    return _FORMAT_WORDS.search(message) is not None
 
 
 def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk, Chunk] | None:
@@ -649,6 +641,18 @@ def _echo(text: str, limit: int = MAX_ECHO_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}\n[... {len(text) - limit:,} more characters of your reply cut by reviewbot]"
+
+
+def _with_salvage(result: ChunkResult, salvage: ChunkResult | None) -> ChunkResult:
+    """A usable reply after an unusable one: what the unusable one found stays (once)."""
+    if salvage is None or not salvage.findings:
+        return result
+    def key(f: Finding) -> object:
+        return f.fingerprint or (f.path, f.line, f.title)
+
+    seen = {key(f) for f in result.findings}
+    extra = tuple(f for f in salvage.findings if key(f) not in seen)
+    return replace(result, findings=result.findings + extra)
 
 
 def _printable(text: str) -> str:

@@ -180,7 +180,9 @@ _LINE_RULES: tuple[_LineRule, ...] = (
           ("random", _after("random") + r"\.(?:random|randint|choice|choices|randrange|getrandbits|sample)[ \t]*\("),
           ("random", r"Math\.random[ \t]*\(\)"), ("math/rand", r"math/rand\b"), confirm=_SECRETISH),
     _rule("permissions", 40, "world-writable permissions (777)", ("777", r"chmod[ \t]+(?:-R[ \t]+)?0?777\b"),
-          ("777", _after("0o777") + r"\b"), ("777", _after("0777") + r"\b"), ("a+rwx", _after("a+rwx") + r"\b")),
+          # A token, not digits inside a UUID or a longer number ("…-0777-…" is no permission).
+          ("777", _after("0o777", r"[\w-]") + r"(?![\w-])"), ("777", _after("0777", r"[\w-]") + r"(?![\w-])"),
+          ("a+rwx", _after("a+rwx") + r"\b")),
     _rule("permissions", 40, "workflow permissions: write-all", ("write-all", r"permissions[ \t]*:[ \t]*write-all\b")),
     _rule("permissions", 40, "pull_request_target trigger", ("pull_request_target", r"pull_request_target\b"),
           paths=_WORKFLOW_FILE),
@@ -244,11 +246,41 @@ class _Added:
         return self._numbers[i]
 
 
+# --- file kinds ---------------------------------------------------------------------------
+# What a file is decides which signals apply: prose and data mention `verify=False`, `ssl` or
+# `0777` without doing anything; tests turn TLS checks off on purpose. Docs and data never
+# escalate on line patterns or path words; tests only on the strong line signals. Path rules
+# that name a kind of file (CI workflows, key files) and the config's own rules still apply.
+_DOCS_FILE = re.compile(r"\.(?:md|markdown|rst|txt|adoc|asciidoc|org|rdoc|html?)$"
+                        r"|(?:^|/)(?:changelog|changes|history|news|readme|authors|contributing)(?:\.[^/]*)?$")
+_DOCS_FOLDER = re.compile(r"(?:^|/)(?:docs?|documentation)/[^/]+(?:/[^/]+)*$")
+# Code keeps its signals wherever it lives (docs/auth/example.py is still code).
+_CODE_EXT = re.compile(r"\.(?:py|pyi|js|mjs|cjs|jsx|ts|tsx|go|java|kt|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|scala|sh|bash|sql|tf)$")
+_DATA_FILE = re.compile(r"\.(?:json|jsonl|ndjson|csv|tsv|xml|svg|snap|golden|fixture|lock|sum)$"
+                        r"|(?:^|/)(?:fixtures?|testdata|test_data|__snapshots__|snapshots)/")
+_TEST_WEAK = frozenset({"tls", "weak_crypto", "permissions", "sql"})  # normal in tests
+
+
+def file_kind(path: str) -> str:
+    """code, test, docs or data (by extension and folder)."""
+    norm = path.lower()
+    if _DOCS_FILE.search(norm) or (_DOCS_FOLDER.search(norm) and not _CODE_EXT.search(norm)):
+        return "docs"
+    if _DATA_FILE.search(norm):
+        return "data"
+    if _TEST_FILE.search(path):
+        return "test"
+    return "code"
+
+
 def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
     """Score one file. Reasons come strongest first; `no risk signal` when there are none."""
     added, removed = _split(file)
     norm = _normalise(file.path)
-    signals = [*_path_signals(norm, added), *_line_signals(norm, added),
+    kind = file_kind(file.path)
+    prose = kind in ("docs", "data")
+    lines = [] if prose else [s for s in _line_signals(norm, added, skip=_TEST_WEAK if kind == "test" else frozenset())]
+    signals = [*_path_signals(norm, added, keywords=not prose), *lines,
                *_size_and_test_signals(file.path, added, removed, rules)]
     escalations = _escalations(file.path, added, rules)
     signals += escalations
@@ -284,8 +316,9 @@ def _ordered(signals: list[_Signal]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _path_signals(norm: str, added: _Added) -> list[_Signal]:
-    """Path rules add up (auth code inside a migration is both), once per kind of path."""
+def _path_signals(norm: str, added: _Added, *, keywords: bool = True) -> list[_Signal]:
+    """Path rules add up (auth code inside a migration is both), once per kind of path.
+    `keywords`: also the keyword rules (not for docs and data: `docs/ssl.md` is no TLS code)."""
     words = _PATH_WORD_SEP.split(norm)
     word_set = set(words)
     out: list[_Signal] = []
@@ -294,7 +327,7 @@ def _path_signals(norm: str, added: _Added) -> list[_Signal]:
         if rule.what in matched:
             continue
         if rule.regex is None:
-            if rule.words.isdisjoint(word_set):
+            if not keywords or rule.words.isdisjoint(word_set):
                 continue
             shown = next(w for w in words if w in rule.words)
         else:
@@ -310,7 +343,7 @@ def _path_signals(norm: str, added: _Added) -> list[_Signal]:
     return out
 
 
-def _line_signals(norm_path: str, added: _Added) -> list[_Signal]:
+def _line_signals(norm_path: str, added: _Added, skip: frozenset[str] = frozenset()) -> list[_Signal]:
     """One reason per rule that matched. A category counts in full once; a further kind in
     the same category adds SAME_CATEGORY_POINTS, so five spellings of one shell call do not
     outweigh an eval, yet md5 passwords plus ECB plus random tokens still add up."""
@@ -323,7 +356,8 @@ def _line_signals(norm_path: str, added: _Added) -> list[_Signal]:
     counted: set[str] = set()
     out: list[_Signal] = []
     for rule in _LINE_RULES:
-        if rule.gates.isdisjoint(present) or (rule.paths is not None and not rule.paths.search(norm_path)):
+        if rule.category in skip or rule.gates.isdisjoint(present) or \
+                (rule.paths is not None and not rule.paths.search(norm_path)):
             continue
         lines = sorted({n for gate, rx in rule.patterns if gate in present
                         for n in added.lines_matching(rx, rule.confirm)})

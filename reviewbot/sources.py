@@ -11,9 +11,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from .diff import FileDiff
 from .errors import DiffError, UsageError
 
 # A 200 MB diff is far past anything worth reviewing (GitHub's own diff view gives up at
@@ -210,3 +212,105 @@ def _collect(proc: subprocess.Popen[bytes], what: str) -> bytes:
             f"{what} took longer than {GIT_TIMEOUT_S:.0f} s", hint="review a narrower range"
         )
     return out
+
+
+# --- the repository's review rules ----------------------------------------------------------
+
+MAX_INSTRUCTION_FILE_BYTES = 256 * 1024
+
+
+def read_instruction_file(names: Sequence[str], *, git_range: str | None = None,
+                          cwd: str | None = None) -> tuple[str, str] | None:
+    """The first of `names` that exists, as (name, text): from the base of `git_range` when
+    one is given (the rules that judge a change come from before it), else from the working
+    tree. Names outside the repository (absolute, `..`) are never read; a file over 256 KiB is
+    cut. Nothing found, or git unable to say: None (a run without rules, never an error)."""
+    base = _range_base(git_range, cwd) if git_range else None
+    for name in names:
+        parts = Path(name).parts
+        if not name.strip() or Path(name).is_absolute() or ".." in parts or name.startswith("-"):
+            continue
+        data = _git_blob(base, name, cwd) if base else _work_tree_file(Path(cwd or ".") / name)
+        if data is not None:
+            return name, data[:MAX_INSTRUCTION_FILE_BYTES].decode("utf-8", "replace")
+    return None
+
+
+def _work_tree_file(path: Path, limit: int = MAX_INSTRUCTION_FILE_BYTES) -> bytes | None:
+    try:
+        if not path.is_file():
+            return None
+        with path.open("rb") as fh:
+            return fh.read(limit)
+    except OSError:
+        return None
+
+
+def _git_quiet(argv: Sequence[str], cwd: str | None) -> bytes | None:
+    env = {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        proc = subprocess.run(["git", *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _range_base(range_spec: str, cwd: str | None) -> str | None:
+    """`A...B` → merge-base of A and B; `A..B` → A; `A` (against the work tree) → A."""
+    if range_spec.startswith("-"):
+        return None
+    if "..." in range_spec:
+        left, right = (side or "HEAD" for side in range_spec.split("...", 1))
+        if right.startswith("-"):
+            return None
+        out = _git_quiet(["merge-base", left, right], cwd)
+        return out.decode().strip() if out else None
+    left = range_spec.split("..", 1)[0] or "HEAD"
+    return left if not left.startswith("-") else None
+
+
+def _git_blob(base: str, name: str, cwd: str | None) -> bytes | None:
+    return _git_quiet(["cat-file", "blob", f"{base}:{name}"], cwd)
+
+
+# --- the head version of reviewed files (review.context) ------------------------------------
+
+MAX_CONTEXT_FILE_BYTES = 1024 * 1024
+
+
+def head_texts(files: Sequence[FileDiff], *, git_range: str | None = None,
+               cwd: str | None = None) -> dict[str, str]:
+    """The new version of each file that has added or context lines, for code context: from
+    the range's right side with `--git A...B` / `A..B`, else from the working tree. A working
+    tree file is used only when every line the diff shows on the new side matches it (a diff
+    file need not describe this checkout). Files over 1 MiB, binary or unreadable: left out."""
+    right = _range_right(git_range) if git_range else None
+    out: dict[str, str] = {}
+    for f in files:
+        if f.binary or f.status == "deleted" or not f.hunks:
+            continue
+        data = _git_blob(right, f.path, cwd) if right else _work_tree_file(Path(cwd or ".") / f.path, MAX_CONTEXT_FILE_BYTES + 1)
+        if data is None or len(data) > MAX_CONTEXT_FILE_BYTES or b"\x00" in data[:8192]:
+            continue
+        text = data.decode("utf-8", "replace")
+        if right or _matches(f, text.splitlines()):
+            out[f.path] = text
+    return out
+
+
+def _range_right(range_spec: str) -> str | None:
+    """`A...B` / `A..B` → B (HEAD when empty); `A` alone compares with the work tree: None."""
+    for sep in ("...", ".."):
+        if sep in range_spec:
+            right = range_spec.split(sep, 1)[1] or "HEAD"
+            return None if right.startswith("-") else right
+    return None
+
+
+def _matches(f: FileDiff, lines: Sequence[str]) -> bool:
+    for hunk in f.hunks:
+        for line in hunk.lines:
+            if line.new_no is not None and (line.new_no > len(lines) or lines[line.new_no - 1] != line.text):
+                return False
+    return True

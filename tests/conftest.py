@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shareddata import missing
 
 SHARED_DIFFS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "diffs"
 REPO = Path(__file__).resolve().parents[1]
@@ -27,10 +28,13 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     monkeypatch.setenv("LITELLM_LOG", "CRITICAL")
     yield
+    from reviewbot.ownkeys import SCRUB
+
+    SCRUB.forget()  # one test's run secrets are not the next one's
 
 
 @pytest.fixture
 def shared_diffs() -> Path:
     if not SHARED_DIFFS.is_dir():
-        pytest.skip("../shared/data/diffs is not present beside the repository")
+        missing("../shared/data/diffs")
     return SHARED_DIFFS

@@ -358,12 +358,15 @@ def test_a_failed_login_lookup_stops_the_run_before_anything_is_posted(
     with FakeGitHub("octo", "demo", bot_login="reviewbot-app[bot]") as fake:
         fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
         fake.add_issue_comment(1, '<!-- reviewbot:summary {"head": "", "runs": 1} -->', user="reviewbot-app[bot]")
-        fake.fail("POST", fake.graphql_path, status=403, body={"message": "Resource not accessible by integration"})
+        fake.fail("POST", fake.graphql_path, status=403, body={"message": "Resource not accessible by integration"},
+                  match="viewer")
         monkeypatch.setenv("GITHUB_API_URL", fake.api_url)
         monkeypatch.setenv("GITHUB_TOKEN", fake.token or "")
         with pytest.raises(SystemExit) as exit_info:
             main(["github"])
-        assert [r.method for r in fake.requests if r.method != "GET"] == ["POST"]  # the question only
+        # Only questions: the config's (one GraphQL read), then the login's.
+        assert [r.method for r in fake.requests if r.method != "GET"] == ["POST", "POST"]
+        assert all(r.path == fake.graphql_path for r in fake.requests if r.method == "POST")
     out, err = capsys.readouterr()
     assert exit_info.value.code == 3
     message = ("cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not "
@@ -372,3 +375,56 @@ def test_a_failed_login_lookup_stops_the_run_before_anything_is_posted(
     assert err.splitlines() == [f"reviewbot: error: {message}",
                                 "hint: name it with --bot-login (REVIEWBOT_BOT_LOGIN): github-actions[bot] for the "
                                 "workflow's GITHUB_TOKEN, <app-slug>[bot] for a GitHub App, else the token's user"]
+
+
+# --- supply chain: what runs with the token is pinned ------------------------------------------
+
+_ROOT = Path(__file__).resolve().parents[1]
+_WORKFLOWS = [_ROOT / "action.yml", *sorted((_ROOT / ".github" / "workflows").glob("*.yml")),
+              *sorted((_ROOT / "examples" / "workflows").glob("*.yml"))]
+
+
+def _steps(path: Path) -> list[dict[str, Any]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if "runs" in data:
+        return list(data["runs"]["steps"])
+    return [step for job in data["jobs"].values() for step in job.get("steps", [])]
+
+
+def test_every_uses_is_pinned_by_commit_sha_with_its_version() -> None:
+    pinned = re.compile(r"^\s*-?\s*uses: ([\w.-]+/[\w.-]+)@([0-9a-f]{40}) # v\d+\.\d+\.\d+\b")
+    for path in _WORKFLOWS:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if re.match(r"^\s*-?\s*uses: ", line) and "uses: ./" not in line:
+                assert pinned.match(line), f"{path.name}: {line.strip()}"
+
+
+def test_setup_python_leaves_the_callers_python_and_checkouts_keep_no_credentials() -> None:
+    for path in _WORKFLOWS:
+        for step in _steps(path):
+            uses = step.get("uses", "")
+            if uses.startswith("actions/setup-python@") and path.name == "action.yml":
+                assert step["with"]["update-environment"] is False
+            if uses.startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, path.name
+
+
+def test_the_install_is_hash_locked_build_backend_included_with_no_fallback() -> None:
+    (install,) = [s for s in _steps(_ROOT / "action.yml") if "pip install" in s.get("run", "")]
+    script = install["run"]
+    assert "||" not in script  # never falls back to an unpinned install
+    lines = [ln for ln in script.splitlines() if "pip install" in ln]
+    assert all("--require-hashes" in ln for ln in lines[:2])
+    assert "requirements-build.lock" in lines[0] and "requirements.lock" in lines[1]
+    assert "--no-deps --no-build-isolation" in lines[2]
+    lock = (_ROOT / "requirements-build.lock").read_text(encoding="utf-8")
+    assert re.search(r"^hatchling==\S+ \\\n\s+--hash=sha256:", lock, re.M)
+    # Every package in it carries hashes (pip --require-hashes refuses the file otherwise).
+    assert all("--hash=sha256:" in block for block in re.split(r"\n(?=\S)", lock.strip()) if "==" in block)
+
+
+def test_the_readme_example_runs_one_review_per_pr_at_a_time() -> None:
+    readme = (_ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("## Use in GitHub Actions", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    assert yaml.safe_load(example.replace("<full commit SHA>", "0" * 40))["concurrency"] == {
+        "group": "reviewbot-${{ github.event.pull_request.number }}", "cancel-in-progress": False}

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from shareddata import missing
 
 from reviewbot.chunker import (
     Chunk,
@@ -261,7 +262,7 @@ def test_redaction_counts_follow_the_pieces_of_a_split_hunk() -> None:
 def test_real_diffs_every_line_once_and_counts_exact(name: str) -> None:
     source = DIFFS / f"{name}.diff"
     if not source.exists():
-        pytest.skip("shared diffs not present")
+        missing("../shared/data/diffs")
     files = parse_diff(source.read_bytes()).files
     tiers: dict[str, Tier] = {
         f.path: ("frontier" if i % 4 == 0 else "cheap") for i, f in enumerate(files)

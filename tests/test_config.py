@@ -102,7 +102,7 @@ def test_nothing_configured_means_defaults(text: str) -> None:
 def test_unknown_key_hint_lists_the_allowed_keys() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(text="budget: {max_dollars: 1}")
-    assert caught.value.hint == "allowed keys here: max_usd, max_input_tokens, on_exceed"
+    assert caught.value.hint == "allowed keys here: max_usd, max_input_tokens, max_usd_per_pr, on_exceed"
 
 
 def test_wrong_value_hint_is_the_field_description() -> None:
@@ -409,3 +409,46 @@ def test_any_text_is_a_config_or_a_config_error(text: str) -> None:
         load_config(text=text)
     except ConfigError as err:
         _assert_one_line(err)
+
+
+# --- keys go only where they belong (issue 9.3) --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN", "RUNNER_TEMP"])
+def test_api_key_env_may_not_name_the_github_token_or_a_runner_secret(name: str) -> None:
+    from reviewbot.config import load_config
+    from reviewbot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        load_config("x.yml", text=f"endpoints:\n  openai/m: {{api_key_env: {name}}}\n")
+    assert "api_key_env" in err.value.message and name in err.value.message
+    assert "Value error" not in err.value.message
+
+
+def test_a_key_variable_holding_the_github_token_is_refused_at_run_time() -> None:
+    from reviewbot.config import check_key_sources, load_config
+    from reviewbot.errors import ConfigError
+
+    cfg = load_config("x.yml", text="endpoints:\n  openai/m: {api_key_env: MY_KEY}\n")
+    check_key_sources(cfg, {"GITHUB_TOKEN": "ghs_token_value_1234", "MY_KEY": "sk-other"})
+    with pytest.raises(ConfigError) as err:
+        check_key_sources(cfg, {"GITHUB_TOKEN": "ghs_token_value_1234", "MY_KEY": "ghs_token_value_1234"})
+    assert err.value.message.startswith("endpoints.openai/m.api_key_env: MY_KEY holds the GitHub token")
+
+
+def test_a_key_is_not_sent_over_plain_http_to_another_host_without_opting_in() -> None:
+    from reviewbot.config import check_transport, load_config
+    from reviewbot.errors import ConfigError
+
+    env = {"GW_KEY": "sk-gateway"}
+    remote = load_config("x.yml", text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY}\n")
+    with pytest.raises(ConfigError) as err:
+        check_transport(remote, env)
+    assert err.value.message.startswith("endpoints.openai/m.api_base: http://10.1.2.3:4000/v1 is plain http to 10.1.2.3")
+    assert check_transport(remote, {}) == []  # no key, nothing to protect
+    opted = load_config("x.yml", text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY,"
+                                      " allow_insecure_http: true}\n")
+    assert check_transport(opted, env) == ["the key for openai/m is sent over plain http to 10.1.2.3 (allow_insecure_http)"]
+    for base in ("http://127.0.0.1:8080/v1", "http://localhost:11434", "https://gw.example.com/v1"):
+        ok = load_config("x.yml", text=f"endpoints:\n  openai/m: {{api_base: '{base}', api_key_env: GW_KEY}}\n")
+        assert check_transport(ok, env) == []

@@ -16,6 +16,7 @@ import pytest
 import unidiff
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shareddata import missing
 
 from reviewbot.diff import (
     MAX_LINE_CHARS,
@@ -54,7 +55,7 @@ EXAMPLE_CASES = ["login-sql", "refactor", "mixed-pr"]
 def shared(name: str) -> bytes:
     path = DIFFS / name
     if not path.is_file():
-        pytest.skip(f"{path} is not present beside the repository")
+        missing(str(path))
     return path.read_bytes()
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from shareddata import missing
 
 from reviewbot.config import Config
 from reviewbot.diff import parse_diff
@@ -213,7 +214,7 @@ def test_bad_case_files_are_one_line_usage_errors(tmp_path: Path, text: str, mes
 
 def test_aacr_cases_are_read_in_place_with_rejected_comments() -> None:
     if not AACR.is_dir():
-        pytest.skip("../shared/data/eval/aacr is not beside this checkout")
+        missing("../shared/data/eval/aacr")
     cases = load_cases([AACR])
     assert len(cases) == 40
     labels = sum(len(c.labels) for c in cases)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shareddata import missing
 
 from reviewbot.anchor import anchor_findings
 from reviewbot.diff import Diff, DiffLine, FileDiff, Hunk
@@ -312,7 +313,7 @@ def test_parse_notes_survive_anchoring() -> None:
 def test_anchoring_real_diff_puts_every_changed_line_inline() -> None:
     path = SHARED_DIFFS / "small-flask-5063.diff"
     if not path.exists():
-        pytest.skip("shared diffs not present")
+        missing("../shared/data/diffs")
     from reviewbot.diff import parse_diff
 
     diff = parse_diff(path.read_bytes())

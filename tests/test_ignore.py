@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from shareddata import missing
 
 from reviewbot import ignore
 from reviewbot.diff import Diff, FileDiff, diff_from_patches, parse_diff
@@ -143,7 +144,7 @@ def test_generated_marker_seen_in_context_of_a_modified_file() -> None:
 def _tricky(case: str) -> Diff:
     path = DIFFS / "tricky" / f"{case}.diff"
     if not path.is_file():
-        pytest.skip(f"{path} is not present beside the repository")
+        missing(str(path))
     return parse_diff(path.read_bytes())
 
 
@@ -243,7 +244,7 @@ def test_examples_with_code_are_all_reviewed() -> None:
 def test_pip_medium_diff_mostly_vendored() -> None:
     path = DIFFS / "medium-pip-10202.diff"
     if not path.is_file():
-        pytest.skip(f"{path} is not present beside the repository")
+        missing(str(path))
     keep, skipped = select_files(parse_diff(path.read_bytes()))
     assert Counter(s.reason for s in skipped) == {
         "vendored code (_vendor/)": 13,

@@ -273,3 +273,42 @@ def test_every_token_match_passes_its_rules_pre_check(parts: list[str]) -> None:
 def test_each_sample_token_is_matched_by_a_token_rule(token: str) -> None:
     # Keeps the property test above from passing vacuously.
     assert any(pattern.fullmatch(token) for _, pattern in redact_module._TOKEN_RULES)
+
+
+# --- families that got through (issue 9.2) -------------------------------------------------------
+
+_NPM = "npm_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+_HF = "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz12345678"
+_SG = "SG." + "abcdefghijABCDEFGHIJ12" + "." + "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456"
+_DO = "dop_v1_" + "0123456789abcdef" * 4
+_PYPI = "pypi-AgEIcHlwaS5vcmc" + "CJDUyNTg0ZGY2LTRmMzktNDFjOS1iNjYyLTcyNzQ3YjA3YjM0NAACKlsz"
+
+
+@pytest.mark.parametrize(("line", "secret"), [
+    ('headers = {"Authorization": "Bearer abcDEF123456ghiJKL789mnoPQR"}', "abcDEF123456ghiJKL789mnoPQR"),
+    (f"NPM_TOKEN={_NPM}", _NPM),
+    (f"token = '{_PYPI}'", _PYPI),
+    (f"HF = {_HF}", _HF),
+    (f"client = SendGridAPIClient('{_SG}')", _SG),
+    (f"do_client(token='{_DO}')", _DO),
+    ("twilio = Client('SK" + "0123456789abcdef0123456789abcdef" + "', x)", "SK0123456789abcdef0123456789abcdef"),
+    ("MAILGUN = 'key-" + "0123456789abcdefABCDEF0123456789" + "'", "key-0123456789abcdefABCDEF0123456789"),
+    ("mysql -h db -u root -pS3cr3tPassw0rd app < dump.sql", "S3cr3tPassw0rd"),
+    ("curl -u deploy:hunter2-prod https://ci.example.org/api", "hunter2-prod"),
+    ("SECRET_KEY = 'django-insecure-k3(x!v9#q2^m@7w$z8p&l0*r5t+y1u'", "django-insecure-k3(x!v9#q2^m@7w$z8p&l0*r5t+y1u"),
+    ('conn = connect(host, "Xk9vQ2mZ7pL4wR8tN3bY6cJ1")', "Xk9vQ2mZ7pL4wR8tN3bY6cJ1"),
+])
+def test_the_families_that_got_through_are_redacted(line: str, secret: str) -> None:
+    out, counts = redact(line)
+    assert secret not in out and sum(counts.values()) >= 1, out
+
+
+@pytest.mark.parametrize("line", [
+    "mysql -p$MYSQL_PASSWORD app",  # a variable, not a password
+    "ls -pa /tmp",
+    'uuid = "550e8400-e29b-41d4-a716-446655440000"',
+    'name = "snake_case_identifier_name_v2"',
+    '"integrity": "sha512-Z3t7nG9kQx2LpR4vW8yB1cD5fH6jM0nS3uV7xA9bE2gK4iO6qT8wY1zC3eF5hJ7lN9pR1tV3xZ5bD7fH9jL1nP3rT5=="',
+])
+def test_lookalikes_stay(line: str) -> None:
+    assert redact(line)[0] == line

@@ -189,10 +189,20 @@ def test_malformed_reply_gets_one_repair_retry() -> None:
 
 def test_reply_still_malformed_after_repair_fails_the_chunk_visibly() -> None:
     client = FakeLLM({"m1": [reply([], text="nope"), reply([], text="still nope")]})
-    outcome = make(client).review([Route(chunk("c001"), ("m1", "m2"))])
+    outcome = make(client).review([Route(chunk("c001"), ("m1",))])
     result = outcome.results[0]
     assert result.status == "failed" and "after one repair retry" in (result.error or "")
+    assert "no reply was usable" in (result.error or "")  # every call answered: not "every call failed"
     assert client.models_called() == ["m1", "m1"]
+
+
+def test_an_unusable_reply_fails_over_to_the_next_model_in_the_tier() -> None:
+    client = FakeLLM({"m1": [reply([], text="nope"), reply([], text="still nope")], "m2": [reply([FINDING])]})
+    outcome = make(client).review([Route(chunk("c001"), ("m1", "m2"))])
+    result = outcome.results[0]
+    assert result.status == "reviewed" and result.model == "m2" and len(result.findings) == 1
+    assert client.models_called() == ["m1", "m1", "m2"]
+    assert [f.from_model for f in outcome.failovers] == ["m1"] and "unusable" in outcome.failovers[0].reason
 
 
 def test_budget_guard_stops_requests_that_would_cross_the_cap() -> None:

@@ -365,3 +365,42 @@ def test_cited_lines_are_new_file_numbers_among_context_and_removed_lines() -> N
     f = FileDiff(path="a.py", old_path=None, status="modified",
                  hunks=(Hunk(5, 3, 7, 4, "", lines), Hunk(38, 0, 40, 1, "", second)))
     assert assess(f, RiskConfig()).reasons == ("adds eval/exec of dynamic code (lines 8, 10, 40)",)
+
+
+# --- precise signals (issue 12.1) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "line"), [
+    ("tests/models/whatwg.json", '"id": "5f2b1c3e-0777-4e8a-9f1d-2b3c4d5e6f70",'),  # digits in a UUID
+    ("src/ids.py", 'TRACE = "5f2b1c3e-0777-4e8a-9f1d-2b3c4d5e6f70"'),
+    ("src/limits.py", "MAX = 107771"),
+    ("CHANGELOG.md", "* Warn when `verify=False` is passed."),
+    ("docs/advanced/ssl.md", "    httpx.get(url, verify=False)  # do not do this"),
+    ("docs/advanced/ssl.rst", "Use ``os.chmod(path, 0o777)`` only in a sandbox."),
+    ("tests/test_client.py", "    client = httpx.Client(verify=False)"),
+    ("tests/fixtures/users.json", '{"q": "SELECT * FROM users WHERE id = " + id}'),
+])
+def test_data_prose_and_tests_do_not_escalate_on_weak_line_signals(path: str, line: str) -> None:
+    r = assess(make_file(path, [line]), RiskConfig())
+    assert r.tier == "cheap" and r.reasons == (NO_SIGNAL,), r.reasons
+
+
+@pytest.mark.parametrize(("path", "line"), [
+    ("src/client.py", "    client = httpx.Client(verify=False)"),
+    ("tests/test_run.py", "    subprocess.run(cmd, shell=True)"),  # strong signals count in tests too
+])
+def test_code_still_escalates(path: str, line: str) -> None:
+    assert assess(make_file(path, [line]), RiskConfig()).tier == "frontier"
+
+
+@pytest.mark.parametrize(("path", "line"), [("scripts/setup.sh", "chmod 0777 /srv/data"),
+                                            ("src/perm.py", "os.chmod(path, 0o777)")])
+def test_a_real_777_is_still_a_signal(path: str, line: str) -> None:
+    assert any("world-writable" in r for r in assess(make_file(path, [line]), RiskConfig()).reasons)
+
+
+def test_the_users_own_rules_win_over_the_file_kind() -> None:
+    cfg = RiskConfig(escalate_patterns=[r"verify=False"], escalate_paths=["docs/security/**"])
+    assert assess(make_file("docs/advanced/ssl.md", ["verify=False"]), cfg).tier == "frontier"
+    assert assess(make_file("docs/security/policy.md", ["hello"]), cfg).tier == "frontier"
+    assert risk.file_kind("docs/auth/example.py") == "code" and risk.file_kind("docs/guide.md") == "docs"

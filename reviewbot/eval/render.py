@@ -9,7 +9,8 @@ import html
 import json
 from collections.abc import Sequence
 
-from ..render.safe import inline_code, one_line
+from ..render.safe import inline_code, one_line, plain
+from ..textutil import squash
 from ..vocab import format_usd
 from .run import EvalResult
 from .scoring import GroupScore, PolicyScore, Scores, Spend
@@ -44,15 +45,37 @@ def render_text(result: EvalResult) -> str:
     for p in result.policies:
         lines += ["", f"{p.policy}: models {', '.join(result.models.get(p.policy, ())) or '—'}; "
                       f"prompts {result.prompt_hashes.get(p.policy, '?')}"
-                      + (f"; {p.failed_cases} case(s) could not run" if p.failed_cases else "")]
+                      + (f"; {p.failed_cases} case run(s) not reviewed or could not run" if p.failed_cases else "")]
         lines += ["  recall by category: " + _breakdown(p.by_category),
                   "  recall by severity: " + _breakdown(p.by_severity)]
         for title, groups in (("per model", p.by_model), ("per tier", p.by_tier)):
             if groups:
                 lines.append(f"  {title}:")
-                lines += ["    " + row for row in _table_text(HEADER, [_row(g.name, g.scores, g.spend) for g in groups])]
+                header = [title.split()[1], *HEADER[1:]]
+                lines += ["    " + row for row in _table_text(header, [_row(g.name, g.scores, g.spend) for g in groups])]
+        lines += ["  per case:", *("    " + line for line in _text_cases(p))]
     lines += _cache_line(result)
     return "\n".join(lines) + "\n"
+
+
+def _text_cases(p: PolicyScore) -> list[str]:
+    out: list[str] = []
+    for run in p.runs:
+        cid = plain(run.case.id)
+        if run.match is None:
+            out.append(f"{cid}: could not run: {squash(plain(run.error or 'unknown error'))}")
+            continue
+        note = f" ({squash(plain(run.error))})" if run.error else ""
+        out.append(f"{cid}: {run.match.found}/{len(run.match.labels)} found, "
+                   f"{len(run.match.unmatched)} unmatched finding(s){note}")
+        for lr in run.match.labels:
+            r = lr.label.region
+            out.append(f"  {'found ' if lr.finding else 'missed'}  {plain(r.path)}:{r.start}-{r.end}  "
+                       f"{squash(plain(lr.label.description))[:160]}")
+        for f in run.match.unmatched:
+            kind = "false alarm" if f in run.match.false_alarms else "unmatched"
+            out.append(f"  {kind}  {plain(f.path or '(general)')}:{f.line or ''}  {squash(plain(f.title))[:160]}")
+    return out
 
 
 def _breakdown(items: Sequence[tuple[str, int, int]]) -> str:
@@ -169,8 +192,9 @@ def _md_cases(p: PolicyScore) -> list[str]:
         if run.match is None:
             out.append(f"{head}: could not run — {one_line(run.error or 'unknown error', 300)}")
             continue
+        note = f" — {one_line(run.error, 300)}" if run.error else ""
         out.append(f"{head}: {run.match.found}/{len(run.match.labels)} found, "
-                   f"{len(run.match.unmatched)} unmatched finding(s)")
+                   f"{len(run.match.unmatched)} unmatched finding(s){note}")
         for lr in run.match.labels:
             mark = "found" if lr.finding else "missed"
             r = lr.label.region

@@ -19,7 +19,7 @@ from ..errors import ReviewbotError
 from ..llm import LLMClient
 from ..pipeline import Plan, plan_review, run_review
 from ..prompts import PromptSet
-from ..report import Report
+from ..report import Report, not_reviewed_reason
 from ..reviewer import Target
 from .cases import Case
 from .matching import MatchSettings, match_case
@@ -120,7 +120,11 @@ def _run_case(policy: Policy, case: Case, client: LLMClient, targets: Targets, p
                             pr_title=case.title, pr_body=case.description)
         spent = _known_spend(report)
         changed = sum(f.additions + f.deletions for f in diff.files)
-        return CaseRun(policy.name, case, report, match_case(case, report.findings, changed, match))
+        # A case nothing reviewed still counts its labels as missed (a failing model must not
+        # look better by failing) and is named as failed.
+        reason = not_reviewed_reason(report)
+        return CaseRun(policy.name, case, report, match_case(case, report.findings, changed, match),
+                       None if reason is None else f"not reviewed: {reason}")
     except ReviewbotError as exc:
         return CaseRun(policy.name, case, None, None, exc.message)
     finally:

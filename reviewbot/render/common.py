@@ -37,7 +37,7 @@ def location(f: Finding) -> str:
 
 def not_reviewed(report: Report) -> tuple[list[FileEntry], list[ChunkEntry]]:
     files = [e for e in report.files if not e.reviewed and e.skip_reason]
-    chunks = [c for c in report.chunks if c.status in ("failed", "skipped")]
+    chunks = [c for c in report.chunks if c.status in ("failed", "skipped", "partial")]
     return files, chunks
 
 

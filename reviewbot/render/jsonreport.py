@@ -25,11 +25,12 @@ def report_to_dict(report: Report) -> dict[str, object]:
             "path": e.path, "old_path": e.old_path, "status": e.status, "binary": e.binary,
             "tier": e.tier, "score": e.score, "reasons": list(e.reasons), "reviewed": e.reviewed,
             "skip_reason": e.skip_reason, "chunks": list(e.chunks), "redactions": e.redactions,
+            "rules": list(e.rules),
         } for e in report.files],
         "chunks": [{
             "id": ch.id, "tier": ch.tier, "files": list(ch.files), "tokens": ch.tokens,
             "models": list(ch.models), "status": ch.status, "model": ch.model, "reason": ch.reason,
-            "est_usd": _usd(ch.est_usd),
+            "est_usd": _usd(ch.est_usd), "context_tokens": ch.context_tokens,
         } for ch in report.chunks],
         "findings": [{
             "path": f.path, "line": f.line, "start_line": f.start_line, "side": f.side,

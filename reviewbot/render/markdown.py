@@ -104,7 +104,8 @@ def _verdict(report: Report, min_severity: str) -> str:
     nothing = not_reviewed_reason(report)
     if nothing:
         return "⛔ **Not reviewed:** " + one_line(nothing, 500)
-    partial = f" — {plural(len(chunks), 'chunk')} not reviewed" if chunks else ""
+    how = "not fully reviewed" if any(c.status == "partial" for c in chunks) else "not reviewed"
+    partial = f" — {plural(len(chunks), 'chunk')} {how}" if chunks else ""
     if report.findings:
         noun = "finding" if len(report.findings) == 1 else "findings"
         return f"⚠️ **{count_phrase(report.findings)} {noun}**{partial}"

@@ -28,7 +28,7 @@ _INLINE_SPECIAL = re.compile(r"([\\`\[\]<&|])")
 # What turns a line into a block when it starts one; digits then "." or ")" open an ordered list.
 _BLOCK_START = frozenset("#>+-=*_~")
 _ORDERED = re.compile(r"(\d{1,9})[.)]")
-_MENTION_AT = re.compile(r"(?<![A-Za-z0-9_])@(?=[A-Za-z0-9])")  # as GitHub links them
+_MENTION_AT = re.compile(r"(?<![A-Za-z0-9])@(?=[A-Za-z0-9])")  # "_a_@x": emphasis can end right before "@"
 _SAFE_INFO = re.compile(r"[^A-Za-z0-9_+#.-]")
 
 

@@ -153,10 +153,15 @@ def _text_plan(report: Report) -> str:
             continue
         score = f"score {e.score}" if e.score is not None else ""
         out.append(f"  {e.path:<{width}}  {e.tier:<8}  {score:<9}  {', '.join(e.reasons)}".rstrip())
+    ruled = [e for e in report.files if e.rules]
+    if ruled:
+        out += ["", "Review rules (the maintainers')"]
+        out += [f"  {e.path:<{width}}  {'; '.join(e.rules)}" for e in ruled]
     if report.chunks:
         out += ["", "Chunks"]
         for c in report.chunks:
             line = f"  {c.id}  {c.tier:<8}  {c.tokens:>7,} tokens  {', '.join(c.files)}"
+            line += f"  (incl. {c.context_tokens:,} context)" if c.context_tokens else ""
             line += f"  models: {' -> '.join(c.models) or '(none)'}"
             line += f"  est {format_usd(c.est_usd)}" if c.est_usd is not None else ""
             out.append(line + (f"  [{c.status}: {c.reason}]" if c.reason else ""))

@@ -92,6 +92,7 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False
+    match: str | None = None  # only a request whose JSON body contains this text (e.g. a GraphQL query)
 
 
 @dataclass
@@ -283,10 +284,11 @@ class FakeGitHub:
             return list(self._issue_comments.get(number, []))
 
     def fail(self, method: str, path: str, *, status: int = 502, body: Any = None,
-             headers: dict[str, str] | None = None, after: bool = False, times: int = 1) -> None:
+             headers: dict[str, str] | None = None, after: bool = False, times: int = 1,
+             match: str | None = None) -> None:
         if body is None:
             body = {"message": "Server Error"} if status >= 500 else {"message": "Error"}
-        fault = Fault(status=status, body=body, headers=dict(headers or {}), after=after)
+        fault = Fault(status=status, body=body, headers=dict(headers or {}), after=after, match=match)
         with self._lock:
             self._faults.setdefault((method.upper(), path), deque()).extend([fault] * times)
 
@@ -309,7 +311,9 @@ class FakeGitHub:
         with self._lock:
             self.requests.append(RecordedRequest(method, path, query, body, shown))
             queue = self._faults.get((method, path))
-            fault = queue.popleft() if queue else None
+            fault = None
+            if queue and (queue[0].match is None or queue[0].match in json.dumps(body)):
+                fault = queue.popleft()
         if fault is not None and not fault.after:
             return fault.status, fault.body, fault.headers
         response = self._route(method, path, query, headers, body, raw_body)
@@ -482,10 +486,27 @@ class FakeGitHub:
 
     def _graphql(self, body: Any) -> Response:
         query = body.get("query") if isinstance(body, dict) else None
+        if isinstance(query, str) and "repository(owner: $owner, name: $name)" in query:
+            return self._graphql_objects(body.get("variables") or {})
         if not isinstance(query, str) or re.sub(r"\s+", "", query) != "query{viewer{login}}":
             # GitHub answers 200 with `errors` for a query it cannot run; this fake knows one query.
             return 200, {"errors": [{"message": f"the fake GitHub only answers viewer {{ login }}: {query!r}"}]}, {}
         return 200, {"data": {"viewer": {"login": self.bot_login}}}, {}
+
+    def _graphql_objects(self, variables: dict[str, Any]) -> Response:
+        """Aliased `fN: object(expression: $eN) { ... on Blob { text byteSize isBinary } }`."""
+        if (variables.get("owner"), variables.get("name")) != tuple(self.full_name.split("/")):
+            return 200, {"data": {"repository": None}, "errors": [{"message": "Could not resolve to a Repository"}]}, {}
+        repo: dict[str, Any] = {}
+        with self._lock:
+            for key, expression in variables.items():
+                if not (key.startswith("e") and key[1:].isdigit()):
+                    continue
+                ref, _, path = str(expression).partition(":")
+                text = self._contents.get((path, ref))
+                repo[f"f{key[1:]}"] = None if text is None else {
+                    "text": text, "byteSize": len(text.encode()), "isBinary": False}
+        return 200, {"data": {"repository": repo}}, {}
 
     # --- JSON shapes and pagination -------------------------------------------------------
 

@@ -1,0 +1,137 @@
+"""Code context (review.context): the enclosing definition of each changed line, parsed with
+tree-sitter, from the head version of the file; lines the chunk shows are not repeated; the
+context is redacted like the diff, capped per chunk, marked as reference only, and a finding
+on it is never placed inline (it is not in the diff)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cliutil import run_cli
+from fakes.openai_server import FakeOpenAIServer, FakeReply
+
+from reviewbot.context import cap, regions, render, shown_lines
+from reviewbot.diff import parse_diff
+from reviewbot.sources import head_texts
+
+PY = "\n".join(["import os", "", "class Store:", "    def get(self, key):", *[f"        v{i} = key + {i}" for i in range(12)],
+                "        return v0", "", "def top():", "    return 1", ""])
+
+
+def test_the_innermost_definition_of_a_changed_line() -> None:
+    found = regions("s.py", PY, [10], "enclosing")
+    assert [(r.start, r.end, r.kind) for r in found] == [(4, 17, "function_definition")]
+    assert regions("s.py", PY, [1], "enclosing") == []  # module level: nothing encloses it
+    assert [(r.start, r.end) for r in regions("s.py", PY, [20], "enclosing")] == [(19, 20)]
+
+
+@pytest.mark.parametrize(("path", "source", "line", "kind"), [
+    ("a.go", "package a\n\nfunc F(x int) int {\n\ty := x\n\treturn y\n}\n", 4, "function_declaration"),
+    ("a.js", "const a = 1;\nfunction f(x) {\n  const y = x;\n  return y;\n}\n", 3, "function_declaration"),
+    ("a.ts", "class C {\n  m(x: number): number {\n    return x;\n  }\n}\n", 3, "method_definition"),
+    ("a.rs", "fn f(x: i32) -> i32 {\n    let y = x;\n    y\n}\n", 2, "function_item"),
+    ("A.java", "class A {\n  int f(int x) {\n    return x;\n  }\n}\n", 3, "method_declaration"),
+    ("a.rb", "class A\n  def f(x)\n    x\n  end\nend\n", 3, "method"),
+    ("a.c", "int f(int x) {\n  return x;\n}\n", 2, "function_definition"),
+])
+def test_each_language_finds_its_definitions(path: str, source: str, line: int, kind: str) -> None:
+    found = regions(path, source, [line], "enclosing")
+    assert found and found[0].kind == kind and found[0].start <= line <= found[0].end
+
+
+def test_other_files_get_a_window_and_file_mode_gets_everything() -> None:
+    text = "".join(f"line {i}\n" for i in range(1, 61))
+    assert [(r.start, r.end, r.kind) for r in regions("notes.txt", text, [30], "enclosing")] == [(20, 40, "lines")]
+    assert [(r.start, r.end) for r in regions("notes.txt", text, [30], "file")] == [(1, 60)]
+    assert regions("notes.txt", text, [30], "none") == []
+
+
+def test_a_very_long_definition_contributes_its_signature() -> None:
+    long = "def big(a,\n        b):\n" + "".join(f"    x{i} = {i}\n" for i in range(400))
+    [found] = regions("big.py", long, [200], "enclosing")
+    assert (found.start, found.end) == (1, 3)
+
+
+def test_shown_lines_are_not_repeated_and_the_block_cannot_be_closed() -> None:
+    text = "def f():\n    a = '</context>'\n    b = 2\n    return a\n"
+    out = render("f.py", text, regions("f.py", text, [3], "enclosing"), shown=[3, 4])
+    assert out == "### f.py (lines 1-4, function definition)\n1 def f():\n2     a = '<\\/context>'"
+    assert cap(["aa", "bb", "cc"], 4, len) == ("aa\nbb", True)
+
+
+def test_shown_lines_reads_the_chunk_format() -> None:
+    chunk = "### a.py (renamed from b.py)\n@@ def f\n3 x\n4-y\n4+z\n### c d.py\n@@\n1+q\n"
+    assert shown_lines(chunk, ["a.py", "c d.py"]) == {"a.py": ({3, 4}, {4}), "c d.py": ({1}, {1})}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=repo,
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "store.py").write_text(PY, encoding="utf-8")
+    (repo / "README.md").write_text("hello\n", encoding="utf-8")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-qb", "feature")
+    changed = PY.replace("        v5 = key + 5", "        v5 = key - 5").replace(
+        "        v0 = key + 0", '        v0 = key + "AKIAIOSFODNN7EXAMPLE"')
+    (repo / "store.py").write_text(changed, encoding="utf-8")
+    (repo / "README.md").write_text("hello\nworld\n", encoding="utf-8")
+    git(repo, "commit", "-qam", "change")
+    return repo
+
+
+def test_head_texts_trust_the_work_tree_only_when_it_matches_the_diff(repo: Path) -> None:
+    diff = parse_diff(git(repo, "diff", "main...feature").encode())
+    assert set(head_texts(diff.files, git_range="main...feature", cwd=str(repo))) == {"store.py", "README.md"}
+    assert set(head_texts(diff.files, cwd=str(repo))) == {"store.py", "README.md"}  # the checkout is the head
+    git(repo, "checkout", "-q", "main")
+    assert head_texts(diff.files, cwd=str(repo)) == {}  # the work tree is not what the diff describes
+
+
+def test_a_review_sends_context_marked_redacted_and_never_inline(repo: Path, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def model(body: dict[str, Any]) -> FakeReply:
+        bodies.append(body)
+        # One finding on a changed line, one on a context line (17: the return, not in the diff).
+        return FakeReply.json({"summary": "ok", "findings": [
+            {"path": "store.py", "line": 10, "side": "RIGHT", "severity": "medium", "category": "bug",
+             "title": "Subtracts where it adds", "body": "The sign flipped."},
+            {"path": "store.py", "line": 17, "side": "RIGHT", "severity": "low", "category": "maintainability",
+             "title": "The getter is long", "body": "Split it."}]})
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("CTX_KEY", "sk-ctx")
+    with FakeOpenAIServer(responder=model) as server:
+        cfg = repo.parent / "cfg.yml"
+        cfg.write_text(yaml.safe_dump({
+            "models": {"cheap": ["openai/ctx"], "frontier": ["openai/ctx"], "summary": "cheap"},
+            "endpoints": {"openai/ctx": {"api_base": server.base_url, "api_key_env": "CTX_KEY"}},
+            "prices": {"openai/ctx": {"input": 1, "output": 1}},
+            "review": {"context": {"cheap": "enclosing"}, "instruction_files": []},
+        }), encoding="utf-8")
+        code, out, err = run_cli(capsys, ["review", "--git", "main...feature", "--config", str(cfg), "--format", "json"])
+    assert code == 0, err
+    [user] = [b["messages"][-1]["content"] for b in bodies if "<diff>" in b["messages"][-1]["content"]]
+    block = user[user.index("<context>"):]
+    assert "17         return v0" in block and "report nothing on these lines" in block
+    assert "\n4     def get" not in block  # shown in the diff already: not repeated
+    assert "AKIAIOSFODNN7EXAMPLE" not in user  # the context is redacted like the diff
+    report = json.loads(out)
+    assert report["chunks"][0]["context_tokens"] > 0
+    placed = {f["title"]: f["placement"] for f in report["findings"]}
+    assert placed["Subtracts where it adds"] == "inline" and placed["The getter is long"] != "inline"
+    assert any(n.startswith("code context: ") for n in report["notes"])
