@@ -57,6 +57,9 @@ class LLMResponse:
     cost_usd: float | None = None  # provider/litellm-reported cost, None when unknown
     finish_reason: str | None = None  # "stop", "length", ...
     latency_ms: int = 0
+    # False when the provider's usage was missing parts, negative or absurd: token counts are
+    # then 0 and the caller charges its own worst-case estimate instead.
+    usage_reported: bool = True
 
 
 class LLMError(Exception):
@@ -150,15 +153,33 @@ def _to_response(response: Any, latency_ms: int) -> LLMResponse:
     usage = getattr(response, "usage", None)
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
+    prompt = _token_count(getattr(usage, "prompt_tokens", None))
+    completion = _token_count(getattr(usage, "completion_tokens", None))
+    cached = _cached_tokens(usage)
+    sane = prompt is not None and completion is not None and (cached is None or 0 <= cached <= prompt)
     return LLMResponse(
         text=choice.message.content or "",
-        input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-        cached_tokens=_cached_tokens(usage),
-        cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
+        input_tokens=prompt if sane and prompt is not None else 0,
+        output_tokens=completion if sane and completion is not None else 0,
+        cached_tokens=cached if sane else None,
+        cost_usd=float(cost) if sane and isinstance(cost, (int, float)) and 0 <= cost < 1_000_000 else None,
         finish_reason=getattr(choice, "finish_reason", None),
         latency_ms=latency_ms,
+        usage_reported=sane,
     )
+
+
+# No single request has this many tokens: a count above it is a broken or hostile endpoint.
+MAX_REPORTED_TOKENS = 10_000_000
+
+
+def _token_count(value: Any) -> int | None:
+    """A reported token count, or None when missing, negative, fractional or absurd."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if value != value or value < 0 or value > MAX_REPORTED_TOKENS or int(value) != value:
+        return None
+    return int(value)
 
 
 def _cached_tokens(usage: Any) -> int | None:

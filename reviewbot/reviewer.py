@@ -100,7 +100,11 @@ class ReviewSettings:
     backoff_s: float = 0.5
     cooldown_after: int = 3  # consecutive failures after which a model rests for the run
     include_prompts: bool = False
-    input_margin: float = 1.10  # our tokenizer is not the provider's: reserve a little more
+    # Our tokenizer is not the provider's (a llama.cpp server counted 1.19x ours, median, and
+    # 1.36x at most): until a reply's usage tells the real ratio, reserve with this margin;
+    # then with the largest ratio seen times learned_margin.
+    input_margin: float = 1.40
+    learned_margin: float = 1.05
     max_split_depth: int = 2  # context too long and no larger model: halve the chunk
     # The last (or only) model of a tier, rate limited: wait as the server asks (retry-after,
     # else a backoff), this long in all per chunk at most, before giving the chunk up.
@@ -121,6 +125,7 @@ class _Shared:
         self.counter = 0
         self.done = 0
         self.tight = False  # budget too small for max_output_tokens: ask for planned reply sizes
+        self.ratio = 0.0  # provider's input tokens / our count, the largest seen; 0: none yet
         # on_call: each thread's newest record until it can no longer change, the call ids
         # that are final, and how many of `calls` were handed over (in order, under `handing`).
         self.pending: dict[int, str] = {}
@@ -457,10 +462,15 @@ class Reviewer:
             message = self._describe(exc, target)
             self._record(model, tier, chunk_id, files, messages, None, "error", message, target, started)
             raise _CallFailed(exc.kind, message, exc.retry_after) from exc
-        usd = response.cost_usd
-        if usd is None:
-            usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
-        self.guard.settle(reservation, usd, response.input_tokens)
+        if getattr(response, "usage_reported", True):
+            self._learn(messages, response.input_tokens)
+            usd = response.cost_usd
+            if usd is None:
+                usd = self.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
+            self.guard.settle(reservation, usd, response.input_tokens)
+        else:  # no believable usage: charge the worst case that was reserved, never $0
+            usd = self.price(model, in_est, max_out, 0)
+            self.guard.settle(reservation, usd, in_est)
         call_id = self._record(model, tier, chunk_id, files, messages, response, "ok", None, target, started, usd)
         return _Reply(_printable(response.text), response.finish_reason, call_id)
 
@@ -494,9 +504,27 @@ class Reviewer:
             self.shared.modes[model] = lower  # remember per model what the server accepts
         return lower
 
+    def _raw_count(self, messages: tuple[dict[str, str], ...]) -> int:
+        return sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
+
     def _input_estimate(self, messages: tuple[dict[str, str], ...]) -> int:
-        raw = sum(self.count_tokens(m.get("content", "")) + 4 for m in messages)
-        return int(raw * self.settings.input_margin)
+        with self.shared.lock:
+            ratio = self.shared.ratio
+        factor = ratio * self.settings.learned_margin if ratio else self.settings.input_margin
+        return int(self._raw_count(messages) * factor)
+
+    def _learn(self, messages: tuple[dict[str, str], ...], reported: int) -> None:
+        """Remember how the provider counts compared with us, so the remaining requests
+        reserve, and fit the context window, by the provider's count. Tokenizers differ by tens
+        of percent; a ratio outside 0.5x-2x says the usage counts something else: not learnt."""
+        raw = self._raw_count(messages)
+        if raw < 32 or reported <= 0:  # too small to say anything
+            return
+        ratio = reported / raw
+        if not 0.5 <= ratio <= 2.0:
+            return
+        with self.shared.lock:
+            self.shared.ratio = max(self.shared.ratio, ratio)
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _record(
