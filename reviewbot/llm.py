@@ -219,7 +219,12 @@ def classify(exc: BaseException) -> LLMError:
         kind, message = "connection", str(too_large)
     if kind == "redirect":
         message = f"the endpoint answered with a redirect (HTTP {status}); redirects are never followed"
+    if kind == "timeout":  # the client's decision, not the server's: a local server keeps going
+        message = f"{GAVE_UP}: {message}"
     return LLMError(kind, message, status=status, retry_after=retry_after)
+
+
+GAVE_UP = "reviewbot gave up waiting, the server may still be generating (its tokens are spent)"
 
 
 def _with_root_cause(exc: BaseException, message: str) -> str:
