@@ -6,6 +6,7 @@ that `reviewbot --help` starts fast."""
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import click
 from . import __version__
 from .errors import EXIT_OK, EXIT_USAGE, ReviewbotError, UsageError
 from .runner import execute, exit_code, load_effective_config
+from .textutil import squash
 
 if TYPE_CHECKING:
     from .config import Config
@@ -54,7 +56,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _model_options(func: Any) -> Any:
+def _model_options(func: Any, *, review: bool = True) -> Any:
     options = [
         click.option("--config", "config_path", metavar="PATH", envvar="REVIEWBOT_CONFIG", help="Config file (default: ./.reviewbot.yml if present)."),
         click.option("--cheap-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_CHEAP_MODEL", help="Cheap-tier model(s), in failover order; repeat the flag. Overrides models.cheap."),
@@ -67,9 +69,29 @@ def _model_options(func: Any) -> Any:
         click.option("--audit-log", metavar="FILE", envvar="REVIEWBOT_AUDIT_LOG", help="Append one JSON line per model request to FILE."),
         click.option("--dry-run", is_flag=True, envvar="REVIEWBOT_DRY_RUN", help="Plan only: files, tiers, reasons, chunks and estimated cost. Calls no model; needs no key."),
     ]
+    if not review:  # `config show`: only what changes the effective config
+        options = options[:8]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _config_options(func: Any) -> Any:
+    return _model_options(func, review=False)
+
+
+def _sources(ctx: click.Context) -> dict[str, str]:
+    """Option name -> where its value came from, for values given as a flag or variable."""
+    from click.core import ParameterSource
+
+    found: dict[str, str] = {}
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if source is ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+            found[str(param.name)] = param.envvar
+        elif source is ParameterSource.COMMANDLINE and param.opts:
+            found[str(param.name)] = max(param.opts, key=len)
+    return found
 
 
 @cli.command(epilog=EPILOG)
@@ -86,6 +108,7 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     """Review a diff: a file, standard input (`-`), or a git range."""
     from . import sources
     from .diff import parse_diff
+    from .render.text import without_status
     from .report import not_reviewed_reason
 
     given = [x for x in (source, diff_path, git_range) if x]
@@ -98,7 +121,7 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
         path = diff_path or source or "-"
         data = sources.read_stdin() if path == "-" else sources.read_diff_file(path)
         label = "standard input" if path == "-" else path
-    config, notes = load_effective_config(opts)
+    config, notes = load_effective_config({**opts, "_sources": _sources(ctx)})
     diff = parse_diff(data)
     printer = None if no_progress else _progress_printer()
     report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
@@ -111,7 +134,7 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     code = exit_code(report, config)
     reason = not_reviewed_reason(report)
     if reason is not None:  # exit 3 says why, in one line, wherever the report went
-        click.echo(f"reviewbot: error: not reviewed: {reason}", err=True)
+        click.echo(f"reviewbot: error: not reviewed: {without_status(reason)}", err=True)
         click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
                    "or run with --audit-log FILE to see every call", err=True)
     ctx.exit(code)
@@ -130,15 +153,26 @@ def config_schema_cmd() -> None:
     click.echo(config_schema_json(), nl=False)
 
 
-@config.command("show")
-@click.option("--config", "config_path", metavar="PATH", help="Config file (default: ./.reviewbot.yml if present).")
-def config_show_cmd(config_path: str | None) -> None:
-    """Print the effective configuration, defaults and chosen models included."""
+@config.command("show", epilog=EPILOG)
+@_config_options
+@click.pass_context
+def config_show_cmd(ctx: click.Context, /, **opts: Any) -> None:
+    """Print the effective configuration: the config file (or REVIEWBOT_CONFIG), then the
+    options and REVIEWBOT_* variables, then default models; with where each value came from."""
     from .config import config_to_yaml
+    from .render.safe import plain
 
-    cfg, notes = load_effective_config({"config_path": config_path})
+    origins: dict[str, str] = {}
+    cfg, notes = load_effective_config({**opts, "_sources": _sources(ctx)}, origins=origins)
+    if not origins:
+        click.echo("# every value is the default (no config file, option or REVIEWBOT_* variable)")
+    else:
+        click.echo("# where each value came from (anything not listed is the default):")
+        width = max(len(key) for key in origins)
+        for key, where in origins.items():
+            click.echo(f"#   {key:<{width}}  {plain(where)}")
     for note in notes:
-        click.echo(f"# {note}")
+        click.echo(f"# {plain(note)}")
     click.echo(config_to_yaml(cfg), nl=False)
 
 
@@ -169,7 +203,7 @@ def render(report: Report, fmt: str, cfg: Config) -> str:
 
 
 def emit(text: str, output: str | None) -> None:
-    if output:
+    if output and output != "-":  # `-o -` is standard output, as everywhere else
         try:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(text if text.endswith("\n") else text + "\n")
@@ -190,6 +224,26 @@ def _progress_printer() -> Any:
     return show
 
 
+def _click_error(exc: click.ClickException) -> tuple[str, str]:
+    """A click usage error as our one line + hint; names the REVIEWBOT_* variable when the
+    bad value came from one (click would blame an option the user never typed)."""
+    from click.core import ParameterSource
+
+    message = squash(exc.format_message())
+    ctx = getattr(exc, "ctx", None)
+    command = f"reviewbot {ctx.command_path.partition(' ')[2]}".rstrip() if ctx is not None else "reviewbot"
+    hint = f"see `{command} --help`"
+    param = getattr(exc, "param", None)
+    from_env = (isinstance(exc, click.BadParameter) and ctx is not None and param is not None and param.name
+                and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT)
+    envvar = getattr(param, "envvar", None)
+    if from_env and isinstance(envvar, str):
+        detail = message.partition(": ")[2] or message
+        message = f"invalid value in the environment variable {envvar}: {detail}"
+        hint = f"fix or unset {envvar} (see `{command} --help`)"
+    return message, hint
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: one line per error, a distinct exit code, no traceback."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -202,11 +256,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("reviewbot: aborted", err=True)
         code = 130
     except click.ClickException as exc:
-        exc.show()
+        message, hint = _click_error(exc)
+        click.echo(f"reviewbot: error: {message}", err=True)
+        click.echo(f"hint: {hint}", err=True)
         code = EXIT_USAGE
     except ReviewbotError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit code that says what happened
+            traceback.print_exc()
         click.echo(f"reviewbot: error: {exc.message}", err=True)
         if exc.hint:
             click.echo(f"hint: {exc.hint}", err=True)
@@ -216,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = 130
     except Exception as exc:  # a bug: one line, the traceback only with --debug
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"reviewbot: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with --debug for the traceback, and please report it", err=True)
         code = EXIT_INTERNAL

@@ -17,26 +17,59 @@ if TYPE_CHECKING:
     from .report import Report
 
 
-def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> tuple[Config, list[str]]:
-    """The config file (or `text`), CLI overrides, then default models for the keys present."""
-    from .config import load_config, override, resolve_models
+def load_effective_config(opts: dict[str, Any], *, text: str | None = None,
+                          origins: dict[str, str] | None = None) -> tuple[Config, list[str]]:
+    """The config file (or `text`), CLI overrides, then default models for the keys present.
+    With `origins`, fills it with where each non-default value came from: key path -> the
+    config file, the option or `REVIEWBOT_*` variable (`opts["_sources"]` names them), or the
+    environment for default models."""
+    from .config import find_config_file, load_config, override, resolve_models
 
     # With `text`, the path only names the text in errors (e.g. ".reviewbot.yml at base 1a2b3c4").
-    cfg = load_config(opts.get("config_path"), text=text)
+    path = opts.get("config_path")
+    if path is None and text is None:
+        path = find_config_file()
+    cfg = load_config(path, text=text)
+    sources: dict[str, str] = opts.get("_sources") or {}
+    if origins is not None and path is not None:
+        where = f"{path} (via {sources['config_path']})" if "config_path" in sources else str(path)
+        origins.update(dict.fromkeys(_keys_set(cfg), where))
     changes: dict[str, Any] = {}
+    flags: dict[str, str] = {}
     for flag, key in (("cheap_model", "models.cheap"), ("frontier_model", "models.frontier")):
         if opts.get(flag):
-            changes[key] = list(opts[flag])
+            changes[key], flags[key] = list(opts[flag]), flag
     summary = opts.get("summary_model")
     if summary:
         changes["models.summary"] = summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
+        flags["models.summary"] = "summary_model"
     for flag, key in (("budget_usd", "budget.max_usd"), ("fail_on", "review.fail_on"),
                       ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency")):
         if opts.get(flag) is not None:
-            changes[key] = opts[flag]
+            changes[key], flags[key] = opts[flag], flag
     if changes:
         cfg = override(cfg, changes)
-    return resolve_models(cfg, os.environ)
+    resolved, notes = resolve_models(cfg, os.environ)
+    if origins is not None:
+        origins.update({key: sources.get(flag, "--" + flag.replace("_", "-")) for key, flag in flags.items()})
+        for tier in ("cheap", "frontier"):
+            if getattr(resolved.models, tier) != getattr(cfg.models, tier):
+                origins[f"models.{tier}"] = "default for the provider key in the environment (see the note)"
+    return resolved, notes
+
+
+def _keys_set(model: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the fields a loaded config set explicitly (pydantic's fields_set)."""
+    from pydantic import BaseModel
+
+    keys: list[str] = []
+    for name in sorted(model.model_fields_set, key=list(type(model).model_fields).index):
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and value.model_fields_set:
+            keys += _keys_set(value, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
 
 
 def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,
@@ -49,8 +82,8 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
 
     pricer = Pricer(cfg.prices)
     plan = plan_review(diff, cfg, source=source, pricer=pricer, notes=notes)
-    if dry_run:
-        return make_dry_run(plan, pricer)
+    if dry_run or not plan.routes:  # nothing to send (an empty diff, all ignored): no key needed
+        return make_dry_run(plan, pricer) if dry_run else run_review(plan, _NoClient(), pricer, _no_target)
     targets = make_targets(cfg, plan)
     from .llm import LiteLLMClient
 
@@ -70,6 +103,17 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
         raise
     log.finish(report.calls)  # anything not handed over yet; raises if a write failed
     return report
+
+
+class _NoClient:
+    """The client of a run with nothing to send: never asked (a bug if it is)."""
+
+    def complete(self, request: Any) -> Any:
+        raise AssertionError("no model call was planned")
+
+
+def _no_target(model: str) -> Any:
+    raise AssertionError(f"no model call was planned ({model})")
 
 
 def make_targets(cfg: Config, plan: Any) -> Any:

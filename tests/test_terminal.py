@@ -1,0 +1,106 @@
+"""The terminal experience: `config show` with its sources, click usage errors in our format,
+--debug keeping the exit code, `-o -`, no doubled status words, an empty diff without a key,
+Ctrl-C, progress, and the limits on config size and user regexes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cliutil import run_cli
+
+from reviewbot.render.text import without_status
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+KEY_VARS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "OLLAMA_API_BASE")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in [*KEY_VARS, *(n for n in os.environ if n.startswith("REVIEWBOT_"))]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_config_show_applies_variables_and_names_each_source(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "team.yml"
+    config.write_text("models:\n  frontier: [openai/big]\nreview:\n  fail_on: high\n", encoding="utf-8")
+    monkeypatch.setenv("REVIEWBOT_CONFIG", str(config))
+    monkeypatch.setenv("REVIEWBOT_BUDGET_USD", "0.25")
+    monkeypatch.setenv("REVIEWBOT_CHEAP_MODEL", "openai/small")
+
+    code, out, err = run_cli(capsys, ["config", "show", "--min-severity", "high"])
+
+    assert code == 0, err
+    sources = dict(line[3:].split(None, 1) for line in out.splitlines() if line.startswith("#   "))
+    assert sources["models.frontier"] == f"{config} (via REVIEWBOT_CONFIG)"
+    assert sources["review.fail_on"] == f"{config} (via REVIEWBOT_CONFIG)"
+    assert sources["budget.max_usd"] == "REVIEWBOT_BUDGET_USD"
+    assert sources["models.cheap"] == "REVIEWBOT_CHEAP_MODEL"
+    assert sources["review.min_severity"] == "--min-severity"
+    body = out[out.index("models:"):]
+    assert "max_usd: 0.25" in body and "- openai/small" in body and "- openai/big" in body
+    assert "fail_on: high" in body and "min_severity: high" in body
+
+
+def test_config_show_without_anything_says_all_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, ["config", "show"])
+    assert code == 0
+    listed = [line.split()[1] for line in out.splitlines() if line.startswith("#   ")]
+    assert listed == ["models.cheap", "models.frontier"]  # only the default models, from the environment
+    assert "because no provider key was found" in out
+
+
+def test_bad_variable_is_named_in_one_line_and_hint(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REVIEWBOT_FAIL_ON", "hgh")
+    code, out, err = run_cli(capsys, ["review", "--diff", str(EXAMPLES / "refactor.diff"), "--dry-run"])
+    assert code == 2 and out == ""
+    first, second = err.splitlines()
+    assert first.startswith("reviewbot: error: invalid value in the environment variable REVIEWBOT_FAIL_ON: ")
+    assert "'hgh'" in first
+    assert second.startswith("hint: ") and "REVIEWBOT_FAIL_ON" in second
+
+
+@pytest.mark.parametrize("argv", [["review", "--bogus"], ["review", "--format", "yaml", "x.diff"], ["nosuch"]])
+def test_click_usage_errors_use_our_format(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, err = run_cli(capsys, argv)
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert len(lines) == 2, err
+    assert lines[0].startswith("reviewbot: error: ") and lines[1].startswith("hint: see `reviewbot")
+    assert "Usage:" not in err and "Try " not in err
+
+
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, ["--debug", "review", "--diff", str(tmp_path / "missing.diff")])
+    assert code == 2
+    assert "Traceback" in err and "reviewbot: error: " in err
+
+
+def test_dash_output_is_standard_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, err = run_cli(capsys, ["review", "--diff", str(EXAMPLES / "refactor.diff"), "--dry-run",
+                                      "--format", "json", "-o", "-"])
+    assert code == 0, err
+    assert json.loads(out)["dry_run"] is True
+    assert not (tmp_path / "-").exists()
+
+
+def test_empty_diff_needs_no_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "empty.diff").write_bytes(b"")
+    code, out, err = run_cli(capsys, ["review", "--diff", str(tmp_path / "empty.diff")])
+    assert code == 0, err
+    assert "no API key" not in err and "no model requests" in out
+
+
+def test_status_words_are_not_doubled() -> None:
+    assert without_status("skipped: over budget") == "over budget"
+    assert without_status("not reviewed: every allowed model failed (timeout)") == "every allowed model failed (timeout)"
+    assert (without_status("not reviewed: skipped: the budget; not reviewed: blocked")
+            == "the budget; blocked")
+    assert without_status("a reason with skipped: inside") == "a reason with skipped: inside"
