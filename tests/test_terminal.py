@@ -104,3 +104,58 @@ def test_status_words_are_not_doubled() -> None:
     assert (without_status("not reviewed: skipped: the budget; not reviewed: blocked")
             == "the budget; blocked")
     assert without_status("a reason with skipped: inside") == "a reason with skipped: inside"
+
+
+# -- Ctrl-C ------------------------------------------------------------------------------------
+
+STALL_MODEL = "openai/stalling-model"
+
+
+def stalling_config(path: Path, api_base: str, timeout: float = 60) -> Path:
+    path.write_text(
+        f"models:\n  cheap: [{STALL_MODEL}]\n  frontier: [{STALL_MODEL}]\n"
+        f"endpoints:\n  {STALL_MODEL}: {{api_base: \"{api_base}\", api_key_env: STALL_KEY, timeout: {timeout}}}\n"
+        f"prices:\n  {STALL_MODEL}: {{input: 1.0, output: 2.0}}\n", encoding="utf-8")
+    return path
+
+
+def test_ctrl_c_cancels_in_flight_requests_and_exits_130(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from fakes.openai_server import FakeOpenAIServer, FakeReply
+
+    def stall(request_json: dict[str, object]) -> FakeReply:
+        return FakeReply.slow(60, "{}")
+
+    with FakeOpenAIServer(responder=stall) as server:
+        config = stalling_config(tmp_path / "c.yml", server.base_url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWBOT_") and not k.endswith("_API_KEY")}
+        env.update(STALL_KEY="sk-stall-0123456789", LITELLM_LOCAL_MODEL_COST_MAP="True")
+        audit = tmp_path / "audit.jsonl"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reviewbot", "review", "--diff", str(EXAMPLES / "mixed-pr.diff"),
+             "--config", str(config), "--audit-log", str(audit), "--no-progress"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while not server.requests and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert server.requests, "no request reached the stalling server"
+            time.sleep(0.3)  # the request is in flight
+            sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+            elapsed = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 130, err
+    assert elapsed < 5, f"took {elapsed:.1f} s to stop (the model timeout is 60 s)"  # ~0.05 s: see benchmarks/interrupt.py
+    assert out == ""
+    assert err.splitlines() == [f"reviewbot: interrupted: in-flight model requests cancelled; finished calls are in {audit}"]
+    assert "Traceback" not in err
