@@ -112,6 +112,7 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     """Review a diff: a file, standard input (`-`), or a git range."""
     from . import sources
     from .diff import parse_diff
+    from .render.safe import plain
     from .render.text import without_status
     from .report import not_reviewed_reason
 
@@ -135,11 +136,11 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
         sys.stderr.write("\n")
     emit(render(report, fmt, config), output)
     for warning in report.warnings:  # also on stderr: the report may be going to a file
-        click.echo(f"reviewbot: warning: {warning}", err=True)
+        click.echo(f"reviewbot: warning: {plain(warning)}", err=True)
     code = exit_code(report, config)
     reason = not_reviewed_reason(report)
     if reason is not None:  # exit 3 says why, in one line, wherever the report went
-        click.echo(f"reviewbot: error: not reviewed: {without_status(reason)}", err=True)
+        click.echo(f"reviewbot: error: not reviewed: {plain(without_status(reason))}", err=True)
         click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
                    "or run with --audit-log FILE to see every call", err=True)
     ctx.exit(code)
@@ -269,6 +270,13 @@ def _progress_printer() -> Any:
     return show
 
 
+def _terminal(text: str) -> str:
+    """Error text may quote a path or a value from the PR: no control or bidi characters."""
+    from .render.safe import plain
+
+    return plain(text)
+
+
 def _click_error(exc: click.ClickException) -> tuple[str, str]:
     """A click usage error as our one line + hint; names the REVIEWBOT_* variable when the
     bad value came from one (click would blame an option the user never typed)."""
@@ -308,9 +316,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ReviewbotError as exc:
         if debug:  # the traceback, and still the exit code that says what happened
             traceback.print_exc()
-        click.echo(f"reviewbot: error: {exc.message}", err=True)
+        click.echo(f"reviewbot: error: {_terminal(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {_terminal(exc.hint)}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("reviewbot: interrupted", err=True)

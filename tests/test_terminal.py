@@ -159,3 +159,53 @@ def test_ctrl_c_cancels_in_flight_requests_and_exits_130(tmp_path: Path) -> None
     assert out == ""
     assert err.splitlines() == [f"reviewbot: interrupted: in-flight model requests cancelled; finished calls are in {audit}"]
     assert "Traceback" not in err
+
+
+# -- hostile config and text (issue 9.7) ---------------------------------------------------------
+
+def test_catastrophic_user_regex_cannot_hang_the_plan() -> None:
+    import time
+
+    from reviewbot.config import RiskConfig
+    from reviewbot.diff import parse_diff
+    from reviewbot.risk import assess
+
+    line = "a" * 5_000 + "!"  # `(a+)+$` backtracks ~2^5000 times on this with `re`
+    diff = parse_diff(f"--- a/x.py\n+++ b/x.py\n@@ -0,0 +1,2 @@\n+{line}\n+ok = 1\n".encode())
+    rules = RiskConfig(escalate_patterns=["(a+)+$", r"ok = \d"])
+    start = time.monotonic()
+    risk = assess(diff.files[0], rules)
+    elapsed = time.monotonic() - start
+    assert elapsed < 10  # bounded by USER_REGEX_TIMEOUT_S (0.25 s) per pattern and file
+    assert risk.tier == "frontier"
+    assert any("'(a+)+$' (config) gave up after" in r and "escalated to be safe" in r for r in risk.reasons)
+    assert any(r"matches 'ok = \d' (config)" in r for r in risk.reasons)  # the others still run
+
+
+def test_config_file_size_is_capped(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from reviewbot.config import MAX_CONFIG_BYTES, load_config
+    from reviewbot.errors import ConfigError
+
+    big = tmp_path / "big.yml"
+    big.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1), encoding="utf-8")
+    code, out, err = run_cli(capsys, ["config", "show", "--config", str(big)])
+    assert code == 2 and out == ""
+    assert err.splitlines()[0] == f"reviewbot: error: {big}: larger than 256 KiB"
+    with pytest.raises(ConfigError, match="larger than"):
+        load_config(".reviewbot.yml", text="x: 1\n" * MAX_CONFIG_BYTES)
+    small = tmp_path / "small.yml"
+    small.write_text("review:\n  fail_on: high\n", encoding="utf-8")
+    assert load_config(small).review.fail_on == "high"
+
+
+HOSTILE = "\x1b]0;pwned\x07\x9b31m\u202egnp.exe\u202c\x85\u2066x\u2069"
+
+
+def test_terminal_output_has_no_c1_controls_or_bidi(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = f"app/{HOSTILE}.py"
+    diff = tmp_path / "hostile.diff"
+    diff.write_text(f"--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-a\n+b\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, ["review", "--diff", str(diff), "--dry-run"])
+    assert code == 0, err
+    bad = [ch for ch in out + err if ch in "\x1b\x07\x9b\x85\u202e\u202c\u2066\u2069"]
+    assert bad == [] and "gnp.exe" in out
