@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -128,12 +129,15 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
         label = "standard input" if path == "-" else path
     config, notes = load_effective_config({**opts, "_sources": _sources(ctx)})
     diff = parse_diff(data)
-    printer = None if no_progress else _progress_printer()
+    shown = None if no_progress or opts["dry_run"] else _Progress(sys.stderr)
     with _stop_on_interrupt(opts["audit_log"]):
-        report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                         audit_log=opts["audit_log"], progress=printer)
-    if printer is not None:
-        sys.stderr.write("\n")
+        try:
+            report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
+                             audit_log=opts["audit_log"], progress=shown.update if shown else None,
+                             on_plan=shown.plan if shown else None)
+        finally:
+            if shown is not None:
+                shown.close()
     emit(render(report, fmt, config), output)
     for warning in report.warnings:  # also on stderr: the report may be going to a file
         click.echo(f"reviewbot: warning: {plain(warning)}", err=True)
@@ -251,23 +255,80 @@ def _hard_exit(line: str, code: int) -> None:
         with suppress(Exception):
             stream.flush()
     with suppress(Exception):
-        sys.stderr.write(("\n" if _progress_line_open else "") + line + "\n")
+        sys.stderr.write(line + "\n")
         sys.stderr.flush()
     os._exit(code)
 
 
-_progress_line_open = False
+def _terminal_columns(stream: Any) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
-def _progress_printer() -> Any:
-    if not sys.stderr.isatty():
-        return None
+class _Progress:
+    """Progress on stderr from the first second: the plan before the first model call, then
+    chunks done / total, spend so far and an ETA. On a terminal a tqdm bar (its width follows
+    the terminal, no colour: NO_COLOR holds); otherwise plain lines, at most about ten."""
 
-    def show(done: int, total: int, spent: float) -> None:
-        sys.stderr.write(f"\rreviewbot: {done}/{total} chunks reviewed, ${spent:.4f} spent")
-        sys.stderr.flush()
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.bar: Any = None
+        self.last_line = -1
+        self.started = 0.0
+        self.final = ""
 
-    return show
+    def plan(self, summary: Any) -> None:
+        from .textutil import plural
+        from .vocab import format_usd
+
+        tiers = ", ".join(f"{n} {tier}" for tier, n in summary.tiers) or "none"
+        cost = "unknown (a model has no price)" if summary.estimated_usd is None else format_usd(summary.estimated_usd)
+        cap = "no cap" if summary.cap_usd is None else f"cap {format_usd(summary.cap_usd)}"
+        self._say(f"reviewbot: plan: {plural(summary.files, 'file')} ({tiers}), "
+                  f"{plural(summary.chunks, 'chunk')} to review, estimated {cost}, {cap}")
+        self.started = time.monotonic()
+        if self.tty and summary.chunks:
+            from tqdm import tqdm
+
+            # The bar follows the terminal's width; a terminal that reports none gets 80 columns.
+            sized = _terminal_columns(self.stream) > 0
+            self.bar = tqdm(total=summary.chunks, file=self.stream, unit="chunk", desc="reviewbot",
+                            dynamic_ncols=sized, ncols=None if sized else 80, leave=False, colour=None,
+                            bar_format="{desc}: {n_fmt}/{total_fmt} chunks reviewed |{bar}| {postfix} "
+                                       "[{elapsed}<{remaining}]")
+            self.bar.set_postfix_str(format_usd(0.0) + " spent", refresh=True)
+
+    def update(self, done: int, total: int, spent: float) -> None:
+        from .vocab import format_usd
+
+        self.final = f"reviewbot: {done}/{total} chunks reviewed, {format_usd(spent)} spent"
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{format_usd(spent)} spent", refresh=False)
+            self.bar.update(done - self.bar.n)
+            return
+        step = max(1, total // 10)
+        if done == total or done - self.last_line >= step:
+            self.last_line = done
+            elapsed = time.monotonic() - self.started
+            eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+            self._say(f"reviewbot: {done}/{total} chunks reviewed, {format_usd(spent)} spent{eta}")
+
+    def close(self) -> None:
+        if self.bar is not None:  # the bar goes; one line stays with where it ended
+            self.bar.close()
+            self.bar = None
+            if self.final:
+                self._say(f"{self.final} in {time.monotonic() - self.started:.0f} s")
+
+    def _say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
 
 def _terminal(text: str) -> str:

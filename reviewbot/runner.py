@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE
@@ -75,7 +76,7 @@ def _keys_set(model: Any, prefix: str = "") -> list[str]:
 def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,
             audit_log: str | None, progress: Callable[[int, int, float], None] | None = None,
             pr_title: str | None = None, pr_body: str | None = None,
-            run_id: str | None = None) -> Report:
+            run_id: str | None = None, on_plan: Callable[[PlanSummary], None] | None = None) -> Report:
     from .cost import Pricer
     from .pipeline import dry_run as make_dry_run
     from .pipeline import plan_review, run_review
@@ -85,6 +86,8 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     if dry_run or not plan.routes:  # nothing to send (an empty diff, all ignored): no key needed
         return make_dry_run(plan, pricer) if dry_run else run_review(plan, _NoClient(), pricer, _no_target)
     targets = make_targets(cfg, plan)
+    if on_plan is not None:  # before the first model call (and the seconds of the litellm import)
+        on_plan(summarize_plan(plan, pricer))
     from .llm import LiteLLMClient
 
     if not audit_log:
@@ -103,6 +106,30 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
         raise
     log.finish(report.calls)  # anything not handed over yet; raises if a write failed
     return report
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a run is about to do, for the progress display."""
+
+    files: int
+    tiers: tuple[tuple[str, int], ...]  # tier -> files
+    chunks: int  # to be sent
+    estimated_usd: float | None  # None when a model has no price
+    cap_usd: float | None
+
+
+def summarize_plan(plan: Any, pricer: Any) -> PlanSummary:
+    from .pipeline import estimate_usages
+
+    usages = estimate_usages(plan, pricer)
+    prices = [u.usd for u in usages.values()]
+    counts: dict[str, int] = {}
+    for tier in plan.tiers.values():
+        counts[tier] = counts.get(tier, 0) + 1
+    return PlanSummary(len(plan.reviewable), tuple(sorted(counts.items())), len(usages),
+                       None if any(p is None for p in prices) else sum(p for p in prices if p is not None),
+                       plan.config.budget.max_usd)
 
 
 class _NoClient:

@@ -209,3 +209,35 @@ def test_terminal_output_has_no_c1_controls_or_bidi(capsys: pytest.CaptureFixtur
     assert code == 0, err
     bad = [ch for ch in out + err if ch in "\x1b\x07\x9b\x85\u202e\u202c\u2066\u2069"]
     assert bad == [] and "gnp.exe" in out
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+def test_progress_on_a_non_terminal_is_plain_lines_plan_first(tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from fakes.openai_server import FakeOpenAIServer, FakeReply
+
+    with FakeOpenAIServer(responder=lambda _: FakeReply.ok('{"summary": "ok", "findings": []}')) as server:
+        config = stalling_config(tmp_path / "c.yml", server.base_url)
+        config.write_text(config.read_text() + "budget:\n  max_usd: 2\n", encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWBOT_") and not k.endswith("_API_KEY")}
+        env.update(STALL_KEY="sk-stall-0123456789", LITELLM_LOCAL_MODEL_COST_MAP="True", NO_COLOR="1")
+        proc = subprocess.run(
+            [sys.executable, "-m", "reviewbot", "review", "--diff", str(EXAMPLES / "mixed-pr.diff"),
+             "--config", str(config), "--format", "json"],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    plan = re.fullmatch(r"reviewbot: plan: (\d+) files \((.+)\), (\d+) chunks? to review, "
+                        r"estimated \$[\d.]+, cap \$2\.00", lines[0])
+    assert plan is not None, lines[0]
+    chunks = int(plan.group(3))
+    assert lines[-1].startswith(f"reviewbot: {chunks}/{chunks} chunks reviewed, $")
+    assert all(re.fullmatch(r"reviewbot: \d+/\d+ chunks reviewed, \$[\d.]+ spent(, about \d+ s left)?", ln)
+               for ln in lines[1:])
+    assert not re.search(r"[\r\x1b]", proc.stderr)
+    assert json.loads(proc.stdout)["dry_run"] is False
