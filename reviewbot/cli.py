@@ -296,7 +296,8 @@ class _Progress:
             # The bar follows the terminal's width; a terminal that reports none gets 80 columns.
             sized = _terminal_columns(self.stream) > 0
             self.bar = tqdm(total=summary.chunks, file=self.stream, unit="chunk", desc="reviewbot",
-                            dynamic_ncols=sized, ncols=None if sized else 80, leave=False, colour=None,
+                            dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24,
+                            leave=False, colour=None,
                             bar_format="{desc}: {n_fmt}/{total_fmt} chunks reviewed |{bar}| {postfix} "
                                        "[{elapsed}<{remaining}]")
             self.bar.set_postfix_str(format_usd(0.0) + " spent", refresh=True)
