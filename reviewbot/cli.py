@@ -6,8 +6,13 @@ that `reviewbot --help` starts fast."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -16,6 +21,7 @@ from . import __version__
 from .errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ReviewbotError, UsageError
 from .ownkeys import SCRUB, ScrubbedStream
 from .runner import execute, exit_code, load_effective_config
+from .textutil import squash
 
 if TYPE_CHECKING:
     from .config import Config
@@ -56,7 +62,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _model_options(func: Any) -> Any:
+def _model_options(func: Any, *, review: bool = True) -> Any:
     options = [
         click.option("--config", "config_path", metavar="PATH", envvar="REVIEWBOT_CONFIG", help="Config file (default: ./.reviewbot.yml if present)."),
         click.option("--cheap-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_CHEAP_MODEL", help="Cheap-tier model(s), in failover order; repeat the flag. Overrides models.cheap."),
@@ -69,9 +75,29 @@ def _model_options(func: Any) -> Any:
         click.option("--audit-log", metavar="FILE", envvar="REVIEWBOT_AUDIT_LOG", help="Append one JSON line per model request to FILE."),
         click.option("--dry-run", is_flag=True, envvar="REVIEWBOT_DRY_RUN", help="Plan only: files, tiers, reasons, chunks and estimated cost. Calls no model; needs no key."),
     ]
+    if not review:  # `config show`: only what changes the effective config
+        options = options[:8]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _config_options(func: Any) -> Any:
+    return _model_options(func, review=False)
+
+
+def _sources(ctx: click.Context) -> dict[str, str]:
+    """Option name -> where its value came from, for values given as a flag or variable."""
+    from click.core import ParameterSource
+
+    found: dict[str, str] = {}
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name) if param.name else None
+        if source is ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+            found[str(param.name)] = param.envvar
+        elif source is ParameterSource.COMMANDLINE and param.opts:
+            found[str(param.name)] = max(param.opts, key=len)
+    return found
 
 
 @cli.command(epilog=EPILOG)
@@ -88,6 +114,8 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     """Review a diff: a file, standard input (`-`), or a git range."""
     from . import sources
     from .diff import parse_diff
+    from .render.safe import plain
+    from .render.text import without_status
     from .report import not_reviewed_reason
 
     given = [x for x in (source, diff_path, git_range) if x]
@@ -100,24 +128,28 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
         path = diff_path or source or "-"
         data = sources.read_stdin() if path == "-" else sources.read_diff_file(path)
         label = "standard input" if path == "-" else path
-    config, notes = load_effective_config(opts)
+    config, notes = load_effective_config({**opts, "_sources": _sources(ctx)})
     diff = parse_diff(data)
-    printer = None if no_progress else _progress_printer()
     rules_file = sources.read_instruction_file(config.review.instruction_files, git_range=git_range)
     wants_context = any(config.review.context_for(t) != "none" for t in ("cheap", "frontier"))
     texts = sources.head_texts(diff.files, git_range=git_range) if wants_context else None
-    report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                     audit_log=opts["audit_log"], progress=printer, instruction_file=rules_file,
-                     file_texts=texts)
-    if printer is not None:
-        sys.stderr.write("\n")
+    shown = None if no_progress or opts["dry_run"] else _Progress(sys.stderr)
+    with _stop_on_interrupt(opts["audit_log"]):
+        try:
+            report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
+                             audit_log=opts["audit_log"], progress=shown.update if shown else None,
+                             on_plan=shown.plan if shown else None, instruction_file=rules_file,
+                             file_texts=texts)
+        finally:
+            if shown is not None:
+                shown.close()
     emit(render(report, fmt, config), output)
     for warning in report.warnings:  # also on stderr: the report may be going to a file
-        click.echo(f"reviewbot: warning: {warning}", err=True)
+        click.echo(f"reviewbot: warning: {plain(warning)}", err=True)
     code = exit_code(report, config)
     reason = not_reviewed_reason(report)
     if reason is not None:  # exit 3 says why, in one line, wherever the report went
-        click.echo(f"reviewbot: error: not reviewed: {reason}", err=True)
+        click.echo(f"reviewbot: error: not reviewed: {plain(without_status(reason))}", err=True)
         if "no reply was usable" in reason:
             click.echo("hint: the models answered, but not with a usable review: try a stronger model, "
                        "or run with --audit-log FILE and audit.include_prompts: true to see the replies", err=True)
@@ -140,15 +172,26 @@ def config_schema_cmd() -> None:
     click.echo(config_schema_json(), nl=False)
 
 
-@config.command("show")
-@click.option("--config", "config_path", metavar="PATH", help="Config file (default: ./.reviewbot.yml if present).")
-def config_show_cmd(config_path: str | None) -> None:
-    """Print the effective configuration, defaults and chosen models included."""
+@config.command("show", epilog=EPILOG)
+@_config_options
+@click.pass_context
+def config_show_cmd(ctx: click.Context, /, **opts: Any) -> None:
+    """Print the effective configuration: the config file (or REVIEWBOT_CONFIG), then the
+    options and REVIEWBOT_* variables, then default models; with where each value came from."""
     from .config import config_to_yaml
+    from .render.safe import plain
 
-    cfg, notes = load_effective_config({"config_path": config_path})
+    origins: dict[str, str] = {}
+    cfg, notes = load_effective_config({**opts, "_sources": _sources(ctx)}, origins=origins)
+    if not origins:
+        click.echo("# every value is the default (no config file, option or REVIEWBOT_* variable)")
+    else:
+        click.echo("# where each value came from (anything not listed is the default):")
+        width = max(len(key) for key in origins)
+        for key, where in origins.items():
+            click.echo(f"#   {key:<{width}}  {plain(where)}")
     for note in notes:
-        click.echo(f"# {note}")
+        click.echo(f"# {plain(note)}")
     click.echo(config_to_yaml(cfg), nl=False)
 
 
@@ -226,7 +269,7 @@ def render(report: Report, fmt: str, cfg: Config) -> str:
 
 def emit(text: str, output: str | None) -> None:
     text = SCRUB(text)
-    if output:
+    if output and output != "-":  # `-o -` is standard output, as everywhere else
         try:
             with open(output, "w", encoding="utf-8") as fh:
                 fh.write(text if text.endswith("\n") else text + "\n")
@@ -247,6 +290,142 @@ def _progress_printer(what: str = "chunks reviewed") -> Any:
     return show
 
 
+EXIT_INTERRUPTED = 130
+
+
+@contextmanager
+def _stop_on_interrupt(audit_log: str | None) -> Iterator[None]:
+    """While models are being called, Ctrl-C ends the process at once: one line, exit 130.
+    A KeyboardInterrupt would wait for every in-flight request (up to the model timeout: the
+    worker threads cannot be interrupted and the pool joins them); ending the process closes
+    their connections instead. Nothing is lost: the report was not written yet, and the audit
+    log is unbuffered (each finished call's line is already in the file)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        kept = f"; finished calls are in {audit_log}" if audit_log else ""
+        _hard_exit(f"reviewbot: interrupted: in-flight model requests cancelled{kept}", EXIT_INTERRUPTED)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _hard_exit(line: str, code: int) -> None:
+    """Flush what was printed, say `line` on stderr, and end the process without waiting for
+    worker threads or interpreter teardown."""
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    with suppress(Exception):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+    os._exit(code)
+
+
+def _terminal_columns(stream: Any) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+class _Progress:
+    """Progress on stderr from the first second: the plan before the first model call, then
+    chunks done / total, spend so far and an ETA. On a terminal a tqdm bar (its width follows
+    the terminal, no colour: NO_COLOR holds); otherwise plain lines, at most about ten."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.bar: Any = None
+        self.last_line = -1
+        self.started = 0.0
+        self.final = ""
+
+    def plan(self, summary: Any) -> None:
+        from .textutil import plural
+        from .vocab import format_usd
+
+        tiers = ", ".join(f"{n} {tier}" for tier, n in summary.tiers) or "none"
+        cost = "unknown (a model has no price)" if summary.estimated_usd is None else format_usd(summary.estimated_usd)
+        cap = "no cap" if summary.cap_usd is None else f"cap {format_usd(summary.cap_usd)}"
+        self._say(f"reviewbot: plan: {plural(summary.files, 'file')} ({tiers}), "
+                  f"{plural(summary.chunks, 'chunk')} to review, estimated {cost}, {cap}")
+        self.started = time.monotonic()
+        if self.tty and summary.chunks:
+            from tqdm import tqdm
+
+            # The bar follows the terminal's width; a terminal that reports none gets 80 columns.
+            sized = _terminal_columns(self.stream) > 0
+            self.bar = tqdm(total=summary.chunks, file=self.stream, unit="chunk", desc="reviewbot",
+                            dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24,
+                            leave=False, colour=None,
+                            bar_format="{desc}: {n_fmt}/{total_fmt} chunks reviewed |{bar}| {postfix} "
+                                       "[{elapsed}<{remaining}]")
+            self.bar.set_postfix_str(format_usd(0.0) + " spent", refresh=True)
+
+    def update(self, done: int, total: int, spent: float) -> None:
+        from .vocab import format_usd
+
+        self.final = f"reviewbot: {done}/{total} chunks reviewed, {format_usd(spent)} spent"
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{format_usd(spent)} spent", refresh=False)
+            self.bar.update(done - self.bar.n)
+            return
+        step = max(1, total // 10)
+        if done == total or done - self.last_line >= step:
+            self.last_line = done
+            elapsed = time.monotonic() - self.started
+            eta = f", about {elapsed / done * (total - done):.0f} s left" if 0 < done < total else ""
+            self._say(f"reviewbot: {done}/{total} chunks reviewed, {format_usd(spent)} spent{eta}")
+
+    def close(self) -> None:
+        if self.bar is not None:  # the bar goes; one line stays with where it ended
+            self.bar.close()
+            self.bar = None
+            if self.final:
+                self._say(f"{self.final} in {time.monotonic() - self.started:.0f} s")
+
+    def _say(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def _terminal(text: str) -> str:
+    """Error text may quote a path or a value from the PR: no control or bidi characters."""
+    from .render.safe import plain
+
+    return plain(text)
+
+
+def _click_error(exc: click.ClickException) -> tuple[str, str]:
+    """A click usage error as our one line + hint; names the REVIEWBOT_* variable when the
+    bad value came from one (click would blame an option the user never typed)."""
+    from click.core import ParameterSource
+
+    message = squash(exc.format_message())
+    ctx = getattr(exc, "ctx", None)
+    command = f"reviewbot {ctx.command_path.partition(' ')[2]}".rstrip() if ctx is not None else "reviewbot"
+    hint = f"see `{command} --help`"
+    param = getattr(exc, "param", None)
+    from_env = (isinstance(exc, click.BadParameter) and ctx is not None and param is not None and param.name
+                and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT)
+    envvar = getattr(param, "envvar", None)
+    if from_env and isinstance(envvar, str):
+        detail = message.partition(": ")[2] or message
+        message = f"invalid value in the environment variable {envvar}: {detail}"
+        hint = f"fix or unset {envvar} (see `{command} --help`)"
+    return message, hint
+
+
 def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:
     """Console entry point: one line per error, a distinct exit code, no traceback. `obj`
     reaches the commands (`github` takes a ghapi.RetryPolicy from it)."""
@@ -259,6 +438,8 @@ def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:
         code = _main(args, debug, obj)
     finally:
         sys.stdout, sys.stderr = saved
+    if argv is None:  # the console script: this process ends now
+        _quick_teardown()
     raise SystemExit(code)
 
 
@@ -269,24 +450,40 @@ def _main(args: list[str], debug: bool, obj: object = None) -> int:
         code = exc.exit_code
     except click.exceptions.Abort:
         click.echo("reviewbot: aborted", err=True)
-        code = 130
+        code = EXIT_INTERRUPTED
     except click.ClickException as exc:
-        exc.show()
+        message, hint = _click_error(exc)
+        click.echo(f"reviewbot: error: {message}", err=True)
+        click.echo(f"hint: {hint}", err=True)
         code = EXIT_USAGE
     except ReviewbotError as exc:
-        if debug:
-            raise
-        click.echo(f"reviewbot: error: {exc.message}", err=True)
+        if debug:  # the traceback, and still the exit code that says what happened
+            traceback.print_exc()
+        click.echo(f"reviewbot: error: {_terminal(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {_terminal(exc.hint)}", err=True)
         code = exc.exit_code
     except KeyboardInterrupt:
         click.echo("reviewbot: interrupted", err=True)
-        code = 130
+        code = EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line, the traceback only with --debug
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"reviewbot: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("hint: run again with --debug for the traceback, and please report it", err=True)
         code = EXIT_INTERNAL
     return code if isinstance(code, int) else EXIT_OK
+
+
+def _quick_teardown() -> None:
+    """Make the interpreter's exit take milliseconds, not seconds. After a model call ~3,000
+    modules (litellm's import graph) and ~400,000 objects are alive, and the collections the
+    interpreter runs while it tears the modules down walk all of them again and again: 1.2-6 s
+    measured after the last request (benchmarks/teardown.py). Frozen objects are skipped by
+    those collections; files are still flushed and closed and atexit hooks still run."""
+    import gc
+
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(Exception):
+            stream.flush()
+    gc.freeze()

@@ -308,18 +308,34 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
     (the action reads it from the base branch); a path given with it only names the text in
     errors. Raises ConfigError with the file, the key path and a did-you-mean."""
     if text is not None:
-        return _parse(text, str(path) if path is not None else "config text")
+        source = str(path) if path is not None else "config text"
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+            raise _too_large(source)
+        return _parse(text, source)
     if path is None:
         path = find_config_file()
         if path is None:
             return Config()
     try:
-        content = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)  # never more: the path may be a device or a huge file
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise _too_large(str(path))
+        content = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file", "check the --config path") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {_one_line(str(exc))}", "the config must be a UTF-8 text file") from None
     return _parse(content, str(path))
+
+
+# A real config is a few KiB; anything this large is a mistake or an attack on the parser.
+MAX_CONFIG_BYTES: Final = 256 * 1024
+
+
+def _too_large(source: str) -> ConfigError:
+    return ConfigError(f"{source}: larger than {MAX_CONFIG_BYTES // 1024} KiB",
+                       "a .reviewbot.yml is a few KiB: check that --config names the right file")
 
 
 def _parse(text: str, source: str) -> Config:

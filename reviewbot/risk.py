@@ -10,6 +10,7 @@ import functools
 import itertools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .config import RiskConfig, Tier
 from .diff import FileDiff
@@ -227,10 +228,14 @@ class _Added:
         self._starts: list[int] | None = None
         self._numbers: list[int] | None = None
 
-    def lines_matching(self, regex: re.Pattern[str], confirm: re.Pattern[str] | None = None) -> list[int]:
+    def lines_matching(self, regex: Any, confirm: re.Pattern[str] | None = None,
+                       timeout: float | None = None) -> list[int]:
+        """Numbers of the added lines `regex` matches. With `timeout` (a `regex`-module
+        pattern), raises TimeoutError when matching takes longer than that in total."""
         found: list[int] = []
         last = -1
-        for m in regex.finditer(self.joined):
+        matches = regex.finditer(self.joined) if timeout is None else regex.finditer(self.joined, timeout=timeout)
+        for m in matches:
             if self._starts is None:
                 self._starts = [0, *itertools.accumulate(len(t) + 1 for t in self.texts[:-1])]
             i = bisect.bisect_right(self._starts, m.start()) - 1
@@ -419,7 +424,12 @@ def _escalations(path: str, added: _Added, rules: RiskConfig) -> list[_Signal]:
     out = [_Signal(_DECISIVE, 0, f"path matches {g} (config)") for g in rules.escalate_paths if glob_match(path, g)]
     if added.joined:
         for pattern in rules.escalate_patterns:
-            lines = added.lines_matching(_compiled(pattern))
+            try:
+                lines = added.lines_matching(_compiled(pattern), timeout=USER_REGEX_TIMEOUT_S)
+            except TimeoutError:  # a pattern that backtracks on this text: escalate, never hang
+                out.append(_Signal(_DECISIVE, 0, f"pattern '{pattern}' (config) gave up after "
+                                   f"{USER_REGEX_TIMEOUT_S} s on the added lines: escalated to be safe"))
+                continue
             if lines:
                 out.append(_Signal(_DECISIVE, 0, f"added {_cite(lines)} matches '{pattern}' (config)"))
     if out:
@@ -427,12 +437,21 @@ def _escalations(path: str, added: _Added, rules: RiskConfig) -> list[_Signal]:
     return out
 
 
+# A user pattern (risk.escalate_patterns) runs on text a PR author wrote, so it must not be
+# able to hang a run: `(a+)+$` on one long line backtracks for hours with `re`. It runs on the
+# `regex` engine (tiktoken's dependency; Python's syntax) with a time limit per file; google-re2
+# would be linear but rejects Python syntax users write (look-arounds, backreferences).
+USER_REGEX_TIMEOUT_S = 0.25
+
+
 @functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
+def _compiled(pattern: str) -> Any:
+    import regex
+
     try:
         # MULTILINE: `^` and `$` in a user pattern mean the start and end of an added line.
-        return re.compile(pattern, re.MULTILINE)
-    except re.error as exc:
+        return regex.compile(pattern, regex.MULTILINE | regex.VERSION0)
+    except (regex.error, re.error) as exc:
         raise ConfigError(f"risk.escalate_patterns: {pattern!r} is not a valid regex ({exc})",
                           hint="escape special characters, e.g. 'pickle\\.loads'") from exc
 

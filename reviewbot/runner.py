@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE
@@ -17,23 +18,36 @@ if TYPE_CHECKING:
     from .report import Report
 
 
-def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> tuple[Config, list[str]]:
-    """The config file (or `text`), CLI overrides, then default models for the keys present."""
-    from .config import load_config, override, resolve_models
+def load_effective_config(opts: dict[str, Any], *, text: str | None = None,
+                          origins: dict[str, str] | None = None) -> tuple[Config, list[str]]:
+    """The config file (or `text`), CLI overrides, then default models for the keys present.
+    With `origins`, fills it with where each non-default value came from: key path -> the
+    config file, the option or `REVIEWBOT_*` variable (`opts["_sources"]` names them), or the
+    environment for default models."""
+    from .config import find_config_file, load_config, override, resolve_models
 
     # With `text`, the path only names the text in errors (e.g. ".reviewbot.yml at base 1a2b3c4").
-    cfg = load_config(opts.get("config_path"), text=text)
+    path = opts.get("config_path")
+    if path is None and text is None:
+        path = find_config_file()
+    cfg = load_config(path, text=text)
+    sources: dict[str, str] = opts.get("_sources") or {}
+    if origins is not None and path is not None:
+        where = f"{path} (via {sources['config_path']})" if "config_path" in sources else str(path)
+        origins.update(dict.fromkeys(_keys_set(cfg), where))
     changes: dict[str, Any] = {}
+    flags: dict[str, str] = {}
     for flag, key in (("cheap_model", "models.cheap"), ("frontier_model", "models.frontier")):
         if opts.get(flag):
-            changes[key] = list(opts[flag])
+            changes[key], flags[key] = list(opts[flag]), flag
     summary = opts.get("summary_model")
     if summary:
         changes["models.summary"] = summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
+        flags["models.summary"] = "summary_model"
     for flag, key in (("budget_usd", "budget.max_usd"), ("fail_on", "review.fail_on"),
                       ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency")):
         if opts.get(flag) is not None:
-            changes[key] = opts[flag]
+            changes[key], flags[key] = opts[flag], flag
     if changes:
         cfg = override(cfg, changes)
     from .config import check_key_sources, check_transport
@@ -43,8 +57,13 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None) -> t
     insecure = check_transport(cfg, os.environ, _resolves_to_loopback)
     # Every variable the config names as a key is the run's own secret from here on.
     SCRUB.add_env(os.environ, [e.api_key_env for e in cfg.endpoints.values() if e.api_key_env])
-    cfg, notes = resolve_models(cfg, os.environ)
-    return cfg, [*notes, *insecure]
+    resolved, notes = resolve_models(cfg, os.environ)
+    if origins is not None:
+        origins.update({key: sources.get(flag, "--" + flag.replace("_", "-")) for key, flag in flags.items()})
+        for tier in ("cheap", "frontier"):
+            if getattr(resolved.models, tier) != getattr(cfg.models, tier):
+                origins[f"models.{tier}"] = "default for the provider key in the environment (see the note)"
+    return resolved, [*notes, *insecure]
 
 
 def _resolves_to_loopback(host: str) -> bool:
@@ -60,11 +79,26 @@ def _resolves_to_loopback(host: str) -> bool:
     return bool(addrs) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in addrs)
 
 
+def _keys_set(model: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the fields a loaded config set explicitly (pydantic's fields_set)."""
+    from pydantic import BaseModel
+
+    keys: list[str] = []
+    for name in sorted(model.model_fields_set, key=list(type(model).model_fields).index):
+        value = getattr(model, name)
+        if isinstance(value, BaseModel) and value.model_fields_set:
+            keys += _keys_set(value, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
 def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,
             audit_log: str | None, progress: Callable[[int, int, float], None] | None = None,
             pr_title: str | None = None, pr_body: str | None = None,
             run_id: str | None = None, instruction_file: tuple[str, str] | None = None,
-            file_texts: Mapping[str, str] | None = None) -> Report:
+            file_texts: Mapping[str, str] | None = None,
+            on_plan: Callable[[PlanSummary], None] | None = None) -> Report:
     from .cost import Pricer
     from .pipeline import dry_run as make_dry_run
     from .pipeline import plan_review, run_review
@@ -72,9 +106,11 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     pricer = Pricer(cfg.prices)
     plan = plan_review(diff, cfg, source=source, pricer=pricer, notes=notes, instruction_file=instruction_file,
                        file_texts=file_texts)
-    if dry_run:
-        return make_dry_run(plan, pricer)
+    if dry_run or not plan.routes:  # nothing to send (an empty diff, all ignored): no key needed
+        return make_dry_run(plan, pricer) if dry_run else run_review(plan, _NoClient(), pricer, _no_target)
     targets = make_targets(cfg, plan)
+    if on_plan is not None:  # before the first model call (and the seconds of the litellm import)
+        on_plan(summarize_plan(plan, pricer))
     from .llm import LiteLLMClient
     from .ownkeys import ScrubbingClient
 
@@ -94,6 +130,41 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
         raise
     log.finish(report.calls)  # anything not handed over yet; raises if a write failed
     return report
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a run is about to do, for the progress display."""
+
+    files: int
+    tiers: tuple[tuple[str, int], ...]  # tier -> files
+    chunks: int  # to be sent
+    estimated_usd: float | None  # None when a model has no price
+    cap_usd: float | None
+
+
+def summarize_plan(plan: Any, pricer: Any) -> PlanSummary:
+    from .pipeline import estimate_usages
+
+    usages = estimate_usages(plan, pricer)
+    prices = [u.usd for u in usages.values()]
+    counts: dict[str, int] = {}
+    for tier in plan.tiers.values():
+        counts[tier] = counts.get(tier, 0) + 1
+    return PlanSummary(len(plan.reviewable), tuple(sorted(counts.items())), len(usages),
+                       None if any(p is None for p in prices) else sum(p for p in prices if p is not None),
+                       plan.config.budget.max_usd)
+
+
+class _NoClient:
+    """The client of a run with nothing to send: never asked (a bug if it is)."""
+
+    def complete(self, request: Any) -> Any:
+        raise AssertionError("no model call was planned")
+
+
+def _no_target(model: str) -> Any:
+    raise AssertionError(f"no model call was planned ({model})")
 
 
 def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -> Any:

@@ -297,7 +297,10 @@ def test_risky_diff_goes_only_to_frontier_text_report_and_fail_on(real_runs: dic
     saving = round((1 - total / frontier_only) * 100, 1)
     assert (f"total {money(total)}; all-frontier ({FRONTIER}) {money(frontier_only)}; "
             f"saving {saving:.1f}%") in out
-    assert run.stderr == ""  # not a terminal: no progress, and nothing went wrong
+    # Not a terminal: the plan and progress as plain lines (no control codes), nothing else.
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith("reviewbot: plan: ") and re.fullmatch(r"reviewbot: (\d+)/\1 chunks reviewed, \$[\d.]+ spent", lines[-1])
+    assert all(line.startswith("reviewbot: ") for line in lines) and not re.search(r"[\r\x1b]", run.stderr)
     assert CHEAP_KEY not in out and FRONTIER_KEY not in out
 
 

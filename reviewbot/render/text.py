@@ -28,6 +28,21 @@ _ANSI = {"critical": "\x1b[1;35m", "high": "\x1b[1;31m", "medium": "\x1b[33m", "
 _RESET = "\x1b[0m"
 
 
+_STATUS_WORDS = ("not reviewed:", "skipped:", "failed:")
+
+
+def without_status(reason: str) -> str:
+    """A reason without the status word it may already start with, so that "skipped: " +
+    reason never reads "skipped: skipped: over budget"."""
+    parts = []
+    for part in reason.split("; "):
+        text = part.strip()
+        while (lead := next((w for w in _STATUS_WORDS if text.lower().startswith(w)), None)) is not None:
+            text = text[len(lead):].lstrip()
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def render_text(report: Report, *, color: bool = False, min_severity: str = "low") -> str:
     """The terminal view: findings grouped by file, then what was not reviewed, failovers,
     cost, budget and notes. A dry run renders the plan instead."""
@@ -35,7 +50,7 @@ def render_text(report: Report, *, color: bool = False, min_severity: str = "low
         return _text_plan(report)
     paint = _painter(color)
     nothing = not_reviewed_reason(report)
-    out = [f"Not reviewed: {plain(nothing)}" if nothing else f"reviewbot review of {report.source}"]
+    out = [f"Not reviewed: {plain(without_status(nothing))}" if nothing else f"reviewbot review of {report.source}"]
     found = sorted(report.findings, key=order)
     if nothing:
         out.append(f"reviewbot review of {report.source}")
@@ -114,7 +129,7 @@ def _text_tail(report: Report) -> list[str]:
     if files or chunks:
         out += ["", "Not reviewed"]
         out += [f"  {e.path}: {e.skip_reason}" for e in files]
-        out += [f"  chunk {c.id} ({', '.join(c.files)}): {c.status}" + (f": {c.reason}" if c.reason else "")
+        out += [f"  chunk {c.id} ({', '.join(c.files)}): {c.status}" + (f": {without_status(c.reason)}" if c.reason else "")
                 for c in chunks]
     if report.failovers:
         out += ["", "Failovers"] + [
@@ -164,7 +179,7 @@ def _text_plan(report: Report) -> str:
             line += f"  (incl. {c.context_tokens:,} context)" if c.context_tokens else ""
             line += f"  models: {' -> '.join(c.models) or '(none)'}"
             line += f"  est {format_usd(c.est_usd)}" if c.est_usd is not None else ""
-            out.append(line + (f"  [{c.status}: {c.reason}]" if c.reason else ""))
+            out.append(line + (f"  [{c.status}: {without_status(c.reason)}]" if c.reason else ""))
     out += ["", "ESTIMATED cost", *_text_cost(report.cost)]
     if budget_active(report.budget):
         out += ["", "Budget"] + [f"  {k}: {v}" for k, v in budget_items(report.budget)]
