@@ -114,8 +114,8 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     """Review a diff: a file, standard input (`-`), or a git range."""
     from . import sources
     from .diff import parse_diff
+    from .render.common import without_status
     from .render.safe import plain
-    from .render.text import without_status
     from .report import not_reviewed_reason
 
     given = [x for x in (source, diff_path, git_range) if x]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cliutil import run_cli
 
-from reviewbot.render.text import without_status
+from reviewbot.render.common import without_status
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

@@ -70,3 +70,16 @@ def cost_line(cost: CostSummary) -> str:
     return line
 
 
+_STATUS_WORDS = ("not reviewed:", "skipped:", "failed:", "partially reviewed:")
+
+
+def without_status(reason: str) -> str:
+    """A reason without the status word it may already start with, so that "skipped: " +
+    reason never reads "skipped: skipped: over budget"."""
+    parts = []
+    for part in reason.split("; "):
+        text = part.strip()
+        while (lead := next((w for w in _STATUS_WORDS if text.lower().startswith(w)), None)) is not None:
+            text = text[len(lead):].lstrip()
+        parts.append(text)
+    return "; ".join(parts)

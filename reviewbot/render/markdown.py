@@ -22,6 +22,7 @@ from .common import (
     not_reviewed,
     order,
     plural,
+    without_status,
 )
 from .safe import code_block, inline_code, one_line, prose
 
@@ -201,7 +202,7 @@ def _md_not_reviewed(report: Report, rows: int) -> list[str]:
     lines = []
     for c in chunks:
         names = ", ".join(inline_code(p) for p in c.files[:5]) + (f" +{len(c.files) - 5}" if len(c.files) > 5 else "")
-        reason = f": {one_line(c.reason, 300)}" if c.reason else ""
+        reason = f": {one_line(without_status(c.reason), 300)}" if c.reason else ""
         lines.append(f"- chunk {inline_code(c.id)} ({names}) — {c.status}{reason}")
     return out + _capped(lines, rows, "chunk")
 

@@ -21,26 +21,12 @@ from .common import (
     not_reviewed,
     order,
     plural,
+    without_status,
 )
 from .safe import plain
 
 _ANSI = {"critical": "\x1b[1;35m", "high": "\x1b[1;31m", "medium": "\x1b[33m", "low": "\x1b[36m", "info": "\x1b[2m"}
 _RESET = "\x1b[0m"
-
-
-_STATUS_WORDS = ("not reviewed:", "skipped:", "failed:")
-
-
-def without_status(reason: str) -> str:
-    """A reason without the status word it may already start with, so that "skipped: " +
-    reason never reads "skipped: skipped: over budget"."""
-    parts = []
-    for part in reason.split("; "):
-        text = part.strip()
-        while (lead := next((w for w in _STATUS_WORDS if text.lower().startswith(w)), None)) is not None:
-            text = text[len(lead):].lstrip()
-        parts.append(text)
-    return "; ".join(parts)
 
 
 def render_text(report: Report, *, color: bool = False, min_severity: str = "low") -> str:
