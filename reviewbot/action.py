@@ -30,8 +30,11 @@ if TYPE_CHECKING:
     from .config import Config
     from .diff import Diff
     from .findings import Finding
-    from .ghapi import GitHubPR, PostResult, PullInfo, RetryPolicy
-    from .publish import ReviewPayload, SummaryState
+    from .github.api import GitHubPR
+    from .github.markers import SummaryState
+    from .github.records import PostResult, PullInfo
+    from .github.retry import RetryPolicy
+    from .github.review import ReviewPayload
     from .report import Report
 
 PR_EVENTS = ("pull_request", "pull_request_target")
@@ -224,7 +227,7 @@ def run_action(opts: dict[str, Any], *, env: Mapping[str, str] | None = None, ec
 
 
 def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryPolicy | None) -> int:
-    from .ghapi import GitHubPR
+    from .github.api import GitHubPR
 
     event = read_event(env, opts.get("pr_number"))
     target = pull_target(event, opts.get("pr_number"))
@@ -339,7 +342,7 @@ def _rerun_is_free(run: Run) -> bool:
 
 def _already_reviewed(gh: GitHubPR, run: Run, previous_body: str, say: Echo) -> int:
     """Keep the summary comment's report, count the run and say so in its first line."""
-    from .publish import (
+    from .github.markers import (
         FINGERPRINT_MARKER,
         SUMMARY_NOTE_RE,
         extract_fingerprints,
@@ -475,7 +478,7 @@ def _scope(gh: GitHubPR, run: Run) -> Diff | None:
 def _head_texts(gh: GitHubPR, run: Run, diff: Diff) -> dict[str, str] | None:
     """The head versions of the files to review, for review.context: one GraphQL request
     per 100 files (size-capped), none when context is off."""
-    from .ghapi import FILES_PER_QUERY
+    from .github.graphql import FILES_PER_QUERY
 
     if all(run.config.review.context_for(t) == "none" for t in ("cheap", "frontier")):
         return None
@@ -510,7 +513,7 @@ def _next_state(run: Run, new_head: str | None, usd: float, *, in_body: bool = F
     """The marker state: the head advances only when it was fully reviewed, so the next
     incremental run still covers what failed or was skipped this time. Once a review has
     carried findings in its body (`in_body`), every later run reads review bodies too."""
-    from .publish import SummaryState
+    from .github.markers import SummaryState
 
     prev = run.previous
     head = new_head or (prev.head if prev else "")
@@ -535,8 +538,8 @@ def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: s
 
 
 def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
-    from .ghapi import CannotWrite, GitHubError
-    from .publish import workflow_annotations
+    from .github.annotations import workflow_annotations
+    from .github.errors import CannotWrite, GitHubError
     from .report import not_reviewed_reason
     from .runner import exit_code
 
@@ -609,7 +612,7 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
 def _summary_fingerprints(run: Run, report: Report, posted: ReviewPayload | None) -> str:
     """Hidden markers for the findings not posted inline by this run's review (and those an
     earlier summary held), newest first, bounded."""
-    from .publish import FINGERPRINT_MARKER, extract_fingerprints
+    from .github.markers import FINGERPRINT_MARKER, extract_fingerprints
 
     if posted is None:  # the review was refused: the next run must still post them inline
         return ""
@@ -656,7 +659,8 @@ def _comment_render(run: Run, report: Report, payload: ReviewPayload, rest: Sequ
 
 def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[Finding]]:
     from .findings import severity_at_least
-    from .publish import build_review, extract_fingerprints
+    from .github.markers import extract_fingerprints
+    from .github.review import build_review
 
     cfg = run.config
     # Fingerprints of earlier runs live in review comments, and in review bodies once GitHub
@@ -687,8 +691,8 @@ def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int],
             sections: list[str], say: Echo) -> tuple[str, bool]:
     """Edit (or create) the one summary comment. Returns its URL ("" when the token cannot
     write) and whether the token could not write."""
-    from .ghapi import CannotWrite
-    from .publish import render_summary_marker
+    from .github.errors import CannotWrite
+    from .github.markers import render_summary_marker
 
     marker = render_summary_marker(state) + run.fingerprints
     try:
@@ -724,7 +728,7 @@ def compose_summary(render: Callable[[int], str], top: Sequence[str], sections: 
     """The report's markdown (given the characters left for it) with `top` lines under its
     verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit
     (or `limit`: the step summary's)."""
-    from .publish import MAX_BODY
+    from .github.review import MAX_BODY
 
     limit = MAX_BODY if limit is None else limit
     extra = _cap("\n\n".join(s for s in sections if s), SECTIONS_MAX)

@@ -207,7 +207,7 @@ def config_show_cmd(ctx: click.Context, /, **opts: Any) -> None:
 def github(ctx: click.Context, /, **opts: Any) -> None:
     """Review a pull request inside GitHub Actions: one review, one summary comment."""
     from .action import run_action
-    from .ghapi import RetryPolicy
+    from .github.retry import RetryPolicy
 
     # main(obj=RetryPolicy(...)) injects GitHub's retry and write pacing (tests: no sleeping).
     policy = ctx.obj if isinstance(ctx.obj, RetryPolicy) else None

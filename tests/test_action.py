@@ -33,8 +33,9 @@ from reviewbot.action import (
 )
 from reviewbot.cli import main
 from reviewbot.errors import ConfigError, UsageError
-from reviewbot.ghapi import GitHubPR, RetryPolicy
-from reviewbot.publish import MAX_BODY
+from reviewbot.github.api import GitHubPR
+from reviewbot.github.retry import RetryPolicy
+from reviewbot.github.review import MAX_BODY
 
 BASE, HEAD = "b" * 40, "c" * 40
 

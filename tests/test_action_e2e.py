@@ -24,13 +24,13 @@ from reviewbot.cli import main
 from reviewbot.cost import format_usd
 from reviewbot.diff import diff_from_patches
 from reviewbot.findings import fingerprint
-from reviewbot.ghapi import RetryPolicy
-from reviewbot.publish import (
+from reviewbot.github.markers import (
     SummaryState,
     extract_fingerprints,
     parse_summary_state,
     render_summary_marker,
 )
+from reviewbot.github.retry import RetryPolicy
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DIFFS = REPO.parent / "shared" / "data" / "diffs"

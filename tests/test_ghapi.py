@@ -18,22 +18,12 @@ from fakes.github_server import FakeGitHub, synthetic_files
 from reviewbot.diff import diff_from_patches
 from reviewbot.errors import UsageError
 from reviewbot.findings import Finding
-from reviewbot.ghapi import (
-    VIEWER_QUERY,
-    CannotWrite,
-    GitHubError,
-    GitHubPR,
-    RetryPolicy,
-    authored_by,
-)
-from reviewbot.publish import (
-    ReviewComment,
-    ReviewPayload,
-    SummaryState,
-    build_review,
-    extract_fingerprints,
-    render_summary_marker,
-)
+from reviewbot.github.api import GitHubPR, authored_by
+from reviewbot.github.errors import CannotWrite, GitHubError
+from reviewbot.github.graphql import VIEWER_QUERY
+from reviewbot.github.markers import SummaryState, extract_fingerprints, render_summary_marker
+from reviewbot.github.retry import RetryPolicy
+from reviewbot.github.review import ReviewComment, ReviewPayload, build_review
 
 HEAD, BASE = "c" * 40, "b" * 40
 PATCH = "@@ -1,3 +1,4 @@\n import os\n-x = 1\n+x = 2\n+y = 3\n print(x)"

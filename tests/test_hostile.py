@@ -34,7 +34,8 @@ from mdcheck import assert_inert
 from reviewbot.diff import parse_diff
 from reviewbot.errors import UsageError
 from reviewbot.findings import MAX_FINDINGS
-from reviewbot.publish import ReviewPayload, build_review, extract_fingerprints
+from reviewbot.github.markers import extract_fingerprints
+from reviewbot.github.review import ReviewPayload, build_review
 from reviewbot.render import render_markdown
 from reviewbot.runner import execute, load_effective_config
 

@@ -13,18 +13,20 @@ from mdcheck import assert_inert
 from reviewbot.diff import Diff, DiffLine, FileDiff, Hunk
 from reviewbot.errors import UsageError
 from reviewbot.findings import Finding
-from reviewbot.publish import (
-    MAX_BODY,
-    ReviewComment,
-    ReviewPayload,
+from reviewbot.github.annotations import workflow_annotations
+from reviewbot.github.markers import (
     SummaryState,
-    build_review,
     extract_fingerprints,
     extract_run_id,
     parse_summary_state,
-    render_comment_body,
     render_summary_marker,
-    workflow_annotations,
+)
+from reviewbot.github.review import (
+    MAX_BODY,
+    ReviewComment,
+    ReviewPayload,
+    build_review,
+    render_comment_body,
 )
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")

@@ -1,45 +1,35 @@
-"""Publishing stage (pure): Findings + Diff → one GitHub review payload (capped, re-checked
-against the diff, deduplicated by hidden fingerprint markers) plus the findings that must go
-to the summary instead; hidden markers for fingerprints, runs and the summary state; workflow
-annotation lines for the read-only fallback. No I/O: ghapi.py sends what this builds."""
+"""The review payload (pure): Findings + Diff → one GitHub review (capped, re-checked against
+the diff, deduplicated by hidden fingerprint markers) plus the findings that must go to the
+summary instead; the inline comment bodies (badge, safe text, suggestion block, marker) and
+GitHub's body limit. No I/O: api.py sends what this builds."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .diff import Diff, FileDiff, Hunk
-from .errors import UsageError
-from .findings import Finding
-from .render.safe import (
+from ..diff import Diff, FileDiff, Hunk
+from ..errors import UsageError
+from ..findings import Finding
+from ..render.safe import (
     break_markers,
     code_block,
     inline_code,
     longest_backtick_run,
     one_line,
-    plain,
     prose,
 )
-from .textutil import squash
-from .vocab import SEVERITY_ICON, severity_rank
+from ..textutil import squash
+from ..vocab import SEVERITY_ICON, severity_rank
+from .markers import FINGERPRINT_MARKER, extract_run_id, render_run_marker
 
 # GitHub rejects review, comment and issue-comment bodies above this many characters (422
 # "Body is too long (maximum is 65536 characters)").
 MAX_BODY = 65_536
 # Room kept below MAX_BODY so a truncation note and markers always fit.
 _BODY_MARGIN = 512
-
-FINGERPRINT_MARKER = "<!-- reviewbot:fp:{fp} -->"
-RUN_MARKER = "<!-- reviewbot:run:{run_id} -->"
-SUMMARY_PREFIX = "<!-- reviewbot:summary "
-SUMMARY_MARKER = SUMMARY_PREFIX + "{state} -->"
-
-_FP_RE = re.compile(r"<!-- reviewbot:fp:([^\s>]+) -->")
-_RUN_RE = re.compile(r"<!-- reviewbot:run:([^\s>]+) -->")
-_SUMMARY_RE = re.compile(r"<!-- reviewbot:summary (\{.*?\}) -->", re.DOTALL)
 
 ReviewEvent = Literal["COMMENT", "REQUEST_CHANGES"]
 _EVENTS = ("COMMENT", "REQUEST_CHANGES")
@@ -48,75 +38,6 @@ _SUGGESTION_FENCE = re.compile(r"^(`{3,})suggestion$", re.MULTILINE)
 
 # The same icons as the summary and every markdown report (vocab.SEVERITY_ICON).
 _BADGES = {sev: f"{icon} **{sev.capitalize()}**" for sev, icon in SEVERITY_ICON.items()}
-
-
-# --- hidden markers -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SummaryState:
-    """What a run leaves in the summary comment for the next run to read."""
-
-    head: str  # last reviewed head sha
-    runs: int = 0
-    total_usd: float = 0.0
-    # A review of an earlier run carries its findings (and their fingerprint markers) in its
-    # body, because GitHub rejected its inline comments (422): re-runs read review bodies too.
-    body_findings: bool = False
-
-
-def render_summary_marker(state: SummaryState) -> str:
-    fields: dict[str, object] = {"head": state.head, "runs": state.runs,
-                                 "total_usd": round(state.total_usd, 6)}
-    if state.body_findings:  # only when set: most summaries never need it
-        fields["body_findings"] = True
-    data = json.dumps(fields, sort_keys=True)
-    # '>' only occurs inside JSON strings, where \u003e is equivalent; it keeps "-->" out.
-    return SUMMARY_MARKER.format(state=data.replace(">", "\\u003e"))
-
-
-def is_summary(body: str) -> bool:
-    return SUMMARY_PREFIX in body
-
-
-def parse_summary_state(body: str) -> SummaryState | None:
-    """The state embedded in a summary comment, or None when absent or unreadable."""
-    match = _SUMMARY_RE.search(body)
-    if not match:
-        return None
-    try:
-        data = json.loads(match.group(1))
-        head, runs, total = data["head"], data.get("runs", 0), data.get("total_usd", 0.0)
-        in_body = data.get("body_findings", False)
-    except (ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(head, str) or isinstance(runs, bool) or not isinstance(runs, int):
-        return None
-    if isinstance(total, bool) or not isinstance(total, (int, float)) or not isinstance(in_body, bool):
-        return None
-    return SummaryState(head=head, runs=runs, total_usd=float(total), body_findings=in_body)
-
-
-# The first line a free re-run puts under the marker ("Already reviewed at …"), replaced by the next.
-SUMMARY_NOTE_RE = re.compile(r"\A\n*> ⏭️ Already reviewed at [^\n]*\n")
-
-
-def strip_summary_marker(body: str) -> str:
-    """A summary comment's body without its state marker and fingerprint markers."""
-    return _FP_RE.sub("", _SUMMARY_RE.sub("", body, count=1))
-
-
-def extract_fingerprints(body: str) -> set[str]:
-    return set(_FP_RE.findall(body))
-
-
-def render_run_marker(run_id: str) -> str:
-    return RUN_MARKER.format(run_id=re.sub(r"[^A-Za-z0-9_.-]", "-", run_id))
-
-
-def extract_run_id(body: str) -> str | None:
-    match = _RUN_RE.search(body)
-    return match.group(1) if match else None
 
 
 # --- payload ------------------------------------------------------------------------------
@@ -186,7 +107,7 @@ class ReviewPayload:
             return replace(self, body=cap_body(self.body))
         head = f"{self.body}\n\n{reason}, so they are listed here:"
         # A suggestion only applies inline; in a body it is plain code. Each comment keeps its
-        # fingerprint marker, which re-runs read from review bodies (ghapi.existing_fingerprints)
+        # fingerprint marker, which re-runs read from review bodies (api.py: existing_fingerprints)
         # so a finding listed here is not posted again; a section cut for length has none.
         # The location holds a path from the PR: it must not smuggle in a marker.
         sections = [f"---\n{c.location}\n\n{_plain_fences(c.body)}" for c in self.comments]
@@ -355,75 +276,13 @@ def _plain_block(finding: Finding) -> str:
     return "Suggested code:\n\n" + code_block(finding.suggestion or "")
 
 
-# --- annotations (read-only fallback) -----------------------------------------------------
-
-_LEVELS = {
-    "critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice",
-}
-
-
-def workflow_annotations(
-    findings: Sequence[Finding], limit_per_level: int = 10
-) -> tuple[list[str], list[Finding]]:
-    """Workflow-command lines (`::error file=…,line=…,title=…::message`) for a token that
-    cannot write, severity first. GitHub shows at most 10 errors, 10 warnings and 10 notices
-    per step; the rest are returned for the step summary."""
-    lines: list[str] = []
-    rest: list[Finding] = []
-    used = {"error": 0, "warning": 0, "notice": 0}
-    for f in sorted(findings, key=lambda f: severity_rank(f.severity)):
-        level = _LEVELS.get(f.severity, "notice")
-        if used[level] >= limit_per_level:
-            rest.append(f)
-            continue
-        used[level] += 1
-        lines.append(_annotation(level, f))
-    return lines, rest
-
-
-def _annotation(level: str, f: Finding) -> str:
-    props: list[tuple[str, str]] = []
-    message = f.body.strip() or f.title
-    if f.path:
-        props.append(("file", f.path))
-        if f.line is not None and f.side == "RIGHT":
-            props.append(("line", str(f.start_line if f.start_line else f.line)))
-            if f.start_line and f.start_line < f.line:
-                props.append(("endLine", str(f.line)))
-        elif f.line is not None:  # old-file numbers do not exist in the checked-out tree
-            message = f"(removed line {f.line}) {message}"
-    props.append(("title", f"[{f.severity}] {squash(plain(f.title))}"))
-    rendered = ",".join(f"{k}={_escape_property(v)}" for k, v in props)
-    return f"::{level} {rendered}::{_escape_data(message)}"
-
-
-def _escape_data(value: str) -> str:
-    # The runner's workflow-command rules (actions/toolkit command.ts: escapeData).
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(value: str) -> str:
-    # escapeProperty: also ':' and ',' which would end the property list or a property.
-    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
-
-
 __all__ = [
-    "FINGERPRINT_MARKER",
     "MAX_BODY",
-    "RUN_MARKER",
-    "SUMMARY_MARKER",
     "ReviewComment",
+    "ReviewEvent",
     "ReviewPayload",
-    "SummaryState",
     "build_review",
     "cap_body",
-    "extract_fingerprints",
-    "extract_run_id",
-    "is_summary",
-    "parse_summary_state",
     "render_comment_body",
-    "render_run_marker",
-    "render_summary_marker",
     "suggestion_block",
-    "workflow_annotations",
 ]

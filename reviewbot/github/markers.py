@@ -1,0 +1,102 @@
+"""Hidden markers (pure): the HTML comments a run leaves in what it posts so that the next run
+can find them: a fingerprint per finding, the run id of a review, and the summary comment's
+state (`SummaryState`). Only reading and writing the text; which comments count (those the
+token's own login wrote) is the API client's business (api.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+FINGERPRINT_MARKER = "<!-- reviewbot:fp:{fp} -->"
+RUN_MARKER = "<!-- reviewbot:run:{run_id} -->"
+SUMMARY_PREFIX = "<!-- reviewbot:summary "
+SUMMARY_MARKER = SUMMARY_PREFIX + "{state} -->"
+
+_FP_RE = re.compile(r"<!-- reviewbot:fp:([^\s>]+) -->")
+_RUN_RE = re.compile(r"<!-- reviewbot:run:([^\s>]+) -->")
+_SUMMARY_RE = re.compile(r"<!-- reviewbot:summary (\{.*?\}) -->", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class SummaryState:
+    """What a run leaves in the summary comment for the next run to read."""
+
+    head: str  # last reviewed head sha
+    runs: int = 0
+    total_usd: float = 0.0
+    # A review of an earlier run carries its findings (and their fingerprint markers) in its
+    # body, because GitHub rejected its inline comments (422): re-runs read review bodies too.
+    body_findings: bool = False
+
+
+def render_summary_marker(state: SummaryState) -> str:
+    fields: dict[str, object] = {"head": state.head, "runs": state.runs,
+                                 "total_usd": round(state.total_usd, 6)}
+    if state.body_findings:  # only when set: most summaries never need it
+        fields["body_findings"] = True
+    data = json.dumps(fields, sort_keys=True)
+    # '>' only occurs inside JSON strings, where \u003e is equivalent; it keeps "-->" out.
+    return SUMMARY_MARKER.format(state=data.replace(">", "\\u003e"))
+
+
+def is_summary(body: str) -> bool:
+    return SUMMARY_PREFIX in body
+
+
+def parse_summary_state(body: str) -> SummaryState | None:
+    """The state embedded in a summary comment, or None when absent or unreadable."""
+    match = _SUMMARY_RE.search(body)
+    if not match:
+        return None
+    try:
+        data = json.loads(match.group(1))
+        head, runs, total = data["head"], data.get("runs", 0), data.get("total_usd", 0.0)
+        in_body = data.get("body_findings", False)
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(head, str) or isinstance(runs, bool) or not isinstance(runs, int):
+        return None
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not isinstance(in_body, bool):
+        return None
+    return SummaryState(head=head, runs=runs, total_usd=float(total), body_findings=in_body)
+
+
+# The first line a free re-run puts under the marker ("Already reviewed at …"), replaced by the next.
+SUMMARY_NOTE_RE = re.compile(r"\A\n*> ⏭️ Already reviewed at [^\n]*\n")
+
+
+def strip_summary_marker(body: str) -> str:
+    """A summary comment's body without its state marker and fingerprint markers."""
+    return _FP_RE.sub("", _SUMMARY_RE.sub("", body, count=1))
+
+
+def extract_fingerprints(body: str) -> set[str]:
+    return set(_FP_RE.findall(body))
+
+
+def render_run_marker(run_id: str) -> str:
+    return RUN_MARKER.format(run_id=re.sub(r"[^A-Za-z0-9_.-]", "-", run_id))
+
+
+def extract_run_id(body: str) -> str | None:
+    match = _RUN_RE.search(body)
+    return match.group(1) if match else None
+
+
+__all__ = [
+    "FINGERPRINT_MARKER",
+    "RUN_MARKER",
+    "SUMMARY_MARKER",
+    "SUMMARY_NOTE_RE",
+    "SUMMARY_PREFIX",
+    "SummaryState",
+    "extract_fingerprints",
+    "extract_run_id",
+    "is_summary",
+    "parse_summary_state",
+    "render_run_marker",
+    "render_summary_marker",
+    "strip_summary_marker",
+]
