@@ -206,8 +206,8 @@ def config_show_cmd(ctx: click.Context, /, **opts: Any) -> None:
 @click.pass_context
 def github(ctx: click.Context, /, **opts: Any) -> None:
     """Review a pull request inside GitHub Actions: one review, one summary comment."""
-    from .action import run_action
     from .github.retry import RetryPolicy
+    from .github.run import run_action
 
     # main(obj=RetryPolicy(...)) injects GitHub's retry and write pacing (tests: no sleeping).
     policy = ctx.obj if isinstance(ctx.obj, RetryPolicy) else None

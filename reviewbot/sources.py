@@ -1,7 +1,7 @@
 """Edge: where a diff comes from. Input: a file path, standard input, or a git range.
 Output: the raw diff bytes, never decoded here (diff.parse_diff owns decoding). Every
 failure is a one-line UsageError/DiffError with a hint; no OSError or CalledProcessError
-escapes. The GitHub pull-request source lives in ghapi.py."""
+escapes. The GitHub pull-request source lives in github/api.py."""
 
 from __future__ import annotations
 

@@ -15,27 +15,22 @@ import pytest
 import yaml
 from fakes.github_server import FakeGitHub, Response
 
-from reviewbot.action import (
-    STEP_SUMMARY_LIMIT,
-    Event,
-    PullTarget,
-    Skip,
-    append_step_summary,
-    command,
-    compose_summary,
-    fetch_prompts,
-    format_outputs,
-    pull_target,
-    read_context,
-    read_event,
-    run_action,
-    write_outputs,
-)
 from reviewbot.cli import main
 from reviewbot.errors import ConfigError, UsageError
 from reviewbot.github.api import GitHubPR
+from reviewbot.github.base_commit import fetch_prompts
+from reviewbot.github.events import Event, PullTarget, Skip, pull_target, read_context, read_event
+from reviewbot.github.outputs import (
+    STEP_SUMMARY_LIMIT,
+    append_step_summary,
+    command,
+    format_outputs,
+    write_outputs,
+)
 from reviewbot.github.retry import RetryPolicy
 from reviewbot.github.review import MAX_BODY
+from reviewbot.github.run import run_action
+from reviewbot.github.summary import compose_summary
 
 BASE, HEAD = "b" * 40, "c" * 40
 
@@ -318,7 +313,7 @@ def test_a_moved_head_is_left_to_the_newer_run(actions_env: Path, monkeypatch: p
 
 @pytest.mark.parametrize("value", ["/etc/prompts", "../outside", "a/../../b"])
 def test_prompts_dir_outside_the_repository_is_a_config_error(value: str) -> None:
-    from reviewbot.action import _repo_path
+    from reviewbot.github.base_commit import repo_path as _repo_path
 
     with pytest.raises(ConfigError, match="must be a path inside the repository"):
         _repo_path(value, "prompts_dir")

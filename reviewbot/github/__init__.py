@@ -1,2 +1,4 @@
-"""The GitHub edge. Pure modules build what is posted (review.py, markers.py, annotations.py,
-retry.py, graphql.py, errors.py, records.py); client.py and api.py talk to the GitHub API."""
+"""The GitHub edge: `reviewbot github`, the run inside GitHub Actions (entry point:
+`run.run_action`). Pure: markers, review, summary, annotations, records, errors, retry,
+graphql. I/O: events and outputs (the Actions environment and files), client and api (the
+GitHub API), base_commit (config and prompts of the base commit), publish and run (the run)."""
