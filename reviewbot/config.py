@@ -767,19 +767,6 @@ def override(config: Config, changes: Mapping[str, object] | None = None, /, **m
     return _validate(data, "overrides")
 
 
-def parse_assignment(text: str) -> tuple[str, object]:
-    """'budget.max_usd=0.5' -> ("budget.max_usd", 0.5): the value is read as YAML, so
-    lists ([a, b]), numbers and booleans arrive typed (for `--set` and action inputs)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override {_show(text)}: expected KEY=VALUE", "e.g. --set review.fail_on=high")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return key.strip(), value
-
-
 # --- showing the effective config -----------------------------------------------------------
 
 _SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password|session", re.IGNORECASE)

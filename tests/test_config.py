@@ -25,7 +25,6 @@ from reviewbot.config import (
     config_to_yaml,
     load_config,
     override,
-    parse_assignment,
     resolve_models,
 )
 from reviewbot.errors import EXIT_USAGE, ConfigError
@@ -298,25 +297,6 @@ def test_bad_override_is_a_config_error(changes: dict[str, object], message: str
         override(Config(), changes)
     _assert_one_line(caught.value)
     assert caught.value.message.startswith(message)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("budget.max_usd=0.5", ("budget.max_usd", 0.5)),
-        ("models.cheap=[a/b, c/d]", ("models.cheap", ["a/b", "c/d"])),
-        ("review.fail_on=none", ("review.fail_on", "none")),
-        ("review.incremental=false", ("review.incremental", False)),
-        ("prompts_dir=", ("prompts_dir", "")),
-    ],
-)
-def test_parse_assignment_types_the_value(text: str, expected: tuple[str, object]) -> None:
-    assert parse_assignment(text) == expected
-
-
-def test_parse_assignment_needs_an_equals_sign() -> None:
-    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
-        parse_assignment("review.fail_on")
 
 
 # --- schema and `config show` ----------------------------------------------------------------
