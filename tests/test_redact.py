@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewbot import redact as redact_module
 from reviewbot.redact import (
     KINDS,
     PLACEHOLDER_PATTERN,
@@ -21,6 +20,7 @@ from reviewbot.redact import (
     redact,
     shannon_entropy,
 )
+from reviewbot.redact import rules as redact_module
 
 RANDOM40 = "Zq8" + "wJalrXUtnFEMIK7MDENGbPxRfiCYzKq4" + "Lm2s1"  # 40 chars, mixed
 AWS_ID = "AKIA" + "IOSFODNN7Q4ZX2WB"
