@@ -41,7 +41,7 @@ def _model_string(value: str) -> str:
 
 
 def _regex(value: str) -> str:
-    # Compiled here so a typo fails at load time with its index, not mid-review in risk.py.
+    # Compiled here so a typo fails at load time with its index, not mid-review in risk/score.py.
     try:
         re.compile(value)
     except (re.error, OverflowError, RecursionError) as exc:
