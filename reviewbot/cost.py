@@ -253,6 +253,6 @@ _OUTPUT_FLOOR = 256
 
 
 def estimate_output_tokens(input_tokens: int, max_output_tokens: int) -> int:
-    """Estimated reply size for a dry run: 15% of the input, at least 150, at most the cap."""
+    """Estimated reply size for a dry run: 15% of the input, at least 256, at most the cap."""
     estimate = max(_OUTPUT_FLOOR, round(input_tokens * _OUTPUT_RATIO))
     return max(0, min(estimate, max_output_tokens))
