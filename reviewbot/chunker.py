@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .diff import FileDiff, Hunk
 from .instructions import PathRule
@@ -339,6 +339,26 @@ def build_chunks(
     return pack(prepare(files, redactor), tiers, groups, risks, budgets)
 
 
+def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk, Chunk] | None:
+    """Halve a chunk at the hunk boundary nearest its middle (the reviewer's answer to a
+    context window exceeded with no larger model allowed). None when it holds one hunk."""
+    lines = chunk.text.splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("@@")]
+    if len(starts) < 2:
+        return None
+    middle = min(starts[1:], key=lambda i: abs(i - len(lines) / 2))
+    header = ""
+    for ln in reversed(lines[:middle]):
+        if ln.startswith("### "):
+            header = ln
+            break
+    first, second = "".join(lines[:middle]), header + "".join(lines[middle:])
+    return (
+        replace(chunk, id=f"{chunk.id}a", text=first, tokens=count_tokens(first)),
+        replace(chunk, id=f"{chunk.id}b", text=second, tokens=count_tokens(second)),
+    )
+
+
 __all__ = [
     "TIER_ORDER",
     "Chunk",
@@ -351,4 +371,5 @@ __all__ = [
     "prepare",
     "render_file_header",
     "render_hunk",
+    "split_chunk",
 ]

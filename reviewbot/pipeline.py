@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from . import context
 from .anchor import anchor_findings
 from .budget import BudgetDecision, BudgetGuard, plan_budget
+from .calling import ReviewSettings, ReviewTools, Target
 from .chunker import Chunk, begin_prepare, pack
 from .config import Config, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
@@ -17,16 +18,19 @@ from .diff import Diff, FileDiff
 from .findings import Finding, parse_reply
 from .ignore import SkippedFile, select_files
 from .instructions import NO_RULES, RuleSet, build_rules
+from .llm import LLMClient
+from .outcome import CallRecord, ReviewOutcome
 from .prompts import PromptSet
-from .providers import LOCAL_PROVIDERS, provider_of
+from .providers import LOCAL_PROVIDERS, is_local, provider_of
 from .redact import Redactor
 from .report import Report, build_report
-from .reviewer import CallRecord, Reviewer, ReviewOutcome, ReviewSettings, Target
+from .reviewer import Reviewer
 from .risk import FileRisk, assess
 from .router import (
     Route,
     chunk_token_budget,
     compliance_group,
+    model_window,
     route_chunks,
     summary_models,
     tier_models,
@@ -188,7 +192,7 @@ def dry_run(plan: Plan, pricer: Pricer) -> Report:
 
 def run_review(
     plan: Plan,
-    client: object,
+    client: LLMClient,
     pricer: Pricer,
     targets: Callable[[str], Target],
     *,
@@ -211,17 +215,17 @@ def run_review(
     def anchor(findings: Sequence[Finding], chunk: Chunk) -> list[Finding]:
         return anchor_findings(findings, plan.diff, chunk.files)
 
-    reviewer = Reviewer(
-        client, prompts, targets=targets, price=pricer.cost,
-        supports_schema=sends_reply_schema, context_window=pricer.context_window,
-        count_tokens=count_tokens, parse=parse_reply, anchor=anchor, guard=guard,
-        settings=ReviewSettings(
-            concurrency=config.review.concurrency,
-            max_output_tokens=config.review.max_output_tokens,
-            include_prompts=config.audit.include_prompts,
-        ),
+    tools = ReviewTools(
+        targets=targets, price=pricer.cost, supports_schema=lambda model: sends_reply_schema(model, targets(model).api_base),
+        context_window=lambda model: model_window(config, model, pricer.context_window), count_tokens=count_tokens, parse=parse_reply, anchor=anchor,
         reasons={p: r.reasons for p, r in plan.risks.items()}, progress=progress, on_call=on_call,
     )
+    settings = ReviewSettings(
+        concurrency=config.review.concurrency,
+        max_output_tokens=config.review.max_output_tokens,
+        include_prompts=config.audit.include_prompts,
+    )
+    reviewer = Reviewer(client, prompts, guard, tools, settings)
     outcome = reviewer.review(plan.routes, pr_title=pr_title, pr_body=pr_body, skip=plan.skip)
     outcome = _with_overview(reviewer, outcome, plan, chunks)
     frontier = _first(tier_models(config, "frontier"))
@@ -255,26 +259,25 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
                     for m in models)]
     reviewed = [r for r in outcome.results if r.status == "reviewed"]
     if not reviewed:  # nothing reviewed: no overview is asked for, none could be true
-        return replace(outcome, calls=tuple(reviewer.shared.calls),
-                       failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
+        return reviewer.recorded(outcome)
     if len(outcome.results) == 1 and len(reviewed) == 1 and reviewed[0].summary:
         # One chunk is the whole PR: its summary is the overview, without another round trip.
         overview: str | None = reviewed[0].summary
     else:
         overview = reviewer.overview(models, summaries, counts, files) if summaries else None
-    return replace(outcome, overview=overview, calls=tuple(reviewer.shared.calls),
-                   failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
+    return reviewer.recorded(replace(outcome, overview=overview))
 
 
 
-def sends_reply_schema(model: str) -> bool:
+def sends_reply_schema(model: str, api_base: str | None = None) -> bool:
     """Whether review requests to `model` carry the reply's JSON Schema (`response_format`
-    json_schema) or ask for JSON mode and rely on the shape the system prompt shows. Local
-    servers (Ollama, vLLM, LM Studio, llamafile) turn a schema into constrained decoding, and
-    their tokens cost nothing. Hosted APIs bill the schema as ~200 prompt tokens on every
-    request (OpenAI takes a non-strict schema as a hint only; strict mode would forbid the
-    optional fields), so they get JSON mode: the reply is validated, and repaired once, here."""
-    return provider_of(model) in LOCAL_PROVIDERS
+    json_schema, then llama.cpp's form) or ask for JSON mode and rely on the shape the system
+    prompt shows. Local servers (Ollama, vLLM, LM Studio, llama.cpp, llamafile — by provider or
+    by an api_base on this machine or the private network) turn a schema into constrained
+    decoding, and their tokens cost nothing. Hosted APIs bill the schema as ~200 prompt tokens
+    on every request (OpenAI takes a non-strict schema as a hint only; strict mode would forbid
+    the optional fields), so they get JSON mode: the reply is validated, and repaired once, here."""
+    return provider_of(model) in LOCAL_PROVIDERS or is_local(model, api_base)
 
 
 def _prompt_overhead(prompts: PromptSet) -> int:

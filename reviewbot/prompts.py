@@ -80,15 +80,18 @@ REPLY_SCHEMA: dict[str, Any] = {
 }
 
 
-def response_format(mode: Literal["json_schema", "json_object", "none"]) -> dict[str, Any] | None:
-    """OpenAI-style response_format for a mode (the reviewer steps down the list when a
-    server rejects one). `strict` is off: strict mode forbids optional properties."""
+def response_format(mode: Literal["json_schema", "json_object_schema", "json_object", "none"]) -> dict[str, Any] | None:
+    """The response_format for a mode (the reviewer steps down the list when a server
+    rejects one): OpenAI's json_schema (vLLM, Ollama, LM Studio), llama.cpp's json_object with
+    the schema inside, plain JSON mode. `strict` is off: strict mode forbids optional properties."""
     if mode == "json_schema":
         schema = copy.deepcopy(REPLY_SCHEMA)
         return {
             "type": "json_schema",
             "json_schema": {"name": "review", "schema": schema, "strict": False},
         }
+    if mode == "json_object_schema":
+        return {"type": "json_object", "schema": copy.deepcopy(REPLY_SCHEMA)}
     if mode == "json_object":
         return {"type": "json_object"}
     return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .cost import CostSummary
 from .findings import SEVERITIES, Finding, filter_min_severity
-from .reviewer import CallRecord, ChunkResult, Failover, ReviewOutcome
+from .outcome import CallRecord, ChunkResult, Failover, ReviewOutcome
 from .vocab import severity_rank
 
 if TYPE_CHECKING:

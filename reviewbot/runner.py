@@ -15,15 +15,17 @@ from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE
 
 if TYPE_CHECKING:
     from .config import Config
+    from .llm import LLMClient
     from .report import Report
 
 
-def load_effective_config(opts: dict[str, Any], *, text: str | None = None,
-                          origins: dict[str, str] | None = None) -> tuple[Config, list[str]]:
+def load_effective_config(opts: dict[str, Any], *, text: str | None = None, origins: dict[str, str] | None = None,
+                          env: Mapping[str, str] | None = None) -> tuple[Config, list[str]]:
     """The config file (or `text`), CLI overrides, then default models for the keys present.
     With `origins`, fills it with where each non-default value came from: key path -> the
     config file, the option or `REVIEWBOT_*` variable (`opts["_sources"]` names them), or the
-    environment for default models."""
+    environment for default models. `env`: the environment to read keys from (default: the
+    process's)."""
     from .config import find_config_file, load_config, override, resolve_models
 
     # With `text`, the path only names the text in errors (e.g. ".reviewbot.yml at base 1a2b3c4").
@@ -53,11 +55,12 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None,
     from .config import check_key_sources, check_transport
     from .ownkeys import SCRUB
 
-    check_key_sources(cfg, os.environ)
-    insecure = check_transport(cfg, os.environ, _resolves_to_loopback)
+    env = os.environ if env is None else env
+    check_key_sources(cfg, env)
+    insecure = check_transport(cfg, env, _resolves_to_loopback)
     # Every variable the config names as a key is the run's own secret from here on.
-    SCRUB.add_env(os.environ, [e.api_key_env for e in cfg.endpoints.values() if e.api_key_env])
-    resolved, notes = resolve_models(cfg, os.environ)
+    SCRUB.add_env(env, [e.api_key_env for e in cfg.endpoints.values() if e.api_key_env])
+    resolved, notes = resolve_models(cfg, env)
     if origins is not None:
         origins.update({key: sources.get(flag, "--" + flag.replace("_", "-")) for key, flag in flags.items()})
         for tier in ("cheap", "frontier"):
@@ -98,7 +101,11 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
             pr_title: str | None = None, pr_body: str | None = None,
             run_id: str | None = None, instruction_file: tuple[str, str] | None = None,
             file_texts: Mapping[str, str] | None = None,
-            on_plan: Callable[[PlanSummary], None] | None = None) -> Report:
+            on_plan: Callable[[PlanSummary], None] | None = None,
+            env: Mapping[str, str] | None = None, client: LLMClient | None = None) -> Report:
+    """Plan the review of `diff` and run it (or only price it, `dry_run`). `env` holds the keys
+    (default: the process's environment); `client` sends the model requests (default:
+    litellm, with the run's own keys scrubbed from what goes and comes)."""
     from .cost import Pricer
     from .pipeline import dry_run as make_dry_run
     from .pipeline import plan_review, run_review
@@ -108,14 +115,16 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
                        file_texts=file_texts)
     if dry_run or not plan.routes:  # nothing to send (an empty diff, all ignored): no key needed
         return make_dry_run(plan, pricer) if dry_run else run_review(plan, _NoClient(), pricer, _no_target)
-    targets = make_targets(cfg, plan)
+    targets = make_targets(cfg, plan, env)
     if on_plan is not None:  # before the first model call (and the seconds of the litellm import)
         on_plan(summarize_plan(plan, pricer))
-    from .llm import LiteLLMClient
-    from .ownkeys import ScrubbingClient
+    if client is None:
+        from .llm import LiteLLMClient
+        from .ownkeys import ScrubbingClient
 
+        client = ScrubbingClient(LiteLLMClient())
     if not audit_log:
-        return run_review(plan, ScrubbingClient(LiteLLMClient()), pricer, targets, pr_title=pr_title, pr_body=pr_body,
+        return run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
                           progress=progress)
     from .audit import AuditLog
 
@@ -123,7 +132,7 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     # is appended as soon as the call is final, so an interrupted run keeps what it paid for.
     log = AuditLog(audit_log, run_id or uuid.uuid4().hex[:12])
     try:
-        report = run_review(plan, ScrubbingClient(LiteLLMClient()), pricer, targets, pr_title=pr_title, pr_body=pr_body,
+        report = run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
                             progress=progress, on_call=log.write)
     except BaseException:
         log.close()  # interrupted or failed: the lines of the finished calls are in the file
@@ -169,9 +178,9 @@ def _no_target(model: str) -> Any:
 
 def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -> Any:
     """Resolve every model a request may go to, failing early (exit 2) on a missing key."""
+    from .calling import Target
     from .errors import MissingKeyError
     from .llm import endpoint_host, missing_keys, resolve_connection
-    from .reviewer import Target
     from .router import summary_models
 
     models = list(dict.fromkeys([m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models]

@@ -15,3 +15,13 @@ def squash(text: str, limit: int | None = None) -> str:
 def plural(n: int, word: str) -> str:
     """"1 finding", "2 findings", "1,200 files"."""
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def printable(text: str) -> str:
+    """Text with lone surrogates (from JSON escapes such as \\udcff in a model's reply)
+    replaced: they cannot be encoded as UTF-8, so printing or posting them would fail."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from reviewbot import __version__
 from reviewbot.cost import CostRow, CostSummary
 from reviewbot.findings import Finding
+from reviewbot.outcome import CallRecord, Failover
 from reviewbot.render import render_json, render_markdown, render_sarif, render_text
 from reviewbot.render.safe import ZWJ, unsafe_nodes
 from reviewbot.report import ChunkEntry, FileEntry, Report
-from reviewbot.reviewer import CallRecord, Failover
 
 
 def _finding(**kw: object) -> Finding:
