@@ -40,8 +40,7 @@ class Prompts:
 
 
 def chunk(cid: str, text: str = "### app.py\n@@\n1+x = 1\n") -> Chunk:
-    return Chunk(id=cid, tier="cheap", group="", files=("app.py",), text=text,  # type: ignore[arg-type]
-                 tokens=10, risk=0)
+    return Chunk(id=cid, tier="cheap", group="", files=("app.py",), text=text, tokens=10, risk=0)
 
 
 def count_tokens(text: str) -> int:

@@ -68,8 +68,13 @@ def ok_body() -> bytes:
 
 
 def test_a_redirect_is_not_followed_and_the_code_goes_nowhere_else(servers: list[Raw]) -> None:
-    elsewhere = Raw(lambda h: (h.send_response(200), h.send_header("content-length", str(len(ok_body()))),
-                               h.end_headers(), h.wfile.write(ok_body())))
+    def answer(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("content-length", str(len(ok_body())))
+        h.end_headers()
+        h.wfile.write(ok_body())
+
+    elsewhere = Raw(answer)
     servers.append(elsewhere)
 
     def redirect(h: BaseHTTPRequestHandler) -> None:
