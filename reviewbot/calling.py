@@ -166,7 +166,10 @@ class ModelCaller:
             self.guard.settle(reservation, 0.0, 0)
             self.ledger.failed(model, exc.kind)
             message = self._describe(exc, target)
-            self._record(model, tier, chunk_id, files, messages, None, "error", message, target, started)
+            # An error the server answered costs nothing (at a known price: $0); a timeout or a
+            # dropped connection may have been generating, so its cost stays unknown.
+            usd = self.tools.price(model, 0, 0, 0) if exc.status else None
+            self._record(model, tier, chunk_id, files, messages, None, "error", message, target, started, usd)
             raise CallFailed(exc.kind, message, exc.retry_after) from exc
         if response.usage_reported:
             self._learn(messages, response.input_tokens)
@@ -219,7 +222,7 @@ class ModelCaller:
             input_tokens=response.input_tokens if response else 0,
             output_tokens=response.output_tokens if response else 0,
             cached_tokens=response.cached_tokens if response else None,
-            usd=usd if response else (0.0 if outcome == "skipped-budget" else None),
+            usd=usd,
             latency_ms=response.latency_ms if response else 0,
             outcome=outcome, error=error, endpoint_host=target.host,
             template_hash=self.template_hash, started_at=started or _now(),

@@ -5,7 +5,6 @@ Also the pure connection rules: which api_base, key variable, headers and timeou
 
 from __future__ import annotations
 
-import email.utils
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from .errors import MissingKeyError
 from .providers import LOCAL_PROVIDERS, is_local, key_env_for, provider_of
+from .textutil import retry_after_seconds
 
 if TYPE_CHECKING:
     from .config import EndpointConfig
@@ -365,17 +365,7 @@ def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
         except ValueError:
             pass
     value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return None if value is None else retry_after_seconds(value, time.time())
 
 
 # -- connection resolution (pure) --------------------------------------------------------------

@@ -298,3 +298,14 @@ def test_cassette_replay_through_litellm() -> None:
     assert response.finish_reason == "stop"
     expected = Pricer().cost("openai/gpt-4.1-mini", 1200, 80, 1024)
     assert response.cost_usd == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("7", 7.0), ("1.5", 1.5), ("-3", 0.0), ("nan", None), ("soon", None),
+    ("Wed, 21 Oct 2015 07:28:01 GMT", 1.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+])
+def test_retry_after_reads_seconds_and_http_dates_rounding_a_date_up(value: str, expected: float | None) -> None:
+    from reviewbot.textutil import retry_after_seconds
+
+    now = 1445412480.5  # 2015-10-21 07:28:00.5 GMT
+    assert retry_after_seconds(value, now) == expected

@@ -384,3 +384,13 @@ def test_a_window_without_room_for_a_reply_fails_over_to_a_larger_model() -> Non
     outcome = make(client, windows={"small": 200, "big": 4000}).review([Route(chunk("c001"), ("small", "big"))])
     assert client.models_called() == ["big"] and outcome.results[0].status == "reviewed"
     assert "context window" in outcome.failovers[0].reason
+
+
+def test_an_answered_error_costs_nothing_and_a_timeout_stays_unknown() -> None:
+    # The server answered 500: nothing was generated. A timeout may have been generating
+    # (its tokens spent): its cost is not known, never reported as $0.
+    client = FakeLLM({"m1": [LLMError("server", "boom", status=500)],
+                      "m2": [LLMError("timeout", "no answer in 5 s")], "m3": [reply([])]})
+    outcome = make(client, attempts_per_model=1,
+                   tools={"price": lambda m, i, o, c: (i + o) / 1_000_000}).review([Route(chunk("c001"), ("m1", "m2", "m3"))])
+    assert [(c.model, c.usd) for c in outcome.calls][:2] == [("m1", 0.0), ("m2", None)]
