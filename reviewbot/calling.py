@@ -49,6 +49,7 @@ class Target:
     timeout: float
     host: str  # endpoint host for the audit log, never a key
     key_env: str | None  # the variable to fix when authentication fails
+    send_labels: bool = False  # a gateway: each request carries the run's spend labels
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class ReviewTools:
     `anchor(findings, chunk)` places parsed findings on the diff; `reasons` are the routing
     reasons per file; `progress(done, total, spent_usd)` runs after each chunk; `on_call(record)`
     gets every CallRecord once, as soon as it is final, in the order of `ReviewOutcome.calls`;
-    `sleep` waits between retries."""
+    `sleep` waits between retries; `labels` (repository, pr, run_id) go, with the tier and the
+    chunk id, on every request to a target that takes spend labels (a gateway)."""
 
     targets: Callable[[str], Target]
     price: Callable[[str, int, int, int], float | None]
@@ -103,6 +105,7 @@ class ReviewTools:
     progress: Callable[[int, int, float], None] | None = None
     on_call: Callable[[CallRecord], None] | None = None
     sleep: Callable[[float], None] = time.sleep
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class ModelCaller:
             model=model, messages=messages, max_tokens=max_out, timeout=target.timeout,
             response_format=self.tools.response_format(mode), api_base=target.api_base,
             api_key=target.api_key, headers=dict(target.headers),
+            labels={**self.tools.labels, "tier": tier, "chunk_id": chunk_id} if target.send_labels else None,
         )
         started = _now()
         try:

@@ -46,6 +46,9 @@ class LLMRequest:
     api_base: str | None = None
     api_key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Spend labels for a gateway (repository, pr, run_id, tier, chunk_id): sent in the body as
+    # LiteLLM proxy's `metadata` (with `tags` "key:value") only when set, i.e. to gateways.
+    labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,11 @@ def _completion_kwargs(request: LLMRequest) -> dict[str, Any]:
         kwargs["extra_headers"] = dict(request.headers)
     if request.response_format is not None:
         kwargs["response_format"] = request.response_format
+    if request.labels:
+        # litellm keeps its own `metadata` argument for its callbacks; what goes in extra_body
+        # reaches the server's JSON body, where LiteLLM proxy reads metadata.tags for spend.
+        labels = dict(request.labels)
+        kwargs["extra_body"] = {"metadata": {**labels, "tags": [f"{k}:{v}" for k, v in labels.items()]}}
     return kwargs
 
 

@@ -200,6 +200,7 @@ def run_review(
     pr_body: str | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     on_call: Callable[[CallRecord], None] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Report:
     """Send the plan to the models and build the report. `on_call` gets every model call's
     record as soon as it is final (the audit log)."""
@@ -219,6 +220,7 @@ def run_review(
         targets=targets, price=pricer.cost, supports_schema=lambda model: sends_reply_schema(model, targets(model).api_base),
         context_window=lambda model: model_window(config, model, pricer.context_window), count_tokens=count_tokens, parse=parse_reply, anchor=anchor,
         reasons={p: r.reasons for p, r in plan.risks.items()}, progress=progress, on_call=on_call,
+        labels=dict(labels or {}),
     )
     settings = ReviewSettings(
         concurrency=config.review.concurrency,

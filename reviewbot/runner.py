@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE
 
 if TYPE_CHECKING:
+    from .calling import Target
     from .config import Config
     from .llm import LLMClient
     from .report import Report
@@ -102,10 +103,12 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
             run_id: str | None = None, instruction_file: tuple[str, str] | None = None,
             file_texts: Mapping[str, str] | None = None,
             on_plan: Callable[[PlanSummary], None] | None = None,
-            env: Mapping[str, str] | None = None, client: LLMClient | None = None) -> Report:
+            env: Mapping[str, str] | None = None, client: LLMClient | None = None,
+            labels: Mapping[str, str] | None = None) -> Report:
     """Plan the review of `diff` and run it (or only price it, `dry_run`). `env` holds the keys
     (default: the process's environment); `client` sends the model requests (default:
-    litellm, with the run's own keys scrubbed from what goes and comes)."""
+    litellm, with the run's own keys scrubbed from what goes and comes); `labels` (e.g.
+    repository, pr) go with the run id to gateways that take spend labels."""
     from .cost import Pricer
     from .pipeline import dry_run as make_dry_run
     from .pipeline import plan_review, run_review
@@ -123,17 +126,19 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
         from .ownkeys import ScrubbingClient
 
         client = ScrubbingClient(LiteLLMClient())
+    run_id = run_id or uuid.uuid4().hex[:12]
+    labels = {**(labels or {}), "run_id": run_id}
     if not audit_log:
         return run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                          progress=progress)
+                          progress=progress, labels=labels)
     from .audit import AuditLog
 
     # Opened before any model is called (an unwritable path costs nothing); each call's line
     # is appended as soon as the call is final, so an interrupted run keeps what it paid for.
-    log = AuditLog(audit_log, run_id or uuid.uuid4().hex[:12])
+    log = AuditLog(audit_log, run_id)
     try:
         report = run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                            progress=progress, on_call=log.write)
+                            progress=progress, on_call=log.write, labels=labels)
     except BaseException:
         log.close()  # interrupted or failed: the lines of the finished calls are in the file
         raise
@@ -176,11 +181,10 @@ def _no_target(model: str) -> Any:
     raise AssertionError(f"no model call was planned ({model})")
 
 
-def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -> Any:
+def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -> Callable[[str], Target]:
     """Resolve every model a request may go to, failing early (exit 2) on a missing key."""
-    from .calling import Target
     from .errors import MissingKeyError
-    from .llm import endpoint_host, missing_keys, resolve_connection
+    from .llm import missing_keys
     from .router import summary_models
 
     models = list(dict.fromkeys([m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models]
@@ -193,19 +197,25 @@ def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -
                               hint="or run with --dry-run to see the plan and its estimated cost without calling a model")
     resolved = {}
     for model in models:
-        conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
-        resolved[model] = Target(model=model, api_base=conn.api_base, api_key=conn.api_key,
-                                 headers=dict(conn.headers), timeout=conn.timeout,
-                                 host=endpoint_host(conn.api_base, model), key_env=conn.key_env)
+        resolved[model] = _target(cfg, model, env)
 
     def target(model: str) -> Target:
         if model not in resolved:
-            conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
-            resolved[model] = Target(model, conn.api_base, conn.api_key, dict(conn.headers), conn.timeout,
-                                     endpoint_host(conn.api_base, model), conn.key_env)
+            resolved[model] = _target(cfg, model, env)
         return resolved[model]
 
     return target
+
+
+def _target(cfg: Config, model: str, env: Mapping[str, str]) -> Target:
+    from .calling import Target
+    from .llm import endpoint_host, resolve_connection
+    from .providers import provider_of
+
+    conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
+    return Target(model=model, api_base=conn.api_base, api_key=conn.api_key, headers=dict(conn.headers),
+                  timeout=conn.timeout, host=endpoint_host(conn.api_base, model), key_env=conn.key_env,
+                  send_labels=provider_of(model) == "litellm_proxy")
 
 
 def exit_code(report: Report, cfg: Config) -> int:

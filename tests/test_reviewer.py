@@ -394,3 +394,14 @@ def test_an_answered_error_costs_nothing_and_a_timeout_stays_unknown() -> None:
     outcome = make(client, attempts_per_model=1,
                    tools={"price": lambda m, i, o, c: (i + o) / 1_000_000}).review([Route(chunk("c001"), ("m1", "m2", "m3"))])
     assert [(c.model, c.usd) for c in outcome.calls][:2] == [("m1", 0.0), ("m2", None)]
+
+
+def test_a_gateway_target_gets_the_run_labels_with_tier_and_chunk_and_others_none() -> None:
+    def target(model: str) -> Target:
+        return Target(model, "http://127.0.0.1:9/v1", None, {}, 5.0, "127.0.0.1", None, send_labels=model == "gw")
+
+    client = FakeLLM({"gw": [reply([])], "direct": [reply([])]})
+    reviewer = make(client, concurrency=1, tools={"targets": target, "labels": {"repository": "acme/shop", "pr": "7"}})
+    reviewer.review([Route(chunk("c001", tier="frontier"), ("gw",)), Route(chunk("c002"), ("direct",))])
+    assert [r.labels for r in client.requests] == [
+        {"repository": "acme/shop", "pr": "7", "tier": "frontier", "chunk_id": "c001"}, None]
