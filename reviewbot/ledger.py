@@ -138,6 +138,11 @@ class Ledger:
             self._ratio = max(self._ratio, ratio)
 
     # -- progress --------------------------------------------------------------------------
+    def restart_count(self) -> None:
+        """A new batch of chunks (a second look, a shadow review): progress counts from 0."""
+        with self.lock:
+            self._done = 0
+
     def tick(self) -> int:
         """One more chunk done; returns how many are."""
         with self.lock:

@@ -108,15 +108,37 @@ def _litellm() -> ModuleType:
         return _LITELLM
 
 
+# Providers litellm calls with its own httpx handler rather than the OpenAI SDK: they are
+# handed one whose client has our transport (no redirects, capped replies, one deadline).
+# OpenAI-compatible providers get it through litellm.client_session (above).
+_NATIVE_HTTP_PROVIDERS = frozenset({"anthropic", "gemini", "ollama", "ollama_chat"})
+_NATIVE: Any = None
+
+
+def _native_handler() -> Any:
+    global _NATIVE
+    with _IMPORT_LOCK:
+        if _NATIVE is None:
+            from litellm.llms.custom_httpx.http_handler import HTTPHandler
+
+            from .transport import guarded_client
+
+            _NATIVE = HTTPHandler(client=guarded_client(), follow_redirects=False)
+        return _NATIVE
+
+
 class LiteLLMClient:
     """LLMClient over litellm.completion. Per-call settings only: several providers and
     endpoints are used in one run, so module globals (api_base, api_key, retries) stay untouched."""
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         litellm = _litellm()
+        kwargs = _completion_kwargs(request)
+        if provider_of(request.model) in _NATIVE_HTTP_PROVIDERS:
+            kwargs["client"] = _native_handler()
         started = time.monotonic()
         try:
-            response = litellm.completion(**_completion_kwargs(request))
+            response = litellm.completion(**kwargs)
         except Exception as exc:  # any failure inside litellm or the SDK becomes an LLMError
             raise _scrub(classify(exc), request.api_key) from exc
         latency_ms = round((time.monotonic() - started) * 1000)
@@ -222,6 +244,11 @@ def classify(exc: BaseException) -> LLMError:
         status = None  # litellm reports transport failures with a made-up 500 or 408
     if kind == "connection":
         message = _with_root_cause(exc, message)
+    # litellm's native handlers wrap a 3xx as a "connection error" with a made-up 500.
+    moved = next((s for e in _chain(exc) if isinstance(s := getattr(e, "status_code", None), int)
+                  and 300 <= s < 400), None)
+    if moved is not None:
+        kind, status = "redirect", moved
     too_large = next((e for e in _chain(exc) if type(e).__name__ == "ReplyTooLarge"), None)
     if too_large is not None:
         kind, message = "connection", str(too_large)

@@ -54,6 +54,19 @@ class ChunkResult:
     findings: tuple[Finding, ...] = ()
     summary: str | None = None  # the model's short description of what the chunk changes
     error: str | None = None  # why it failed or was skipped
+    second_look: str | None = None  # the reply asked for a frontier review (review.cascade), why
+
+
+@dataclass(frozen=True)
+class SecondLook:
+    """A cheap chunk whose reply asked for a frontier review (review.cascade), and what came of it."""
+
+    chunk_id: str
+    reason: str  # the cheap model's words
+    status: str  # reviewed, partial, failed, skipped, or "not sent"
+    model: str | None = None  # the frontier model that gave it
+    added: int = 0  # findings it added to the chunk's
+    note: str | None = None  # why it was not sent or failed
 
 
 @dataclass(frozen=True)
@@ -63,3 +76,4 @@ class ReviewOutcome:
     failovers: tuple[Failover, ...] = field(default_factory=tuple)
     overview: str | None = None
     notices: tuple[str, ...] = ()  # loud, user-facing problems (e.g. a key that was rejected)
+    second_looks: tuple[SecondLook, ...] = ()

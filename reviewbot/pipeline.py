@@ -11,6 +11,7 @@ from . import context
 from .anchor import anchor_findings
 from .budget import BudgetDecision, BudgetGuard, plan_budget
 from .calling import ReviewSettings, ReviewTools, Target
+from .cascade import second_looks
 from .chunker import Chunk, begin_prepare, pack
 from .config import Config, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
@@ -35,6 +36,7 @@ from .router import (
     summary_models,
     tier_models,
 )
+from .shadow import compare, run_shadow, shadow_routes
 from .tokens import count_tokens
 
 TIERS: tuple[Tier, ...] = ("frontier", "cheap")
@@ -74,7 +76,7 @@ def plan_review(
     `instruction_file`: (name, text) of the repository's rules file, read at the edge;
     `file_texts`: head versions of the reviewed files, for `review.context` (read at the edge)."""
     rules = _rules(config, instruction_file)
-    prompts = prompts or PromptSet.load(config.prompts_dir, rules.general)
+    prompts = prompts or PromptSet.load(config.prompts_dir, rules.general, config.review.cascade)
     reviewable, skipped = select_files(diff, config.ignore)
     redactor = Redactor() if config.redact_secrets else None
     # Rendered and redacted first: their tokens are counted on a worker thread meanwhile.
@@ -206,7 +208,7 @@ def run_review(
     record as soon as it is final (the audit log)."""
     config = plan.config
     guard = BudgetGuard(config.budget.max_usd, config.budget.max_input_tokens)
-    prompts = plan.prompts or PromptSet.load(config.prompts_dir, plan.rules.general)
+    prompts = plan.prompts or PromptSet.load(config.prompts_dir, plan.rules.general, config.review.cascade)
     redactor = Redactor() if config.redact_secrets else None
     if redactor is not None:
         pr_title = redactor.redact(pr_title)[0] if pr_title else pr_title
@@ -229,14 +231,23 @@ def run_review(
     )
     reviewer = Reviewer(client, prompts, guard, tools, settings)
     outcome = reviewer.review(plan.routes, pr_title=pr_title, pr_body=pr_body, skip=plan.skip)
+    outcome = second_looks(reviewer, outcome, {r.chunk.id: r for r in plan.routes}, config,
+                           pr_title=pr_title, pr_body=pr_body)
     outcome = _with_overview(reviewer, outcome, plan, chunks)
+    shadow = None
+    if config.review.shadow:
+        routes = shadow_routes(plan.routes, tuple(plan.skip), config.review.shadow, config)
+        results = run_shadow(client, prompts, guard, tools, settings, reviewer.ledger, routes,
+                             pr_title=pr_title, pr_body=pr_body)
+        outcome = reviewer.recorded(outcome)
+        shadow = compare(config.review.shadow, outcome.results, results, outcome.calls)
     frontier = _first(tier_models(config, "frontier"))
     usages = [
         Usage(c.model, c.tier, c.input_tokens, c.output_tokens, c.cached_tokens or 0, c.usd)
         for c in outcome.calls
     ]
     cost = summarize(usages, pricer, frontier)
-    return build_report(plan, outcome, cost, dry_run=False, budget=dict(guard.snapshot()))
+    return build_report(plan, outcome, cost, dry_run=False, budget=dict(guard.snapshot()), shadow=shadow)
 
 
 def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunks: Mapping[str, Chunk]) -> ReviewOutcome:

@@ -33,7 +33,7 @@ CATEGORIES: tuple[str, ...] = (
 # What each template may use (named in errors so a template author knows what is there).
 _VARIABLES: Mapping[str, str] = {
     "system.j2": "instructions (the maintainers' general rules; the same for every chunk)",
-    "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body, rules (path rules: globs, text)",
+    "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body, rules (path rules: globs, text), second_look (the reply may ask for a frontier review)",
     "repair.j2": "error",
     "summary.j2": "blocks system and user; chunk_summaries, counts, files, max_files, omitted",
 }
@@ -49,6 +49,8 @@ _CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintaine
 # Appended when a custom template does not place the maintainers' rules itself, so a
 # prompts_dir written before rules existed cannot silently drop them.
 _RULES_BLOCK = "\n<maintainer_rules>\n{text}\n</maintainer_rules>\n"
+_SECOND_LOOK_BLOCK = ("\nIf this chunk needs a deeper review than you can give here, add \"needs_frontier\": "
+                      "\"<the reason, one sentence>\" to your reply; otherwise leave it out.\n")
 _CONTEXT_BLOCK = "\n<context>\nCode around the change, for reference only: report nothing on these lines.\n{text}\n</context>\n"
 
 _FINDING_SCHEMA: dict[str, Any] = {
@@ -75,6 +77,7 @@ REPLY_SCHEMA: dict[str, Any] = {
     "properties": {
         "summary": {"type": "string", "description": "What this chunk changes, 1-2 sentences."},
         "findings": {"type": "array", "items": _FINDING_SCHEMA},
+        "needs_frontier": {"type": "string", "description": "Only when a deeper review is needed: why."},
     },
     "required": ["summary", "findings"],
 }
@@ -147,8 +150,10 @@ def _clip(text: str | None, limit: int) -> str | None:
 class PromptSet:
     """The four templates of one run, loaded and checked up front."""
 
-    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path], instructions: str = "") -> None:
+    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path], instructions: str = "",
+                 cascade: bool | int = False) -> None:
         self._env = env
+        self.cascade = cascade  # review.cascade: which cheap chunks may ask for a second look
         self.instructions = _fence_rules(instructions)
         self.sources = dict(sources)  # template name -> file it was loaded from
         self._templates = {name: self._load(name) for name in TEMPLATES}
@@ -170,9 +175,10 @@ class PromptSet:
         self._hash = digest.hexdigest()[:12]
 
     @classmethod
-    def load(cls, prompts_dir: str | None = None, instructions: str = "") -> PromptSet:
+    def load(cls, prompts_dir: str | None = None, instructions: str = "", cascade: bool | int = False) -> PromptSet:
         """Built-in templates, each overridden by a same-named file in `prompts_dir`;
-        `instructions`: the maintainers' general review rules (trusted)."""
+        `instructions`: the maintainers' general review rules (trusted); `cascade`:
+        review.cascade (cheap chunks it admits are told they may ask for a frontier review)."""
         folders = [_check_user_dir(prompts_dir)] if prompts_dir else []
         folders.append(builtin_prompts_dir())
         sources = {
@@ -186,7 +192,7 @@ class PromptSet:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        return cls(env, sources, instructions)
+        return cls(env, sources, instructions, cascade)
 
     def _source(self, name: str) -> str:
         loader = self._env.loader
@@ -241,13 +247,22 @@ class PromptSet:
                 "pr_title": _clip(pr_title and " ".join(pr_title.split()), MAX_PR_TITLE_CHARS),
                 "pr_body": _clip(pr_body, MAX_PR_BODY_CHARS),
                 "rules": [{"globs": list(r.globs), "text": _fence_rules(r.text)} for r in chunk.rules],
+                "second_look": self.may_ask_second_look(chunk),
             },
         )
+        if self.may_ask_second_look(chunk) and not self._uses("chunk.j2", "second_look"):
+            user += _SECOND_LOOK_BLOCK
         if chunk.rules and not self._uses("chunk.j2", "rules"):
             user += _RULES_BLOCK.format(text="\n\n".join(_fence_rules(r.text) for r in chunk.rules))
         if chunk.context and "chunk.context" not in self._source("chunk.j2"):
             user += _CONTEXT_BLOCK.format(text=chunk.context)
         return ({"role": "system", "content": self.system}, {"role": "user", "content": user})
+
+    def may_ask_second_look(self, chunk: Chunk) -> bool:
+        """review.cascade admits this chunk: a cheap one (at or above the score, when one is set)."""
+        from .cascade import admits
+
+        return admits(self.cascade, chunk)
 
     def repair_messages(
         self, messages: Sequence[Message], bad_reply: str, error: str

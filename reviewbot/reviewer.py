@@ -56,14 +56,18 @@ class Reviewer:
     and callbacks, `settings` the limits. One Reviewer serves one run."""
 
     def __init__(self, client: LLMClient, prompts: ReviewPrompts, guard: Guard, tools: ReviewTools,
-                 settings: ReviewSettings | None = None) -> None:
+                 settings: ReviewSettings | None = None, *, ledger: Ledger | None = None,
+                 record_tier: str | None = None) -> None:
+        """`ledger`: share another Reviewer's records (the shadow joins the run's); `record_tier`:
+        the tier its call records carry instead of each chunk's (the shadow's "shadow")."""
         settings = settings or ReviewSettings()
+        self.record_tier = record_tier
         self.client = client
         self.prompts = prompts
         self.guard = guard
         self.tools = tools
         self.settings = settings
-        self.ledger = Ledger(tools.on_call, settings.cooldown_after)
+        self.ledger = ledger or Ledger(tools.on_call, settings.cooldown_after)
         self.caller = ModelCaller(client, guard, tools, settings, self.ledger, prompts.template_hash)
 
     # -- public -------------------------------------------------------------------------
@@ -72,6 +76,7 @@ class Reviewer:
         """Review every route; `skip` maps chunk ids to a reason (e.g. budget) not to send."""
         skip = skip or {}
         total = len(routes)
+        self.ledger.restart_count()
         self.caller.tight = self._budget_is_tight(routes, skip)
         workers = max(1, min(self.settings.concurrency, total or 1))
 
@@ -258,7 +263,7 @@ class Reviewer:
                          len(parsed.findings))
         room = min(2 * self.settings.max_output_tokens, MAX_RETRY_OUTPUT_TOKENS)
         try:
-            again = self.caller.call(model, chunk.tier, chunk.id, chunk.files, messages, mode, max_out=room)
+            again = self.caller.call(model, self.record_tier or chunk.tier, chunk.id, chunk.files, messages, mode, max_out=room)
         except CallFailed:
             again = None
         if again is not None:
@@ -271,6 +276,7 @@ class Reviewer:
                 parsed = fixed
         self.ledger.succeeded(model)
         return ChunkResult(chunk.id, "partial", model, self._anchor(parsed, chunk), _summary(parsed),
+                           second_look=parsed.second_look,
                            error=f"partially reviewed: the reply was cut at the output limit twice "
                                  f"(finish_reason=length, up to {room} tokens); raise review.max_output_tokens")
 
@@ -278,7 +284,8 @@ class Reviewer:
         findings = self._anchor(parsed, chunk)
         self.ledger.mark(call_id, "ok", None, len(findings))
         self.ledger.succeeded(model)
-        return ChunkResult(chunk.id, "reviewed", model, findings, _summary(parsed))
+        return ChunkResult(chunk.id, "reviewed", model, findings, _summary(parsed),
+                           second_look=parsed.second_look)
 
     def _anchor(self, parsed: ParsedReply, chunk: Chunk) -> tuple[Finding, ...]:
         return tuple(self.tools.anchor([_printable_finding(f) for f in parsed.findings], chunk))
@@ -300,7 +307,7 @@ class Reviewer:
 
     # -- one request ------------------------------------------------------------------------
     def _send(self, chunk: Chunk, model: str, messages: Messages, mode: FormatMode) -> Reply:
-        return self.caller.call(model, chunk.tier, chunk.id, chunk.files, messages, mode)
+        return self.caller.call(model, self.record_tier or chunk.tier, chunk.id, chunk.files, messages, mode)
 
 
 

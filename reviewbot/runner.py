@@ -48,7 +48,8 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None, orig
         changes["models.summary"] = summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
         flags["models.summary"] = "summary_model"
     for flag, key in (("budget_usd", "budget.max_usd"), ("fail_on", "review.fail_on"),
-                      ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency")):
+                      ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency"),
+                      ("shadow", "review.shadow")):
         if opts.get(flag) is not None:
             changes[key], flags[key] = opts[flag], flag
     if changes:
