@@ -24,7 +24,7 @@ from .chunker import Chunk
 from .errors import ConfigError
 
 Message = dict[str, str]
-TEMPLATES: tuple[str, ...] = ("system.j2", "chunk.j2", "repair.j2", "summary.j2")
+TEMPLATES: tuple[str, ...] = ("system.j2", "chunk.j2", "repair.j2", "summary.j2", "answer.j2")
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 CATEGORIES: tuple[str, ...] = (
     "security", "bug", "concurrency", "error-handling", "performance", "api", "data", "tests",
@@ -36,6 +36,7 @@ _VARIABLES: Mapping[str, str] = {
     "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body, rules (path rules: globs, text), second_look (the reply may ask for a frontier review)",
     "repair.j2": "error",
     "summary.j2": "blocks system and user; chunk_summaries, counts, files, max_files, omitted",
+    "answer.j2": "blocks system and user; finding (path, line, severity, title, body), hunk, thread (author, text pairs), question",
 }
 
 # Bounds on untrusted or unbounded inputs to the prompt.
@@ -44,8 +45,11 @@ MAX_PR_BODY_CHARS = 4_000
 MAX_SUMMARY_ITEMS = 80
 MAX_SUMMARY_CHARS = 600
 MAX_SUMMARY_FILES = 60
+MAX_ANSWER_HUNK_CHARS = 6_000  # a review thread's diff_hunk can be a whole file
+MAX_THREAD_ITEMS, MAX_THREAD_CHARS = 10, 1_500
 # A PR description must not be able to close the tag it sits in and pose as the diff.
-_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*)\s*>", re.I)
+_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|"
+                          r"question)\s*>", re.I)
 # Appended when a custom template does not place the maintainers' rules itself, so a
 # prompts_dir written before rules existed cannot silently drop them.
 _RULES_BLOCK = "\n<maintainer_rules>\n{text}\n</maintainer_rules>\n"
@@ -157,12 +161,13 @@ class PromptSet:
         self.instructions = _fence_rules(instructions)
         self.sources = dict(sources)  # template name -> file it was loaded from
         self._templates = {name: self._load(name) for name in TEMPLATES}
-        for block in ("system", "user"):
-            if block not in self._templates["summary.j2"].blocks:
-                raise ConfigError(
-                    f"prompt template {self.sources['summary.j2']} has no {{% block {block} %}}",
-                    hint="summary.j2 needs two blocks: system and user",
-                )
+        for name in ("summary.j2", "answer.j2"):
+            for block in ("system", "user"):
+                if block not in self._templates[name].blocks:
+                    raise ConfigError(
+                        f"prompt template {self.sources[name]} has no {{% block {block} %}}",
+                        hint=f"{name} needs two blocks: system and user",
+                    )
         self.system = self._render("system.j2", {"instructions": self.instructions})
         if self.instructions and not self._uses("system.j2", "instructions"):
             self.system += _RULES_BLOCK.format(text=self.instructions)
@@ -273,6 +278,21 @@ class PromptSet:
             *(dict(m) for m in messages),
             {"role": "assistant", "content": bad_reply},
             {"role": "user", "content": request},
+        )
+
+    def answer_messages(self, finding: Mapping[str, object], hunk: str, thread: Sequence[tuple[str, str]],
+                        question: str) -> tuple[Message, ...]:
+        """System + user for an answer in a finding's thread: the finding (ours), the hunk, the
+        thread and the question (theirs: untrusted, capped, unable to close their tags)."""
+        values = {
+            "finding": {k: _clip(str(v), MAX_PR_BODY_CHARS) if isinstance(v, str) else v for k, v in finding.items()},
+            "hunk": _clip(hunk, MAX_ANSWER_HUNK_CHARS) or "",
+            "thread": [(" ".join(a.split())[:80], _clip(t, MAX_THREAD_CHARS) or "") for a, t in thread[-MAX_THREAD_ITEMS:]],
+            "question": _clip(question, MAX_THREAD_CHARS) or "",
+        }
+        return (
+            {"role": "system", "content": self._render("answer.j2", values, "system").strip() + "\n"},
+            {"role": "user", "content": self._render("answer.j2", values, "user").strip() + "\n"},
         )
 
     def summary_messages(
