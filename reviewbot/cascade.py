@@ -11,19 +11,13 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .outcome import ChunkResult, ReviewOutcome, SecondLook
+from .prompts import admits
 from .router import Route, route_chunks
 
 if TYPE_CHECKING:
     from .chunker import Chunk
     from .config import Config
     from .reviewer import Reviewer
-
-
-def admits(cascade: bool | int, chunk: Chunk) -> bool:
-    """review.cascade lets this chunk ask: a cheap one (at or above the score, when one is set)."""
-    if chunk.tier != "cheap" or cascade is False:
-        return False
-    return cascade is True or chunk.risk >= cascade
 
 
 def second_looks(reviewer: Reviewer, outcome: ReviewOutcome, routes: Mapping[str, Route], config: Config, *,

@@ -5,28 +5,29 @@ injected LLMClient and returns the Report. The CLI and the GitHub Action share b
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from . import context
 from .anchor import anchor_findings
-from .budget import BudgetDecision, BudgetGuard, plan_budget
+from .budget import BudgetGuard, plan_budget
 from .calling import ReviewSettings, ReviewTools, Target
 from .cascade import second_looks
 from .chunker import Chunk, begin_prepare, pack
 from .config import Config, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
-from .diff import Diff, FileDiff
+from .diff import Diff
 from .findings import Finding, parse_reply
-from .ignore import SkippedFile, select_files
+from .ignore import select_files
 from .instructions import NO_RULES, RuleSet, build_rules
 from .llm import LLMClient
 from .outcome import CallRecord, ReviewOutcome
+from .plan import Plan
 from .prompts import PromptSet
 from .providers import LOCAL_PROVIDERS, is_local, provider_of
 from .redact import Redactor
 from .report import Report, build_report
 from .reviewer import Reviewer
-from .risk import FileRisk, assess
+from .risk import assess
 from .router import (
     Route,
     chunk_token_budget,
@@ -40,25 +41,6 @@ from .shadow import compare, run_shadow, shadow_routes
 from .tokens import count_tokens
 
 TIERS: tuple[Tier, ...] = ("frontier", "cheap")
-
-
-@dataclass(frozen=True)
-class Plan:
-    source: str
-    diff: Diff
-    config: Config
-    reviewable: tuple[FileDiff, ...]
-    skipped: tuple[SkippedFile, ...]
-    risks: Mapping[str, FileRisk]
-    tiers: Mapping[str, Tier]  # after budget downgrades
-    routes: tuple[Route, ...]
-    skip: Mapping[str, str]  # chunk id -> reason it is not sent (budget)
-    decisions: tuple[BudgetDecision, ...]
-    estimate_inputs: Mapping[str, int]  # chunk id -> estimated input tokens (prompt included)
-    notes: tuple[str, ...] = ()
-    redactions: Mapping[str, int] = field(default_factory=dict)
-    prompts: PromptSet | None = None
-    rules: RuleSet = NO_RULES  # the maintainers' review rules of this run
 
 
 def plan_review(

@@ -151,6 +151,13 @@ def _clip(text: str | None, limit: int) -> str | None:
     )
 
 
+def admits(cascade: bool | int, chunk: Chunk) -> bool:
+    """review.cascade lets this chunk ask: a cheap one (at or above the score, when one is set)."""
+    if chunk.tier != "cheap" or cascade is False:
+        return False
+    return cascade is True or chunk.risk >= cascade
+
+
 class PromptSet:
     """The four templates of one run, loaded and checked up front."""
 
@@ -265,8 +272,6 @@ class PromptSet:
 
     def may_ask_second_look(self, chunk: Chunk) -> bool:
         """review.cascade admits this chunk: a cheap one (at or above the score, when one is set)."""
-        from .cascade import admits
-
         return admits(self.cascade, chunk)
 
     def repair_messages(

@@ -14,7 +14,7 @@ from .outcome import CallRecord, ChunkResult, Failover, ReviewOutcome, SecondLoo
 from .vocab import severity_rank
 
 if TYPE_CHECKING:
-    from .pipeline import Plan
+    from .plan import Plan
     from .router import Route
     from .shadow import ShadowReport
 

@@ -18,7 +18,8 @@ from ..cost import Pricer
 from ..diff import parse_diff
 from ..errors import ReviewbotError
 from ..llm import LLMClient
-from ..pipeline import Plan, plan_review, run_review
+from ..pipeline import plan_review, run_review
+from ..plan import Plan
 from ..prompts import PromptSet
 from ..report import Report, not_reviewed_reason
 from .cases import Case
