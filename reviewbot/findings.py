@@ -44,6 +44,7 @@ class ParsedReply:
     findings: tuple[Finding, ...]
     summary: str | None
     error: str | None  # set when the reply was not fully parsed; salvaged findings are still above
+    second_look: str | None = None  # the reply asked for a frontier review (needs_frontier), why
 
 
 # Bounds on the work one reply can cause: a runaway local model can emit megabytes.
@@ -90,7 +91,20 @@ def parse_reply(
         errors.append(f"{scanner.too_deep} value(s) nested deeper than {MAX_DEPTH} levels skipped")
     raw_items, summary = _shape(value, errors)
     findings = _normalise_all(raw_items, model, chunk_id, errors)
-    return ParsedReply(tuple(findings), summary, "; ".join(errors) or None)
+    return ParsedReply(tuple(findings), summary, "; ".join(errors) or None, _second_look(value))
+
+
+def _second_look(value: object) -> str | None:
+    """`needs_frontier`: a reason (or true). Anything else, or an empty reason, is no request."""
+    asked = value.get("needs_frontier") if isinstance(value, dict) else None
+    if asked is True:
+        return "the model asked for a frontier review"
+    if isinstance(asked, str) and (reason := " ".join(asked.split())) and reason.lower() not in _NO_WORDS:
+        return reason[:_MAX_TITLE]
+    return None
+
+
+_NO_WORDS = frozenset({"false", "no", "none", "n/a", "null", "-"})
 
 
 def _clean(text: str) -> str:

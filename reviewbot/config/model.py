@@ -187,6 +187,8 @@ class ReviewConfig(_Strict):
     context: ContextMode | dict[Tier, ContextMode] = Field(default="none", description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file; one value or one per tier.")
     context_tokens: int = Field(default=1500, ge=0, le=100_000, description="Cap on the context tokens per chunk; whole regions are left out past it.")
     max_instruction_tokens: int = Field(default=2000, ge=0, le=50_000, description="Cap on the tokens of the general rules and of each path rule; a cut is noted in the report.")
+    cascade: bool | Annotated[int, Field(ge=0, le=100)] = Field(default=False, description="A second look: the cheap model may ask for a frontier review of its chunk (needs_frontier, with a reason), given within the budget. false, true, or a risk score: only chunks at or above it may ask.")
+    shadow: ModelName | None = Field(default=None, description="A second model that reviews the same chunks (where compliance lets it) without posting anything; the report shows where it agrees, what each found alone and what each cost.")
 
 
 class BudgetConfig(_Strict):
