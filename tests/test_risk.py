@@ -14,7 +14,7 @@ from reviewbot.config import RiskConfig
 from reviewbot.diff import DiffLine, FileDiff, Hunk
 from reviewbot.errors import ConfigError
 from reviewbot.risk import MAX_SCORE, NO_SIGNAL, FileRisk, assess
-from reviewbot.risk import score as risk
+from reviewbot.risk import signals as risk
 
 FIRST_ADDED = 10  # new-file number of the first added line in make_file
 

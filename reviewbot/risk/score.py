@@ -23,11 +23,10 @@ from .signals import (
     _PATH_RULES,
     _PATH_WORD_SEP,
     _SECRET_ASSIGN,
-    _TEST_DEF,
-    _TEST_DEF_WORDS,
     _TEST_FILE,
     _TEST_WEAK,
     _normalise,
+    _test_names,
     file_kind,
 )
 
@@ -224,16 +223,6 @@ def _removed_test_names(added: _Added, removed: list[str]) -> list[str]:
         return []
     kept = set(_test_names(added.texts))
     return [n for n in dict.fromkeys(gone) if n not in kept]
-
-
-def _test_names(texts: list[str]) -> list[str]:
-    """Names of the tests defined on these lines, in order."""
-    candidates = [t for t in texts if t.lstrip(" \t").startswith(_TEST_DEF_WORDS)]
-    return [_first(m) for m in _TEST_DEF.finditer("\n".join(candidates))]
-
-
-def _first(m: re.Match[str]) -> str:
-    return next(g for g in m.groups() if g)
 
 
 def _escalations(path: str, added: _Added, rules: RiskConfig) -> list[_Signal]:

@@ -177,6 +177,16 @@ _TEST_DEF = re.compile(
 _TEST_DEF_WORDS = ("def", "async", "func", "it", "test", "describe", "public", "void")
 
 
+def _test_names(texts: list[str]) -> list[str]:
+    """Names of the tests defined on these lines, in order."""
+    candidates = [t for t in texts if t.lstrip(" \t").startswith(_TEST_DEF_WORDS)]
+    return [_first(m) for m in _TEST_DEF.finditer("\n".join(candidates))]
+
+
+def _first(m: re.Match[str]) -> str:
+    return next(g for g in m.groups() if g)
+
+
 # --- file kinds ---------------------------------------------------------------------------
 # What a file is decides which signals apply: prose and data mention `verify=False`, `ssl` or
 # `0777` without doing anything; tests turn TLS checks off on purpose. Docs and data never
