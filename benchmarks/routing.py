@@ -23,7 +23,7 @@ import benchlib
 import synthetic
 
 TARGET_SHARE = 0.25
-POLICIES: dict[str, str] = {"file": ""}  # policy -> extra config
+POLICIES: dict[str, str] = {"file": "", "hunk": "risk:\n  granularity: hunk\n"}  # policy -> extra config
 # The path rules the product promises to escalate (README: auth, crypto, payments, CI
 # workflows, migrations, key files); lower-weight ones (containers, settings) may stay cheap.
 PATH_RULE_WORDS = ("authentication code", "crypto/security code", "payments code", "database migration",

@@ -71,7 +71,10 @@ def plan_review(
     prepared = finish_prepare()
 
     def build(tiers: Mapping[str, Tier]) -> list[Route]:
-        return route_chunks(pack(prepared, tiers, groups, scores, budgets), config)
+        # risk.granularity: hunk splits a file only while it is on the frontier tier (a budget
+        # downgrade sends it to cheap whole).
+        split = {p: r.hunk_tiers for p, r in risks.items() if r.hunk_tiers and tiers.get(p) == "frontier"}
+        return route_chunks(pack(prepared, tiers, groups, scores, budgets, split), config)
 
     rule_tokens = _rule_tokens(rules)
 

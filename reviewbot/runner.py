@@ -214,9 +214,12 @@ def _target(cfg: Config, model: str, env: Mapping[str, str]) -> Target:
     from .providers import provider_of
 
     conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
+    endpoint = cfg.endpoints.get(model)
+    labels = endpoint.spend_labels if endpoint is not None and endpoint.spend_labels is not None \
+        else provider_of(model) == "litellm_proxy"
     return Target(model=model, api_base=conn.api_base, api_key=conn.api_key, headers=dict(conn.headers),
                   timeout=conn.timeout, host=endpoint_host(conn.api_base, model), key_env=conn.key_env,
-                  send_labels=provider_of(model) == "litellm_proxy")
+                  send_labels=labels)
 
 
 def exit_code(report: Report, cfg: Config) -> int:

@@ -104,3 +104,24 @@ def test_a_second_look_with_no_other_model_is_reported_not_sent(tmp_path: Path,
 ])
 def test_needs_frontier_is_read_as_a_reason_or_true(value: object, expected: str | None) -> None:
     assert parse_reply(json.dumps({"findings": [], "needs_frontier": value})).second_look == expected
+
+
+def test_hunk_granularity_plans_the_risky_hunk_on_frontier_and_the_rest_on_cheap(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hunks = "".join(f"@@ -{n},0 +{n},1 @@\n+{text}\n" for n, text in
+                    ((10, "total = a + b"), (50, "subprocess.run(cmd, shell=True)"), (90, "name = user.name")))
+    (tmp_path / "c.diff").write_text("diff --git a/app/tasks.py b/app/tasks.py\n--- a/app/tasks.py\n"
+                                     "+++ b/app/tasks.py\n" + hunks, encoding="utf-8")
+    cfg = tmp_path / "cfg.yml"
+    cfg.write_text(yaml.safe_dump({"models": {"cheap": ["openai/gpt-5.4-mini"], "frontier": ["openai/gpt-5.5"]},
+                                   "risk": {"granularity": "hunk"}, "review": {"instruction_files": []}}),
+                   encoding="utf-8")
+    code, out, err = run_cli(capsys, ["review", str(tmp_path / "c.diff"), "--config", str(cfg), "--dry-run",
+                                      "--format", "json"])
+    report = json.loads(out)
+    assert code == 0, err
+    chunks = {c["tier"]: c for c in report["chunks"]}
+    assert set(chunks) == {"frontier", "cheap"} and all(c["files"] == ["app/tasks.py"] for c in chunks.values())
+    (entry,) = report["files"]
+    assert entry["tier"] == "frontier" and "hunk-level" in entry["reasons"][-1]
+    assert sorted(entry["chunks"]) == sorted(c["id"] for c in chunks.values())

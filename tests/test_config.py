@@ -215,11 +215,23 @@ def test_ollama_defaults_keep_the_users_endpoint_and_price() -> None:
 
 
 def test_only_the_empty_tier_is_filled() -> None:
-    start = Config(models=ModelsConfig(cheap=["ollama_chat/llama3.1:8b"]))
+    start = Config(models=ModelsConfig(cheap=["mistral/mistral-small-latest"]))
     config, notes = resolve_models(start, {"ANTHROPIC_API_KEY": "a"})
-    assert config.models.cheap == ["ollama_chat/llama3.1:8b"]
+    assert config.models.cheap == ["mistral/mistral-small-latest"]
     assert config.models.frontier == [DEFAULT_MODELS["anthropic"][1]]
     assert notes == [f"models.frontier not configured: using {DEFAULT_MODELS['anthropic'][1]} (frontier) because ANTHROPIC_API_KEY is set"]
+
+
+@pytest.mark.parametrize("text", [
+    "models: {cheap: [ollama_chat/llama3.1:8b]}",
+    "models: {frontier: [openai/smollm2]}\nendpoints: {openai/smollm2: {api_base: 'http://127.0.0.1:8080/v1'}}",
+])
+def test_a_tier_left_out_beside_local_models_takes_them_never_a_cloud_default(text: str) -> None:
+    # The llama.cpp recipe once set only one tier: risky files went to a cloud model.
+    start = load_config(text=text)
+    config, notes = resolve_models(start, {"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"})
+    assert config.models.cheap == config.models.frontier == (start.models.cheap or start.models.frontier)
+    assert len(notes) == 1 and "same local models" in notes[0] and "nothing leaves this machine" in notes[0]
 
 
 def test_configured_models_are_left_alone() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from ..errors import ConfigError
-from ..providers import KEY_ENV
+from ..providers import KEY_ENV, is_local
 from .edit import override
 from .model import TIERS, Config
 
@@ -50,6 +50,9 @@ def resolve_models(config: Config, env: Mapping[str, str]) -> tuple[Config, list
     missing = [tier for tier in TIERS if not getattr(config.models, tier)]
     if not missing:
         return config, []
+    local = _local_tier(config, missing)
+    if local is not None:
+        return local
     provider, reason = _pick_provider(config, env, missing)
     pair = dict(zip(TIERS, DEFAULT_MODELS[provider], strict=True))
     changes: dict[str, object] = {f"models.{tier}": [pair[tier]] for tier in missing}
@@ -58,6 +61,21 @@ def resolve_models(config: Config, env: Mapping[str, str]) -> tuple[Config, list
     chosen = " and ".join(f"{pair[tier]} ({tier})" for tier in missing)
     what = "models" if len(missing) == 2 else f"models.{missing[0]}"
     return override(config, changes), [f"{what} not configured: using {chosen} {reason}"]
+
+
+def _local_tier(config: Config, missing: list[str]) -> tuple[Config, list[str]] | None:
+    """One tier configured with local models only (a llama.cpp or Ollama server) and the
+    other left out: the other takes the same models, never a cloud default — code the user
+    keeps on this machine must not go to a provider because one line was not written."""
+    if len(missing) != 1:
+        return None
+    given = getattr(config.models, "frontier" if missing[0] == "cheap" else "cheap")
+    endpoints = config.endpoints
+    if not all(is_local(m, endpoints[m].api_base if m in endpoints else None) for m in given):
+        return None
+    note = (f"models.{missing[0]} not configured: using the same local models as the other tier "
+            f"({', '.join(given)}), so nothing leaves this machine; set models.{missing[0]} to use another")
+    return override(config, {f"models.{missing[0]}": list(given)}), [note]
 
 
 def _pick_provider(config: Config, env: Mapping[str, str], missing: list[str]) -> tuple[str, str]:

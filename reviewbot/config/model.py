@@ -115,6 +115,7 @@ class EndpointConfig(_Strict):
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default review.timeout).")
     max_input_tokens: int | None = Field(default=None, gt=0, description="Context window, for models litellm does not know.")
     allow_insecure_http: bool = Field(default=False, description="Allow sending the key over plain http:// to a host that is not this machine (a trusted network only); noted in the report.")
+    spend_labels: bool | None = Field(default=None, description="Send the run's spend labels (repository, pr, run_id, tier, chunk_id) in each request body as LiteLLM proxy metadata, for a gateway's spend logs. Default: on for litellm_proxy/ models only (a provider's own API may refuse the field).")
 
     @field_validator("api_key_env")
     @classmethod
@@ -145,6 +146,7 @@ class RiskConfig(_Strict):
     cheap_paths: list[str] = Field(default_factory=list, description="Globs that never escalate (e.g. docs/**).")
     threshold: int = Field(default=50, ge=0, description="Risk score at or above which a file goes to the frontier tier.")
     large_change_lines: int = Field(default=400, gt=0, description="Changed lines at or above which a file counts as a large rewrite.")
+    granularity: Literal["file", "hunk"] = Field(default="file", description="file: a risky file goes to the frontier tier whole. hunk: a file escalated only by risky added lines sends those hunks to the frontier tier and its other hunks to cheap (path rules, escalate rules, large rewrites and removed tests still send the whole file).")
 
 
 DEFAULT_INSTRUCTION_FILES: Final = ("REVIEW.md", "AGENTS.md", ".github/copilot-instructions.md")

@@ -40,6 +40,8 @@ class FileRisk:
     # True when an escalate rule from the config sent the file to frontier: the budget
     # downgrades such files last.
     rule_escalated: bool = False
+    # risk.granularity: hunk — the tier of each hunk, when only some of them are risky.
+    hunk_tiers: tuple[Tier, ...] | None = None
 
 
 MAX_SCORE = 100
@@ -58,6 +60,7 @@ class _Signal:
     rank: int  # ordering strength: the rule's points, or _DECISIVE for tier-deciding rules
     points: int  # what it adds to the score
     reason: str
+    lines: tuple[int, ...] = ()  # the added lines a line rule matched (new-file numbers)
 
 
 class _Added:
@@ -113,8 +116,26 @@ def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
         signals.append(_Signal(_DECISIVE + 1, 0, f"path matches {cheap} in cheap_paths (config): never escalated"))
     else:
         tier = "frontier" if escalations or score >= rules.threshold else "cheap"
+    split = _hunk_tiers(file, signals, lines) if tier == "frontier" and rules.granularity == "hunk" else None
+    if split is not None:
+        risky = [h.new_start for h, t in zip(file.hunks, split, strict=True) if t == "frontier"]
+        signals.append(_Signal(-1, 0, f"hunk-level: the hunk(s) at line {', '.join(map(str, risky))} go to the frontier "
+                                      f"tier, the other {split.count('cheap')} to cheap (risk.granularity: hunk)"))
     reasons = _ordered(signals) or (NO_SIGNAL,)
-    return FileRisk(file.path, score, tier, reasons, rule_escalated=bool(escalations) and cheap is None)
+    return FileRisk(file.path, score, tier, reasons, rule_escalated=bool(escalations) and cheap is None,
+                    hunk_tiers=split)
+
+
+def _hunk_tiers(file: FileDiff, signals: list[_Signal], lines: list[_Signal]) -> tuple[Tier, ...] | None:
+    """Per hunk, frontier when it holds a line a line rule matched, else cheap; None when the
+    whole file must go (a path, size, removed-test or config signal scored too) or every hunk
+    is risky. Only files escalated by their added lines alone are split."""
+    if len(file.hunks) < 2 or any(s.points for s in signals if s not in lines):
+        return None
+    marked = {n for s in lines for n in s.lines}
+    split: tuple[Tier, ...] = tuple(
+        "frontier" if any(ln.kind == "+" and ln.new_no in marked for ln in h.lines) else "cheap" for h in file.hunks)
+    return split if "cheap" in split and "frontier" in split else None
 
 
 def _split(file: FileDiff) -> tuple[_Added, list[str]]:
@@ -186,7 +207,7 @@ def _line_signals(norm_path: str, added: _Added, skip: frozenset[str] = frozense
         if lines:
             points = SAME_CATEGORY_POINTS if rule.category in counted else rule.points
             counted.add(rule.category)
-            out.append(_Signal(rule.points, points, f"adds {rule.what} ({_cite(lines)})"))
+            out.append(_Signal(rule.points, points, f"adds {rule.what} ({_cite(lines)})", tuple(lines)))
     return out
 
 

@@ -41,7 +41,7 @@ _PATH_RULES: tuple[_PathRule, ...] = (
         "stripe", "paypal", "refund", "refunds"),
     _kw(40, "permissions code", "permission", "permissions", "acl", "acls", "rbac", "abac", "policy",
         "policies", "iam", "guard", "guards"),
-    _kw(35, "database migration", "migration", "migrations", "migrate", "alembic", "flyway", "liquibase"),
+    _kw(50, "database migration", "migration", "migrations", "migrate", "alembic", "flyway", "liquibase"),
     _rx(50, "CI workflow", r"(?:^|/)\.github/workflows/[^/]+$", ".github/workflows/**"),
     _rx(50, "CI workflow", r"(?:^|/)\.github/actions/", ".github/actions/**"),
     _rx(50, "CI workflow", r"(?:^|/)\.gitlab-ci\.ya?ml$", ".gitlab-ci.yml"),
