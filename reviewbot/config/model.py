@@ -215,6 +215,21 @@ class AuditConfig(_Strict):
     include_prompts: bool = Field(default=False, description="Also log prompt and reply text (they contain code).")
 
 
+Association = Literal["OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
+                      "FIRST_TIMER", "MANNEQUIN", "NONE"]
+
+
+DEFAULT_ASSOCIATIONS: Final[tuple[Association, ...]] = ("OWNER", "MEMBER", "COLLABORATOR")
+
+
+class ConversationConfig(_Strict):
+    """Commands in pull request comments (`/reviewbot review|plan|help|ignore`, questions)."""
+
+    allowed_associations: list[Association] = Field(default_factory=lambda: list(DEFAULT_ASSOCIATIONS), description="Who may make reviewbot spend money (review, plan, a question) or silence a finding, by GitHub's author_association.")
+    max_usd_per_command: float = Field(default=0.50, ge=0, description="Hard cap on model spend for one command (a review or an answer); it also counts toward budget.max_usd_per_pr.")
+    answer_questions: bool = Field(default=True, description="Answer a reply ending in '?' in the thread of a reviewbot comment even without /reviewbot (allowed authors only).")
+
+
 class Config(_Strict):
     """reviewbot configuration (`.reviewbot.yml`)."""
 
@@ -233,5 +248,6 @@ class Config(_Strict):
     allowed_providers: list[str] | None = Field(default=None, description="If set, only these providers may receive code.")
     redact_secrets: bool = Field(default=True, description="Replace secrets in the diff with placeholders before sending it.")
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    conversation: ConversationConfig = Field(default_factory=ConversationConfig)
     prompts_dir: str | None = Field(default=None, description="Folder with system.j2/chunk.j2/summary.j2 overriding the built-in prompts.")
 
