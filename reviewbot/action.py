@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .report import Report
 
 PR_EVENTS = ("pull_request", "pull_request_target")
+COMMENT_EVENTS = ("issue_comment", "pull_request_review_comment")
 PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
 DEFAULT_CONFIG = ".reviewbot.yml"
 STEP_SUMMARY_LIMIT = 1024 * 1024  # GitHub keeps at most 1 MiB of step summary per step
@@ -227,6 +228,8 @@ def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryP
     from .ghapi import GitHubPR
 
     event = read_event(env, opts.get("pr_number"))
+    if event.name in COMMENT_EVENTS:
+        return _converse(event, opts, env, say, policy)
     target = pull_target(event, opts.get("pr_number"))
     if isinstance(target, Skip):
         say(command("notice", f"reviewbot: skipped: {target.reason}"))
@@ -238,6 +241,23 @@ def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryP
     login = opts.get("bot_login") or None
     with GitHubPR(ctx.token, ctx.repository, target.number, ctx.api_url, policy=policy, login=login) as gh:
         return _review(gh, ctx, target, opts, say)
+
+
+def _converse(event: Event, opts: dict[str, Any], env: Mapping[str, str], say: Echo,
+              policy: RetryPolicy | None) -> int:
+    """A comment on a pull request: a `/reviewbot` command or a question (conversation.py)."""
+    from .conversation import comment_event, handle_comment
+    from .ghapi import GitHubPR
+
+    found = comment_event(event)
+    if isinstance(found, Skip):
+        say(command("notice", f"reviewbot: skipped: {found.reason}"))
+        write_outputs(env.get("GITHUB_OUTPUT"), outputs(skipped=True))
+        return EXIT_OK
+    ctx = read_context(env)
+    login = opts.get("bot_login") or None
+    with GitHubPR(ctx.token, ctx.repository, found.number, ctx.api_url, policy=policy, login=login) as gh:
+        return handle_comment(gh, ctx, found, opts, say, _review)
 
 
 @dataclass
@@ -314,6 +334,12 @@ def _apply_pr_cap(run: Run) -> str | None:
     from .config import override
     from .vocab import format_usd
 
+    command_cap = run.opts.get("max_usd_per_command")
+    limit = run.config.budget.max_usd
+    if command_cap is not None and (limit is None or command_cap < limit):  # a /reviewbot review
+        run.config = override(run.config, {"budget.max_usd": command_cap})
+        run.about.append(f"Asked for in a comment: this review may spend at most {format_usd(command_cap)} "
+                         "(conversation.max_usd_per_command)")
     flag = run.opts.get("max_usd_per_pr")
     cap = flag if flag is not None else run.config.budget.max_usd_per_pr
     if cap is None:
@@ -516,7 +542,8 @@ def _next_state(run: Run, new_head: str | None, usd: float, *, in_body: bool = F
     head = new_head or (prev.head if prev else "")
     return SummaryState(head=head, runs=(prev.runs if prev else 0) + 1,
                         total_usd=(prev.total_usd if prev else 0.0) + usd,
-                        body_findings=in_body or bool(prev and prev.body_findings))
+                        body_findings=in_body or bool(prev and prev.body_findings),
+                        ignored=prev.ignored if prev else ())
 
 
 def _not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: str | None,
@@ -542,6 +569,7 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
 
     cfg = run.config
     saved = _save_report(run, report)  # first: what was paid for is on disk before GitHub is asked
+    report = _without_dismissed(gh, run, report)
     payload, rest = _build(gh, run, report)
     result: PostResult | None = None
     read_only = False
@@ -604,6 +632,26 @@ def _publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
         return EXIT_OK if warn else EXIT_SERVICE
     return exit_code(report, cfg)
+
+
+def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> Report:
+    """Findings silenced on this pull request (`/reviewbot ignore` in their thread, a 👎 on
+    their comment) are neither posted nor listed again; the summary counts them, and the
+    earlier findings whose lines a later commit changed (GitHub's outdated comments)."""
+    if report.dry_run or not run.has_summary:
+        return report
+    gh.existing_fingerprints(reviews=bool(run.previous and run.previous.body_findings))  # kept for _build
+    dismissed = set(run.previous.ignored if run.previous else ()) | gh.thumbs_down
+    kept = tuple(f for f in report.findings if f.fingerprint not in dismissed)
+    if dismissed:
+        again = len(report.findings) - len(kept)
+        run.about.append(f"Dismissed on this pull request: {plural(len(dismissed), 'finding')} "
+                         "(`/reviewbot ignore` or 👎), never posted again"
+                         + (f"; {again} of them found again in this run" if again else ""))
+    if gh.outdated:
+        run.about.append(f"Outdated: {plural(len(gh.outdated - dismissed), 'earlier finding')} on lines "
+                         "a later commit changed")
+    return replace(report, findings=kept)
 
 
 def _summary_fingerprints(run: Run, report: Report, posted: ReviewPayload | None) -> str:

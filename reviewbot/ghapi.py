@@ -171,6 +171,11 @@ class GitHubPR:
         self._pull: PullInfo | None = None
         self._login = login or None
         self._ignored: set[tuple[str, int]] = set()
+        # Learnt while listing our review comments: findings someone gave a 👎 (dismissed),
+        # and findings whose lines changed in a later commit (GitHub's outdated comments).
+        self.thumbs_down: set[str] = set()
+        self.outdated: set[str] = set()
+        self._existing: dict[bool, set[str]] = {}
         # GitHub Enterprise works by api_url alone (https://ghe.example.com/api/v3).
         self._gh = Github(
             auth=Auth.Token(token),
@@ -336,12 +341,20 @@ class GitHubPR:
         """Fingerprints hidden by earlier runs in our review comments and, with `reviews`, in
         the bodies of our reviews (those with a run marker): where the findings of a review
         GitHub rejected went (422 fallback). Markers others wrote are ignored: they would
-        silence findings. Each list costs a request per 100."""
+        silence findings. Each list costs a request per 100 (once per run: the answer is kept).
+        Fills `thumbs_down` and `outdated` on the way."""
+        if reviews in self._existing:
+            return set(self._existing[reviews])
         comments = self._paginate(f"{self._pull_path}/comments", 100_000).items
         marked = [c for c in comments if extract_fingerprints(c.get("body") or "")]
         found: set[str] = set()
         for comment in self._own(marked, "review comment"):
-            found |= extract_fingerprints(comment.get("body") or "")
+            prints = extract_fingerprints(comment.get("body") or "")
+            found |= prints
+            if (comment.get("reactions") or {}).get("-1"):
+                self.thumbs_down |= prints
+            if comment.get("line") is None and comment.get("position") is None:
+                self.outdated |= prints
         if reviews:
             listed = self._paginate(f"{self._pull_path}/reviews", 100_000).items
             marked = [r for r in listed if extract_fingerprints(r.get("body") or "")]
@@ -349,6 +362,7 @@ class GitHubPR:
                 body = review.get("body") or ""
                 if extract_run_id(body) is not None:
                     found |= extract_fingerprints(body)
+        self._existing[reviews] = set(found)
         return found
 
     def find_summary_comment(self) -> SummaryRef | None:
