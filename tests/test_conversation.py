@@ -101,15 +101,16 @@ def test_plan_is_posted_as_a_reply_without_a_model_call(h: Harness) -> None:
     (reply,) = replies(h)
     assert "app/auth.py" in reply and "Estimated cost" in reply
     assert h.gh.reviews(1) == []  # a plan posts no review and leaves the summary alone
-    assert len(h.gh.requests) <= 5
+    assert len(h.gh.requests) == 4
 
 
 def test_ignore_in_a_findings_thread_silences_it_for_the_rest_of_the_pull_request(h: Harness) -> None:
     assert h.run().code == 0
     root = our_auth_comment(h)
     (print_,) = extract_fingerprints(root["body"])
+    h.gh.requests.clear()
     result = h.run(event=thread_comment(h, "/reviewbot ignore", root["id"]))
-    assert result.code == 0
+    assert result.code == 0 and len(h.gh.requests) == 6
     state = parse_summary_state(h.summary()["body"])
     assert state is not None and state.ignored == (print_,)
     assert any("Ignored: reviewbot will not post this finding again" in r for r in replies(h))
@@ -146,8 +147,9 @@ def test_a_question_in_a_findings_thread_gets_a_safe_answer_there(h: Harness) ->
     h.llm.responder = lambda body: FakeReply.ok(
         "Yes: ![x](https://evil.example/p.png) @octocat the query takes `username` from the form.",
         prompt_tokens=400, completion_tokens=40)
+    h.gh.requests.clear()
     result = h.run(event=thread_comment(h, "Is this reachable from the login form?", root["id"]))
-    assert result.code == 0
+    assert result.code == 0 and len(h.gh.requests) == 7  # one page of review comments
     (request,) = h.llm.chat_requests[before:]
     user = request.body["messages"][-1]["content"]
     assert "<question>\nIs this reachable from the login form?\n</question>" in user and AUTH["title"] in user
