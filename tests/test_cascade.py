@@ -17,9 +17,9 @@ from reviewbot.findings import parse_reply
 
 DIFF = ("diff --git a/app/cache.py b/app/cache.py\n--- a/app/cache.py\n+++ b/app/cache.py\n"
         "@@ -1,3 +1,4 @@\n def get(key):\n-    return store[key]\n+    value = store.get(key)\n+    return value\n \n")
-CHEAP = {"path": "app/cache.py", "line": 2, "severity": "low", "title": "get() hides a missing key as None",
+CHEAP: dict[str, Any] = {"path": "app/cache.py", "line": 2, "severity": "low", "title": "get() hides a missing key as None",
          "body": "Callers that relied on KeyError now get None silently."}
-FRONTIER = {"path": "app/cache.py", "line": 3, "severity": "high", "title": "Cache read races the writer thread",
+FRONTIER: dict[str, Any] = {"path": "app/cache.py", "line": 3, "severity": "high", "title": "Cache read races the writer thread",
             "body": "store is mutated by the refresher without a lock; get() can see a half-built value."}
 
 
@@ -47,7 +47,7 @@ def run(tmp_path: Path, capsys: pytest.CaptureFixture[str], cascade: object,
     return code, json.loads(out), bodies
 
 
-ASKS = {"summary": "Switches to store.get.", "findings": [CHEAP],
+ASKS: dict[str, Any] = {"summary": "Switches to store.get.", "findings": [CHEAP],
         "needs_frontier": "the refresher thread writes store concurrently; I cannot judge the locking"}
 
 

@@ -70,7 +70,7 @@ def test_a_stranger_cannot_make_reviewbot_spend(h: Harness) -> None:
     {"login": "github-actions[bot]", "kind": "Bot", "association": "NONE"},
     {"login": "renovate[bot]", "kind": "Bot", "association": "OWNER"},  # an owner's bot is still a bot
 ])
-def test_a_bot_comment_never_triggers_anything(h: Harness, event: dict[str, str]) -> None:
+def test_a_bot_comment_never_triggers_anything(h: Harness, event: dict[str, Any]) -> None:
     result = h.run(event=issue_comment(h, "/reviewbot review", **event))
     assert result.code == 0 and "bots are never obeyed" in result.stdout
     assert h.gh.requests == [] and h.llm.chat_requests == ()

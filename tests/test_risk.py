@@ -412,7 +412,7 @@ def three_hunks(path: str, middle: str) -> FileDiff:
     """Three hunks of one added line each; the middle one is `middle`."""
     hunks = tuple(Hunk(start, 0, start, 1, "", (DiffLine("+", None, start, text),))
                   for start, text in ((10, "total = a + b"), (50, middle), (90, "name = user.name")))
-    return FileDiff(path=path, old_path=None, status="modified", hunks=hunks)  # type: ignore[arg-type]
+    return FileDiff(path=path, old_path=None, status="modified", hunks=hunks)
 
 
 SHELL = "subprocess.run(cmd, shell=True)"

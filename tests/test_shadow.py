@@ -22,13 +22,13 @@ DIFF = ("diff --git a/app/cache.py b/app/cache.py\n--- a/app/cache.py\n+++ b/app
         "+    return value\n \n"
         "diff --git a/secure/keys.py b/secure/keys.py\n--- a/secure/keys.py\n+++ b/secure/keys.py\n"
         "@@ -1,2 +1,2 @@\n def key():\n-    return load()\n+    return load(cache=True)\n")
-BOTH = {"path": "app/cache.py", "line": 2, "severity": "low", "title": "get() hides a missing key as None",
+BOTH: dict[str, Any] = {"path": "app/cache.py", "line": 2, "severity": "low", "title": "get() hides a missing key as None",
         "body": "Callers that relied on KeyError now get None."}
-NEAR_REVIEW = {"path": "app/cache.py", "line": 3, "severity": "medium", "title": "Logs cached values",
+NEAR_REVIEW: dict[str, Any] = {"path": "app/cache.py", "line": 3, "severity": "medium", "title": "Logs cached values",
                "body": "Values may hold personal data and now reach the log."}
-NEAR_SHADOW = {"path": "app/cache.py", "line": 4, "severity": "high", "title": "Sensitive data written to logs",
+NEAR_SHADOW: dict[str, Any] = {"path": "app/cache.py", "line": 4, "severity": "high", "title": "Sensitive data written to logs",
                "body": "log(value) writes whatever the cache holds."}
-SHADOW_ALONE = {"path": "app/cache.py", "line": 2, "severity": "medium", "title": "store.get is not thread-safe here",
+SHADOW_ALONE: dict[str, Any] = {"path": "app/cache.py", "line": 2, "severity": "medium", "title": "store.get is not thread-safe here",
                 "body": "The refresher replaces store without a lock."}
 
 
