@@ -117,6 +117,36 @@ def _url_password_hits(text: str) -> list[_Hit]:
     ]
 
 
+# A YAML block scalar under a secret-named key: `password: |` (or `>-`, `|2`...) and its
+# more-indented lines hold the value, which no one-line rule sees.
+_BLOCK_KEY = re.compile(r"^([ \t]*)([A-Za-z_][\w.\-]{0,79})[ \t]*:[ \t]*[|>][+\-]?[0-9]?[ \t]*(?:#[^\n]*)?$", re.M)
+_MAX_BLOCK_LINES = 64
+
+
+def _block_scalar_hits(text: str) -> list[_Hit]:
+    if ":" not in text or ("|" not in text and ">" not in text):
+        return []
+    hits = []
+    for m in _BLOCK_KEY.finditer(text):
+        kind = _name_kind(m.group(2))
+        if kind is None:
+            continue
+        indent = len(m.group(1).expandtabs())
+        pos = m.end() + 1
+        for _ in range(_MAX_BLOCK_LINES):
+            end = text.find("\n", pos)
+            line = text[pos: len(text) if end < 0 else end]
+            body = line.lstrip(" \t")
+            if pos > len(text) or not body or len(line.expandtabs()) - len(body) <= indent:
+                break
+            if not _is_placeholder(body.strip()):
+                hits.append(_Hit(pos + len(line) - len(body), pos + len(line.rstrip()), kind, len(_TOKEN_RULES) + 3))
+            if end < 0:
+                break
+            pos = end + 1
+    return hits
+
+
 def _name_kind(name: str) -> str | None:
     words = [w.lower() for w in _NAME_WORDS.findall(name)]
     if not words or words[-1] in _NOT_A_VALUE:
@@ -269,6 +299,7 @@ _FINDERS: tuple[Callable[[str], list[_Hit]], ...] = (
     _url_password_hits,
     _cli_password_hits,
     _assignment_hits,
+    _block_scalar_hits,
     _literal_hits,
 )
 
