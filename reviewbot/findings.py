@@ -56,6 +56,8 @@ _MAX_TITLE, _MAX_TEXT, _MAX_PATH = 200, 8_000, 1_000
 
 # --- parse_reply ---------------------------------------------------------------------------
 
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
+_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 _FINDINGS_KEYS = ("findings", "issues", "comments", "results", "problems")
 _FINDING_KEYS = frozenset({"title", "body", "severity", "line", "description", "message"})
@@ -110,6 +112,12 @@ _NO_WORDS = frozenset({"false", "no", "none", "n/a", "null", "-"})
 def _clean(text: str) -> str:
     # Lone surrogates come from bytes decoded with surrogateescape; they cannot be encoded.
     text = text.encode("utf-8", "replace").decode("utf-8")
+    # Reasoning models (DeepSeek-R1, Qwen3 on llama.cpp...) think aloud first, drafts of the
+    # JSON included: the answer is what follows. A thought never closed holds no answer.
+    text = _THINK.sub("", text)
+    opened = _THINK_OPEN.search(text)
+    if opened is not None:
+        text = text[: opened.start()]
     return _CONTROL.sub("", text)
 
 

@@ -177,3 +177,13 @@ def test_a_llama_cpp_server_behind_the_openai_prefix_gets_the_schema_in_its_own_
     assert formats[1]["type"] == "json_object" and formats[1]["schema"]["required"]  # then llama.cpp's
     assert all(f == formats[1] for f in formats[1:])  # remembered for the rest of the run
     assert "Off-by-one in total" in out
+
+
+def test_a_reasoning_models_thoughts_are_not_its_answer() -> None:
+    # A draft `{"findings": []}` inside <think> must not pass for a clean review.
+    thought = ('<think>Maybe {"findings": []}? No, look again.</think>\n{"summary": "Reads a list.", "findings": '
+               '[{"path": "a.py", "line": 3, "title": "Index error on an empty list", "body": "x[0] raises"}]}')
+    parsed = parse_reply(thought)
+    assert parsed.error is None and [f.title for f in parsed.findings] == ["Index error on an empty list"]
+    cut = parse_reply('<think>The answer is {"findings": []} unless')
+    assert cut.error and cut.findings == ()  # never closed: no answer yet, so the repair retry runs
