@@ -24,12 +24,12 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 from benchlib import header, table, verdict  # noqa: E402
 from test_eval import LabelModel  # noqa: E402
 
+from reviewbot.calling import Target  # noqa: E402
 from reviewbot.config import Config  # noqa: E402
 from reviewbot.eval.cache import CachingClient  # noqa: E402
 from reviewbot.eval.cases import load_cases  # noqa: E402
 from reviewbot.eval.run import EvalSettings, Policy, run_eval  # noqa: E402
 from reviewbot.llm import LLMRequest, LLMResponse  # noqa: E402
-from reviewbot.reviewer import Target  # noqa: E402
 
 MODEL = "openai/fake-eval"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
+from .outcome import CallRecord
 from .ownkeys import SCRUB
 from .providers import provider_of
-from .reviewer import CallRecord
 
 
 def audit_line(record: CallRecord, run_id: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .diff import FileDiff, Hunk
 from .instructions import PathRule
@@ -247,9 +247,11 @@ def _split(prepared: Prepared, fi: int, hi: int, budget: int) -> list[_Unit]:
     return units
 
 
-def _units(prepared: Prepared, fi: int, budget: int) -> Iterator[_Unit]:
+def _units(prepared: Prepared, fi: int, budget: int, only: tuple[int, ...] | None = None) -> Iterator[_Unit]:
     file = prepared.files[fi]
     for hi, hunk in enumerate(file.hunks):
+        if only is not None and hi not in only:
+            continue
         if file.header_tokens + hunk.tokens <= budget:
             yield _Unit(hunk.text, hunk.tokens, hunk.redactions)
         else:
@@ -266,13 +268,13 @@ class _Open:
     redactions: dict[str, int] = field(default_factory=dict)
 
 
-def _pack_group(prepared: Prepared, indexes: Sequence[int], budget: int) -> list[_Open]:
+def _pack_group(prepared: Prepared, indexes: Sequence[tuple[int, tuple[int, ...] | None]], budget: int) -> list[_Open]:
     done: list[_Open] = []
     cur = _Open()
-    for fi in indexes:
+    for fi, only in indexes:
         file = prepared.files[fi]
         header_in = False
-        for unit in _units(prepared, fi, budget):
+        for unit in _units(prepared, fi, budget, only):
             need = unit.tokens + (0 if header_in else file.header_tokens)
             if cur.parts and cur.tokens + need > budget:
                 done.append(cur)
@@ -297,15 +299,26 @@ def pack(
     groups: Mapping[str, str],
     risks: Mapping[str, int],
     budgets: Mapping[Tier, int],
+    hunk_tiers: Mapping[str, tuple[Tier, ...]] | None = None,
 ) -> list[Chunk]:
     """Chunks for one tier map. Files missing from `tiers` are left out (the planner skipped
     them); a missing group is "" and a missing risk 0. Frontier chunks come first, then
-    cheap; groups sorted by key; files in diff order inside a group."""
-    buckets: dict[tuple[Tier, str], list[int]] = {}
+    cheap; groups sorted by key; files in diff order inside a group. `hunk_tiers` (risk.
+    granularity: hunk) splits a file by hunk: each hunk goes with its own tier."""
+    buckets: dict[tuple[Tier, str], list[tuple[int, tuple[int, ...] | None]]] = {}
     for fi, file in enumerate(prepared.files):
         tier = tiers.get(file.path)
-        if tier is not None:
-            buckets.setdefault((tier, groups.get(file.path, "")), []).append(fi)
+        if tier is None:
+            continue
+        group = groups.get(file.path, "")
+        split = (hunk_tiers or {}).get(file.path)
+        if split is None or len(split) != len(file.hunks) or len(set(split)) < 2:
+            buckets.setdefault((tier, group), []).append((fi, None))
+            continue
+        for part in TIER_ORDER:
+            only = tuple(hi for hi, t in enumerate(split) if t == part)
+            if only:
+                buckets.setdefault((part, group), []).append((fi, only))
     chunks: list[Chunk] = []
     for tier, group in sorted(buckets, key=lambda k: (TIER_ORDER.index(k[0]), k[1])):
         if budgets.get(tier, 0) <= 0:
@@ -339,6 +352,26 @@ def build_chunks(
     return pack(prepare(files, redactor), tiers, groups, risks, budgets)
 
 
+def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk, Chunk] | None:
+    """Halve a chunk at the hunk boundary nearest its middle (the reviewer's answer to a
+    context window exceeded with no larger model allowed). None when it holds one hunk."""
+    lines = chunk.text.splitlines(keepends=True)
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("@@")]
+    if len(starts) < 2:
+        return None
+    middle = min(starts[1:], key=lambda i: abs(i - len(lines) / 2))
+    header = ""
+    for ln in reversed(lines[:middle]):
+        if ln.startswith("### "):
+            header = ln
+            break
+    first, second = "".join(lines[:middle]), header + "".join(lines[middle:])
+    return (
+        replace(chunk, id=f"{chunk.id}a", text=first, tokens=count_tokens(first)),
+        replace(chunk, id=f"{chunk.id}b", text=second, tokens=count_tokens(second)),
+    )
+
+
 __all__ = [
     "TIER_ORDER",
     "Chunk",
@@ -351,4 +384,5 @@ __all__ = [
     "prepare",
     "render_file_header",
     "render_hunk",
+    "split_chunk",
 ]

@@ -72,11 +72,12 @@ def _model_options(func: Any, *, review: bool = True) -> Any:
         click.option("--fail-on", type=click.Choice((*SEVERITIES, "none")), envvar="REVIEWBOT_FAIL_ON", help="Exit 1 when a finding is at or above this severity. Overrides review.fail_on."),
         click.option("--min-severity", type=click.Choice(SEVERITIES), envvar="REVIEWBOT_MIN_SEVERITY", help="Hide findings below this severity (counted in the report). Overrides review.min_severity."),
         click.option("--concurrency", type=click.IntRange(1, 64), envvar="REVIEWBOT_CONCURRENCY", help="Chunks reviewed in parallel. Overrides review.concurrency."),
+        click.option("--shadow", metavar="MODEL", envvar="REVIEWBOT_SHADOW", help="A second model reviews the same chunks; nothing it finds is posted, the report compares the two (agreement, found alone, cost). Overrides review.shadow."),
         click.option("--audit-log", metavar="FILE", envvar="REVIEWBOT_AUDIT_LOG", help="Append one JSON line per model request to FILE."),
         click.option("--dry-run", is_flag=True, envvar="REVIEWBOT_DRY_RUN", help="Plan only: files, tiers, reasons, chunks and estimated cost. Calls no model; needs no key."),
     ]
     if not review:  # `config show`: only what changes the effective config
-        options = options[:8]
+        options = options[:9]
     for option in reversed(options):
         func = option(func)
     return func

@@ -227,10 +227,14 @@ def summarize(usages: Sequence[Usage], pricer: Pricer, frontier_model: str | Non
                  for model, idx in by_model.items())
     tiers = tuple((tier, _sum_known([usds[i] for i in idx])) for tier, idx in by_tier.items())
     total = _sum_known([r.usd for r in rows])
-    frontier_usd = _all_frontier(usages, pricer, frontier_model)
+    # A shadow model (review.shadow) is an experiment beside the review: what the review
+    # itself would have cost on the frontier model compares with the review's spend alone.
+    review = [i for i, u in enumerate(usages) if u.tier != "shadow"]
+    frontier_usd = _all_frontier([usages[i] for i in review], pricer, frontier_model)
+    spent = _sum_known([usds[i] for i in review]) if len(review) < len(usages) else total
     saving = None
-    if total is not None and frontier_usd is not None and frontier_usd > 0:
-        saving = round((1 - total / frontier_usd) * 100, 1)
+    if spent is not None and frontier_usd is not None and frontier_usd > 0:
+        saving = round((1 - spent / frontier_usd) * 100, 1)
     return CostSummary(
         rows=rows,
         tiers=tiers,
@@ -253,6 +257,6 @@ _OUTPUT_FLOOR = 256
 
 
 def estimate_output_tokens(input_tokens: int, max_output_tokens: int) -> int:
-    """Estimated reply size for a dry run: 15% of the input, at least 150, at most the cap."""
+    """Estimated reply size for a dry run: 15% of the input, at least 256, at most the cap."""
     estimate = max(_OUTPUT_FLOOR, round(input_tokens * _OUTPUT_RATIO))
     return max(0, min(estimate, max_output_tokens))

@@ -44,6 +44,7 @@ class ParsedReply:
     findings: tuple[Finding, ...]
     summary: str | None
     error: str | None  # set when the reply was not fully parsed; salvaged findings are still above
+    second_look: str | None = None  # the reply asked for a frontier review (needs_frontier), why
 
 
 # Bounds on the work one reply can cause: a runaway local model can emit megabytes.
@@ -55,6 +56,8 @@ _MAX_TITLE, _MAX_TEXT, _MAX_PATH = 200, 8_000, 1_000
 
 # --- parse_reply ---------------------------------------------------------------------------
 
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
+_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 _FINDINGS_KEYS = ("findings", "issues", "comments", "results", "problems")
 _FINDING_KEYS = frozenset({"title", "body", "severity", "line", "description", "message"})
@@ -90,12 +93,31 @@ def parse_reply(
         errors.append(f"{scanner.too_deep} value(s) nested deeper than {MAX_DEPTH} levels skipped")
     raw_items, summary = _shape(value, errors)
     findings = _normalise_all(raw_items, model, chunk_id, errors)
-    return ParsedReply(tuple(findings), summary, "; ".join(errors) or None)
+    return ParsedReply(tuple(findings), summary, "; ".join(errors) or None, _second_look(value))
+
+
+def _second_look(value: object) -> str | None:
+    """`needs_frontier`: a reason (or true). Anything else, or an empty reason, is no request."""
+    asked = value.get("needs_frontier") if isinstance(value, dict) else None
+    if asked is True:
+        return "the model asked for a frontier review"
+    if isinstance(asked, str) and (reason := " ".join(asked.split())) and reason.lower() not in _NO_WORDS:
+        return reason[:_MAX_TITLE]
+    return None
+
+
+_NO_WORDS = frozenset({"false", "no", "none", "n/a", "null", "-"})
 
 
 def _clean(text: str) -> str:
     # Lone surrogates come from bytes decoded with surrogateescape; they cannot be encoded.
     text = text.encode("utf-8", "replace").decode("utf-8")
+    # Reasoning models (DeepSeek-R1, Qwen3 on llama.cpp...) think aloud first, drafts of the
+    # JSON included: the answer is what follows. A thought never closed holds no answer.
+    text = _THINK.sub("", text)
+    opened = _THINK_OPEN.search(text)
+    if opened is not None:
+        text = text[: opened.start()]
     return _CONTROL.sub("", text)
 
 

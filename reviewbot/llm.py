@@ -5,7 +5,6 @@ Also the pure connection rules: which api_base, key variable, headers and timeou
 
 from __future__ import annotations
 
-import email.utils
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 
 from .errors import MissingKeyError
 from .providers import LOCAL_PROVIDERS, is_local, key_env_for, provider_of
+from .textutil import retry_after_seconds
 
 if TYPE_CHECKING:
     from .config import EndpointConfig
@@ -46,6 +46,9 @@ class LLMRequest:
     api_base: str | None = None
     api_key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Spend labels for a gateway (repository, pr, run_id, tier, chunk_id): sent in the body as
+    # LiteLLM proxy's `metadata` (with `tags` "key:value") only when set, i.e. to gateways.
+    labels: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,15 +108,37 @@ def _litellm() -> ModuleType:
         return _LITELLM
 
 
+# Providers litellm calls with its own httpx handler rather than the OpenAI SDK: they are
+# handed one whose client has our transport (no redirects, capped replies, one deadline).
+# OpenAI-compatible providers get it through litellm.client_session (above).
+_NATIVE_HTTP_PROVIDERS = frozenset({"anthropic", "gemini", "ollama", "ollama_chat"})
+_NATIVE: Any = None
+
+
+def _native_handler() -> Any:
+    global _NATIVE
+    with _IMPORT_LOCK:
+        if _NATIVE is None:
+            from litellm.llms.custom_httpx.http_handler import HTTPHandler
+
+            from .transport import guarded_client
+
+            _NATIVE = HTTPHandler(client=guarded_client(), follow_redirects=False)
+        return _NATIVE
+
+
 class LiteLLMClient:
     """LLMClient over litellm.completion. Per-call settings only: several providers and
     endpoints are used in one run, so module globals (api_base, api_key, retries) stay untouched."""
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         litellm = _litellm()
+        kwargs = _completion_kwargs(request)
+        if provider_of(request.model) in _NATIVE_HTTP_PROVIDERS:
+            kwargs["client"] = _native_handler()
         started = time.monotonic()
         try:
-            response = litellm.completion(**_completion_kwargs(request))
+            response = litellm.completion(**kwargs)
         except Exception as exc:  # any failure inside litellm or the SDK becomes an LLMError
             raise _scrub(classify(exc), request.api_key) from exc
         latency_ms = round((time.monotonic() - started) * 1000)
@@ -145,6 +170,11 @@ def _completion_kwargs(request: LLMRequest) -> dict[str, Any]:
         kwargs["extra_headers"] = dict(request.headers)
     if request.response_format is not None:
         kwargs["response_format"] = request.response_format
+    if request.labels:
+        # litellm keeps its own `metadata` argument for its callbacks; what goes in extra_body
+        # reaches the server's JSON body, where LiteLLM proxy reads metadata.tags for spend.
+        labels = dict(request.labels)
+        kwargs["extra_body"] = {"metadata": {**labels, "tags": [f"{k}:{v}" for k, v in labels.items()]}}
     return kwargs
 
 
@@ -214,6 +244,11 @@ def classify(exc: BaseException) -> LLMError:
         status = None  # litellm reports transport failures with a made-up 500 or 408
     if kind == "connection":
         message = _with_root_cause(exc, message)
+    # litellm's native handlers wrap a 3xx as a "connection error" with a made-up 500.
+    moved = next((s for e in _chain(exc) if isinstance(s := getattr(e, "status_code", None), int)
+                  and 300 <= s < 400), None)
+    if moved is not None:
+        kind, status = "redirect", moved
     too_large = next((e for e in _chain(exc) if type(e).__name__ == "ReplyTooLarge"), None)
     if too_large is not None:
         kind, message = "connection", str(too_large)
@@ -365,17 +400,7 @@ def _parse_retry_after(headers: Mapping[str, str]) -> float | None:
         except ValueError:
             pass
     value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
+    return None if value is None else retry_after_seconds(value, time.time())
 
 
 # -- connection resolution (pure) --------------------------------------------------------------

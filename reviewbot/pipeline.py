@@ -5,54 +5,42 @@ injected LLMClient and returns the Report. The CLI and the GitHub Action share b
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from . import context
 from .anchor import anchor_findings
-from .budget import BudgetDecision, BudgetGuard, plan_budget
+from .budget import BudgetGuard, plan_budget
+from .calling import ReviewSettings, ReviewTools, Target
+from .cascade import second_looks
 from .chunker import Chunk, begin_prepare, pack
 from .config import Config, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
-from .diff import Diff, FileDiff
+from .diff import Diff
 from .findings import Finding, parse_reply
-from .ignore import SkippedFile, select_files
+from .ignore import select_files
 from .instructions import NO_RULES, RuleSet, build_rules
+from .llm import LLMClient
+from .outcome import CallRecord, ReviewOutcome
+from .plan import Plan
 from .prompts import PromptSet
-from .providers import LOCAL_PROVIDERS, provider_of
+from .providers import LOCAL_PROVIDERS, is_local, provider_of
 from .redact import Redactor
 from .report import Report, build_report
-from .reviewer import CallRecord, Reviewer, ReviewOutcome, ReviewSettings, Target
-from .risk import FileRisk, assess
+from .reviewer import Reviewer
+from .risk import assess
 from .router import (
     Route,
     chunk_token_budget,
     compliance_group,
+    model_window,
     route_chunks,
     summary_models,
     tier_models,
 )
+from .shadow import compare, run_shadow, shadow_routes
 from .tokens import count_tokens
 
 TIERS: tuple[Tier, ...] = ("frontier", "cheap")
-
-
-@dataclass(frozen=True)
-class Plan:
-    source: str
-    diff: Diff
-    config: Config
-    reviewable: tuple[FileDiff, ...]
-    skipped: tuple[SkippedFile, ...]
-    risks: Mapping[str, FileRisk]
-    tiers: Mapping[str, Tier]  # after budget downgrades
-    routes: tuple[Route, ...]
-    skip: Mapping[str, str]  # chunk id -> reason it is not sent (budget)
-    decisions: tuple[BudgetDecision, ...]
-    estimate_inputs: Mapping[str, int]  # chunk id -> estimated input tokens (prompt included)
-    notes: tuple[str, ...] = ()
-    redactions: Mapping[str, int] = field(default_factory=dict)
-    prompts: PromptSet | None = None
-    rules: RuleSet = NO_RULES  # the maintainers' review rules of this run
 
 
 def plan_review(
@@ -70,7 +58,7 @@ def plan_review(
     `instruction_file`: (name, text) of the repository's rules file, read at the edge;
     `file_texts`: head versions of the reviewed files, for `review.context` (read at the edge)."""
     rules = _rules(config, instruction_file)
-    prompts = prompts or PromptSet.load(config.prompts_dir, rules.general)
+    prompts = prompts or PromptSet.load(config.prompts_dir, rules.general, config.review.cascade)
     reviewable, skipped = select_files(diff, config.ignore)
     redactor = Redactor() if config.redact_secrets else None
     # Rendered and redacted first: their tokens are counted on a worker thread meanwhile.
@@ -83,7 +71,10 @@ def plan_review(
     prepared = finish_prepare()
 
     def build(tiers: Mapping[str, Tier]) -> list[Route]:
-        return route_chunks(pack(prepared, tiers, groups, scores, budgets), config)
+        # risk.granularity: hunk splits a file only while it is on the frontier tier (a budget
+        # downgrade sends it to cheap whole).
+        split = {p: r.hunk_tiers for p, r in risks.items() if r.hunk_tiers and tiers.get(p) == "frontier"}
+        return route_chunks(pack(prepared, tiers, groups, scores, budgets, split), config)
 
     rule_tokens = _rule_tokens(rules)
 
@@ -188,7 +179,7 @@ def dry_run(plan: Plan, pricer: Pricer) -> Report:
 
 def run_review(
     plan: Plan,
-    client: object,
+    client: LLMClient,
     pricer: Pricer,
     targets: Callable[[str], Target],
     *,
@@ -196,12 +187,13 @@ def run_review(
     pr_body: str | None = None,
     progress: Callable[[int, int, float], None] | None = None,
     on_call: Callable[[CallRecord], None] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Report:
     """Send the plan to the models and build the report. `on_call` gets every model call's
     record as soon as it is final (the audit log)."""
     config = plan.config
     guard = BudgetGuard(config.budget.max_usd, config.budget.max_input_tokens)
-    prompts = plan.prompts or PromptSet.load(config.prompts_dir, plan.rules.general)
+    prompts = plan.prompts or PromptSet.load(config.prompts_dir, plan.rules.general, config.review.cascade)
     redactor = Redactor() if config.redact_secrets else None
     if redactor is not None:
         pr_title = redactor.redact(pr_title)[0] if pr_title else pr_title
@@ -211,26 +203,36 @@ def run_review(
     def anchor(findings: Sequence[Finding], chunk: Chunk) -> list[Finding]:
         return anchor_findings(findings, plan.diff, chunk.files)
 
-    reviewer = Reviewer(
-        client, prompts, targets=targets, price=pricer.cost,
-        supports_schema=sends_reply_schema, context_window=pricer.context_window,
-        count_tokens=count_tokens, parse=parse_reply, anchor=anchor, guard=guard,
-        settings=ReviewSettings(
-            concurrency=config.review.concurrency,
-            max_output_tokens=config.review.max_output_tokens,
-            include_prompts=config.audit.include_prompts,
-        ),
+    tools = ReviewTools(
+        targets=targets, price=pricer.cost, supports_schema=lambda model: sends_reply_schema(model, targets(model).api_base),
+        context_window=lambda model: model_window(config, model, pricer.context_window), count_tokens=count_tokens, parse=parse_reply, anchor=anchor,
         reasons={p: r.reasons for p, r in plan.risks.items()}, progress=progress, on_call=on_call,
+        labels=dict(labels or {}),
     )
+    settings = ReviewSettings(
+        concurrency=config.review.concurrency,
+        max_output_tokens=config.review.max_output_tokens,
+        include_prompts=config.audit.include_prompts,
+    )
+    reviewer = Reviewer(client, prompts, guard, tools, settings)
     outcome = reviewer.review(plan.routes, pr_title=pr_title, pr_body=pr_body, skip=plan.skip)
+    outcome = second_looks(reviewer, outcome, {r.chunk.id: r for r in plan.routes}, config,
+                           pr_title=pr_title, pr_body=pr_body)
     outcome = _with_overview(reviewer, outcome, plan, chunks)
+    shadow = None
+    if config.review.shadow:
+        routes = shadow_routes(plan.routes, tuple(plan.skip), config.review.shadow, config)
+        results = run_shadow(client, prompts, guard, tools, settings, reviewer.ledger, routes,
+                             pr_title=pr_title, pr_body=pr_body)
+        outcome = reviewer.recorded(outcome)
+        shadow = compare(config.review.shadow, outcome.results, results, outcome.calls)
     frontier = _first(tier_models(config, "frontier"))
     usages = [
         Usage(c.model, c.tier, c.input_tokens, c.output_tokens, c.cached_tokens or 0, c.usd)
         for c in outcome.calls
     ]
     cost = summarize(usages, pricer, frontier)
-    return build_report(plan, outcome, cost, dry_run=False, budget=dict(guard.snapshot()))
+    return build_report(plan, outcome, cost, dry_run=False, budget=dict(guard.snapshot()), shadow=shadow)
 
 
 def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunks: Mapping[str, Chunk]) -> ReviewOutcome:
@@ -255,26 +257,25 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
                     for m in models)]
     reviewed = [r for r in outcome.results if r.status == "reviewed"]
     if not reviewed:  # nothing reviewed: no overview is asked for, none could be true
-        return replace(outcome, calls=tuple(reviewer.shared.calls),
-                       failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
+        return reviewer.recorded(outcome)
     if len(outcome.results) == 1 and len(reviewed) == 1 and reviewed[0].summary:
         # One chunk is the whole PR: its summary is the overview, without another round trip.
         overview: str | None = reviewed[0].summary
     else:
         overview = reviewer.overview(models, summaries, counts, files) if summaries else None
-    return replace(outcome, overview=overview, calls=tuple(reviewer.shared.calls),
-                   failovers=tuple(reviewer.shared.failovers), notices=tuple(reviewer.shared.notices))
+    return reviewer.recorded(replace(outcome, overview=overview))
 
 
 
-def sends_reply_schema(model: str) -> bool:
+def sends_reply_schema(model: str, api_base: str | None = None) -> bool:
     """Whether review requests to `model` carry the reply's JSON Schema (`response_format`
-    json_schema) or ask for JSON mode and rely on the shape the system prompt shows. Local
-    servers (Ollama, vLLM, LM Studio, llamafile) turn a schema into constrained decoding, and
-    their tokens cost nothing. Hosted APIs bill the schema as ~200 prompt tokens on every
-    request (OpenAI takes a non-strict schema as a hint only; strict mode would forbid the
-    optional fields), so they get JSON mode: the reply is validated, and repaired once, here."""
-    return provider_of(model) in LOCAL_PROVIDERS
+    json_schema, then llama.cpp's form) or ask for JSON mode and rely on the shape the system
+    prompt shows. Local servers (Ollama, vLLM, LM Studio, llama.cpp, llamafile — by provider or
+    by an api_base on this machine or the private network) turn a schema into constrained
+    decoding, and their tokens cost nothing. Hosted APIs bill the schema as ~200 prompt tokens
+    on every request (OpenAI takes a non-strict schema as a hint only; strict mode would forbid
+    the optional fields), so they get JSON mode: the reply is validated, and repaired once, here."""
+    return provider_of(model) in LOCAL_PROVIDERS or is_local(model, api_base)
 
 
 def _prompt_overhead(prompts: PromptSet) -> int:

@@ -24,7 +24,7 @@ from .chunker import Chunk
 from .errors import ConfigError
 
 Message = dict[str, str]
-TEMPLATES: tuple[str, ...] = ("system.j2", "chunk.j2", "repair.j2", "summary.j2")
+TEMPLATES: tuple[str, ...] = ("system.j2", "chunk.j2", "repair.j2", "summary.j2", "answer.j2")
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
 CATEGORIES: tuple[str, ...] = (
     "security", "bug", "concurrency", "error-handling", "performance", "api", "data", "tests",
@@ -33,9 +33,10 @@ CATEGORIES: tuple[str, ...] = (
 # What each template may use (named in errors so a template author knows what is there).
 _VARIABLES: Mapping[str, str] = {
     "system.j2": "instructions (the maintainers' general rules; the same for every chunk)",
-    "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body, rules (path rules: globs, text)",
+    "chunk.j2": "chunk (id, tier, group, files, text, tokens, risk), files, pr_title, pr_body, rules (path rules: globs, text), second_look (the reply may ask for a frontier review)",
     "repair.j2": "error",
     "summary.j2": "blocks system and user; chunk_summaries, counts, files, max_files, omitted",
+    "answer.j2": "blocks system and user; finding (path, line, severity, title, body), hunk, thread (author, text pairs), question",
 }
 
 # Bounds on untrusted or unbounded inputs to the prompt.
@@ -44,11 +45,16 @@ MAX_PR_BODY_CHARS = 4_000
 MAX_SUMMARY_ITEMS = 80
 MAX_SUMMARY_CHARS = 600
 MAX_SUMMARY_FILES = 60
+MAX_ANSWER_HUNK_CHARS = 6_000  # a review thread's diff_hunk can be a whole file
+MAX_THREAD_ITEMS, MAX_THREAD_CHARS = 10, 1_500
 # A PR description must not be able to close the tag it sits in and pose as the diff.
-_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*)\s*>", re.I)
+_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|"
+                          r"question)\s*>", re.I)
 # Appended when a custom template does not place the maintainers' rules itself, so a
 # prompts_dir written before rules existed cannot silently drop them.
 _RULES_BLOCK = "\n<maintainer_rules>\n{text}\n</maintainer_rules>\n"
+_SECOND_LOOK_BLOCK = ("\nIf this chunk needs a deeper review than you can give here, add \"needs_frontier\": "
+                      "\"<the reason, one sentence>\" to your reply; otherwise leave it out.\n")
 _CONTEXT_BLOCK = "\n<context>\nCode around the change, for reference only: report nothing on these lines.\n{text}\n</context>\n"
 
 _FINDING_SCHEMA: dict[str, Any] = {
@@ -75,20 +81,24 @@ REPLY_SCHEMA: dict[str, Any] = {
     "properties": {
         "summary": {"type": "string", "description": "What this chunk changes, 1-2 sentences."},
         "findings": {"type": "array", "items": _FINDING_SCHEMA},
+        "needs_frontier": {"type": "string", "description": "Only when a deeper review is needed: why."},
     },
     "required": ["summary", "findings"],
 }
 
 
-def response_format(mode: Literal["json_schema", "json_object", "none"]) -> dict[str, Any] | None:
-    """OpenAI-style response_format for a mode (the reviewer steps down the list when a
-    server rejects one). `strict` is off: strict mode forbids optional properties."""
+def response_format(mode: Literal["json_schema", "json_object_schema", "json_object", "none"]) -> dict[str, Any] | None:
+    """The response_format for a mode (the reviewer steps down the list when a server
+    rejects one): OpenAI's json_schema (vLLM, Ollama, LM Studio), llama.cpp's json_object with
+    the schema inside, plain JSON mode. `strict` is off: strict mode forbids optional properties."""
     if mode == "json_schema":
         schema = copy.deepcopy(REPLY_SCHEMA)
         return {
             "type": "json_schema",
             "json_schema": {"name": "review", "schema": schema, "strict": False},
         }
+    if mode == "json_object_schema":
+        return {"type": "json_object", "schema": copy.deepcopy(REPLY_SCHEMA)}
     if mode == "json_object":
         return {"type": "json_object"}
     return None
@@ -141,20 +151,30 @@ def _clip(text: str | None, limit: int) -> str | None:
     )
 
 
+def admits(cascade: bool | int, chunk: Chunk) -> bool:
+    """review.cascade lets this chunk ask: a cheap one (at or above the score, when one is set)."""
+    if chunk.tier != "cheap" or cascade is False:
+        return False
+    return cascade is True or chunk.risk >= cascade
+
+
 class PromptSet:
     """The four templates of one run, loaded and checked up front."""
 
-    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path], instructions: str = "") -> None:
+    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path], instructions: str = "",
+                 cascade: bool | int = False) -> None:
         self._env = env
+        self.cascade = cascade  # review.cascade: which cheap chunks may ask for a second look
         self.instructions = _fence_rules(instructions)
         self.sources = dict(sources)  # template name -> file it was loaded from
         self._templates = {name: self._load(name) for name in TEMPLATES}
-        for block in ("system", "user"):
-            if block not in self._templates["summary.j2"].blocks:
-                raise ConfigError(
-                    f"prompt template {self.sources['summary.j2']} has no {{% block {block} %}}",
-                    hint="summary.j2 needs two blocks: system and user",
-                )
+        for name in ("summary.j2", "answer.j2"):
+            for block in ("system", "user"):
+                if block not in self._templates[name].blocks:
+                    raise ConfigError(
+                        f"prompt template {self.sources[name]} has no {{% block {block} %}}",
+                        hint=f"{name} needs two blocks: system and user",
+                    )
         self.system = self._render("system.j2", {"instructions": self.instructions})
         if self.instructions and not self._uses("system.j2", "instructions"):
             self.system += _RULES_BLOCK.format(text=self.instructions)
@@ -167,9 +187,10 @@ class PromptSet:
         self._hash = digest.hexdigest()[:12]
 
     @classmethod
-    def load(cls, prompts_dir: str | None = None, instructions: str = "") -> PromptSet:
+    def load(cls, prompts_dir: str | None = None, instructions: str = "", cascade: bool | int = False) -> PromptSet:
         """Built-in templates, each overridden by a same-named file in `prompts_dir`;
-        `instructions`: the maintainers' general review rules (trusted)."""
+        `instructions`: the maintainers' general review rules (trusted); `cascade`:
+        review.cascade (cheap chunks it admits are told they may ask for a frontier review)."""
         folders = [_check_user_dir(prompts_dir)] if prompts_dir else []
         folders.append(builtin_prompts_dir())
         sources = {
@@ -183,7 +204,7 @@ class PromptSet:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        return cls(env, sources, instructions)
+        return cls(env, sources, instructions, cascade)
 
     def _source(self, name: str) -> str:
         loader = self._env.loader
@@ -238,13 +259,20 @@ class PromptSet:
                 "pr_title": _clip(pr_title and " ".join(pr_title.split()), MAX_PR_TITLE_CHARS),
                 "pr_body": _clip(pr_body, MAX_PR_BODY_CHARS),
                 "rules": [{"globs": list(r.globs), "text": _fence_rules(r.text)} for r in chunk.rules],
+                "second_look": self.may_ask_second_look(chunk),
             },
         )
+        if self.may_ask_second_look(chunk) and not self._uses("chunk.j2", "second_look"):
+            user += _SECOND_LOOK_BLOCK
         if chunk.rules and not self._uses("chunk.j2", "rules"):
             user += _RULES_BLOCK.format(text="\n\n".join(_fence_rules(r.text) for r in chunk.rules))
         if chunk.context and "chunk.context" not in self._source("chunk.j2"):
             user += _CONTEXT_BLOCK.format(text=chunk.context)
         return ({"role": "system", "content": self.system}, {"role": "user", "content": user})
+
+    def may_ask_second_look(self, chunk: Chunk) -> bool:
+        """review.cascade admits this chunk: a cheap one (at or above the score, when one is set)."""
+        return admits(self.cascade, chunk)
 
     def repair_messages(
         self, messages: Sequence[Message], bad_reply: str, error: str
@@ -255,6 +283,21 @@ class PromptSet:
             *(dict(m) for m in messages),
             {"role": "assistant", "content": bad_reply},
             {"role": "user", "content": request},
+        )
+
+    def answer_messages(self, finding: Mapping[str, object], hunk: str, thread: Sequence[tuple[str, str]],
+                        question: str) -> tuple[Message, ...]:
+        """System + user for an answer in a finding's thread: the finding (ours), the hunk, the
+        thread and the question (theirs: untrusted, capped, unable to close their tags)."""
+        values = {
+            "finding": {k: _clip(str(v), MAX_PR_BODY_CHARS) if isinstance(v, str) else v for k, v in finding.items()},
+            "hunk": _clip(hunk, MAX_ANSWER_HUNK_CHARS) or "",
+            "thread": [(" ".join(a.split())[:80], _clip(t, MAX_THREAD_CHARS) or "") for a, t in thread[-MAX_THREAD_ITEMS:]],
+            "question": _clip(question, MAX_THREAD_CHARS) or "",
+        }
+        return (
+            {"role": "system", "content": self._render("answer.j2", values, "system").strip() + "\n"},
+            {"role": "user", "content": self._render("answer.j2", values, "user").strip() + "\n"},
         )
 
     def summary_messages(

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 from .cost import CostSummary
 from .findings import SEVERITIES, Finding, filter_min_severity
-from .reviewer import CallRecord, ChunkResult, Failover, ReviewOutcome
+from .outcome import CallRecord, ChunkResult, Failover, ReviewOutcome, SecondLook
 from .vocab import severity_rank
 
 if TYPE_CHECKING:
-    from .pipeline import Plan
+    from .plan import Plan
     from .router import Route
+    from .shadow import ShadowReport
 
 REPORT_VERSION = "1"
 
@@ -64,6 +65,8 @@ class Report:
     overview: str | None = None  # the summary model's overview of the PR
     budget: dict[str, object] = field(default_factory=dict)  # max_usd, spent_usd, decisions
     warnings: tuple[str, ...] = ()  # what the user must act on (a rejected key, unreviewed chunks)
+    second_looks: tuple[SecondLook, ...] = ()  # cheap chunks that asked for a frontier review
+    shadow: ShadowReport | None = None  # review.shadow: the second model's comparison
     version: str = REPORT_VERSION
 
 
@@ -74,6 +77,7 @@ def build_report(
     *,
     dry_run: bool,
     budget: Mapping[str, object] | None = None,
+    shadow: ShadowReport | None = None,
 ) -> Report:
     """Assemble the one value every reporter renders. `outcome` is None for a dry run."""
     results = {r.chunk_id: r for r in outcome.results} if outcome else {}
@@ -106,6 +110,7 @@ def build_report(
         calls=outcome.calls if outcome else (), cost=cost,
         failovers=outcome.failovers if outcome else (), notes=tuple(notes),
         overview=outcome.overview if outcome else None, budget=state,
+        second_looks=outcome.second_looks if outcome else (), shadow=shadow,
     )
 
 

@@ -115,14 +115,20 @@ def _blocked_reason(chunk: Chunk, own: tuple[str, ...], config: Config) -> str:
     return f"no allowed model ({' / '.join(parts)})"
 
 
+def model_window(config: Config, model: str, context_window: Callable[[str], int | None]) -> int | None:
+    """A model's context window in tokens: its endpoint's `max_input_tokens` (a local server's
+    n_ctx) when set, else what litellm's price map knows, else None."""
+    endpoint = config.endpoints.get(model)
+    return endpoint.max_input_tokens if endpoint and endpoint.max_input_tokens else context_window(model)
+
+
 def chunk_token_budget(config: Config, tier: Tier, context_window: Callable[[str], int | None]) -> int:
     """Tokens of diff text per chunk for a tier: review.max_chunk_tokens, lowered so the
     chunk, the system prompt and the reply fit the smallest known window among the tier's
     models (a failover model must fit too). Local models often have 4k-8k windows."""
     windows = []
     for model in tier_models(config, tier):
-        endpoint = config.endpoints.get(model)
-        window = endpoint.max_input_tokens if endpoint and endpoint.max_input_tokens else context_window(model)
+        window = model_window(config, model, context_window)
         if window:
             windows.append(window)
     budget = config.review.max_chunk_tokens

@@ -14,16 +14,19 @@ from typing import TYPE_CHECKING, Any
 from .errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE
 
 if TYPE_CHECKING:
+    from .calling import Target
     from .config import Config
+    from .llm import LLMClient
     from .report import Report
 
 
-def load_effective_config(opts: dict[str, Any], *, text: str | None = None,
-                          origins: dict[str, str] | None = None) -> tuple[Config, list[str]]:
+def load_effective_config(opts: dict[str, Any], *, text: str | None = None, origins: dict[str, str] | None = None,
+                          env: Mapping[str, str] | None = None) -> tuple[Config, list[str]]:
     """The config file (or `text`), CLI overrides, then default models for the keys present.
     With `origins`, fills it with where each non-default value came from: key path -> the
     config file, the option or `REVIEWBOT_*` variable (`opts["_sources"]` names them), or the
-    environment for default models."""
+    environment for default models. `env`: the environment to read keys from (default: the
+    process's)."""
     from .config import find_config_file, load_config, override, resolve_models
 
     # With `text`, the path only names the text in errors (e.g. ".reviewbot.yml at base 1a2b3c4").
@@ -45,7 +48,8 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None,
         changes["models.summary"] = summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
         flags["models.summary"] = "summary_model"
     for flag, key in (("budget_usd", "budget.max_usd"), ("fail_on", "review.fail_on"),
-                      ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency")):
+                      ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency"),
+                      ("shadow", "review.shadow")):
         if opts.get(flag) is not None:
             changes[key], flags[key] = opts[flag], flag
     if changes:
@@ -53,11 +57,12 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None,
     from .config import check_key_sources, check_transport
     from .ownkeys import SCRUB
 
-    check_key_sources(cfg, os.environ)
-    insecure = check_transport(cfg, os.environ, _resolves_to_loopback)
+    env = os.environ if env is None else env
+    check_key_sources(cfg, env)
+    insecure = check_transport(cfg, env, _resolves_to_loopback)
     # Every variable the config names as a key is the run's own secret from here on.
-    SCRUB.add_env(os.environ, [e.api_key_env for e in cfg.endpoints.values() if e.api_key_env])
-    resolved, notes = resolve_models(cfg, os.environ)
+    SCRUB.add_env(env, [e.api_key_env for e in cfg.endpoints.values() if e.api_key_env])
+    resolved, notes = resolve_models(cfg, env)
     if origins is not None:
         origins.update({key: sources.get(flag, "--" + flag.replace("_", "-")) for key, flag in flags.items()})
         for tier in ("cheap", "frontier"):
@@ -98,7 +103,13 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
             pr_title: str | None = None, pr_body: str | None = None,
             run_id: str | None = None, instruction_file: tuple[str, str] | None = None,
             file_texts: Mapping[str, str] | None = None,
-            on_plan: Callable[[PlanSummary], None] | None = None) -> Report:
+            on_plan: Callable[[PlanSummary], None] | None = None,
+            env: Mapping[str, str] | None = None, client: LLMClient | None = None,
+            labels: Mapping[str, str] | None = None) -> Report:
+    """Plan the review of `diff` and run it (or only price it, `dry_run`). `env` holds the keys
+    (default: the process's environment); `client` sends the model requests (default:
+    litellm, with the run's own keys scrubbed from what goes and comes); `labels` (e.g.
+    repository, pr) go with the run id to gateways that take spend labels."""
     from .cost import Pricer
     from .pipeline import dry_run as make_dry_run
     from .pipeline import plan_review, run_review
@@ -108,23 +119,27 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
                        file_texts=file_texts)
     if dry_run or not plan.routes:  # nothing to send (an empty diff, all ignored): no key needed
         return make_dry_run(plan, pricer) if dry_run else run_review(plan, _NoClient(), pricer, _no_target)
-    targets = make_targets(cfg, plan)
+    targets = make_targets(cfg, plan, env)
     if on_plan is not None:  # before the first model call (and the seconds of the litellm import)
         on_plan(summarize_plan(plan, pricer))
-    from .llm import LiteLLMClient
-    from .ownkeys import ScrubbingClient
+    if client is None:
+        from .llm import LiteLLMClient
+        from .ownkeys import ScrubbingClient
 
+        client = ScrubbingClient(LiteLLMClient())
+    run_id = run_id or uuid.uuid4().hex[:12]
+    labels = {**(labels or {}), "run_id": run_id}
     if not audit_log:
-        return run_review(plan, ScrubbingClient(LiteLLMClient()), pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                          progress=progress)
+        return run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
+                          progress=progress, labels=labels)
     from .audit import AuditLog
 
     # Opened before any model is called (an unwritable path costs nothing); each call's line
     # is appended as soon as the call is final, so an interrupted run keeps what it paid for.
-    log = AuditLog(audit_log, run_id or uuid.uuid4().hex[:12])
+    log = AuditLog(audit_log, run_id)
     try:
-        report = run_review(plan, ScrubbingClient(LiteLLMClient()), pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                            progress=progress, on_call=log.write)
+        report = run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
+                            progress=progress, on_call=log.write, labels=labels)
     except BaseException:
         log.close()  # interrupted or failed: the lines of the finished calls are in the file
         raise
@@ -167,11 +182,10 @@ def _no_target(model: str) -> Any:
     raise AssertionError(f"no model call was planned ({model})")
 
 
-def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -> Any:
+def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -> Callable[[str], Target]:
     """Resolve every model a request may go to, failing early (exit 2) on a missing key."""
     from .errors import MissingKeyError
-    from .llm import endpoint_host, missing_keys, resolve_connection
-    from .reviewer import Target
+    from .llm import missing_keys
     from .router import summary_models
 
     models = list(dict.fromkeys([m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models]
@@ -184,19 +198,28 @@ def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -
                               hint="or run with --dry-run to see the plan and its estimated cost without calling a model")
     resolved = {}
     for model in models:
-        conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
-        resolved[model] = Target(model=model, api_base=conn.api_base, api_key=conn.api_key,
-                                 headers=dict(conn.headers), timeout=conn.timeout,
-                                 host=endpoint_host(conn.api_base, model), key_env=conn.key_env)
+        resolved[model] = _target(cfg, model, env)
 
     def target(model: str) -> Target:
         if model not in resolved:
-            conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
-            resolved[model] = Target(model, conn.api_base, conn.api_key, dict(conn.headers), conn.timeout,
-                                     endpoint_host(conn.api_base, model), conn.key_env)
+            resolved[model] = _target(cfg, model, env)
         return resolved[model]
 
     return target
+
+
+def _target(cfg: Config, model: str, env: Mapping[str, str]) -> Target:
+    from .calling import Target
+    from .llm import endpoint_host, resolve_connection
+    from .providers import provider_of
+
+    conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
+    endpoint = cfg.endpoints.get(model)
+    labels = endpoint.spend_labels if endpoint is not None and endpoint.spend_labels is not None \
+        else provider_of(model) == "litellm_proxy"
+    return Target(model=model, api_base=conn.api_base, api_key=conn.api_key, headers=dict(conn.headers),
+                  timeout=conn.timeout, host=endpoint_host(conn.api_base, model), key_env=conn.key_env,
+                  send_labels=labels)
 
 
 def exit_code(report: Report, cfg: Config) -> int:

@@ -3,6 +3,10 @@ Markdown is not made here: untrusted text becomes markdown only in `render.safe`
 
 from __future__ import annotations
 
+import email.utils
+import math
+from datetime import timezone
+
 
 def squash(text: str, limit: int | None = None) -> str:
     """Whitespace runs (newlines too) as one space; cut with "…" past `limit` characters."""
@@ -15,3 +19,34 @@ def squash(text: str, limit: int | None = None) -> str:
 def plural(n: int, word: str) -> str:
     """"1 finding", "2 findings", "1,200 files"."""
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def printable(text: str) -> str:
+    """Text with lone surrogates (from JSON escapes such as \\udcff in a model's reply)
+    replaced: they cannot be encoded as UTF-8, so printing or posting them would fail."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def retry_after_seconds(value: str, now: float) -> float | None:
+    """Seconds to wait from an HTTP `retry-after` value: delay-seconds or an HTTP-date (RFC
+    9110 §10.2.3 allows both), None when unreadable. A date in the past means now; dates have
+    whole seconds, so the wait rounds up (a retry must not land just before the time given).
+    `now` is the current Unix time (injected, so callers and tests own the clock)."""
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000": an HTTP-date is always GMT
+        when = when.replace(tzinfo=timezone.utc)
+    return float(max(0, math.ceil(when.timestamp() - now)))

@@ -15,9 +15,9 @@ OWN_HTML = (
     r"<details( open)?>", r"</details>", r"<summary>.*</summary>", r"<details( open)?><summary>.*",
     r"</?summary>", r"</?sub>", r"</?b>",
     r"<!-- reviewbot:summary \{[^<>]*\} -->", r"<!-- reviewbot:run:[0-9A-Za-z_.-]+ -->",
-    r"<!-- reviewbot:fp:[0-9A-Za-z_-]+ -->",
+    r"<!-- reviewbot:fp:[0-9A-Za-z_-]+ -->", r"<!-- reviewbot:reply -->",
 )
-_MARKERS = re.compile(r"<!-- reviewbot:(summary|run|fp)")
+_MARKERS = re.compile(r"<!-- reviewbot:(summary|run|fp|reply)")
 
 
 def assert_inert(text: str, *, max_markers: int | None = None) -> None:

@@ -245,7 +245,7 @@ def test_prompts_are_fetched_by_listing_the_base_folder(listing: ListingGitHub, 
     assert {r.query["ref"] for r in listing.requests} == {BASE}
 
 
-def test_without_a_listing_the_four_known_templates_are_tried(tmp_path: Path) -> None:
+def test_without_a_listing_the_known_templates_are_tried(tmp_path: Path) -> None:
     with FakeGitHub("octo", "demo") as fake:
         fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
         fake.set_content("p/chunk.j2", "chunk", ref=BASE)
@@ -253,7 +253,7 @@ def test_without_a_listing_the_four_known_templates_are_tried(tmp_path: Path) ->
             folder, fetched = fetch_prompts(gh, "p", BASE, str(tmp_path))
         tried = [r.path.rsplit("/", 1)[1] for r in fake.requests[1:]]
     assert fetched == ["chunk.j2"] and [p.name for p in folder.iterdir()] == ["chunk.j2"]
-    assert tried == ["system.j2", "chunk.j2", "repair.j2", "summary.j2"]
+    assert tried == ["system.j2", "chunk.j2", "repair.j2", "summary.j2", "answer.j2"]
 
 
 # --- error paths of the command ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from reviewbot.cli import main
 from reviewbot.cost import format_usd
 from reviewbot.diff import diff_from_patches
 from reviewbot.findings import fingerprint
+from reviewbot.github.conversation import REPLY_MARKER
 from reviewbot.github.markers import (
     SummaryState,
     extract_fingerprints,
@@ -175,7 +176,8 @@ class Harness:
                       read["GITHUB_STEP_SUMMARY"])
 
     def summary(self) -> dict[str, Any]:
-        comments = self.gh.issue_comments(1)
+        """The one summary comment (a test may have seeded other comments: commands)."""
+        comments = [c for c in self.gh.issue_comments(1) if c["user"]["login"] == BOT and REPLY_MARKER not in c["body"]]
         assert len(comments) == 1, "exactly one summary comment"
         return comments[0]
 

@@ -24,7 +24,7 @@ from fakes.openai_server import FakeOpenAIServer, FakeReply, estimate_prompt_tok
 from reviewbot.audit import AuditLog
 from reviewbot.diff import parse_diff
 from reviewbot.errors import UsageError
-from reviewbot.reviewer import CallRecord
+from reviewbot.outcome import CallRecord
 from reviewbot.runner import execute, load_effective_config
 
 KEY = "sk-audit-test-0123456789"

@@ -282,3 +282,19 @@ def test_real_diffs_every_line_once_and_counts_exact(name: str) -> None:
                 if block.split("\n", 1)[0] in (f.path, render_file_header(f)[4:-1]):
                     got += cited([Chunk("x", "cheap", "", (), block, 0, 0)])
         assert got == want, f.path
+
+
+def test_hunk_tiers_split_one_file_across_tiers_keeping_each_hunk_whole() -> None:
+    # risk.granularity: hunk — the risky hunk goes to the frontier tier, the rest to cheap.
+    risky, plain1, plain2 = hunk(10, 10, ["+db.execute(q + name)"]), hunk(40, 40, ["+x = 1"]), hunk(90, 90, ["+y = 2"])
+    files = [fdiff("app/db.py", plain1, risky, plain2), fdiff("app/util.py", hunk(1, 1, ["+z = 3"]))]
+    chunks = pack(prepare(files), {"app/db.py": "frontier", "app/util.py": "cheap"}, {}, {},
+                  {"cheap": 5000, "frontier": 5000}, hunk_tiers={"app/db.py": ("cheap", "frontier", "cheap")})
+    assert [(c.tier, c.files) for c in chunks] == [("frontier", ("app/db.py",)), ("cheap", ("app/db.py", "app/util.py"))]
+    assert [n for _, n, kind in cited(chunks[:1]) if kind == "+"] == [10]
+    assert sorted(n for _, n, kind in cited(chunks[1:]) if kind == "+") == [1, 40, 90]
+    # A split that does not fit the file's hunks, or names one tier only, is not a split.
+    same = pack(prepare(files), {"app/db.py": "frontier", "app/util.py": "cheap"}, {}, {},
+                {"cheap": 5000, "frontier": 5000}, hunk_tiers={"app/db.py": ("frontier", "frontier")})
+    assert [c.files for c in same if c.tier == "frontier"] == [("app/db.py",)]
+    assert sorted(n for _, n, kind in cited([c for c in same if c.tier == "frontier"]) if kind == "+") == [10, 40, 90]

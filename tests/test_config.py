@@ -25,7 +25,6 @@ from reviewbot.config import (
     config_to_yaml,
     load_config,
     override,
-    parse_assignment,
     resolve_models,
 )
 from reviewbot.errors import EXIT_USAGE, ConfigError
@@ -216,11 +215,23 @@ def test_ollama_defaults_keep_the_users_endpoint_and_price() -> None:
 
 
 def test_only_the_empty_tier_is_filled() -> None:
-    start = Config(models=ModelsConfig(cheap=["ollama_chat/llama3.1:8b"]))
+    start = Config(models=ModelsConfig(cheap=["mistral/mistral-small-latest"]))
     config, notes = resolve_models(start, {"ANTHROPIC_API_KEY": "a"})
-    assert config.models.cheap == ["ollama_chat/llama3.1:8b"]
+    assert config.models.cheap == ["mistral/mistral-small-latest"]
     assert config.models.frontier == [DEFAULT_MODELS["anthropic"][1]]
     assert notes == [f"models.frontier not configured: using {DEFAULT_MODELS['anthropic'][1]} (frontier) because ANTHROPIC_API_KEY is set"]
+
+
+@pytest.mark.parametrize("text", [
+    "models: {cheap: [ollama_chat/llama3.1:8b]}",
+    "models: {frontier: [openai/smollm2]}\nendpoints: {openai/smollm2: {api_base: 'http://127.0.0.1:8080/v1'}}",
+])
+def test_a_tier_left_out_beside_local_models_takes_them_never_a_cloud_default(text: str) -> None:
+    # The llama.cpp recipe once set only one tier: risky files went to a cloud model.
+    start = load_config(text=text)
+    config, notes = resolve_models(start, {"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"})
+    assert config.models.cheap == config.models.frontier == (start.models.cheap or start.models.frontier)
+    assert len(notes) == 1 and "same local models" in notes[0] and "nothing leaves this machine" in notes[0]
 
 
 def test_configured_models_are_left_alone() -> None:
@@ -298,25 +309,6 @@ def test_bad_override_is_a_config_error(changes: dict[str, object], message: str
         override(Config(), changes)
     _assert_one_line(caught.value)
     assert caught.value.message.startswith(message)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("budget.max_usd=0.5", ("budget.max_usd", 0.5)),
-        ("models.cheap=[a/b, c/d]", ("models.cheap", ["a/b", "c/d"])),
-        ("review.fail_on=none", ("review.fail_on", "none")),
-        ("review.incremental=false", ("review.incremental", False)),
-        ("prompts_dir=", ("prompts_dir", "")),
-    ],
-)
-def test_parse_assignment_types_the_value(text: str, expected: tuple[str, object]) -> None:
-    assert parse_assignment(text) == expected
-
-
-def test_parse_assignment_needs_an_equals_sign() -> None:
-    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
-        parse_assignment("review.fail_on")
 
 
 # --- schema and `config show` ----------------------------------------------------------------

@@ -303,7 +303,7 @@ def test_real_diff_agrees_with_unidiff_and_sidecar(name: str) -> None:
     raw = shared(f"{name}.diff")
     meta = json.loads(shared(f"{name}.json"))
     diff = parse_diff(raw)
-    oracle = unidiff.PatchSet(raw.decode("utf-8").splitlines(keepends=True))
+    oracle = unidiff.PatchSet(raw.decode("utf-8").splitlines(keepends=True))  # type: ignore[attr-defined]
     assert len(diff.files) == len(oracle) == meta["files"]
     for ours, theirs in zip(diff.files, oracle, strict=True):
         assert ours.path == theirs.path

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from shareddata import missing
 
+from reviewbot.calling import Target
 from reviewbot.config import Config
 from reviewbot.diff import parse_diff
 from reviewbot.errors import UsageError
@@ -21,7 +22,6 @@ from reviewbot.eval.cases import Case, load_cases
 from reviewbot.eval.matching import MatchSettings
 from reviewbot.eval.run import EvalSettings, Policy, run_eval
 from reviewbot.llm import LLMError, LLMRequest, LLMResponse
-from reviewbot.reviewer import Target
 
 CASES = Path(__file__).parent / "eval_cases"
 AACR = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval" / "aacr"

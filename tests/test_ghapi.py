@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 from fakes.github_server import FakeGitHub, synthetic_files
@@ -51,12 +52,16 @@ def sleeps() -> Sleeps:
 BOT = "github-actions[bot]"  # who the fake's token posts as, unless a test says otherwise
 
 
-def client(gh: FakeGitHub, sleeps: Sleeps, number: int = 1, login: str | None = BOT, **policy: float) -> GitHubPR:
+RIGHT: Literal["RIGHT"] = "RIGHT"
+LEFT: Literal["LEFT"] = "LEFT"
+
+
+def client(gh: FakeGitHub, sleeps: Sleeps, number: int = 1, login: str | None = BOT, **policy: Any) -> GitHubPR:
     """A client that knows its login, as in the Action with the workflow's token; login=None
     makes it ask GitHub when it has to."""
     settings = {"backoff": 0.5, "secondary_wait": 5.0, "write_interval": 0.0, **policy}
     return GitHubPR(gh.token or "x", gh.full_name, number, gh.api_url, login=login,
-                    policy=RetryPolicy(sleep=sleeps, **settings))  # type: ignore[arg-type]
+                    policy=RetryPolicy(sleep=sleeps, **settings))
 
 
 def payload(*comments: ReviewComment, run_id: str = "77-1") -> ReviewPayload:
@@ -468,7 +473,7 @@ def test_retry_after_as_an_http_date(gh: FakeGitHub, sleeps: Sleeps, retry_after
                                      waited: float) -> None:
     gh.fail("GET", "/repos/octo/demo/pulls/1/files", status=403, headers={"retry-after": retry_after},
             body={"message": "You have exceeded a secondary rate limit"})
-    with client(gh, sleeps, clock=lambda: clock) as pr:  # type: ignore[arg-type]
+    with client(gh, sleeps, clock=lambda: clock) as pr:
         files = pr.changed_files()
     assert [f["filename"] for f in files] == ["app.py"]
     assert sleeps == [waited] and pr.requests_made == 2
@@ -583,7 +588,7 @@ def test_built_review_is_accepted_by_github(gh: FakeGitHub, sleeps: Sleeps, shar
                     title=f"{fd.path}:{line}", body="b", start_line=line - 3, placement="inline",
                     fingerprint=f"{fd.path}:{side}:{line}", suggestion="pass" if side == "RIGHT" else None)
             for fd in diff.files
-            for side, lines in (("RIGHT", fd.right_lines), ("LEFT", fd.left_lines))
+            for side, lines in ((RIGHT, fd.right_lines), (LEFT, fd.left_lines))
             for line in sorted(lines)[:: max(1, len(lines) // 3)]
         ]
         built, rest = build_review(findings, diff, commit_id=HEAD, run_id="e2e", max_inline=60)
@@ -613,7 +618,7 @@ def test_fake_paginates_and_rejects_like_github() -> None:
         assert requests.get(files, headers=auth, timeout=5).json()[29]["filename"] == "src/mod_0029.py"
 
         reviews = f"{gh.api_url}/repos/octo/demo/pulls/1/reviews"
-        cases = [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({"event": "APPROVE", "commit_id": HEAD}, "GitHub Actions is not permitted to approve pull requests."),
             ({"event": "COMMENT", "body": "x" * 65_537}, "Body is too long (maximum is 65536 characters)"),
             ({"event": "COMMENT", "body": "b", "comments": [{"path": "src/mod_0001.py", "line": 1, "side": "RIGHT",

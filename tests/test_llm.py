@@ -298,3 +298,32 @@ def test_cassette_replay_through_litellm() -> None:
     assert response.finish_reason == "stop"
     expected = Pricer().cost("openai/gpt-4.1-mini", 1200, 80, 1024)
     assert response.cost_usd == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("7", 7.0), ("1.5", 1.5), ("-3", 0.0), ("nan", None), ("soon", None),
+    ("Wed, 21 Oct 2015 07:28:01 GMT", 1.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+])
+def test_retry_after_reads_seconds_and_http_dates_rounding_a_date_up(value: str, expected: float | None) -> None:
+    from reviewbot.textutil import retry_after_seconds
+
+    now = 1445412480.5  # 2015-10-21 07:28:00.5 GMT
+    assert retry_after_seconds(value, now) == expected
+
+
+def test_spend_labels_reach_the_gateway_as_litellm_proxy_metadata(server: FakeOpenAIServer) -> None:
+    server.responder = lambda body: FakeReply.json({"findings": []})
+    LiteLLMClient().complete(LLMRequest(
+        model="openai/team-cheap", messages=({"role": "user", "content": "hi"},), max_tokens=10, timeout=5,
+        api_base=server.base_url, api_key="sk-gw", labels={"repository": "acme/shop", "pr": "7", "tier": "cheap"}))
+    body = server.chat_requests[0].body
+    assert body["metadata"] == {"repository": "acme/shop", "pr": "7", "tier": "cheap",
+                                "tags": ["repository:acme/shop", "pr:7", "tier:cheap"]}
+
+
+def test_without_labels_the_body_has_no_metadata(server: FakeOpenAIServer) -> None:
+    # A provider's own API may refuse an unknown or store-only `metadata` field.
+    server.responder = lambda body: FakeReply.json({"findings": []})
+    LiteLLMClient().complete(LLMRequest(model="openai/gpt-x", messages=({"role": "user", "content": "hi"},),
+                                        max_tokens=10, timeout=5, api_base=server.base_url, api_key="sk-x"))
+    assert "metadata" not in server.chat_requests[0].body

@@ -179,8 +179,9 @@ class Result:
         return self.report
 
     def chunk(self, path: str) -> dict[str, Any]:
-        (found,) = [c for c in self.json["chunks"] if path in c["files"]]
-        return found
+        found: list[dict[str, Any]] = [c for c in self.json["chunks"] if path in c["files"]]
+        (chunk,) = found
+        return chunk
 
 
 

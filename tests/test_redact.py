@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewbot import redact as redact_module
 from reviewbot.redact import (
     KINDS,
     PLACEHOLDER_PATTERN,
@@ -21,6 +20,7 @@ from reviewbot.redact import (
     redact,
     shannon_entropy,
 )
+from reviewbot.redact import rules as redact_module
 
 RANDOM40 = "Zq8" + "wJalrXUtnFEMIK7MDENGbPxRfiCYzKq4" + "Lm2s1"  # 40 chars, mixed
 AWS_ID = "AKIA" + "IOSFODNN7Q4ZX2WB"
@@ -312,3 +312,11 @@ def test_the_families_that_got_through_are_redacted(line: str, secret: str) -> N
 ])
 def test_lookalikes_stay(line: str) -> None:
     assert redact(line)[0] == line
+
+
+def test_a_yaml_block_scalar_under_a_secret_key_is_redacted_line_by_line() -> None:
+    # `password: |` puts the value on the next lines, where no one-line rule looks.
+    text = "db:\n  password: |\n    hunter2hunter2\n    second-line\n  name: shop\ndescription: >\n  plain prose\n"
+    out, found = redact(text)
+    assert "hunter2hunter2" not in out and "second-line" not in out
+    assert "name: shop" in out and "plain prose" in out and sum(found.values()) == 2

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from reviewbot import __version__
 from reviewbot.cost import CostRow, CostSummary
 from reviewbot.findings import Finding
+from reviewbot.outcome import CallRecord, Failover
 from reviewbot.render import render_json, render_markdown, render_sarif, render_text
 from reviewbot.render.safe import ZWJ, unsafe_nodes
 from reviewbot.report import ChunkEntry, FileEntry, Report
-from reviewbot.reviewer import CallRecord, Failover
 
 
 def _finding(**kw: object) -> Finding:
@@ -116,7 +116,7 @@ def test_text_not_reviewed_failovers_cost_and_notes() -> None:
     assert "total $0.0185; all-frontier (openai/gpt-4o) $0.0525; saving 64.8%" in section
     assert "Budget\n  max_usd: $1.00\n  spent_usd: $0.0185\n" in section
     # Without a cap or a decision the budget is noise and is left out.
-    idle = {"max_usd": None, "spent_usd": 0.0045, "max_input_tokens": None, "spent_input_tokens": 1_100, "refused": 0}
+    idle: dict[str, object] = {"max_usd": None, "spent_usd": 0.0045, "max_input_tokens": None, "spent_input_tokens": 1_100, "refused": 0}
     assert "Budget" not in render_text(replace(REPORT, budget=idle))
     assert "#### Budget" not in render_markdown(replace(REPORT, budget=idle))
     assert "  - 1 finding(s) below min_severity 'low' not shown" in section

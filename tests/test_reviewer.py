@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pytest
 
-from reviewbot.chunker import Chunk
-from reviewbot.findings import Finding
+from reviewbot.calling import ReviewSettings, ReviewTools, Target
+from reviewbot.chunker import Chunk, split_chunk
+from reviewbot.findings import Finding, ParsedReply
 from reviewbot.llm import LLMError, LLMRequest, LLMResponse
-from reviewbot.reviewer import CallRecord, Reviewer, ReviewSettings, Target, split_chunk
+from reviewbot.outcome import CallRecord
+from reviewbot.reviewer import Reviewer
 from reviewbot.router import Route
 
 Answer = LLMResponse | LLMError | Callable[[LLMRequest], LLMResponse]
@@ -48,24 +51,17 @@ def reply(findings: list[dict[str, object]], *, summary: str = "changes things",
     return LLMResponse(text=body, input_tokens=tokens[0], output_tokens=tokens[1], finish_reason=finish, latency_ms=5)
 
 
-@dataclass(frozen=True)
-class Parsed:
-    findings: tuple[Finding, ...]
-    summary: str | None
-    error: str | None
-
-
-def fake_parse(text: str, *, model: str = "", chunk_id: str = "", finish_reason: str | None = None) -> Parsed:
+def fake_parse(text: str, *, model: str = "", chunk_id: str = "", finish_reason: str | None = None) -> ParsedReply:
     try:
         data = json.loads(text)
     except ValueError:
-        return Parsed((), None, "no JSON object found")
+        return ParsedReply((), None, "no JSON object found")
     found = tuple(
         Finding(path=f["path"], line=f["line"], side="RIGHT", severity=f.get("severity", "medium"),
                 category="bug", title=f["title"], body="b", model=model, chunk_id=chunk_id)
         for f in data["findings"]
     )
-    return Parsed(found, data.get("summary"), None)
+    return ParsedReply(found, data.get("summary"), None)
 
 
 class FakePrompts:
@@ -79,6 +75,9 @@ class FakePrompts:
 
     def summary_messages(self, summaries: Sequence[tuple[str, str]], counts: object, files: object) -> tuple[dict[str, str], ...]:
         return ({"role": "user", "content": " ".join(s for _, s in summaries)},)
+
+    def overhead_tokens(self, count: Callable[[str], int]) -> int:
+        return 0
 
 
 class Guard:
@@ -101,24 +100,28 @@ class Guard:
             self.reserved -= float(reservation)  # type: ignore[arg-type]
             self.spent_usd += usd or 0.0
 
+    def remaining_usd(self) -> float | None:
+        with self.lock:
+            return None if self.cap is None else self.cap - self.spent_usd - self.reserved
+
 
 def chunk(cid: str, tier: str = "cheap", files: tuple[str, ...] = ("app.py",), text: str = "@@\n1+x\n") -> Chunk:
     return Chunk(id=cid, tier=tier, group="", files=files, text=text, tokens=10, risk=0)  # type: ignore[arg-type]
 
 
 def make(client: FakeLLM, *, guard: Guard | None = None, price: float | None = 0.001,
-         windows: dict[str, int] | None = None, **settings: object) -> Reviewer:
+         windows: dict[str, int] | None = None, tools: dict[str, Any] | None = None, **settings: Any) -> Reviewer:
+    """A Reviewer over the fakes; `tools` replaces ReviewTools fields (parse, sleep, on_call…)."""
     def target(model: str) -> Target:
         return Target(model, "http://127.0.0.1:9/v1", "sk-test", {}, 5.0, "127.0.0.1", "OPENAI_API_KEY")
 
-    return Reviewer(
-        client, FakePrompts(), targets=target, price=lambda m, i, o, c: price,
-        supports_schema=lambda m: True, context_window=lambda m: (windows or {}).get(m),
-        count_tokens=lambda s: len(s) // 4 + 1, parse=fake_parse, anchor=lambda fs, ch: list(fs),
-        guard=guard or Guard(), settings=ReviewSettings(**settings),  # type: ignore[arg-type]
-        response_format=lambda mode: None if mode == "none" else {"type": mode},
-        sleep=lambda s: None,
+    kit = ReviewTools(
+        targets=target, price=lambda m, i, o, c: price, supports_schema=lambda m: True,
+        context_window=lambda m: (windows or {}).get(m), count_tokens=lambda s: len(s) // 4 + 1,
+        parse=fake_parse, anchor=lambda fs, ch: list(fs),
+        response_format=lambda mode: None if mode == "none" else {"type": mode}, sleep=lambda s: None,
     )
+    return Reviewer(client, FakePrompts(), guard or Guard(), replace(kit, **(tools or {})), ReviewSettings(**settings))
 
 
 FINDING = {"path": "app.py", "line": 1, "title": "bug here", "severity": "high"}
@@ -221,13 +224,13 @@ def test_bad_request_steps_down_the_response_format_and_remembers_it() -> None:
     reviewer = make(client, concurrency=1)
     reviewer.review([Route(chunk("c001"), ("m1",)), Route(chunk("c002"), ("m1",))])
     formats = [r.response_format["type"] if r.response_format else None for r in client.requests]
-    assert formats == ["json_schema", "json_object", "json_object"]
+    assert formats == ["json_schema", "json_object_schema", "json_object_schema"]
 
 
 def test_context_too_long_skips_small_models_and_splits_when_none_fits() -> None:
     text = "### a.py\n@@ -1 +1 @@\n" + "x" * 400 + "\n@@ -9 +9 @@\n" + "y" * 400 + "\n"
     client = FakeLLM({"big": [reply([]), reply([])]})
-    outcome = make(client, windows={"small": 50, "big": 200}).review([Route(chunk("c001", text=text), ("small", "big"))])
+    outcome = make(client, windows={"small": 300, "big": 450}).review([Route(chunk("c001", text=text), ("small", "big"))])
     assert client.models_called() == ["big", "big"]  # halves, each fits the larger window
     assert outcome.results[0].status == "reviewed"
 
@@ -244,7 +247,7 @@ def test_overview_uses_summary_models_with_failover() -> None:
     reviewer = make(client, attempts_per_model=1)
     text = reviewer.overview(["s1", "s2"], [("a.py", "adds login")], {"high": 1}, ["a.py"])
     assert text == "It adds a login form."
-    assert [c.tier for c in reviewer.shared.calls] == ["summary", "summary"]
+    assert [c.tier for c in reviewer.ledger.calls] == ["summary", "summary"]
 
 
 def test_split_chunk_keeps_the_file_header_on_both_halves() -> None:
@@ -293,11 +296,6 @@ class Handed(list[CallRecord]):
         return respond
 
 
-def with_on_call(reviewer: Reviewer, handed: Handed) -> Reviewer:
-    reviewer.on_call = handed
-    return reviewer
-
-
 def test_on_call_gets_each_record_final_before_the_next_request() -> None:
     handed = Handed()
     rate_limited = LLMError("rate_limit", "slow down", status=429)
@@ -307,7 +305,7 @@ def test_on_call_gets_each_record_final_before_the_next_request() -> None:
                handed.answer(reply([FINDING]))],
         "s1": [handed.answer(reply([], text="It adds a login form."))],
     })
-    reviewer = with_on_call(make(client, concurrency=1), handed)
+    reviewer = make(client, concurrency=1, tools={"on_call": handed})
     outcome = reviewer.review([Route(chunk("c001"), ("m1", "m2")), Route(chunk("c002"), ("m2",))])
     reviewer.overview(["s1"], [("app.py", "adds login")], {}, ["app.py"])
     # The failed call is handed over as a failover, the unusable reply as parse-failed, each
@@ -319,7 +317,7 @@ def test_on_call_gets_each_record_final_before_the_next_request() -> None:
         [("m1", "failover"), ("m2", "parse-failed"), ("m2", "ok")],
         [("m1", "failover"), ("m2", "parse-failed"), ("m2", "ok"), ("m2", "ok")],
     ]
-    assert list(handed) == list(reviewer.shared.calls) and len(handed) == 5
+    assert list(handed) == list(reviewer.ledger.calls) and len(handed) == 5
     assert [r.findings for r in handed] == [0, 0, 1, 1, 0]
     assert list(handed)[:4] == list(outcome.calls)
 
@@ -329,9 +327,9 @@ def test_on_call_hands_over_every_record_once_in_order_under_concurrency() -> No
     err = LLMError("server", "boom", status=500)
     answers: list[Answer] = [err if i % 3 == 0 else reply([FINDING]) for i in range(40)]
     client = FakeLLM({"m1": answers, "m2": [reply([]) for _ in range(40)]})
-    reviewer = with_on_call(make(client, concurrency=4, attempts_per_model=1), handed)
+    reviewer = make(client, concurrency=4, attempts_per_model=1, tools={"on_call": handed})
     outcome = reviewer.review([Route(chunk(f"c{i:03d}"), ("m1", "m2")) for i in range(20)])
-    assert list(handed) == list(outcome.calls) == list(reviewer.shared.calls)
+    assert list(handed) == list(outcome.calls) == list(reviewer.ledger.calls)
     assert len({r.call_id for r in handed}) == len(handed) == len(client.requests)
     assert {r.outcome for r in handed} == {"failover", "ok"}
 
@@ -343,12 +341,12 @@ def test_on_call_keeps_the_finished_calls_when_the_run_breaks_off() -> None:
         raise RuntimeError("the process is going down")
 
     client = FakeLLM({"m1": [reply([FINDING]), reply([]), broken]})
-    reviewer = with_on_call(make(client, concurrency=1), handed)
+    reviewer = make(client, concurrency=1, tools={"on_call": handed})
     with pytest.raises(RuntimeError, match="going down"):
         reviewer.review([Route(chunk(f"c00{i}"), ("m1",)) for i in range(1, 6)])
     # Every call that finished is handed over (chunks queued behind the broken one may still
     # have run before the error reached the caller); the broken request left no record.
-    assert list(handed) == list(reviewer.shared.calls)
+    assert list(handed) == list(reviewer.ledger.calls)
     assert [(r.chunk_id, r.outcome, r.findings) for r in handed][:2] == [("c001", "ok", 1), ("c002", "ok", 0)]
     assert "c003" not in {r.chunk_id for r in handed}
 
@@ -356,17 +354,54 @@ def test_on_call_keeps_the_finished_calls_when_the_run_breaks_off() -> None:
 def test_on_call_hands_over_a_crashed_chunks_call_and_the_ones_after_it() -> None:
     handed = Handed()
     client = FakeLLM({"m1": [reply([FINDING]), reply([FINDING])]})
-    reviewer = with_on_call(make(client, concurrency=2), handed)
 
     def anchor(findings: Sequence[Finding], ch: Chunk) -> list[Finding]:
         if ch.id == "c002":
             raise RuntimeError("a bug while anchoring")
         return list(findings)
 
-    reviewer.anchor = anchor
+    reviewer = make(client, concurrency=2, tools={"on_call": handed, "anchor": anchor})
     with pytest.raises(RuntimeError, match="anchoring"):
         reviewer.review([Route(chunk("c001"), ("m1",)), Route(chunk("c002"), ("m1",))])
     # c002's reply arrived (and was paid for) before the bug: its record is handed over all
     # the same, and does not hold back c001's when it came first.
-    assert list(handed) == list(reviewer.shared.calls)
+    assert list(handed) == list(reviewer.ledger.calls)
     assert sorted(r.chunk_id for r in handed) == ["c001", "c002"]
+
+
+def test_a_reply_never_asks_for_more_room_than_the_window_leaves() -> None:
+    # A local server counts input and output in one context (llama.cpp's n_ctx): the output
+    # cap shrinks to what the window leaves after the input, by the provider's count.
+    client = FakeLLM({"m1": [reply([])]})
+    make(client, windows={"m1": 2000}, max_output_tokens=4096).review([Route(chunk("c001"), ("m1",))])
+    (request,) = client.requests
+    raw = sum(len(m["content"]) // 4 + 1 + 4 for m in request.messages)
+    assert request.max_tokens == 2000 - int(raw * 1.40)
+
+
+def test_a_window_without_room_for_a_reply_fails_over_to_a_larger_model() -> None:
+    client = FakeLLM({"big": [reply([])]})
+    outcome = make(client, windows={"small": 200, "big": 4000}).review([Route(chunk("c001"), ("small", "big"))])
+    assert client.models_called() == ["big"] and outcome.results[0].status == "reviewed"
+    assert "context window" in outcome.failovers[0].reason
+
+
+def test_an_answered_error_costs_nothing_and_a_timeout_stays_unknown() -> None:
+    # The server answered 500: nothing was generated. A timeout may have been generating
+    # (its tokens spent): its cost is not known, never reported as $0.
+    client = FakeLLM({"m1": [LLMError("server", "boom", status=500)],
+                      "m2": [LLMError("timeout", "no answer in 5 s")], "m3": [reply([])]})
+    outcome = make(client, attempts_per_model=1,
+                   tools={"price": lambda m, i, o, c: (i + o) / 1_000_000}).review([Route(chunk("c001"), ("m1", "m2", "m3"))])
+    assert [(c.model, c.usd) for c in outcome.calls][:2] == [("m1", 0.0), ("m2", None)]
+
+
+def test_a_gateway_target_gets_the_run_labels_with_tier_and_chunk_and_others_none() -> None:
+    def target(model: str) -> Target:
+        return Target(model, "http://127.0.0.1:9/v1", None, {}, 5.0, "127.0.0.1", None, send_labels=model == "gw")
+
+    client = FakeLLM({"gw": [reply([])], "direct": [reply([])]})
+    reviewer = make(client, concurrency=1, tools={"targets": target, "labels": {"repository": "acme/shop", "pr": "7"}})
+    reviewer.review([Route(chunk("c001", tier="frontier"), ("gw",)), Route(chunk("c002"), ("direct",))])
+    assert [r.labels for r in client.requests] == [
+        {"repository": "acme/shop", "pr": "7", "tier": "frontier", "chunk_id": "c001"}, None]

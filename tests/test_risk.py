@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reviewbot import risk
 from reviewbot.config import RiskConfig
 from reviewbot.diff import DiffLine, FileDiff, Hunk
 from reviewbot.errors import ConfigError
 from reviewbot.risk import MAX_SCORE, NO_SIGNAL, FileRisk, assess
+from reviewbot.risk import signals as risk
 
 FIRST_ADDED = 10  # new-file number of the first added line in make_file
 
@@ -293,10 +293,10 @@ def test_rule_escalated_file_outranks_scored_file() -> None:
 def test_reasons_strongest_first_and_deduplicated() -> None:
     rules = RiskConfig(escalate_paths=["db/**", "db/**"])
     r = risk_of("db/migrations/0003.py", "x = 1", "subprocess.run(c, shell=True)", rules=rules)
-    assert r.reasons == (
+    assert r.reasons == (  # migrations and shell=True weigh the same: discovery order (path first)
         "path matches db/** (config)",
-        f"adds subprocess call with shell=True (line {FIRST_ADDED + 1})",
         "path matches database migration (migrations)",
+        f"adds subprocess call with shell=True (line {FIRST_ADDED + 1})",
     )
 
 
@@ -404,3 +404,35 @@ def test_the_users_own_rules_win_over_the_file_kind() -> None:
     assert assess(make_file("docs/advanced/ssl.md", ["verify=False"]), cfg).tier == "frontier"
     assert assess(make_file("docs/security/policy.md", ["hello"]), cfg).tier == "frontier"
     assert risk.file_kind("docs/auth/example.py") == "code" and risk.file_kind("docs/guide.md") == "docs"
+
+
+# --- risk.granularity: hunk ---------------------------------------------------------------
+
+def three_hunks(path: str, middle: str) -> FileDiff:
+    """Three hunks of one added line each; the middle one is `middle`."""
+    hunks = tuple(Hunk(start, 0, start, 1, "", (DiffLine("+", None, start, text),))
+                  for start, text in ((10, "total = a + b"), (50, middle), (90, "name = user.name")))
+    return FileDiff(path=path, old_path=None, status="modified", hunks=hunks)
+
+
+SHELL = "subprocess.run(cmd, shell=True)"
+
+
+def test_hunk_granularity_sends_only_the_risky_hunk_to_frontier_and_says_so() -> None:
+    r = assess(three_hunks("app/tasks.py", SHELL), RiskConfig(granularity="hunk"))
+    assert r.tier == "frontier" and r.hunk_tiers == ("cheap", "frontier", "cheap")
+    assert r.reasons[-1] == ("hunk-level: the hunk(s) at line 50 go to the frontier tier, the other 2 to cheap "
+                             "(risk.granularity: hunk)")
+
+
+def test_file_granularity_and_whole_file_signals_never_split() -> None:
+    assert assess(three_hunks("app/tasks.py", SHELL), RiskConfig()).hunk_tiers is None  # the default: file
+    hunk = RiskConfig(granularity="hunk")
+    assert assess(three_hunks("app/auth/tasks.py", SHELL), hunk).hunk_tiers is None  # a path rule scored too
+    assert assess(three_hunks("app/tasks.py", SHELL), RiskConfig(granularity="hunk", escalate_paths=["app/**"])).hunk_tiers is None
+    assert assess(three_hunks("app/tasks.py", "x = 1"), hunk).hunk_tiers is None  # cheap: nothing to split
+    assert assess(make_file("app/tasks.py", [SHELL, "y = 2"]), hunk).hunk_tiers is None  # one hunk
+
+
+def test_a_migration_goes_to_the_frontier_tier_on_its_path_alone() -> None:
+    assert risk_of("db/migrations/0042_add_index.py", "op.create_index('ix', 't', ['c'])").tier == "frontier"

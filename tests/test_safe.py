@@ -9,6 +9,7 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown_it.token import Token
 from mdcheck import assert_inert
 
 from reviewbot.render.safe import (
@@ -119,7 +120,7 @@ def test_inline_code_is_one_code_span(text: str) -> None:
     assert [t.type for t in tokens] == ["text", "code_inline"]
 
 
-def _inline_tokens(markdown: str) -> list[object]:
+def _inline_tokens(markdown: str) -> list[Token]:
     from reviewbot.render.safe import _parser
 
     blocks = _parser().parse(markdown)

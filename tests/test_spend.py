@@ -12,10 +12,12 @@ import pytest
 from fakes.openai_server import FakeOpenAIServer, FakeReply
 
 from reviewbot.budget import BudgetGuard
+from reviewbot.calling import ReviewSettings, ReviewTools, Target
 from reviewbot.chunker import Chunk
 from reviewbot.findings import parse_reply
 from reviewbot.llm import LiteLLMClient, LLMRequest
-from reviewbot.reviewer import Reviewer, ReviewOutcome, ReviewSettings, Target
+from reviewbot.outcome import ReviewOutcome
+from reviewbot.reviewer import Reviewer
 from reviewbot.router import Route
 
 REPLY = {"summary": "Adds a helper.", "findings": []}
@@ -30,10 +32,15 @@ class Prompts:
     def repair_messages(self, messages: Any, bad: str, error: str) -> tuple[dict[str, str], ...]:
         return (*messages, {"role": "user", "content": f"fix: {error}"})
 
+    def summary_messages(self, summaries: Any, counts: Any, files: Any) -> tuple[dict[str, str], ...]:
+        return ({"role": "user", "content": "summarise"},)
+
+    def overhead_tokens(self, count: Callable[[str], int]) -> int:
+        return 0
+
 
 def chunk(cid: str, text: str = "### app.py\n@@\n1+x = 1\n") -> Chunk:
-    return Chunk(id=cid, tier="cheap", group="", files=("app.py",), text=text,  # type: ignore[arg-type]
-                 tokens=10, risk=0)
+    return Chunk(id=cid, tier="cheap", group="", files=("app.py",), text=text, tokens=10, risk=0)
 
 
 def count_tokens(text: str) -> int:
@@ -55,12 +62,11 @@ def review(server: FakeOpenAIServer, routes: list[Route], guard: BudgetGuard,
     def target(model: str) -> Target:
         return Target(model, server.base_url, "sk-test", {}, 5.0, "127.0.0.1", "KEY")
 
-    reviewer = Reviewer(
-        LiteLLMClient(), Prompts(), targets=target, price=price,
-        supports_schema=lambda m: True, context_window=lambda m: None, count_tokens=count_tokens,
-        parse=parse_reply, anchor=lambda fs, ch: list(fs), guard=guard,
-        settings=ReviewSettings(concurrency=1), sleep=lambda s: None,
+    tools = ReviewTools(
+        targets=target, price=price, supports_schema=lambda m: True, context_window=lambda m: None,
+        count_tokens=count_tokens, parse=parse_reply, anchor=lambda fs, ch: list(fs), sleep=lambda s: None,
     )
+    reviewer = Reviewer(LiteLLMClient(), Prompts(), guard, tools, ReviewSettings(concurrency=1))
     return reviewer.review(routes)
 
 

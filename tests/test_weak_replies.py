@@ -62,8 +62,7 @@ def test_cut_off_twice_is_partially_reviewed_with_what_it_found() -> None:
 def test_what_an_unusable_reply_found_survives_the_failover() -> None:
     salvage = reply([], text='{"findings": [{"path": "app.py", "line": 1, "title": "bug here"}, {"title": ')
     client = FakeLLM({"m1": [salvage, reply([], text="still nothing")], "m2": [reply([{**FINDING, "line": 2, "title": "another"}])]})
-    reviewer = make(client)
-    reviewer.parse = parse_reply  # the real parser: it salvages the complete finding before the cut
+    reviewer = make(client, tools={"parse": parse_reply})  # the real parser: it salvages the complete finding before the cut
     outcome = reviewer.review([Route(chunk("c001"), ("m1", "m2"))])
     result = outcome.results[0]
     assert result.status == "reviewed" and result.model == "m2"
@@ -118,15 +117,14 @@ def test_only_an_answer_naming_the_format_steps_down_and_only_for_that_model() -
     reviewer = make(client, concurrency=1)
     reviewer.review([Route(chunk("c001"), ("m1",)), Route(chunk("c002"), ("m2",))])
     formats = [(r.model, (r.response_format or {}).get("type")) for r in client.requests]
-    assert formats == [("m1", "json_schema"), ("m1", "json_object"), ("m2", "json_schema")]
+    assert formats == [("m1", "json_schema"), ("m1", "json_object_schema"), ("m2", "json_schema")]
 
 
 def test_a_single_model_tier_waits_out_a_rate_limit_as_told() -> None:
     limited = LLMError("rate_limit", "slow down", status=429, retry_after=7)
     client = FakeLLM({"m1": [limited, limited, reply([FINDING])]})
     slept: list[float] = []
-    reviewer = make(client)
-    reviewer.sleep = slept.append
+    reviewer = make(client, tools={"sleep": slept.append})
     outcome = reviewer.review([Route(chunk("c001"), ("m1",))])
     assert outcome.results[0].status == "reviewed" and slept == [7, 7]
 
@@ -135,12 +133,57 @@ def test_the_wait_is_bounded_and_a_tier_with_a_next_model_fails_over_at_once() -
     limited = LLMError("rate_limit", "slow down", status=429, retry_after=50)
     client = FakeLLM({"m1": [limited, limited, limited]})
     slept: list[float] = []
-    reviewer = make(client)
-    reviewer.sleep = slept.append
+    reviewer = make(client, tools={"sleep": slept.append})
     outcome = reviewer.review([Route(chunk("c001"), ("m1",))])
     assert outcome.results[0].status == "failed" and slept == [50]  # 50 + 50 would pass the 60 s bound
     client2 = FakeLLM({"m1": [limited], "m2": [reply([FINDING])]})
     slept.clear()
-    reviewer2 = make(client2)
-    reviewer2.sleep = slept.append
+    reviewer2 = make(client2, tools={"sleep": slept.append})
     assert reviewer2.review([Route(chunk("c001"), ("m1", "m2"))]).results[0].model == "m2" and slept == []
+
+
+# --- local servers get the schema in the form they take (issue 10.7) --------------------------
+
+# llama-cpp-python 0.3's answer to OpenAI's json_schema form, as a real server gave it.
+LLAMA_CPP_REFUSAL = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                     "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+                     "'ctx': {'expected': \"'text' or 'json_object'\"}}")
+
+
+def test_a_llama_cpp_server_behind_the_openai_prefix_gets_the_schema_in_its_own_form(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    diff = tmp_path / "c.diff"
+    diff.write_text("diff --git a/app/util.py b/app/util.py\n--- a/app/util.py\n+++ b/app/util.py\n"
+                    "@@ -1,2 +1,2 @@\n def total(xs):\n-    return sum(xs)\n+    return sum(xs) + 1\n", encoding="utf-8")
+
+    def llama_cpp(body: dict[str, Any]) -> FakeReply:
+        if (body.get("response_format") or {}).get("type") != "json_object":
+            return FakeReply.error(500, LLAMA_CPP_REFUSAL, "internal_server_error")
+        return FakeReply.json({"summary": "Adds one to the total.", "findings": [
+            {"path": "app/util.py", "line": 2, "severity": "medium", "title": "Off-by-one in total",
+             "body": "total() now returns one more than the sum of its items."}]})
+
+    with FakeOpenAIServer(responder=llama_cpp) as server:
+        cfg = tmp_path / "cfg.yml"
+        cfg.write_text(yaml.safe_dump({
+            "models": {"cheap": ["openai/smollm2"], "frontier": ["openai/smollm2"], "summary": "cheap"},
+            "endpoints": {"openai/smollm2": {"api_base": server.base_url, "allow_insecure_http": True}},
+            "review": {"instruction_files": [], "concurrency": 1},
+        }), encoding="utf-8")
+        code, out, err = run_cli(capsys, ["review", str(diff), "--config", str(cfg)])
+        formats = [r.body.get("response_format") for r in server.chat_requests]
+    assert code == 0, err
+    assert formats[0]["type"] == "json_schema"  # a local server is offered OpenAI's form first
+    assert formats[1]["type"] == "json_object" and formats[1]["schema"]["required"]  # then llama.cpp's
+    assert all(f == formats[1] for f in formats[1:])  # remembered for the rest of the run
+    assert "Off-by-one in total" in out
+
+
+def test_a_reasoning_models_thoughts_are_not_its_answer() -> None:
+    # A draft `{"findings": []}` inside <think> must not pass for a clean review.
+    thought = ('<think>Maybe {"findings": []}? No, look again.</think>\n{"summary": "Reads a list.", "findings": '
+               '[{"path": "a.py", "line": 3, "title": "Index error on an empty list", "body": "x[0] raises"}]}')
+    parsed = parse_reply(thought)
+    assert parsed.error is None and [f.title for f in parsed.findings] == ["Index error on an empty list"]
+    cut = parse_reply('<think>The answer is {"findings": []} unless')
+    assert cut.error and cut.findings == ()  # never closed: no answer yet, so the repair retry runs

@@ -12,15 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .. import __version__
+from ..calling import Target
 from ..config import Config, override
 from ..cost import Pricer
 from ..diff import parse_diff
 from ..errors import ReviewbotError
 from ..llm import LLMClient
-from ..pipeline import Plan, plan_review, run_review
+from ..pipeline import plan_review, run_review
+from ..plan import Plan
 from ..prompts import PromptSet
 from ..report import Report, not_reviewed_reason
-from ..reviewer import Target
 from .cases import Case
 from .matching import MatchSettings, match_case
 from .scoring import CaseRun, PolicyScore, score_policy

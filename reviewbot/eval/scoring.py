@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..outcome import CallRecord
 from ..report import Report
 from .cases import Case
 from .matching import CaseMatch
@@ -113,24 +114,23 @@ def _scores(matches: Iterable[CaseMatch]) -> Scores:
     return Scores(labels, found, findings, matched, alarms, rejected, changed)
 
 
-def _spend(calls: Iterable[object]) -> Spend:
+def _spend(calls: Iterable[CallRecord]) -> Spend:
     usd: float | None = 0.0
     known = 0.0
     tin = tout = n = failed = latency = 0
     latencies: list[int] = []
     for call in calls:
         n += 1
-        cost = getattr(call, "usd", None)
-        if cost is None:
+        if call.usd is None:
             usd = None
         else:
-            known += cost
-            usd = None if usd is None else usd + cost
-        tin += int(getattr(call, "input_tokens", 0))
-        tout += int(getattr(call, "output_tokens", 0))
-        latency += int(getattr(call, "latency_ms", 0))
-        latencies.append(int(getattr(call, "latency_ms", 0)))
-        failed += getattr(call, "outcome", "ok") not in ("ok", "skipped-budget")
+            known += call.usd
+            usd = None if usd is None else usd + call.usd
+        tin += call.input_tokens
+        tout += call.output_tokens
+        latency += call.latency_ms
+        latencies.append(call.latency_ms)
+        failed += call.outcome not in ("ok", "skipped-budget")
     p50 = sorted(latencies)[len(latencies) // 2] if latencies else None
     return Spend(usd if n else 0.0, known, tin, tout, n, failed, latency, p50)
 
@@ -151,7 +151,7 @@ def _groups(runs: Sequence[CaseRun], by: str) -> tuple[GroupScore, ...]:
     and calls to the model (or tier) that produced them."""
     labels: dict[str, list[int]] = {}
     findings: dict[str, list[int]] = {}
-    calls: dict[str, list[object]] = {}
+    calls: dict[str, list[CallRecord]] = {}
     for run in runs:
         if run.report is None or run.match is None:
             continue

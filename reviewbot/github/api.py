@@ -34,7 +34,8 @@ from .graphql import (
 from .markers import extract_fingerprints, extract_run_id, is_summary, parse_summary_state
 from .records import PostResult, PullInfo, SummaryRef
 from .retry import RetryPolicy
-from .review import MAX_BODY, ReviewPayload, cap_body
+from .review import ReviewPayload
+from .summary import cap_keeping_marker
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,11 @@ class GitHubPR(GitHubClient):
         self._pull: PullInfo | None = None
         self._login = login or None
         self._ignored: set[tuple[str, int]] = set()
+        # Learnt while listing our review comments: findings someone gave a 👎 (dismissed),
+        # and findings whose lines changed in a later commit (GitHub's outdated comments).
+        self.thumbs_down: set[str] = set()
+        self.outdated: set[str] = set()
+        self._existing: dict[bool, set[str]] = {}
 
     def __enter__(self) -> GitHubPR:
         return self
@@ -208,12 +214,20 @@ class GitHubPR(GitHubClient):
         """Fingerprints hidden by earlier runs in our review comments and, with `reviews`, in
         the bodies of our reviews (those with a run marker): where the findings of a review
         GitHub rejected went (422 fallback). Markers others wrote are ignored: they would
-        silence findings. Each list costs a request per 100."""
+        silence findings. Each list costs a request per 100 (once per run: the answer is kept).
+        Fills `thumbs_down` and `outdated` on the way."""
+        if reviews in self._existing:
+            return set(self._existing[reviews])
         comments = self._paginate(f"{self._pull_path}/comments", 100_000).items
         marked = [c for c in comments if extract_fingerprints(c.get("body") or "")]
         found: set[str] = set()
         for comment in self._own(marked, "review comment"):
-            found |= extract_fingerprints(comment.get("body") or "")
+            prints = extract_fingerprints(comment.get("body") or "")
+            found |= prints
+            if (comment.get("reactions") or {}).get("-1"):
+                self.thumbs_down |= prints
+            if comment.get("line") is None and comment.get("position") is None:
+                self.outdated |= prints
         if reviews:
             listed = self._paginate(f"{self._pull_path}/reviews", 100_000).items
             marked = [r for r in listed if extract_fingerprints(r.get("body") or "")]
@@ -221,6 +235,7 @@ class GitHubPR(GitHubClient):
                 body = review.get("body") or ""
                 if extract_run_id(body) is not None:
                     found |= extract_fingerprints(body)
+        self._existing[reviews] = set(found)
         return found
 
     def find_summary_comment(self) -> SummaryRef | None:
@@ -266,7 +281,7 @@ class GitHubPR(GitHubClient):
         `body` must carry the summary marker, or the next run could not find it."""
         if not is_summary(body):
             raise ValueError("summary body lacks the marker (markers.render_summary_marker)")
-        body = _cap_keeping_marker(body)
+        body = cap_keeping_marker(body)
         ref = self._summary if self._summary_known else self.find_summary_comment()
         if ref is not None:
             try:
@@ -346,14 +361,6 @@ def _summary_ref(data: dict[str, Any]) -> SummaryRef:
     body = data.get("body") or ""
     return SummaryRef(id=int(data["id"]), html_url=data.get("html_url", ""), body=body,
                       state=parse_summary_state(body))
-
-
-def _cap_keeping_marker(body: str) -> str:
-    if len(body) <= MAX_BODY:
-        return body
-    marker = body[body.index("<!-- reviewbot:summary "):]
-    marker = marker[: marker.index("-->") + 3] if "-->" in marker else ""
-    return cap_body(body, MAX_BODY - len(marker) - 2) + "\n\n" + marker
 
 
 __all__ = ["MAX_COMPARE_FILES", "MAX_PR_FILES", "GitHubPR", "authored_by"]

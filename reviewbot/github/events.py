@@ -15,6 +15,7 @@ from ..errors import UsageError
 from ..textutil import squash
 
 PR_EVENTS = ("pull_request", "pull_request_target")
+COMMENT_EVENTS = ("issue_comment", "pull_request_review_comment")
 PR_ACTIONS = ("opened", "synchronize", "reopened", "ready_for_review")
 
 
@@ -120,6 +121,7 @@ def read_context(env: Mapping[str, str]) -> Context:
 
 
 __all__ = [
+    "COMMENT_EVENTS",
     "PR_ACTIONS",
     "PR_EVENTS",
     "Context",

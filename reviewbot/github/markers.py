@@ -15,6 +15,8 @@ SUMMARY_PREFIX = "<!-- reviewbot:summary "
 SUMMARY_MARKER = SUMMARY_PREFIX + "{state} -->"
 
 _FP_RE = re.compile(r"<!-- reviewbot:fp:([^\s>]+) -->")
+_FP_WORD = re.compile(r"[^\s>]{1,80}")
+MAX_IGNORED = 500  # fingerprints kept in the state (~20 characters each)
 _RUN_RE = re.compile(r"<!-- reviewbot:run:([^\s>]+) -->")
 _SUMMARY_RE = re.compile(r"<!-- reviewbot:summary (\{.*?\}) -->", re.DOTALL)
 
@@ -29,6 +31,8 @@ class SummaryState:
     # A review of an earlier run carries its findings (and their fingerprint markers) in its
     # body, because GitHub rejected its inline comments (422): re-runs read review bodies too.
     body_findings: bool = False
+    # Fingerprints silenced with `/reviewbot ignore` in their thread: never posted or listed again.
+    ignored: tuple[str, ...] = ()
 
 
 def render_summary_marker(state: SummaryState) -> str:
@@ -36,6 +40,8 @@ def render_summary_marker(state: SummaryState) -> str:
                                  "total_usd": round(state.total_usd, 6)}
     if state.body_findings:  # only when set: most summaries never need it
         fields["body_findings"] = True
+    if state.ignored:
+        fields["ignored"] = list(state.ignored[-MAX_IGNORED:])
     data = json.dumps(fields, sort_keys=True)
     # '>' only occurs inside JSON strings, where \u003e is equivalent; it keeps "-->" out.
     return SUMMARY_MARKER.format(state=data.replace(">", "\\u003e"))
@@ -54,13 +60,17 @@ def parse_summary_state(body: str) -> SummaryState | None:
         data = json.loads(match.group(1))
         head, runs, total = data["head"], data.get("runs", 0), data.get("total_usd", 0.0)
         in_body = data.get("body_findings", False)
-    except (ValueError, KeyError, TypeError):
+        ignored = data.get("ignored", [])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(ignored, list) or not all(isinstance(x, str) and _FP_WORD.fullmatch(x) for x in ignored):
         return None
     if not isinstance(head, str) or isinstance(runs, bool) or not isinstance(runs, int):
         return None
     if isinstance(total, bool) or not isinstance(total, (int, float)) or not isinstance(in_body, bool):
         return None
-    return SummaryState(head=head, runs=runs, total_usd=float(total), body_findings=in_body)
+    return SummaryState(head=head, runs=runs, total_usd=float(total), body_findings=in_body,
+                        ignored=tuple(ignored[-MAX_IGNORED:]))
 
 
 # The first line a free re-run puts under the marker ("Already reviewed at …"), replaced by the next.
@@ -70,6 +80,11 @@ SUMMARY_NOTE_RE = re.compile(r"\A\n*> ⏭️ Already reviewed at [^\n]*\n")
 def strip_summary_marker(body: str) -> str:
     """A summary comment's body without its state marker and fingerprint markers."""
     return _FP_RE.sub("", _SUMMARY_RE.sub("", body, count=1))
+
+
+def strip_state_marker(body: str) -> str:
+    """A summary comment's body without its state marker (fingerprint markers kept)."""
+    return _SUMMARY_RE.sub("", body, count=1)
 
 
 def extract_fingerprints(body: str) -> set[str]:
@@ -87,6 +102,7 @@ def extract_run_id(body: str) -> str | None:
 
 __all__ = [
     "FINGERPRINT_MARKER",
+    "MAX_IGNORED",
     "RUN_MARKER",
     "SUMMARY_MARKER",
     "SUMMARY_NOTE_RE",
@@ -98,5 +114,6 @@ __all__ = [
     "parse_summary_state",
     "render_run_marker",
     "render_summary_marker",
+    "strip_state_marker",
     "strip_summary_marker",
 ]

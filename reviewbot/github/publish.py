@@ -6,6 +6,7 @@ review.py; this module decides what goes where and in which order."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,7 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
 
     cfg = run.config
     saved = _save_report(run, report)  # first: what was paid for is on disk before GitHub is asked
+    report = _without_dismissed(gh, run, report)
     payload, rest = _build(gh, run, report)
     result: PostResult | None = None
     read_only = False
@@ -140,6 +142,26 @@ def publish_already_reviewed(gh: GitHubPR, run: Run, previous_body: str, say: Ec
     write_outputs(run.ctx.output, outputs(skipped=True, summary_url=url))
     say(command("notice", f"reviewbot: already reviewed at {run.head[:12]}: nothing sent to a model; summary: {url}"))
     return EXIT_OK
+
+
+def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> Report:
+    """Findings silenced on this pull request (`/reviewbot ignore` in their thread, a 👎 on
+    their comment) are neither posted nor listed again; the summary counts them, and the
+    earlier findings whose lines a later commit changed (GitHub's outdated comments)."""
+    if report.dry_run or not run.has_summary:
+        return report
+    gh.existing_fingerprints(reviews=bool(run.previous and run.previous.body_findings))  # kept for _build
+    dismissed = set(run.previous.ignored if run.previous else ()) | gh.thumbs_down
+    kept = tuple(f for f in report.findings if f.fingerprint not in dismissed)
+    if dismissed:
+        again = len(report.findings) - len(kept)
+        run.about.append(f"Dismissed on this pull request: {plural(len(dismissed), 'finding')} "
+                         "(`/reviewbot ignore` or 👎), never posted again"
+                         + (f"; {again} of them found again in this run" if again else ""))
+    if gh.outdated:
+        run.about.append(f"Outdated: {plural(len(gh.outdated - dismissed), 'earlier finding')} on lines "
+                         "a later commit changed")
+    return replace(report, findings=kept)
 
 
 def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[Finding]]:

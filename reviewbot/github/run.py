@@ -21,7 +21,16 @@ from ..errors import EXIT_OK, EXIT_SERVICE, MissingKeyError, ReviewbotError
 from ..render.safe import inline_code, one_line
 from ..textutil import plural
 from .base_commit import load_base_setup
-from .events import Context, PullTarget, Skip, pull_target, read_context, read_event
+from .events import (
+    COMMENT_EVENTS,
+    Context,
+    Event,
+    PullTarget,
+    Skip,
+    pull_target,
+    read_context,
+    read_event,
+)
 from .outputs import command, outputs, write_outputs
 from .publish import not_reviewed, publish, publish_already_reviewed
 from .runstate import Echo, Run
@@ -50,6 +59,8 @@ def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryP
     from .api import GitHubPR
 
     event = read_event(env, opts.get("pr_number"))
+    if event.name in COMMENT_EVENTS:
+        return _converse(event, opts, env, say, policy)
     target = pull_target(event, opts.get("pr_number"))
     if isinstance(target, Skip):
         say(command("notice", f"reviewbot: skipped: {target.reason}"))
@@ -61,6 +72,23 @@ def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryP
     login = opts.get("bot_login") or None
     with GitHubPR(ctx.token, ctx.repository, target.number, ctx.api_url, policy=policy, login=login) as gh:
         return _review(gh, ctx, target, opts, say)
+
+
+def _converse(event: Event, opts: dict[str, Any], env: Mapping[str, str], say: Echo,
+              policy: RetryPolicy | None) -> int:
+    """A comment on a pull request: a `/reviewbot` command or a question (conversation.py)."""
+    from .api import GitHubPR
+    from .conversation import comment_event, handle_comment
+
+    found = comment_event(event)
+    if isinstance(found, Skip):
+        say(command("notice", f"reviewbot: skipped: {found.reason}"))
+        write_outputs(env.get("GITHUB_OUTPUT"), outputs(skipped=True))
+        return EXIT_OK
+    ctx = read_context(env)
+    login = opts.get("bot_login") or None
+    with GitHubPR(ctx.token, ctx.repository, found.number, ctx.api_url, policy=policy, login=login) as gh:
+        return handle_comment(gh, ctx, found, opts, say, _review)
 
 
 def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any], say: Echo) -> int:
@@ -116,6 +144,12 @@ def _apply_pr_cap(run: Run) -> str | None:
     from ..config import override
     from ..vocab import format_usd
 
+    command_cap = run.opts.get("max_usd_per_command")
+    limit = run.config.budget.max_usd
+    if command_cap is not None and (limit is None or command_cap < limit):  # a /reviewbot review
+        run.config = override(run.config, {"budget.max_usd": command_cap})
+        run.about.append(f"Asked for in a comment: this review may spend at most {format_usd(command_cap)} "
+                         "(conversation.max_usd_per_command)")
     flag = run.opts.get("max_usd_per_pr")
     cap = flag if flag is not None else run.config.budget.max_usd_per_pr
     if cap is None:

@@ -21,7 +21,7 @@ from .markers import (
     render_summary_marker,
     strip_summary_marker,
 )
-from .review import MAX_BODY
+from .review import MAX_BODY, cap_body
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -69,6 +69,15 @@ def _cap(text: str, limit: int) -> str:
         return text
     cut = text[:limit]
     return cut[: cut.rfind("\n")] + "\n\n_… cut to stay under GitHub's comment size limit._"
+
+
+def cap_keeping_marker(body: str) -> str:
+    """A summary comment's body cut to GitHub's limit, its state marker kept at the end."""
+    if len(body) <= MAX_BODY:
+        return body
+    marker = body[body.index("<!-- reviewbot:summary "):]
+    marker = marker[: marker.index("-->") + 3] if "-->" in marker else ""
+    return cap_body(body, MAX_BODY - len(marker) - 2) + "\n\n" + marker
 
 
 def render_report(report: Report, cfg: Config, max_chars: int) -> str:
@@ -192,7 +201,8 @@ def next_state(previous: SummaryState | None, new_head: str | None, usd: float, 
     head = new_head or (previous.head if previous else "")
     return SummaryState(head=head, runs=(previous.runs if previous else 0) + 1,
                         total_usd=(previous.total_usd if previous else 0.0) + usd,
-                        body_findings=in_body or bool(previous and previous.body_findings))
+                        body_findings=in_body or bool(previous and previous.body_findings),
+                        ignored=previous.ignored if previous else ())
 
 
 def summary_fingerprints(previous_body: str, report: Report, posted: ReviewPayload | None) -> str:
@@ -225,6 +235,7 @@ __all__ = [
     "CommentRender",
     "about_section",
     "already_reviewed",
+    "cap_keeping_marker",
     "carried",
     "comment_render",
     "compose_summary",

@@ -7,7 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from ..cost import CostSummary
 from ..findings import Finding
+from ..outcome import SecondLook
 from ..report import ChunkEntry, FileEntry, Report
+from ..shadow import ShadowReport
 from ..vocab import SEVERITIES, format_usd
 
 
@@ -71,6 +73,28 @@ def cost_line(cost: CostSummary) -> str:
 
 
 _STATUS_WORDS = ("not reviewed:", "skipped:", "failed:", "partially reviewed:")
+
+
+def second_look_outcome(look: SecondLook) -> str:
+    """What came of a second look, in our words (the reason is the model's: render it apart)."""
+    if look.status == "not sent":
+        return f"not sent: {look.note}" if look.note else "not sent"
+    done = f"{look.status} by {look.model}" if look.model else look.status
+    added = f", {plural(look.added, 'finding')} added" if look.status in ("reviewed", "partial") else ""
+    note = f" ({without_status(look.note)})" if look.note and look.status not in ("reviewed",) else ""
+    return done + added + note
+
+
+def shadow_lines(shadow: ShadowReport) -> list[str]:
+    """The comparison in our words (counts and money only: no model text)."""
+    both = shadow.agreed + shadow.agreed_near
+    return [
+        f"reviewed {plural(shadow.reviewed, 'chunk')}"
+        + (f", {len(shadow.not_reviewed)} not" if shadow.not_reviewed else ""),
+        f"found by both: {both} ({shadow.agreed} same finding, {shadow.agreed_near} on a nearby line)",
+        f"found by the review alone: {len(shadow.primary_only)}; by the shadow alone: {len(shadow.shadow_only)}",
+        f"cost on these chunks: review {format_usd(shadow.primary_usd)}, shadow {format_usd(shadow.shadow_usd)}",
+    ]
 
 
 def without_status(reason: str) -> str:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 
 from .. import __version__
+from ..findings import Finding
 from ..report import Report
+from ..shadow import ShadowReport
 
 
 def _usd(v: float | None) -> float | None:
@@ -59,7 +61,24 @@ def report_to_dict(report: Report) -> dict[str, object]:
         "budget": dict(report.budget),
         "notes": list(report.notes),
         "overview": report.overview,
+        # Only when used (review.shadow, review.cascade): reports without them stay as they were.
+        **({"shadow": _shadow(report.shadow)} if report.shadow is not None else {}),
+        **({"second_looks": [{"chunk_id": s.chunk_id, "reason": s.reason, "status": s.status, "model": s.model,
+                              "added": s.added, "note": s.note} for s in report.second_looks]}
+           if report.second_looks else {}),
     }
+
+
+def _shadow(s: ShadowReport) -> dict[str, object]:
+    def brief(f: Finding) -> dict[str, object]:
+        return {"path": f.path, "line": f.line, "side": f.side, "severity": f.severity, "title": f.title,
+                "fingerprint": f.fingerprint}
+
+    return {"model": s.model, "reviewed": s.reviewed,
+            "not_reviewed": [{"chunk_id": c, "reason": r} for c, r in s.not_reviewed],
+            "agreed": s.agreed, "agreed_near": s.agreed_near,
+            "review_only": [brief(f) for f in s.primary_only], "shadow_only": [brief(f) for f in s.shadow_only],
+            "review_usd": _usd(s.primary_usd), "shadow_usd": _usd(s.shadow_usd)}
 
 
 def render_json(report: Report) -> str:

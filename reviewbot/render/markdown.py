@@ -22,6 +22,8 @@ from .common import (
     not_reviewed,
     order,
     plural,
+    second_look_outcome,
+    shadow_lines,
     without_status,
 )
 from .safe import code_block, inline_code, one_line, prose
@@ -157,6 +159,13 @@ def _md_tail(report: Report, rows: int) -> list[str]:
                  f"{inline_code(fo.to_model) if fo.to_model else 'no model left'} ({one_line(fo.reason, 300)})"
                  for fo in report.failovers]
         out += ["", "#### Failovers", "", *_capped(lines, rows, "failover")]
+    if report.shadow is not None:
+        out += ["", f"#### Shadow model {inline_code(report.shadow.model)} (nothing it found is posted)", "",
+                *[f"- {line}" for line in shadow_lines(report.shadow)]]
+    if report.second_looks:
+        lines = [f"- {inline_code(s.chunk_id)}: {one_line(s.reason, 300)} → {one_line(second_look_outcome(s), 300)}"
+                 for s in report.second_looks]
+        out += ["", "#### Second looks (review.cascade)", "", *_capped(lines, rows, "second look")]
     if budget_active(report.budget):
         lines = [f"- {k}: {one_line(v, 500)}" for k, v in budget_items(report.budget)]
         out += ["", "#### Budget", "", *_capped(lines, rows, "budget entry")]

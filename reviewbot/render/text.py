@@ -12,15 +12,19 @@ from dataclasses import replace
 from ..cost import CostSummary
 from ..findings import Finding
 from ..report import FileEntry, Report, not_reviewed_reason
+from ..shadow import ShadowReport
 from ..vocab import format_usd
 from .common import (
     budget_active,
     budget_items,
     cost_line,
     count_phrase,
+    location,
     not_reviewed,
     order,
     plural,
+    second_look_outcome,
+    shadow_lines,
     without_status,
 )
 from .safe import plain
@@ -122,11 +126,28 @@ def _text_tail(report: Report) -> list[str]:
             f"  {fo.chunk_id}: {fo.from_model} -> {fo.to_model or '(no model left)'} ({fo.reason})"
             for fo in report.failovers
         ]
+    if report.second_looks:
+        out += ["", "Second looks (review.cascade)"] + [
+            f"  {s.chunk_id}: {plain(s.reason)} -> {second_look_outcome(s)}" for s in report.second_looks
+        ]
+    if report.shadow is not None:
+        out += _text_shadow(report.shadow)
     out += ["", "Estimated cost" if report.cost.estimated else "Cost", *_text_cost(report.cost)]
     if budget_active(report.budget):
         out += ["", "Budget"] + [f"  {k}: {v}" for k, v in budget_items(report.budget)]
     if report.notes:
         out += ["", "Notes"] + [f"  - {n}" for n in report.notes]
+    return out
+
+
+def _text_shadow(shadow: ShadowReport) -> list[str]:
+    out = ["", f"Shadow model {shadow.model} (review.shadow; nothing it found is posted)"]
+    out += [f"  {line}" for line in shadow_lines(shadow)]
+    for title, found in (("Found by the shadow alone", shadow.shadow_only),
+                         ("Found by the review alone", shadow.primary_only)):
+        if found:
+            out += [f"  {title}:"] + [f"    {plain(location(f))} [{f.severity}] {plain(f.title)}" for f in found]
+    out += [f"  not reviewed by the shadow: {cid} ({plain(why)})" for cid, why in shadow.not_reviewed]
     return out
 
 

@@ -258,16 +258,25 @@ class FakeGitHub:
             self._reviews.setdefault(number, []).append(review)
         return review
 
-    def add_review_comment(self, number: int, body: str, path: str = "README.md", line: int = 1,
-                           user: str = "someone") -> dict[str, Any]:
+    def add_review_comment(self, number: int, body: str, path: str = "README.md", line: int | None = 1,
+                           user: str = "someone", *, in_reply_to: int | None = None, association: str = "NONE",
+                           diff_hunk: str = "", thumbs_down: int = 0) -> dict[str, Any]:
+        """A review comment as GitHub lists it; `line` None is an outdated one (its lines
+        changed in a later commit); `in_reply_to` makes it a reply in that thread."""
         with self._lock:
             comment = self._new_review_comment(number, None, {"path": path, "line": line, "body": body}, user)
+            comment.update(author_association=association, diff_hunk=diff_hunk)
+            if in_reply_to is not None:
+                comment["in_reply_to_id"] = in_reply_to
+            comment["reactions"]["-1"] = thumbs_down
             self._review_comments.setdefault(number, []).append(comment)
         return comment
 
-    def add_issue_comment(self, number: int, body: str, user: str = "someone") -> dict[str, Any]:
+    def add_issue_comment(self, number: int, body: str, user: str = "someone", *,
+                          association: str = "NONE") -> dict[str, Any]:
         with self._lock:
             comment = self._new_issue_comment(number, body, user)
+            comment["author_association"] = association
             self._issue_comments.setdefault(number, []).append(comment)
         return comment
 
@@ -354,6 +363,9 @@ class FakeGitHub:
             ("GET", r"/issues/(\d+)/comments", self._get_issue_comments),
             ("POST", r"/issues/(\d+)/comments", self._post_issue_comment),
             ("PATCH", r"/issues/comments/(\d+)", self._patch_issue_comment),
+            ("GET", r"/pulls/comments/(\d+)", self._get_review_comment),
+            ("POST", r"/pulls/(\d+)/comments/(\d+)/replies", self._post_reply),
+            ("POST", r"/(issues|pulls)/comments/(\d+)/reactions", self._post_reaction),
         ]
 
     # --- handlers (called with the lock held) ---------------------------------------------
@@ -484,6 +496,43 @@ class FakeGitHub:
                 return 200, dict(comment), {}
         return _error(404, "Not Found")
 
+    def _find_review_comment(self, wanted: int) -> tuple[int, dict[str, Any]] | None:
+        for number, comments in self._review_comments.items():
+            for comment in comments:
+                if comment["id"] == wanted:
+                    return number, comment
+        return None
+
+    def _get_review_comment(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
+        found = self._find_review_comment(int(m[1]))
+        return (200, dict(found[1]), {}) if found else _error(404, "Not Found")
+
+    def _post_reply(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
+        """GitHub replies in the thread of the top-level comment (a reply to a reply joins it too)."""
+        number, wanted = int(m[1]), int(m[2])
+        found = self._find_review_comment(wanted)
+        if number not in self.pulls or found is None or found[0] != number:
+            return _error(404, "Not Found")
+        problem = _issue_body_problem(body)
+        if problem:
+            return _unprocessable(problem)
+        root = found[1].get("in_reply_to_id") or wanted
+        comment = self._new_review_comment(number, None, {"path": found[1]["path"], "line": found[1]["line"],
+                                                          "body": body["body"]}, self.bot_login)
+        comment["in_reply_to_id"] = root
+        self._review_comments[number].append(comment)
+        return 201, comment, {}
+
+    def _post_reaction(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
+        wanted = int(m[2])
+        pool = self._issue_comments.values() if m[1] == "issues" else self._review_comments.values()
+        if not any(c["id"] == wanted for c in itertools.chain.from_iterable(pool)):
+            return _error(404, "Not Found")
+        content = body.get("content") if isinstance(body, dict) else None
+        if content not in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"):
+            return _unprocessable("content is not a valid reaction")
+        return 201, {"id": next(self._ids), "content": content, "user": _user(self.bot_login)}, {}
+
     def _graphql(self, body: Any) -> Response:
         query = body.get("query") if isinstance(body, dict) else None
         if isinstance(query, str) and "repository(owner: $owner, name: $name)" in query:
@@ -532,7 +581,8 @@ class FakeGitHub:
             "start_side": c.get("start_side"), "body": c.get("body", ""), "user": _user(user),
             "url": f"{api}/pulls/comments/{cid}", "pull_request_url": f"{api}/pulls/{number}",
             "html_url": f"{self.root}/{self.full_name}/pull/{number}#discussion_r{cid}",
-            "subject_type": "line",
+            "subject_type": "line", "author_association": "NONE", "diff_hunk": "",
+            "reactions": {"total_count": 0, "+1": 0, "-1": 0},
         }
 
     def _new_issue_comment(self, number: int, body: str, user: str) -> dict[str, Any]:
