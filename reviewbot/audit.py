@@ -69,7 +69,9 @@ class AuditLog:
 
     def write(self, record: CallRecord) -> None:
         """Append `record`'s line, once per call id."""
-        line = SCRUB(json.dumps(audit_line(record, self.run_id), ensure_ascii=False))
+        # Scrubbed before JSON escapes a key's quote or backslash, and after, for the forms
+        # only the escaped text shows.
+        line = SCRUB(json.dumps(SCRUB.deep(audit_line(record, self.run_id)), ensure_ascii=False))
         data = (line + "\n").encode("utf-8")
         with self._lock:
             if self._error is not None or self._fh.closed or record.call_id in self.written:

@@ -127,6 +127,7 @@ def _extract(text: str) -> tuple[object, Scanner] | None:
     pos, tries, budget = 0, 0, 2 * len(text) + 10_000
     opener = OPENERS
     fallback: tuple[object, Scanner] | None = None
+    best: tuple[object, Scanner] | None = None  # a reply with no findings: a later one may have some
     while tries < MAX_CANDIDATES and budget > 0:
         m = opener.search(text, pos)
         if m is None:
@@ -136,14 +137,31 @@ def _extract(text: str) -> tuple[object, Scanner] | None:
         value, complete, end = scanner.value(m.start())
         value = _unwrap(value)
         if _looks_like_reply(value, complete):
-            return value, scanner
+            # A model may state the empty shape first ("the format is {"findings": []}",
+            # a first draft) and answer after it: an empty reply stands only if no later
+            # reply carries findings.
+            if _finding_items(value) or not complete:
+                return value, scanner
+            best = best or (value, scanner)
         if fallback is None and isinstance(value, dict) and value:
             fallback = (value, scanner)
         budget -= max(end - m.start(), 1)
         if scanner.stop == "truncated":
             opener = OBJECT_OPENER  # inside a cut value only an object can still be a reply
         pos = end if complete and end > m.start() else m.start() + 1
-    return fallback
+    return best or fallback
+
+
+def _finding_items(value: object) -> int:
+    """How many candidate findings a reply-shaped value holds."""
+    if isinstance(value, list):
+        return len(value)
+    if isinstance(value, dict):
+        items = next((value[k] for k in _FINDINGS_KEYS if k in value), None)
+        if isinstance(items, list):
+            return len(items)
+        return 1 if set(value) & _FINDING_KEYS else 0
+    return 0
 
 
 def _unwrap(value: object) -> object:
@@ -239,8 +257,11 @@ def _collapse_overflow(findings: list[Finding], model: str, chunk_id: str) -> li
 
 
 # The prompt's own example reply (prompts/system.j2): a weak model copies it back.
-_EXAMPLE_TEXTS = frozenset({"short sentence", "why, when, how to fix", "what the chunk changes, 1-2 sentences",
+# The prompt's example texts as their words only (articles and "and" dropped): a copy with
+# other punctuation ("Short sentence!", "A short sentence") is still the example.
+_EXAMPLE_TEXTS = frozenset({"short sentence", "why when how to fix", "what chunk changes 1 2 sentences",
                             "fixed code"})
+_EXAMPLE_NOISE = frozenset({"a", "an", "the", "and"})
 _EXAMPLE_PATHS = frozenset({"path/to/file.py"})
 
 
@@ -253,7 +274,8 @@ def _not_a_finding(f: Finding) -> bool:
     words = re.findall(r"[^\W_]+", f"{f.title} {f.body}")
     if all(w.lower() in _FILLER for w in words):
         return True
-    norm = {" ".join(t.lower().strip().rstrip(".").split()) for t in (f.title, f.body) if t.strip()}
+    norm = {" ".join(w for w in re.findall(r"[^\W_]+", t.lower()) if w not in _EXAMPLE_NOISE)
+            for t in (f.title, f.body) if t.strip()}
     return bool(norm & _EXAMPLE_TEXTS) or (f.path or "") in _EXAMPLE_PATHS
 
 

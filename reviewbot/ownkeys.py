@@ -9,6 +9,7 @@ line on stdout and stderr. Values under 8 characters are ignored (they would scr
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 import urllib.parse
@@ -27,7 +28,11 @@ def _forms(value: str) -> set[str]:
     offsets it can sit at inside a longer encoded text (`Basic base64(user:token)`): the
     characters that depend only on the value's own bytes."""
     raw = value.encode("utf-8")
-    forms = {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+    quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote(value), urllib.parse.quote_plus(value)}
+    # Percent-encodings in lower-case hex too (%2f), and the JSON-escaped forms (\" \\ \/).
+    quoted |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), q) for q in quoted}
+    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    forms = {value, *quoted, escaped, escaped.replace("/", "\\/"), json.dumps(value)[1:-1]}
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         for pad in range(3):
             text = encode(b"\0" * pad + raw).decode().rstrip("=")
@@ -36,6 +41,14 @@ def _forms(value: str) -> set[str]:
             core = text[lead: len(text) - (1 if tail else 0)]
             forms.add(core)
     return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+def _wrappable(form: str) -> str:
+    """`form` as a pattern that also matches it broken over lines (base64 wrapped in MIME
+    or PEM); plain and URL-encoded forms are matched as they are."""
+    if not re.fullmatch(r"[A-Za-z0-9+/_\-]{16,}", form):
+        return re.escape(form)
+    return r"(?:\r?\n)?".join(re.escape(c) for c in form)
 
 
 class Scrubber:
@@ -52,7 +65,9 @@ class Scrubber:
                 return
             self._values |= new
             forms = sorted({f for v in self._values for f in _forms(v)}, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(f) for f in forms))
+            # Base64 is often wrapped at 64 or 76 columns (PEM, MIME): a line break may
+            # fall anywhere inside an encoded key.
+            self._pattern = re.compile("|".join(_wrappable(f) for f in forms))
 
     def forget(self) -> None:
         with self._lock:

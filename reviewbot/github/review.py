@@ -125,6 +125,11 @@ def cap_body(text: str, limit: int = MAX_BODY) -> str:
         return text
     note = f"\n\n… (truncated: GitHub limits a body to {limit:,} characters)"
     cut = text[: limit - len(note) - 8]
+    # At a block boundary when there is one: inside a paragraph, a cut could leave one of
+    # the code spans that keep untrusted text inert without its closing fence.
+    boundary = cut.rfind("\n\n")
+    if boundary > 0:
+        cut = cut[:boundary]
     if sum(1 for ln in cut.splitlines() if ln.lstrip().startswith("```")) % 2:
         cut += "\n```"
     return cut + note
@@ -254,8 +259,10 @@ def render_comment_body(finding: Finding, *, suggestion: bool = True) -> str:
     if len(full) <= MAX_BODY:
         return full
     # Too long: the suggestion goes first (a cut one would apply wrong code), then the text.
-    room = MAX_BODY - len(_join(head, note, marker)) - _BODY_MARGIN
-    return _join(head, cap_body(text, room), note, marker)
+    cut_note = f"_(truncated to fit GitHub's {MAX_BODY:,}-character limit)_"
+    room = MAX_BODY - len(_join(head, note, cut_note, marker)) - _BODY_MARGIN
+    # Rendered again into the room left, never cut: a cut could open one of our code spans.
+    return _join(head, prose(finding.body, max_chars=room), cut_note, note, marker)
 
 
 def _join(*parts: str) -> str:

@@ -147,6 +147,33 @@ def _block_scalar_hits(text: str) -> list[_Hit]:
     return hits
 
 
+# Values that the one-line assignment rule cannot see as one value: an XML element
+# (<password>…</password>), a PHP define('AUTH_KEY', '…'), a JSON string with escapes, a
+# quoted app password in four groups ("abcd efgh ijkl mnop").
+_XML_VALUE = re.compile(r"<([A-Za-z_][\w.\-]{0,79})>([^<>\s][^<>\n]{3,1023})</\1>")
+_PHP_DEFINE = re.compile(r"""define\(\s*(['"])([A-Za-z_]\w{0,79})\1\s*,\s*(['"])((?:[^'"\\\n]|\\.){8,1024})\3\s*\)""")
+_JSON_ESCAPED = re.compile(r'"([A-Za-z_][\w.\-]{0,79})"\s*:\s*"((?:[^"\\\n]|\\.){8,2047})"')
+_APP_PASSWORD = re.compile(r"""([A-Za-z_][\w.\-]{0,79})["'`]?\]?[ \t]*(?::=|=>|=|:)[ \t]*(["'])([a-z]{4}(?: [a-z]{4}){3})\2""")
+
+
+def _structured_hits(text: str) -> list[_Hit]:
+    hits = []
+    priority = len(_TOKEN_RULES) + 2
+    if "</" in text:
+        hits += [_Hit(m.start(2), m.end(2), kind, priority) for m in _XML_VALUE.finditer(text)
+                 if (kind := _name_kind(m.group(1))) and not _is_placeholder(m.group(2))]
+    if "define" in text:
+        hits += [_Hit(m.start(4), m.end(4), kind, priority) for m in _PHP_DEFINE.finditer(text)
+                 if (kind := _name_kind(m.group(2))) and not _is_placeholder(m.group(4))]
+    if "\\" in text:
+        hits += [_Hit(m.start(2), m.end(2), kind, priority) for m in _JSON_ESCAPED.finditer(text)
+                 if "\\" in m.group(2) and (kind := _name_kind(m.group(1))) and not _is_placeholder(m.group(2))]
+    if " " in text:
+        hits += [_Hit(m.start(3), m.end(3), "password", priority) for m in _APP_PASSWORD.finditer(text)
+                 if _name_kind(m.group(1)) == "password"]
+    return hits
+
+
 def _name_kind(name: str) -> str | None:
     words = [w.lower() for w in _NAME_WORDS.findall(name)]
     if not words or words[-1] in _NOT_A_VALUE:
@@ -299,6 +326,7 @@ _FINDERS: tuple[Callable[[str], list[_Hit]], ...] = (
     _url_password_hits,
     _cli_password_hits,
     _assignment_hits,
+    _structured_hits,
     _block_scalar_hits,
     _literal_hits,
 )

@@ -63,7 +63,8 @@ _PK_MAX_CHARS = 65_536  # a 4096-bit RSA PEM is ~3.3 kB; PGP private key blocks 
 _PK_BODY_LINE = re.compile(r"[\s\"'`]*[A-Za-z0-9+/=]{4,}(?:\\n)?[\s\"'`,;]*")
 
 # Credentials inside URLs: scheme://user:PASSWORD@host.
-_URL_PASSWORD = re.compile(r"://[^\s:/@\"'`]{1,128}:([^\s:/@\"'`]{1,256})@")
+# userinfo "user:password@": the user may be empty (redis://:pw@host), the password may hold ':'.
+_URL_PASSWORD = re.compile(r"://[^\s:/@\"'`]{0,128}:([^\s/@\"'`]{1,256})@")
 
 # `name = "value"`, `name: value`, `NAME=value`, `"name": "value"`, `--name=value`,
 # `Authorization: Bearer value`. Found from a keyword hit: the scan looks for the keyword

@@ -104,19 +104,42 @@ def one_line(text: str, limit: int = 300) -> str:
     return escape_text(flat, line_start=True)
 
 
+MAX_HREF_CHARS = 200  # a link's target shown as code: long ones (and many of them) cut
+
+
 def prose(text: str, max_chars: int = 4_000) -> str:
     """Multi-line model text (a finding's body, an overview) as safe markdown: paragraphs,
     list items, inline code, emphasis and fenced code blocks kept; everything else rendered
-    as the text it is. Links show their target as code; images become their alt text."""
+    as the text it is. Links show their target as code; images become their alt text.
+
+    At most `max_chars` characters come OUT, so no caller ever has to cut the result (a cut
+    inside one of our code spans would bring what it guards back to life): escaping and link
+    targets can make the markdown many times longer than the text, so the text is shortened
+    until its rendering fits."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if len(text) > max_chars:
-        text = text[: max(max_chars - 1, 0)] + "…"
+    budget = max_chars
+    for _ in range(8):
+        cut = text if len(text) <= budget else text[: max(budget - 1, 0)] + "…"
+        out = _prose(cut)
+        if len(out) <= max_chars:
+            return out
+        budget = min(budget, len(cut)) * max_chars * 9 // (10 * len(out))
+        if budget < 20:
+            break
+    flat = one_line(text, max(max_chars // 3, 1))  # escaping at most triples a character
+    return flat if len(flat) <= max_chars else ""
+
+
+def _prose(text: str) -> str:
     blocks: list[str] = []
     item_prefix = ""
     for token in _parser().parse(text):
         kind = token.type
         if kind in ("fence", "code_block"):
-            blocks.append(code_block(token.content, token.info.split()[0] if token.info.strip() else ""))
+            info = token.info.split()[0] if token.info.strip() else ""
+            # A ```suggestion block is a one-click commit on GitHub: only reviewbot's own
+            # anchored suggestion may be one, never a fence inside the model's prose.
+            blocks.append(code_block(token.content, "" if info.lower().startswith("suggestion") else info))
         elif kind == "list_item_open":
             item_prefix = "- "
         elif kind == "inline":
@@ -149,7 +172,8 @@ def _inline(children: Sequence[Any]) -> str:
             parts.append("~~")
         elif kind == "link_close":
             href = _pending_href(children, child)
-            parts.append(f" ({inline_code(href)})" if href else "")
+            shown = href if len(href) <= MAX_HREF_CHARS else href[: MAX_HREF_CHARS - 1] + "…"
+            parts.append(f" ({inline_code(shown)})" if href else "")
         elif kind == "image":
             alt = "".join(c.content for c in child.children or [] if c.type == "text")
             parts.append(escape_text(f"[image: {alt}]" if alt else "[image]", line_start=not parts))
