@@ -429,7 +429,7 @@ def _click_error(exc: click.ClickException) -> tuple[str, str]:
 
 def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:
     """Console entry point: one line per error, a distinct exit code, no traceback. `obj`
-    reaches the commands (`github` takes a ghapi.RetryPolicy from it)."""
+    reaches the commands (`github` takes a github.retry.RetryPolicy from it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     SCRUB.add_env(os.environ)

@@ -1,4 +1,4 @@
-"""action.py pieces: the Actions environment and event payloads, output and step-summary
+"""The GitHub Action's pieces (reviewbot/github/events, outputs, summary, base_commit, run): the Actions environment and event payloads, output and step-summary
 files, workflow commands, the summary layout, prompt fetching from the base commit, and the
 error paths of `reviewbot github` (one line, an `::error::` annotation, exit 2)."""
 

@@ -48,15 +48,10 @@ def test_a_conversation_answer_cut_for_length_stays_inert() -> None:
     posted: list[str] = []
 
     class GH:
-        _pull_path, _repo_path, number = "/repos/o/r/pulls/1", "/repos/o/r", 1
+        """Takes a reply as GitHubPR.reply does."""
 
-        def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-            assert body is not None
-            posted.append(body["body"])
-            return 201, {}
-
-        def _learn_login(self, data: object) -> None:
-            pass
+        def reply(self, body: str, thread: int | None = None) -> None:
+            posted.append(body)
 
     live: dict[int, list[str]] = {}
     for n in range(150, 260, 5):

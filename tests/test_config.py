@@ -1,4 +1,4 @@
-"""config.py: loading `.reviewbot.yml` (the cases under tests/config_cases/), one-line errors,
+"""reviewbot/config/: loading `.reviewbot.yml` (the cases under tests/config_cases/), one-line errors,
 the committed JSON Schema, default models per provider key, overrides and `config show`."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ghapi.py against a fake GitHub on 127.0.0.1: reads, pagination, one review per run, one
+"""reviewbot/github/api.py and client.py against a fake GitHub on 127.0.0.1: reads, pagination, one review per run, one
 summary comment, retries within a wait budget, errors, the request count, and markers trusted
 only from the login the token posts as."""
 

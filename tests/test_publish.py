@@ -1,4 +1,4 @@
-"""publish.py: the review payload GitHub receives, its re-check against the diff, markers,
+"""reviewbot/github/review.py, markers.py and annotations.py (pure): the review payload GitHub receives, its re-check against the diff, markers,
 sanitising of model text, and workflow annotations."""
 
 from __future__ import annotations

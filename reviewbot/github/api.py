@@ -295,6 +295,32 @@ class GitHubPR(GitHubClient):
                                   {"body": body}, self._refind_summary)
         return self._remember_summary(data)
 
+    # --- conversation -----------------------------------------------------------------------
+
+    def review_comment(self, comment_id: int) -> dict[str, Any] | None:
+        """One review comment; None when GitHub has none by that id (deleted)."""
+        try:
+            _, data = self._request("GET", f"{self._repo_path}/pulls/comments/{comment_id}")
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return data if isinstance(data, dict) else None
+
+    def review_comments(self) -> list[dict[str, Any]]:
+        return self._paginate(f"{self._pull_path}/comments", 100_000).items
+
+    def reply(self, body: str, thread: int | None = None) -> None:
+        """A comment in the thread of review comment `thread`, else in the conversation."""
+        url = f"{self._pull_path}/comments/{thread}/replies" if thread is not None \
+            else f"{self._repo_path}/issues/{self.number}/comments"
+        _, data = self._request("POST", url, body={"body": body})
+        self._learn_login(data if isinstance(data, dict) else {})
+
+    def react(self, comment_id: int, content: str, *, review_comment: bool) -> None:
+        kind = "pulls" if review_comment else "issues"
+        self._request("POST", f"{self._repo_path}/{kind}/comments/{comment_id}/reactions", body={"content": content})
+
     # --- internals ------------------------------------------------------------------------
 
     def _find_review(self, run_id: str) -> dict[str, Any] | None:

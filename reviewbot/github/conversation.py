@@ -252,7 +252,7 @@ def _finding_text(body: str) -> str:
 
 def _thread(gh: GitHubPR, event: CommentEvent, root: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The replies before this comment in the thread (authors and text: data for the model)."""
-    comments = gh._paginate(f"{gh._pull_path}/comments", 100_000).items
+    comments = gh.review_comments()
     replies = [c for c in comments if c.get("in_reply_to_id") == root.get("id") and c.get("id") != event.comment_id]
     return [(str((c.get("user") or {}).get("login") or ""), str(c.get("body") or "").replace(REPLY_MARKER, ""))
             for c in replies[-MAX_THREAD_COMMENTS:]]
@@ -267,8 +267,8 @@ def _our_root(gh: GitHubPR, event: CommentEvent) -> dict[str, Any] | None:
 
     if event.root_id is None:
         return None
-    _, data = gh._request("GET", f"{gh._repo_path}/pulls/comments/{event.root_id}")
-    if not isinstance(data, dict) or not authored_by(data.get("user"), gh.own_login()):
+    data = gh.review_comment(event.root_id)
+    if data is None or not authored_by(data.get("user"), gh.own_login()):
         return None
     return data
 
@@ -277,13 +277,7 @@ def _reply(gh: GitHubPR, event: CommentEvent, text: str) -> None:
     """Answer where the comment was made: in its review thread, else in the conversation."""
     from .review import cap_body
 
-    body = cap_body(text, MAX_REPLY_CHARS) + "\n\n" + REPLY_MARKER
-    if event.root_id is not None:
-        url = f"{gh._pull_path}/comments/{event.root_id}/replies"
-    else:
-        url = f"{gh._repo_path}/issues/{gh.number}/comments"
-    _, data = gh._request("POST", url, body={"body": body})
-    gh._learn_login(data if isinstance(data, dict) else {})
+    gh.reply(cap_body(text, MAX_REPLY_CHARS) + "\n\n" + REPLY_MARKER, event.root_id)
 
 
 def _react(gh: GitHubPR, event: CommentEvent, content: str) -> None:
@@ -291,9 +285,8 @@ def _react(gh: GitHubPR, event: CommentEvent, content: str) -> None:
     without the permission: the work goes on)."""
     from .errors import GitHubError
 
-    kind = "pulls" if event.kind == "pull_request_review_comment" else "issues"
     with contextlib.suppress(GitHubError):
-        gh._request("POST", f"{gh._repo_path}/{kind}/comments/{event.comment_id}/reactions", body={"content": content})
+        gh.react(event.comment_id, content, review_comment=event.kind == "pull_request_review_comment")
 
 
 def _update_state(gh: GitHubPR, summary: Any, change: Callable[[Any], Any]) -> None:

@@ -4,16 +4,14 @@ forms. The clock and the sleep are the policy's, so tests pass a recording sleep
 
 from __future__ import annotations
 
-import email.utils
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timezone
 
 from github import GithubException
 from github.Requester import Requester
 
+from ..textutil import retry_after_seconds
 from .errors import message_of
 
 
@@ -52,17 +50,7 @@ def parse_retry_after(value: str, clock: Callable[[], float]) -> float | None:
     """Seconds to wait from a `retry-after` header: delay-seconds or an HTTP-date (RFC 9110
     §10.2.3 allows both), None when absent or unreadable. A date in the past means now. Either
     form is then bounded the same way, by the client's wait budget (client.py `_wait`)."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000": an HTTP-date is always GMT
-        when = when.replace(tzinfo=timezone.utc)
-    # Dates have whole seconds: round up, or the retry may land just before the time given.
-    return float(max(0, math.ceil(when.timestamp() - clock())))
+    return retry_after_seconds(value, clock()) if value.strip() else None
 
 
 __all__ = ["RetryPolicy", "parse_retry_after", "rate_limit_wait"]
