@@ -7,13 +7,15 @@ and nothing is dropped."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .diff import Diff, FileDiff, Hunk
-from .findings import Finding, fingerprint
+from .findings import Finding
 
 REANCHOR_WINDOW = 5  # lines: further than this, a re-anchored comment would mislead
 
@@ -187,3 +189,16 @@ def _suggestion_to_body(f: Finding) -> Finding:
 
 
 __all__ = ["REANCHOR_WINDOW", "anchor_findings"]
+
+
+def _normalise_title(title: str) -> str:
+    text = unicodedata.normalize("NFKC", title).lower()
+    text = "".join(" " if unicodedata.category(c)[0] in "PSN" else c for c in text)
+    return " ".join(text.split())
+
+
+def fingerprint(path: str | None, title: str, anchored_line_text: str) -> str:
+    """16 hex chars from path, the normalised title and the anchored line's text (not its
+    number), so the same finding on a line that moved keeps its fingerprint across runs."""
+    key = "\x1f".join((path or "", _normalise_title(title), anchored_line_text.strip()))
+    return hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()[:16]

@@ -20,10 +20,10 @@ from fakes.github_server import FakeGitHub, synthetic_files
 from fakes.openai_server import FakeOpenAIServer, FakeReply
 from shareddata import missing
 
+from reviewbot.anchor import fingerprint
 from reviewbot.cli import main
 from reviewbot.cost import format_usd
 from reviewbot.diff import diff_from_patches
-from reviewbot.findings import fingerprint
 from reviewbot.github.conversation import REPLY_MARKER
 from reviewbot.github.markers import (
     SummaryState,

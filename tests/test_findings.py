@@ -12,17 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shareddata import missing
 
-from reviewbot.anchor import anchor_findings
+from reviewbot.anchor import anchor_findings, fingerprint
 from reviewbot.diff import Diff, DiffLine, FileDiff, Hunk
 from reviewbot.findings import (
     MAX_FINDINGS,
     MAX_REPLY_CHARS,
     Finding,
     filter_min_severity,
-    fingerprint,
     parse_reply,
-    severity_at_least,
 )
+from reviewbot.vocab import severity_at_least
 
 REPLIES = Path(__file__).parent / "replies"
 SHARED_DIFFS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "diffs"

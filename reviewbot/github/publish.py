@@ -165,7 +165,7 @@ def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> Report:
 
 
 def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[Finding]]:
-    from ..findings import severity_at_least
+    from ..vocab import severity_at_least
     from .markers import extract_fingerprints
     from .review import build_review
 
