@@ -95,24 +95,36 @@ def ensure_bytecode() -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], bench_env())
 
 
-def run_measured(args: Sequence[str], *, env: dict[str, str] | None = None,
-                 cwd: str | Path | None = None, stdin: bytes | None = None) -> Run:
+def run_measured(
+    args: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | Path | None = None, stdin: bytes | None = None
+) -> Run:
     """Run a command; its wall time and its own peak RSS."""
     with tempfile.TemporaryDirectory(prefix="reviewbot-bench-") as tmp:
         out_path, err_path, result = Path(tmp, "out"), Path(tmp, "err"), Path(tmp, "result.json")
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            subprocess.run([sys.executable, "-c", _LAUNCHER, json.dumps(list(args)), str(result)],
-                           stdout=out, stderr=err, env=env if env is not None else bench_env(),
-                           cwd=cwd, input=stdin, check=False)
+            subprocess.run(
+                [sys.executable, "-c", _LAUNCHER, json.dumps(list(args)), str(result)],
+                stdout=out,
+                stderr=err,
+                env=env if env is not None else bench_env(),
+                cwd=cwd,
+                input=stdin,
+                check=False,
+            )
         if not result.is_file():
             raise RuntimeError(f"launcher failed: {err_path.read_text()[-2000:]}")
         facts = json.loads(result.read_text())
-        return Run(facts["wall"], facts["cpu"], facts["maxrss_kb"] / 1024, facts["rc"],
-                   out_path.read_bytes(), err_path.read_bytes())
+        return Run(
+            facts["wall"],
+            facts["cpu"],
+            facts["maxrss_kb"] / 1024,
+            facts["rc"],
+            out_path.read_bytes(),
+            err_path.read_bytes(),
+        )
 
 
-def median_run(args: Sequence[str], runs: int, *, warmup: bool = True,
-               **kwargs: Any) -> tuple[Run, list[float]]:
+def median_run(args: Sequence[str], runs: int, *, warmup: bool = True, **kwargs: Any) -> tuple[Run, list[float]]:
     """The run with the median wall time, and all wall times (after one untimed warm-up
     run that fills the bytecode cache)."""
     if warmup:
@@ -128,11 +140,15 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     numeric = [all(_is_num(r[i]) for r in cells[1:]) and len(cells) > 1 for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
-        return "| " + " | ".join(c.rjust(w) if n else c.ljust(w)
-                                 for c, w, n in zip(row, widths, numeric, strict=True)) + " |"
+        return (
+            "| "
+            + " | ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(row, widths, numeric, strict=True))
+            + " |"
+        )
 
-    sep = "| " + " | ".join(("-" * (w - 1) + ":") if n else "-" * w
-                            for w, n in zip(widths, numeric, strict=True)) + " |"
+    sep = (
+        "| " + " | ".join(("-" * (w - 1) + ":") if n else "-" * w for w, n in zip(widths, numeric, strict=True)) + " |"
+    )
     return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
 
 
@@ -157,9 +173,11 @@ def header(title: str, reproduce: str) -> str:
     cpus = os.cpu_count()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"# {title}\n{when} · Python {platform.python_version()} · {platform.machine()} · "
-            f"{cpus} CPU(s) · load average {load} (other work on the machine slows wall times)\n"
-            f"reproduce: {reproduce}\n")
+    return (
+        f"# {title}\n{when} · Python {platform.python_version()} · {platform.machine()} · "
+        f"{cpus} CPU(s) · load average {load} (other work on the machine slows wall times)\n"
+        f"reproduce: {reproduce}\n"
+    )
 
 
 def median(values: Sequence[float]) -> float:

@@ -45,6 +45,7 @@ _FILE_HEADER = re.compile(r"### (.*?)(?: \((?:added|deleted|renamed from |copied
 
 # --- the fake model ------------------------------------------------------------------------
 
+
 @dataclass
 class Seen:
     at: float  # perf_counter when the request arrived
@@ -86,10 +87,18 @@ class FakeModel:
         with self._lock:
             self.seen.append(Seen(at, model, chunk, prompt, cached, sent))
         rng = random.Random(hashlib.sha256(user.encode("utf-8", "replace")).digest())
-        content = (json.dumps({"summary": "Refactors the code; nothing risky stands out.", "findings": []})
-                   if chunk else "The pull request refactors several modules; no finding stands out.")
-        return FakeReply(content=content, prompt_tokens=prompt, completion_tokens=rng.randint(150, 400),
-                         cached_tokens=cached, delay=self.latency)
+        content = (
+            json.dumps({"summary": "Refactors the code; nothing risky stands out.", "findings": []})
+            if chunk
+            else "The pull request refactors several modules; no finding stands out."
+        )
+        return FakeReply(
+            content=content,
+            prompt_tokens=prompt,
+            completion_tokens=rng.randint(150, 400),
+            cached_tokens=cached,
+            delay=self.latency,
+        )
 
     def _cached(self, model: str, system: str) -> int:
         if not self.cache:
@@ -133,6 +142,7 @@ def _sent_lines(user: str) -> set[tuple[str, str, int]]:
 
 # --- the cases -----------------------------------------------------------------------------
 
+
 @dataclass
 class Case:
     name: str
@@ -161,8 +171,14 @@ def files_from_diff(text: str) -> list[dict[str, Any]]:
         lines = patch.split("\n") if patch else []
         adds = sum(1 for ln in lines if ln.startswith("+"))
         dels = sum(1 for ln in lines if ln.startswith("-"))
-        item: dict[str, Any] = {"sha": hashlib.sha1(path.encode()).hexdigest(), "filename": path, "status": status,
-                                "additions": adds, "deletions": dels, "changes": adds + dels}
+        item: dict[str, Any] = {
+            "sha": hashlib.sha1(path.encode()).hexdigest(),
+            "filename": path,
+            "status": status,
+            "additions": adds,
+            "deletions": dels,
+            "changes": adds + dels,
+        }
         if patch:
             item["patch"] = patch
         if old:
@@ -176,16 +192,20 @@ def load_cases(names: list[str], synth_files: int, synth_lines: int) -> list[Cas
     for name in names:
         if name == "synthetic":
             files = synthetic.synthetic_files(synth_files, synth_lines)
-            cases.append(Case(f"synthetic-{synth_files}", synthetic.to_git_diff(files).encode(),
-                              synthetic.to_files_api(files)))
+            cases.append(
+                Case(f"synthetic-{synth_files}", synthetic.to_git_diff(files).encode(), synthetic.to_files_api(files))
+            )
             continue
         path = benchlib.real_diff(CASES[name])
         if path is None:
             print(f"(skipped {name}: {benchlib.SHARED_DIFFS} not found)")
             continue
         items_path = path.with_suffix(".files.json")
-        items = (json.loads(items_path.read_text(encoding="utf-8")) if items_path.is_file()
-                 else files_from_diff(path.read_text(encoding="utf-8", errors="replace")))
+        items = (
+            json.loads(items_path.read_text(encoding="utf-8"))
+            if items_path.is_file()
+            else files_from_diff(path.read_text(encoding="utf-8", errors="replace"))
+        )
         cases.append(Case(CASES[name], path.read_bytes(), items))
     for case in cases:
         _facts(case)
@@ -208,8 +228,11 @@ def _facts(case: Case) -> None:
         for h in f.hunks:
             parts.append(f"@@ -{h.old_start},{h.old_len} +{h.new_start},{h.new_len} @@ {h.section}".rstrip() + "\n")
             parts.extend(f"{ln.kind}{ln.text}\n" for ln in h.lines)
-            case.reviewable_lines.update((f.path, "R" if ln.kind == "+" else "L", ln.new_no or ln.old_no or 0)
-                                         for ln in h.lines if ln.kind != " ")
+            case.reviewable_lines.update(
+                (f.path, "R" if ln.kind == "+" else "L", ln.new_no or ln.old_no or 0)
+                for ln in h.lines
+                if ln.kind != " "
+            )
         texts.append("".join(parts))
         if assess(f, RiskConfig()).tier == "frontier":
             case.frontier_files.add(f.path)
@@ -217,6 +240,7 @@ def _facts(case: Case) -> None:
 
 
 # --- runs ----------------------------------------------------------------------------------
+
 
 @dataclass
 class Result:
@@ -233,13 +257,19 @@ class Result:
 
 
 def config_text(base_url: str, concurrency: int, max_chunk_tokens: int | None = None) -> str:
-    lines = ["models:", f"  cheap: [{benchlib.CHEAP_MODEL}]", f"  frontier: [{benchlib.FRONTIER_MODEL}]",
-             "endpoints:"]
+    lines = ["models:", f"  cheap: [{benchlib.CHEAP_MODEL}]", f"  frontier: [{benchlib.FRONTIER_MODEL}]", "endpoints:"]
     for model in (benchlib.CHEAP_MODEL, benchlib.FRONTIER_MODEL):
-        lines += [f"  {model}:", f"    api_base: {base_url}", f"    api_key_env: {KEY_ENV}",
-                  "    max_input_tokens: 400000"]
+        lines += [
+            f"  {model}:",
+            f"    api_base: {base_url}",
+            f"    api_key_env: {KEY_ENV}",
+            "    max_input_tokens: 400000",
+        ]
     lines.append("prices:")
-    for model, (inp, out) in ((benchlib.CHEAP_MODEL, benchlib.CHEAP_PRICE), (benchlib.FRONTIER_MODEL, benchlib.FRONTIER_PRICE)):
+    for model, (inp, out) in (
+        (benchlib.CHEAP_MODEL, benchlib.CHEAP_PRICE),
+        (benchlib.FRONTIER_MODEL, benchlib.FRONTIER_PRICE),
+    ):
         lines.append(f"  {model}: {{input: {inp}, output: {out}, cached_input: {CACHED[model]}}}")
     lines += ["review:", f"  concurrency: {concurrency}"]
     if max_chunk_tokens:
@@ -247,43 +277,97 @@ def config_text(base_url: str, concurrency: int, max_chunk_tokens: int | None = 
     return "\n".join(lines) + "\n"
 
 
-def run_local(case: Case, model: FakeModel, server: FakeOpenAIServer, tmp: Path, concurrency: int,
-              max_chunk_tokens: int | None) -> Result:
+def run_local(
+    case: Case, model: FakeModel, server: FakeOpenAIServer, tmp: Path, concurrency: int, max_chunk_tokens: int | None
+) -> Result:
     config, diff = tmp / "local.yml", tmp / f"{case.name}.diff"
     config.write_text(config_text(server.base_url, concurrency, max_chunk_tokens))
     diff.write_bytes(case.diff)
     model.reset()
     run = benchlib.run_measured(
-        [benchlib.REVIEWBOT, "review", "--config", str(config), "--diff", str(diff), "--format", "json",
-         "--no-progress"],
-        env=benchlib.bench_env({KEY_ENV: "sk-fake-benchmark"}), cwd=tmp)
+        [
+            benchlib.REVIEWBOT,
+            "review",
+            "--config",
+            str(config),
+            "--diff",
+            str(diff),
+            "--format",
+            "json",
+            "--no-progress",
+        ],
+        env=benchlib.bench_env({KEY_ENV: "sk-fake-benchmark"}),
+        cwd=tmp,
+    )
     report = json.loads(run.stdout) if run.stdout.strip().startswith(b"{") else None
-    return Result(case.name, "local", run.wall, run.maxrss_mb, list(model.seen), report, {}, None,
-                  run.returncode, run.stderr.decode("utf-8", "replace")[-1500:])
+    return Result(
+        case.name,
+        "local",
+        run.wall,
+        run.maxrss_mb,
+        list(model.seen),
+        report,
+        {},
+        None,
+        run.returncode,
+        run.stderr.decode("utf-8", "replace")[-1500:],
+    )
 
 
-def run_github(case: Case, model: FakeModel, server: FakeOpenAIServer, tmp: Path, concurrency: int,
-               max_chunk_tokens: int | None) -> Result:
+def run_github(
+    case: Case, model: FakeModel, server: FakeOpenAIServer, tmp: Path, concurrency: int, max_chunk_tokens: int | None
+) -> Result:
     with FakeGitHub("octo", "demo") as gh:
         gh.add_pull(1, case.files_api, base_sha=BASE, head_sha=HEAD, title="A change", body="")
         gh.set_content(".reviewbot.yml", config_text(server.base_url, concurrency, max_chunk_tokens), ref=BASE)
         event, outputs, summary = tmp / "event.json", tmp / "github-output", tmp / "step-summary"
         for p in (outputs, summary):
             p.write_text("")
-        event.write_text(json.dumps({"action": "opened", "number": 1, "pull_request": {
-            "number": 1, "head": {"sha": HEAD, "ref": "feature"}, "base": {"sha": BASE, "ref": "main"}}}))
+        event.write_text(
+            json.dumps(
+                {
+                    "action": "opened",
+                    "number": 1,
+                    "pull_request": {
+                        "number": 1,
+                        "head": {"sha": HEAD, "ref": "feature"},
+                        "base": {"sha": BASE, "ref": "main"},
+                    },
+                }
+            )
+        )
         (tmp / "runner").mkdir(exist_ok=True)
-        env = benchlib.bench_env({
-            "GITHUB_REPOSITORY": "octo/demo", "GITHUB_API_URL": gh.api_url, "GITHUB_TOKEN": gh.token or "",
-            "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event), "GITHUB_SHA": "e5" * 20,
-            "GITHUB_OUTPUT": str(outputs), "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_RUN_ID": "1",
-            "GITHUB_RUN_ATTEMPT": "1", "RUNNER_TEMP": str(tmp / "runner"), KEY_ENV: "sk-fake-benchmark",
-        })
+        env = benchlib.bench_env(
+            {
+                "GITHUB_REPOSITORY": "octo/demo",
+                "GITHUB_API_URL": gh.api_url,
+                "GITHUB_TOKEN": gh.token or "",
+                "GITHUB_EVENT_NAME": "pull_request",
+                "GITHUB_EVENT_PATH": str(event),
+                "GITHUB_SHA": "e5" * 20,
+                "GITHUB_OUTPUT": str(outputs),
+                "GITHUB_STEP_SUMMARY": str(summary),
+                "GITHUB_RUN_ID": "1",
+                "GITHUB_RUN_ATTEMPT": "1",
+                "RUNNER_TEMP": str(tmp / "runner"),
+                KEY_ENV: "sk-fake-benchmark",
+            }
+        )
         model.reset()
         run = benchlib.run_measured([benchlib.REVIEWBOT, "github"], env=env, cwd=tmp)
         values = _outputs(outputs.read_text(encoding="utf-8"))
-        return Result(case.name, "github", run.wall, run.maxrss_mb, list(model.seen), None, values,
-                      len(gh.requests), run.returncode, run.stderr.decode("utf-8", "replace")[-1500:])
+        return Result(
+            case.name,
+            "github",
+            run.wall,
+            run.maxrss_mb,
+            list(model.seen),
+            None,
+            values,
+            len(gh.requests),
+            run.returncode,
+            run.stderr.decode("utf-8", "replace")[-1500:],
+        )
 
 
 def _outputs(text: str) -> dict[str, str]:
@@ -305,6 +389,7 @@ def litellm_import_seconds(runs: int = 3) -> float:
 
 
 # --- figures -------------------------------------------------------------------------------
+
 
 @dataclass
 class Figures:
@@ -332,13 +417,25 @@ def figures(result: Result, case: Case, latency: float, concurrency: int) -> Fig
         cost = result.report["cost"]
         routed, frontier = cost.get("total_usd"), cost.get("all_frontier_usd")
         chunk_model = {c["id"]: c.get("model") for c in result.report["chunks"]}
-        frontier_ok = all(chunk_model.get(cid) == benchlib.FRONTIER_MODEL
-                          for f in result.report["files"] if f["path"] in case.frontier_files
-                          for cid in f["chunks"])
+        frontier_ok = all(
+            chunk_model.get(cid) == benchlib.FRONTIER_MODEL
+            for f in result.report["files"]
+            if f["path"] in case.frontier_files
+            for cid in f["chunks"]
+        )
     elif "cost-usd" in result.outputs:
         routed = float(result.outputs["cost-usd"])
-    return Figures(len(chunk_calls), active, ideal, sum(s.prompt_tokens for s in chunk_calls),
-                   sum(s.cached_tokens for s in chunk_calls), share, routed, frontier, frontier_ok)
+    return Figures(
+        len(chunk_calls),
+        active,
+        ideal,
+        sum(s.prompt_tokens for s in chunk_calls),
+        sum(s.cached_tokens for s in chunk_calls),
+        share,
+        routed,
+        frontier,
+        frontier_ok,
+    )
 
 
 def main() -> None:
@@ -347,8 +444,9 @@ def main() -> None:
     parser.add_argument("--cases", default="small,medium,large,synthetic")
     parser.add_argument("--modes", default="local,github")
     parser.add_argument("--concurrency", type=int, default=8, help="review.concurrency (the default is 8)")
-    parser.add_argument("--max-chunk-tokens", type=int, default=None,
-                        help="review.max_chunk_tokens (default: reviewbot's own, 6000)")
+    parser.add_argument(
+        "--max-chunk-tokens", type=int, default=None, help="review.max_chunk_tokens (default: reviewbot's own, 6000)"
+    )
     parser.add_argument("--synthetic-files", type=int, default=3000)
     parser.add_argument("--synthetic-lines", type=int, default=100_000)
     parser.add_argument("--no-cache", action="store_true", help="the fake reports no cached prompt tokens")
@@ -359,8 +457,10 @@ def main() -> None:
     modes = args.modes.split(",")
     model = FakeModel(args.latency, cache=not args.no_cache)
     results: list[tuple[Case, Result, Figures]] = []
-    with FakeOpenAIServer(responder=model.respond) as server, \
-            tempfile.TemporaryDirectory(prefix="reviewbot-bench-") as tmp:
+    with (
+        FakeOpenAIServer(responder=model.respond) as server,
+        tempfile.TemporaryDirectory(prefix="reviewbot-bench-") as tmp,
+    ):
         warm = Case("warm-up", synthetic.to_git_diff(synthetic.synthetic_files(30, 300)).encode(), [])
         run_local(warm, model, server, Path(tmp), args.concurrency, None)  # fills the bytecode cache
         for case in cases:
@@ -378,22 +478,56 @@ def report(results: list[tuple[Case, Result, Figures]], args: argparse.Namespace
     rows = []
     for case, r, f in results:
         ratio = f.prompt_tokens / case.diff_tokens if case.diff_tokens else 0.0
-        cost = (f"${f.routed_usd:.4f} / ${f.frontier_usd:.4f} = {f.routed_usd / f.frontier_usd * 100:.0f}%"
-                if f.routed_usd is not None and f.frontier_usd else
-                (f"${f.routed_usd:.4f}" if f.routed_usd is not None else "-"))
-        gh = f"{r.github_requests} (≤ {math.ceil(len(case.files_api) / 100) + 5})" if r.github_requests is not None else "-"
-        rows.append((case.name, r.mode, r.wall, f.chunks, f"{f.active:.1f} / {f.ideal:.1f}",
-                     f"{f.prompt_tokens:,} / {case.diff_tokens:,} = {ratio:.2f}",
-                     f"{f.cached_tokens / f.prompt_tokens * 100:.0f}%" if f.prompt_tokens else "-",
-                     f"{f.sent_share * 100:.1f}%", gh, cost, r.maxrss_mb))
-    print(f"latency {args.latency} s per request, concurrency {args.concurrency}, "
-          f"max_chunk_tokens {args.max_chunk_tokens or 'default (6000)'}, "
-          f"prices per Mtok: cheap ${benchlib.CHEAP_PRICE[0]}/${benchlib.CHEAP_PRICE[1]}, "
-          f"frontier ${benchlib.FRONTIER_PRICE[0]}/${benchlib.FRONTIER_PRICE[1]} "
-          f"(cached input {'on' if not args.no_cache else 'off'})\n")
-    print(benchlib.table(("case", "mode", "wall s", "chunks", "active / ideal s", "prompt / diff tokens",
-                          "cached", "changed lines sent", "GitHub requests", "routed / all-frontier", "peak RSS MB"),
-                         rows))
+        cost = (
+            f"${f.routed_usd:.4f} / ${f.frontier_usd:.4f} = {f.routed_usd / f.frontier_usd * 100:.0f}%"
+            if f.routed_usd is not None and f.frontier_usd
+            else (f"${f.routed_usd:.4f}" if f.routed_usd is not None else "-")
+        )
+        gh = (
+            f"{r.github_requests} (≤ {math.ceil(len(case.files_api) / 100) + 5})"
+            if r.github_requests is not None
+            else "-"
+        )
+        rows.append(
+            (
+                case.name,
+                r.mode,
+                r.wall,
+                f.chunks,
+                f"{f.active:.1f} / {f.ideal:.1f}",
+                f"{f.prompt_tokens:,} / {case.diff_tokens:,} = {ratio:.2f}",
+                f"{f.cached_tokens / f.prompt_tokens * 100:.0f}%" if f.prompt_tokens else "-",
+                f"{f.sent_share * 100:.1f}%",
+                gh,
+                cost,
+                r.maxrss_mb,
+            )
+        )
+    print(
+        f"latency {args.latency} s per request, concurrency {args.concurrency}, "
+        f"max_chunk_tokens {args.max_chunk_tokens or 'default (6000)'}, "
+        f"prices per Mtok: cheap ${benchlib.CHEAP_PRICE[0]}/${benchlib.CHEAP_PRICE[1]}, "
+        f"frontier ${benchlib.FRONTIER_PRICE[0]}/${benchlib.FRONTIER_PRICE[1]} "
+        f"(cached input {'on' if not args.no_cache else 'off'})\n"
+    )
+    print(
+        benchlib.table(
+            (
+                "case",
+                "mode",
+                "wall s",
+                "chunks",
+                "active / ideal s",
+                "prompt / diff tokens",
+                "cached",
+                "changed lines sent",
+                "GitHub requests",
+                "routed / all-frontier",
+                "peak RSS MB",
+            ),
+            rows,
+        )
+    )
     print()
     breakdown(results)
     own_share(results, args.latency, args.concurrency, litellm_s)
@@ -415,12 +549,35 @@ def breakdown(results: list[tuple[Case, Result, Figures]]) -> None:
         reviewed = [c["tokens"] for c in r.report["chunks"] if c["status"] == "reviewed"]
         rendered = sum(reviewed) - empty_prompt * len(reviewed)
         overhead = f.prompt_tokens - rendered
-        rows.append((case.name, case.diff_tokens, rendered, f"+{(rendered / case.diff_tokens - 1) * 100:.0f}%",
-                     f.chunks, overhead, overhead // f.chunks, f"{f.prompt_tokens / case.diff_tokens:.2f}"))
+        rows.append(
+            (
+                case.name,
+                case.diff_tokens,
+                rendered,
+                f"+{(rendered / case.diff_tokens - 1) * 100:.0f}%",
+                f.chunks,
+                overhead,
+                overhead // f.chunks,
+                f"{f.prompt_tokens / case.diff_tokens:.2f}",
+            )
+        )
     if rows:
         print("## Where the prompt tokens go (local runs)\n")
-        print(benchlib.table(("case", "raw diff tokens", "rendered diff tokens", "numbering cost", "requests",
-                              "fixed tokens", "per request", "prompt / raw diff"), rows))
+        print(
+            benchlib.table(
+                (
+                    "case",
+                    "raw diff tokens",
+                    "rendered diff tokens",
+                    "numbering cost",
+                    "requests",
+                    "fixed tokens",
+                    "per request",
+                    "prompt / raw diff",
+                ),
+                rows,
+            )
+        )
         print()
 
 
@@ -430,36 +587,62 @@ def own_share(results: list[tuple[Case, Result, Figures]], latency: float, concu
             continue
         rounds = math.ceil(f.chunks / concurrency) + (1 if any(not s.chunk for s in r.seen) else 0)
         ours = r.wall - rounds * latency - litellm_s
-        print(f"our own share of {case.name} (local): wall {r.wall:.2f} s - model latency {rounds} x {latency} s "
-              f"- litellm import {litellm_s:.2f} s = {ours:.2f} s ({ours / r.wall * 100:.0f}% of the wall time)\n")
-        print(benchlib.verdict(f"{case.name} local: wall time dominated by model latency and the litellm import",
-                               ours < rounds * latency + litellm_s,
-                               f"ours {ours:.2f} s vs {rounds * latency + litellm_s:.2f} s") + "\n")
+        print(
+            f"our own share of {case.name} (local): wall {r.wall:.2f} s - model latency {rounds} x {latency} s "
+            f"- litellm import {litellm_s:.2f} s = {ours:.2f} s ({ours / r.wall * 100:.0f}% of the wall time)\n"
+        )
+        print(
+            benchlib.verdict(
+                f"{case.name} local: wall time dominated by model latency and the litellm import",
+                ours < rounds * latency + litellm_s,
+                f"ours {ours:.2f} s vs {rounds * latency + litellm_s:.2f} s",
+            )
+            + "\n"
+        )
 
 
 def verdicts(results: list[tuple[Case, Result, Figures]], concurrency: int) -> None:
     for case, r, f in results:
         tag = f"{case.name} {r.mode}"
-        print(benchlib.verdict(f"{tag}: every reviewable changed line sent", f.sent_share >= 1.0,
-                               f"{f.sent_share * 100:.2f}% of {len(case.reviewable_lines):,}"))
+        print(
+            benchlib.verdict(
+                f"{tag}: every reviewable changed line sent",
+                f.sent_share >= 1.0,
+                f"{f.sent_share * 100:.2f}% of {len(case.reviewable_lines):,}",
+            )
+        )
         if f.ideal:
-            print(benchlib.verdict(f"{tag}: active time <= 1.25 x ideal", f.active <= 1.25 * f.ideal,
-                                   f"{f.active:.2f} s vs {f.ideal:.2f} s (x{f.active / f.ideal:.2f})"))
+            print(
+                benchlib.verdict(
+                    f"{tag}: active time <= 1.25 x ideal",
+                    f.active <= 1.25 * f.ideal,
+                    f"{f.active:.2f} s vs {f.ideal:.2f} s (x{f.active / f.ideal:.2f})",
+                )
+            )
         if r.github_requests is not None:
             bound = math.ceil(len(case.files_api) / 100) + 5
-            print(benchlib.verdict(f"{tag}: GitHub requests <= ceil(files/100) + 5", r.github_requests <= bound,
-                                   f"{r.github_requests} for {len(case.files_api):,} files (bound {bound})"))
+            print(
+                benchlib.verdict(
+                    f"{tag}: GitHub requests <= ceil(files/100) + 5",
+                    r.github_requests <= bound,
+                    f"{r.github_requests} for {len(case.files_api):,} files (bound {bound})",
+                )
+            )
         if case.name.startswith("medium") and r.mode == "local":
             ratio = f.prompt_tokens / case.diff_tokens
             print(benchlib.verdict(f"{tag}: prompt tokens <= 1.15 x diff tokens", ratio <= 1.15, f"x{ratio:.2f}"))
         if r.mode == "local" and f.routed_usd and f.frontier_usd:
             share = f.routed_usd / f.frontier_usd
             target = case.name.startswith(("medium", "large"))
-            print(benchlib.verdict(f"{tag}: routed cost <= 25% of all-frontier, risk-rule files on frontier"
-                                   + ("" if target else " (not a target for this case)"),
-                                   share <= 0.25 and bool(f.frontier_ok),
-                                   f"{share * 100:.0f}%; {len(case.frontier_files)} risk-rule file(s) "
-                                   f"{'all' if f.frontier_ok else 'NOT all'} reviewed by {benchlib.FRONTIER_MODEL}"))
+            print(
+                benchlib.verdict(
+                    f"{tag}: routed cost <= 25% of all-frontier, risk-rule files on frontier"
+                    + ("" if target else " (not a target for this case)"),
+                    share <= 0.25 and bool(f.frontier_ok),
+                    f"{share * 100:.0f}%; {len(case.frontier_files)} risk-rule file(s) "
+                    f"{'all' if f.frontier_ok else 'NOT all'} reviewed by {benchlib.FRONTIER_MODEL}",
+                )
+            )
 
 
 if __name__ == "__main__":

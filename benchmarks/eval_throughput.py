@@ -48,20 +48,32 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.5)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
-    print(header("reviewbot eval throughput (fake model)",
-                 f".venv/bin/python benchmarks/eval_throughput.py --latency {args.latency} --concurrency {args.concurrency}"))
-    sources = [p for p in (ROOT.parent / "shared" / "data" / "eval" / "aacr", ROOT / "evals", ROOT / "tests" / "eval_cases")
-               if p.exists()]
+    print(
+        header(
+            "reviewbot eval throughput (fake model)",
+            f".venv/bin/python benchmarks/eval_throughput.py --latency {args.latency} --concurrency {args.concurrency}",
+        )
+    )
+    sources = [
+        p
+        for p in (ROOT.parent / "shared" / "data" / "eval" / "aacr", ROOT / "evals", ROOT / "tests" / "eval_cases")
+        if p.exists()
+    ]
     cases = []
     for source in sources:
         cases += [c for c in load_cases([source]) if c.id not in {x.id for x in cases}]
     print(f"cases: {len(cases)} from {', '.join(str(s.relative_to(ROOT.parent)) for s in sources)}\n")
-    policy = Policy("fake", Config.model_validate({
-        "models": {"cheap": [MODEL], "frontier": [MODEL], "summary": "cheap"},
-        "endpoints": {MODEL: {"api_base": "http://127.0.0.1:9/v1"}},
-        "prices": {MODEL: {"input": 1.0, "output": 2.0}},
-        "review": {"concurrency": 2},
-    }))
+    policy = Policy(
+        "fake",
+        Config.model_validate(
+            {
+                "models": {"cheap": [MODEL], "frontier": [MODEL], "summary": "cheap"},
+                "endpoints": {MODEL: {"api_base": "http://127.0.0.1:9/v1"}},
+                "prices": {MODEL: {"input": 1.0, "output": 2.0}},
+                "review": {"concurrency": 2},
+            }
+        ),
+    )
 
     def targets(config: Config, plan: object) -> object:
         return lambda model: Target(model, "http://127.0.0.1:9/v1", None, {}, 30.0, "127.0.0.1:9", None)
@@ -79,16 +91,40 @@ def main() -> None:
         again = run_eval(cases, [policy], replay, targets, settings)  # type: ignore[arg-type]
         cached = time.perf_counter() - t0
     ideal = calls * args.latency / (args.concurrency * 2)
-    rows = [["live (fake model)", len(cases), calls, f"{live:.2f}", f"{len(cases) / live:.2f}",
-             f"{100 * (first.policies[0].scores.recall or 0):.1f}%"],
-            ["cached re-score (offline)", len(cases), replay.hits, f"{cached:.2f}", f"{len(cases) / cached:.2f}",
-             f"{100 * (again.policies[0].scores.recall or 0):.1f}%"]]
+    rows = [
+        [
+            "live (fake model)",
+            len(cases),
+            calls,
+            f"{live:.2f}",
+            f"{len(cases) / live:.2f}",
+            f"{100 * (first.policies[0].scores.recall or 0):.1f}%",
+        ],
+        [
+            "cached re-score (offline)",
+            len(cases),
+            replay.hits,
+            f"{cached:.2f}",
+            f"{len(cases) / cached:.2f}",
+            f"{100 * (again.policies[0].scores.recall or 0):.1f}%",
+        ],
+    ]
     print(table(["run", "cases", "model calls", "wall s", "cases/s", "recall"], rows))
     print(f"\nideal live wall (calls × latency ÷ (cases in flight × chunks in flight)): {ideal:.2f} s")
-    print(verdict("cached re-score makes no model call", replay.misses == 0 and replay.hits == calls,
-                  f"{replay.hits} hits, {replay.misses} misses"))
-    print(verdict("cached re-score scores the same", again.policies[0].scores == first.policies[0].scores,
-                  f"recall {again.policies[0].scores.recall}"))
+    print(
+        verdict(
+            "cached re-score makes no model call",
+            replay.misses == 0 and replay.hits == calls,
+            f"{replay.hits} hits, {replay.misses} misses",
+        )
+    )
+    print(
+        verdict(
+            "cached re-score scores the same",
+            again.policies[0].scores == first.policies[0].scores,
+            f"recall {again.policies[0].scores.recall}",
+        )
+    )
 
 
 if __name__ == "__main__":

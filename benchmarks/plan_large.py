@@ -78,10 +78,16 @@ WORKER = "(worker thread) "
 def instrument(timer: StageTimer) -> None:
     from reviewbot import chunker, cost, pipeline, redact, tokens
 
-    for name, stage in (("select_files", "select files (ignore rules)"), ("assess", "risk"),
-                        ("compliance_group", "compliance groups"), ("prepare", "render hunks"),
-                        ("pack", "pack chunks"), ("route_chunks", "route"),
-                        ("plan_budget", "budget + estimate"), ("dry_run", "report (dry run)")):
+    for name, stage in (
+        ("select_files", "select files (ignore rules)"),
+        ("assess", "risk"),
+        ("compliance_group", "compliance groups"),
+        ("prepare", "render hunks"),
+        ("pack", "pack chunks"),
+        ("route_chunks", "route"),
+        ("plan_budget", "budget + estimate"),
+        ("dry_run", "report (dry run)"),
+    ):
         timer.patch(pipeline, name, stage)
     if hasattr(pipeline, "begin_prepare"):
         begin = pipeline.begin_prepare
@@ -135,26 +141,36 @@ def in_process(data: bytes, config_text: str) -> float:
     main = {k: v for k, v in timer.seconds.items() if not k.startswith(WORKER)}
     timer.add("other (glue, prompts, cost)", total - sum(v for k, v in main.items() if k != "imports"))
     whole = total + timer.seconds["imports"]
-    rows = [(stage, secs, f"{secs / whole * 100:.0f}%", timer.calls.get(stage) or "")
-            for stage, secs in sorted(timer.seconds.items(), key=lambda kv: (kv[0].startswith(WORKER), -kv[1]))]
+    rows = [
+        (stage, secs, f"{secs / whole * 100:.0f}%", timer.calls.get(stage) or "")
+        for stage, secs in sorted(timer.seconds.items(), key=lambda kv: (kv[0].startswith(WORKER), -kv[1]))
+    ]
     since_start = time.perf_counter() - _T0
     print("## In-process run, per stage (exclusive wall seconds; worker-thread time overlaps)\n")
     print(benchlib.table(("stage", "seconds", "share", "calls"), rows))
     sent = [c for c in report.chunks if c.status != "skipped"]
-    print(f"\nplan total {total:.2f} s + imports {timer.seconds['imports']:.2f} s; "
-          f"{since_start:.2f} s since this script started (includes generating the diff)")
-    print(f"{len(report.files)} files, {sum(1 for f in report.files if f.reviewed)} reviewed, "
-          f"{len(sent)} chunks ({sum(1 for c in sent if c.tier == 'frontier')} frontier), "
-          f"{sum(c.tokens for c in sent):,} diff tokens, JSON report {len(text):,} characters")
+    print(
+        f"\nplan total {total:.2f} s + imports {timer.seconds['imports']:.2f} s; "
+        f"{since_start:.2f} s since this script started (includes generating the diff)"
+    )
+    print(
+        f"{len(report.files)} files, {sum(1 for f in report.files if f.reviewed)} reviewed, "
+        f"{len(sent)} chunks ({sum(1 for c in sent if c.tier == 'frontier')} frontier), "
+        f"{sum(c.tokens for c in sent):,} diff tokens, JSON report {len(text):,} characters"
+    )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process so far: {rss:.0f} MB")
     # The main thread's own CPU time does not grow while other programs hold the cores, so
     # it estimates the wall time on an idle machine (the worker's counting overlaps it).
-    print(f"main-thread CPU: imports {import_cpu:.2f} s + plan {main_cpu:.2f} s = {import_cpu + main_cpu:.2f} s "
-          "(≈ wall time on an idle 2-core machine, without interpreter start)")
+    print(
+        f"main-thread CPU: imports {import_cpu:.2f} s + plan {main_cpu:.2f} s = {import_cpu + main_cpu:.2f} s "
+        "(≈ wall time on an idle 2-core machine, without interpreter start)"
+    )
     passes = ", ".join(f"gen{g} {n}× {secs:.3f} s" for g, (n, secs) in sorted(collector.passes.items()))
-    print(f"cyclic garbage collector during the plan (inside the stages above): {passes}; "
-          f"{collector.collected} objects freed")
+    print(
+        f"cyclic garbage collector during the plan (inside the stages above): {passes}; "
+        f"{collector.collected} objects freed"
+    )
     return import_cpu + main_cpu
 
 
@@ -186,8 +202,17 @@ def heap_peak(data: bytes, config_text: str) -> float:
 
 
 def review_args(diff_path: Path, config_path: Path) -> list[str]:
-    return ["review", "--config", str(config_path), "--diff", str(diff_path), "--dry-run", "--format", "json",
-            "--no-progress"]
+    return [
+        "review",
+        "--config",
+        str(config_path),
+        "--diff",
+        str(diff_path),
+        "--dry-run",
+        "--format",
+        "json",
+        "--no-progress",
+    ]
 
 
 def cli_runs(diff_path: Path, config_path: Path, runs: int) -> tuple[benchlib.Run, list[float]]:
@@ -233,14 +258,18 @@ def main_thread_cpu(diff_path: Path, config_path: Path) -> tuple[float, float]:
     own work estimates the idle-machine wall time (the worker's counting overlaps it)."""
     with tempfile.TemporaryDirectory(prefix="reviewbot-bench-") as tmp:
         result = Path(tmp, "cpu")
-        run = benchlib.run_measured([sys.executable, "-c", _MAIN_CPU, str(result), *review_args(diff_path, config_path)])
+        run = benchlib.run_measured(
+            [sys.executable, "-c", _MAIN_CPU, str(result), *review_args(diff_path, config_path)]
+        )
         if run.returncode != 0:
             sys.exit(f"CLI failed: {run.stderr.decode()[-2000:]}")
         total, counting = map(float, result.read_text().split())
     return total, counting
 
 
-def synthetic_runs(diff_path: Path, config_path: Path, runs: int) -> tuple[benchlib.Run, list[float], list[tuple[float, float]]]:
+def synthetic_runs(
+    diff_path: Path, config_path: Path, runs: int
+) -> tuple[benchlib.Run, list[float], list[tuple[float, float]]]:
     """The console script's median run and wall times, and the main-thread CPU of as many runs
     through _MAIN_CPU, taken alternately so that both see the same load on the machine."""
     args = [benchlib.REVIEWBOT, *review_args(diff_path, config_path)]
@@ -286,20 +315,31 @@ def main() -> None:
                 sys.exit(f"CLI failed on {name}: {run.stderr.decode()[-2000:]}")
             rows.append((name, run.wall, min(walls), max(walls), run.cpu, run.maxrss_mb, f"{len(run.stdout):,}"))
         print(f"## CLI as a subprocess: reviewbot review --diff <case> --dry-run --format json ({args.runs} runs)\n")
-        print(benchlib.table(("case", "median s", "min s", "max s", "CPU s (median run)", "peak RSS MB", "JSON bytes"), rows))
+        print(
+            benchlib.table(
+                ("case", "median s", "min s", "max s", "CPU s (median run)", "peak RSS MB", "JSON bytes"), rows
+            )
+        )
         if not benchlib.real_diff(benchlib.REAL_DIFFS[0]):
             print(f"(real diffs skipped: {benchlib.SHARED_DIFFS} not found)")
         total = [t for t, _ in cpu]
         own = [t - counting for t, counting in cpu]
-        print(f"\nsynthetic, main-thread CPU from process start ({args.runs} more runs, alternating with the timed ones): "
-              f"median {benchlib.median(total):.2f} s "
-              f"(min {min(total):.2f}, max {max(total):.2f}); without the token counts it took over from the worker: "
-              f"median {benchlib.median(own):.2f} s (min {min(own):.2f}, max {max(own):.2f})")
+        print(
+            f"\nsynthetic, main-thread CPU from process start ({args.runs} more runs, alternating with the timed ones): "
+            f"median {benchlib.median(total):.2f} s "
+            f"(min {min(total):.2f}, max {max(total):.2f}); without the token counts it took over from the worker: "
+            f"median {benchlib.median(own):.2f} s (min {min(own):.2f}, max {max(own):.2f})"
+        )
         print()
-        print(benchlib.verdict(f"dry run of {args.files:,} files / {args.lines:,} lines <= {TARGET_S} s",
-                               rows[0][1] <= TARGET_S, f"median {rows[0][1]:.2f} s, min {rows[0][2]:.2f} s "
-                               f"(CLI, from process start); idle-machine estimate: main-thread CPU "
-                               f"{benchlib.median(total):.2f} s (CLI), {idle_estimate:.2f} s (in-process, imports and plan)"))
+        print(
+            benchlib.verdict(
+                f"dry run of {args.files:,} files / {args.lines:,} lines <= {TARGET_S} s",
+                rows[0][1] <= TARGET_S,
+                f"median {rows[0][1]:.2f} s, min {rows[0][2]:.2f} s "
+                f"(CLI, from process start); idle-machine estimate: main-thread CPU "
+                f"{benchlib.median(total):.2f} s (CLI), {idle_estimate:.2f} s (in-process, imports and plan)",
+            )
+        )
 
 
 if __name__ == "__main__":

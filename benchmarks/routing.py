@@ -26,13 +26,23 @@ TARGET_SHARE = 0.25
 POLICIES: dict[str, str] = {"file": "", "hunk": "risk:\n  granularity: hunk\n"}  # policy -> extra config
 # The path rules the product promises to escalate (README: auth, crypto, payments, CI
 # workflows, migrations, key files); lower-weight ones (containers, settings) may stay cheap.
-PATH_RULE_WORDS = ("authentication code", "crypto/security code", "payments code", "database migration",
-                   "CI workflow", "key or secrets file")
+PATH_RULE_WORDS = (
+    "authentication code",
+    "crypto/security code",
+    "payments code",
+    "database migration",
+    "CI workflow",
+    "key or secrets file",
+)
 
 
 def dry_run(diff: Path, config: Path) -> dict[str, Any]:
-    proc = subprocess.run([benchlib.REVIEWBOT, "review", "--diff", str(diff), "--config", str(config),
-                           "--dry-run", "--format", "json"], capture_output=True, env=benchlib.bench_env(), check=False)
+    proc = subprocess.run(
+        [benchlib.REVIEWBOT, "review", "--diff", str(diff), "--config", str(config), "--dry-run", "--format", "json"],
+        capture_output=True,
+        env=benchlib.bench_env(),
+        check=False,
+    )
     if proc.returncode not in (0, 1):
         sys.exit(f"dry run failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
     report: dict[str, Any] = json.loads(proc.stdout)
@@ -56,8 +66,10 @@ def main() -> None:
         else:
             cases.append((name, path))
     synth = tmp / "synthetic.diff"
-    synth.write_text(synthetic.to_git_diff(synthetic.synthetic_files(args.synthetic_files, args.synthetic_files * 30)),
-                     encoding="utf-8")
+    synth.write_text(
+        synthetic.to_git_diff(synthetic.synthetic_files(args.synthetic_files, args.synthetic_files * 30)),
+        encoding="utf-8",
+    )
     cases.append((f"synthetic-{args.synthetic_files}", synth))
     rows, verdicts = [], []
     for policy, extra in POLICIES.items():
@@ -70,26 +82,73 @@ def main() -> None:
             share = routed / frontier if routed is not None and frontier else None
             files = [f for f in report["files"] if f["tier"]]
             up = [f for f in files if f["tier"] == "frontier"]
-            prose_up = [f for f in up if file_kind(f["path"]) in ("docs", "data")
-                        and not any(any(w in r for w in PATH_RULE_WORDS) or "(config)" in r for r in f["reasons"])]
-            rule_cheap = [f for f in files if f["tier"] == "cheap"
-                          and any(any(w in r for w in PATH_RULE_WORDS) for r in f["reasons"])]
-            rows.append((policy, name, len(files), len(up), f"${routed:.4f}", f"${frontier:.4f}",
-                         f"{share:.0%}" if share is not None else "unknown", len(prose_up), len(rule_cheap)))
+            prose_up = [
+                f
+                for f in up
+                if file_kind(f["path"]) in ("docs", "data")
+                and not any(any(w in r for w in PATH_RULE_WORDS) or "(config)" in r for r in f["reasons"])
+            ]
+            rule_cheap = [
+                f
+                for f in files
+                if f["tier"] == "cheap" and any(any(w in r for w in PATH_RULE_WORDS) for r in f["reasons"])
+            ]
+            rows.append(
+                (
+                    policy,
+                    name,
+                    len(files),
+                    len(up),
+                    f"${routed:.4f}",
+                    f"${frontier:.4f}",
+                    f"{share:.0%}" if share is not None else "unknown",
+                    len(prose_up),
+                    len(rule_cheap),
+                )
+            )
             if name.startswith(("medium", "large")) and share is not None:
-                verdicts.append(benchlib.verdict(f"{policy} {name} routed <= {TARGET_SHARE:.0%} of all-frontier",
-                                                 share <= TARGET_SHARE, f"{share:.1%}"))
-            verdicts.append(benchlib.verdict(f"{policy} {name} no docs/data escalation", not prose_up,
-                                             ", ".join(f["path"] for f in prose_up[:5]) or "none"))
-            verdicts.append(benchlib.verdict(f"{policy} {name} every path-rule file on frontier", not rule_cheap,
-                                             ", ".join(f["path"] for f in rule_cheap[:5]) or "all"))
+                verdicts.append(
+                    benchlib.verdict(
+                        f"{policy} {name} routed <= {TARGET_SHARE:.0%} of all-frontier",
+                        share <= TARGET_SHARE,
+                        f"{share:.1%}",
+                    )
+                )
+            verdicts.append(
+                benchlib.verdict(
+                    f"{policy} {name} no docs/data escalation",
+                    not prose_up,
+                    ", ".join(f["path"] for f in prose_up[:5]) or "none",
+                )
+            )
+            verdicts.append(
+                benchlib.verdict(
+                    f"{policy} {name} every path-rule file on frontier",
+                    not rule_cheap,
+                    ", ".join(f["path"] for f in rule_cheap[:5]) or "all",
+                )
+            )
             if policy == "file" and up:
                 print(f"\n{name}: files on the frontier tier ({len(up)} of {len(files)}), strongest reasons")
                 for f in sorted(up, key=lambda f: -(f["score"] or 0))[: args.show]:
                     print(f"  {f['score']:>3}  [{file_kind(f['path'])}] {f['path']}: {'; '.join(f['reasons'][:2])}")
     print()
-    print(benchlib.table(("policy", "case", "files", "frontier", "routed", "all-frontier", "share",
-                          "docs/data up", "rule files cheap"), rows))
+    print(
+        benchlib.table(
+            (
+                "policy",
+                "case",
+                "files",
+                "frontier",
+                "routed",
+                "all-frontier",
+                "share",
+                "docs/data up",
+                "rule files cheap",
+            ),
+            rows,
+        )
+    )
     print()
     print("\n".join(verdicts))
 

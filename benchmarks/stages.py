@@ -42,8 +42,9 @@ def parse_rows(runs: int) -> list[tuple[object, ...]]:
     from reviewbot.diff import parse_diff
 
     data = synthetic.to_git_diff(synthetic.synthetic_files()).encode()
-    long_line = (b"diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1,2 @@\n-a\n+"
-                 + b"x" * 3_000_000 + b"\n+end\n")
+    long_line = (
+        b"diff --git a/x.py b/x.py\n--- a/x.py\n+++ b/x.py\n@@ -1 +1,2 @@\n-a\n+" + b"x" * 3_000_000 + b"\n+end\n"
+    )
     return [
         ("parse 3,000 files / 100,000 changed lines (5.6 MB)", best_of(runs, lambda: parse_diff(data)), 1.0),
         ("parse a diff with one 3 MB line (clipped)", best_of(runs, lambda: parse_diff(long_line)), 1.0),
@@ -67,9 +68,16 @@ def select_and_redact_rows(runs: int) -> list[tuple[object, ...]]:
             redactor.redact_lines(lines)
 
     return [
-        (f"select files: the synthetic PR's {len(diff.files):,} files (CPU s)",
-         best_of(runs, lambda: select_files(diff), cpu=True), None),
-        (f"redact the synthetic PR's {len(hunks):,} reviewable hunks (CPU s)", best_of(runs, redact_all, cpu=True), None),
+        (
+            f"select files: the synthetic PR's {len(diff.files):,} files (CPU s)",
+            best_of(runs, lambda: select_files(diff), cpu=True),
+            None,
+        ),
+        (
+            f"redact the synthetic PR's {len(hunks):,} reviewable hunks (CPU s)",
+            best_of(runs, redact_all, cpu=True),
+            None,
+        ),
     ]
 
 
@@ -79,9 +87,14 @@ def risk_rows(runs: int) -> list[tuple[object, ...]]:
     from reviewbot.ignore import select_files
     from reviewbot.risk import assess
 
-    samples = ["    result = compute(value, other)  # adjust", "def handler(request):",
-               "    q = session.query(User).filter(User.id == uid)", "    log.info('update %s', name)",
-               "const t = `hello ${name}`;", "        items[i] = items[i].strip()"]
+    samples = [
+        "    result = compute(value, other)  # adjust",
+        "def handler(request):",
+        "    q = session.query(User).filter(User.id == uid)",
+        "    log.info('update %s', name)",
+        "const t = `hello ${name}`;",
+        "        items[i] = items[i].strip()",
+    ]
     files = []
     for n in range(3000):
         count = 100_000 // 3000 + (1 if n < 100_000 % 3000 else 0)
@@ -90,10 +103,16 @@ def risk_rows(runs: int) -> list[tuple[object, ...]]:
     rules = RiskConfig(escalate_paths=["**/auth/**"], escalate_patterns=[r"pickle\.loads"], cheap_paths=["docs/**"])
     mixed, _ = select_files(parse_diff(synthetic.to_git_diff(synthetic.synthetic_files())))
     return [
-        ("risk: 100,000 added lines in 3,000 files (CPU s)",
-         best_of(runs, lambda: [assess(f, rules) for f in files], cpu=True), 1.0),
-        (f"risk: the synthetic PR's {len(mixed):,} reviewable files (CPU s)",
-         best_of(runs, lambda: [assess(f, rules) for f in mixed], cpu=True), None),
+        (
+            "risk: 100,000 added lines in 3,000 files (CPU s)",
+            best_of(runs, lambda: [assess(f, rules) for f in files], cpu=True),
+            1.0,
+        ),
+        (
+            f"risk: the synthetic PR's {len(mixed):,} reviewable files (CPU s)",
+            best_of(runs, lambda: [assess(f, rules) for f in mixed], cpu=True),
+            None,
+        ),
     ]
 
 
@@ -115,10 +134,16 @@ def token_rows(runs: int) -> list[tuple[object, ...]]:
     rows: list[tuple[object, ...]] = [("load the tokenizer (o200k_base)", best_of(runs, load), None)]
     label = "medium-pip-10202" if source is not None else "synthetic"
     rows += [
-        (f"count 100,000 diff lines ({label}, {len(text) / 1e6:.1f} MB) as one text",
-         best_of(runs, lambda: tokens.count_tokens(text)), 1.0),
-        (f"count the same as {len(parts):,} texts (count_tokens_many)",
-         best_of(runs, lambda: tokens.count_tokens_many(parts)), None),
+        (
+            f"count 100,000 diff lines ({label}, {len(text) / 1e6:.1f} MB) as one text",
+            best_of(runs, lambda: tokens.count_tokens(text)),
+            1.0,
+        ),
+        (
+            f"count the same as {len(parts):,} texts (count_tokens_many)",
+            best_of(runs, lambda: tokens.count_tokens_many(parts)),
+            None,
+        ),
         ("count the same, one text per call", best_of(runs, lambda: [tokens.count_tokens(p) for p in parts]), None),
     ]
     return rows
@@ -144,19 +169,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="repetitions; the best is shown")
     args = parser.parse_args()
-    print(benchlib.header("stages: the hot paths one by one (best of N)",
-                          f"python benchmarks/stages.py --runs {args.runs}"))
-    rows = [(*r, "") for r in parse_rows(args.runs) + select_and_redact_rows(args.runs) + risk_rows(args.runs)
-            + token_rows(args.runs)]
+    print(
+        benchlib.header(
+            "stages: the hot paths one by one (best of N)", f"python benchmarks/stages.py --runs {args.runs}"
+        )
+    )
+    rows = [
+        (*r, "")
+        for r in parse_rows(args.runs)
+        + select_and_redact_rows(args.runs)
+        + risk_rows(args.runs)
+        + token_rows(args.runs)
+    ]
     redacted, worst = redact_rows(args.runs)
     rows += redacted
-    shown = [(what, secs, "" if bound is None else f"< {bound:g} s",
-              "" if bound is None else ("PASS" if secs < bound else "MISS"), note)  # type: ignore[operator]
-             for what, secs, bound, note in rows]
+    shown = [
+        (
+            what,
+            secs,
+            "" if bound is None else f"< {bound:g} s",
+            "" if bound is None else ("PASS" if secs < bound else "MISS"),
+            note,
+        )  # type: ignore[operator]
+        for what, secs, bound, note in rows
+    ]
     print(benchlib.table(("measurement", "best s", "old test bound", "", "note"), shown))
     print()
     # Twice the input should take about twice the time; a quadratic pattern takes four times.
-    print(benchlib.verdict("redaction is linear", worst < 3.0, f"worst 2 MB / 1 MB time ratio x{worst:.1f} (quadratic would be x4)"))
+    print(
+        benchlib.verdict(
+            "redaction is linear", worst < 3.0, f"worst 2 MB / 1 MB time ratio x{worst:.1f} (quadratic would be x4)"
+        )
+    )
 
 
 if __name__ == "__main__":

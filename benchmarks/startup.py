@@ -25,7 +25,7 @@ def importtime(args: list[str]) -> tuple[list[tuple[int, int, int, str]], set[st
     for line in run.stderr.decode("utf-8", "replace").splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
-        own, total, name = (part for part in line[len("import time:"):].split("|", 2))
+        own, total, name = (part for part in line[len("import time:") :].split("|", 2))
         depth = (len(name) - len(name.lstrip()) - 1) // 2
         rows.append((depth, int(own), int(total), name.strip()))
     return rows, {name.split(".")[0] for *_, name in rows}
@@ -54,8 +54,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--top", type=int, default=8, help="slowest imports shown per command")
     args = parser.parse_args()
-    print(benchlib.header("startup: `reviewbot --help` and what each command imports",
-                          f"python benchmarks/startup.py --runs {args.runs} --top {args.top}"))
+    print(
+        benchlib.header(
+            "startup: `reviewbot --help` and what each command imports",
+            f"python benchmarks/startup.py --runs {args.runs} --top {args.top}",
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="reviewbot-bench-") as tmp:
         config = Path(tmp, "bench.yml")
         config.write_text(benchlib.config_yaml())
@@ -66,8 +70,17 @@ def main() -> None:
         commands = {
             "--help": ["--help"],
             "config schema": ["config", "schema"],
-            "review --dry-run (small PR)": ["review", "--config", str(config), "--diff", str(diff),
-                                            "--dry-run", "--format", "json", "--no-progress"],
+            "review --dry-run (small PR)": [
+                "review",
+                "--config",
+                str(config),
+                "--diff",
+                str(diff),
+                "--dry-run",
+                "--format",
+                "json",
+                "--no-progress",
+            ],
         }
         rows = []
         slowest: dict[str, list[tuple[str, float, str]]] = {}
@@ -77,19 +90,24 @@ def main() -> None:
             imports, packages = importtime(argv)
             clean[label] = "litellm" not in packages
             slowest[label] = offenders(imports, args.top)
-            rows.append((label, run.wall, min(walls), max(walls), run.maxrss_mb, len(imports),
-                         "no" if clean[label] else "YES"))
+            rows.append(
+                (label, run.wall, min(walls), max(walls), run.maxrss_mb, len(imports), "no" if clean[label] else "YES")
+            )
     print(f"## Wall time as a subprocess (median of {args.runs} after a warm-up run)\n")
     print(benchlib.table(("command", "median s", "min s", "max s", "peak RSS MB", "modules", "litellm imported"), rows))
     for label, top in slowest.items():
         print(f"\n## Slowest imports: reviewbot {label} (-X importtime, cumulative seconds)\n")
         print(benchlib.table(("imported by the program", "seconds", "heaviest module inside"), top))
     print()
-    print(benchlib.verdict(f"`reviewbot --help` <= {TARGET_HELP_S} s", rows[0][1] <= TARGET_HELP_S,
-                           f"median {rows[0][1]:.3f} s"))
+    print(
+        benchlib.verdict(
+            f"`reviewbot --help` <= {TARGET_HELP_S} s", rows[0][1] <= TARGET_HELP_S, f"median {rows[0][1]:.3f} s"
+        )
+    )
     for label, ok in clean.items():
-        print(benchlib.verdict(f"litellm not imported by `reviewbot {label}`", ok,
-                               "not imported" if ok else "imported"))
+        print(
+            benchlib.verdict(f"litellm not imported by `reviewbot {label}`", ok, "not imported" if ok else "imported")
+        )
 
 
 if __name__ == "__main__":

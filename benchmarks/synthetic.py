@@ -22,7 +22,7 @@ _SENSITIVE_DIRS = ("src/auth", "src/payments", "db/migrations", "src/security", 
 # Lines a reviewer must see: each one trips a risk rule (shell, SQL, pickle, TLS, yaml).
 _RISKY = (
     "    subprocess.run(command, shell=True, check=False)",
-    '    cursor.execute(f"SELECT * FROM users WHERE name = \'{name}\'")',
+    "    cursor.execute(f\"SELECT * FROM users WHERE name = '{name}'\")",
     "    payload = pickle.loads(request.body)",
     "    response = requests.get(url, verify=False, timeout=5)",
     "    settings = yaml.load(handle)",
@@ -59,27 +59,31 @@ class _Lines:
 
     def code(self) -> str:
         r, w = self.rng, self.word
-        return r.choice((
-            f"    {w()} = {w()}.get({w()!r}, {r.randint(0, 99)})",
-            f"    if {w()} is None or len({w()}) > {r.randint(1, 500)}:",
-            f"        return self._{w()}({w()}, {w()}={w()})",
-            f"    for {w()} in sorted({w()}, key=lambda x: x.{w()}):",
-            f"    logger.debug(\"{w()} %s for %s\", {w()}, {w()})",
-            f"def {w()}_{w()}({w()}: str, {w()}: int = {r.randint(0, 9)}) -> bool:",
-            f"    {w()}.append({w()}[{r.randint(0, 9)}:{r.randint(10, 99)}])",
-            f"        raise ValueError(f\"bad {w()}: {{{w()}!r}}\")",
-            "",
-        ))
+        return r.choice(
+            (
+                f"    {w()} = {w()}.get({w()!r}, {r.randint(0, 99)})",
+                f"    if {w()} is None or len({w()}) > {r.randint(1, 500)}:",
+                f"        return self._{w()}({w()}, {w()}={w()})",
+                f"    for {w()} in sorted({w()}, key=lambda x: x.{w()}):",
+                f'    logger.debug("{w()} %s for %s", {w()}, {w()})',
+                f"def {w()}_{w()}({w()}: str, {w()}: int = {r.randint(0, 9)}) -> bool:",
+                f"    {w()}.append({w()}[{r.randint(0, 9)}:{r.randint(10, 99)}])",
+                f'        raise ValueError(f"bad {w()}: {{{w()}!r}}")',
+                "",
+            )
+        )
 
     def test(self) -> str:
         r, w = self.rng, self.word
-        return r.choice((
-            f"def test_{w()}_{w()}_{r.randint(0, 999)}() -> None:",
-            f"    assert {w()}({w()}) == {r.randint(0, 99)}",
-            f"    {w()} = make_{w()}({w()}={r.randint(0, 9)})",
-            "    with pytest.raises(ValueError):",
-            "",
-        ))
+        return r.choice(
+            (
+                f"def test_{w()}_{w()}_{r.randint(0, 999)}() -> None:",
+                f"    assert {w()}({w()}) == {r.randint(0, 99)}",
+                f"    {w()} = make_{w()}({w()}={r.randint(0, 9)})",
+                "    with pytest.raises(ValueError):",
+                "",
+            )
+        )
 
     def doc(self) -> str:
         words = " ".join(self.word() for _ in range(self.rng.randint(6, 14)))
@@ -91,11 +95,13 @@ class _Lines:
     def secret(self) -> str:
         r = self.rng
         alnum = string.ascii_letters + string.digits
-        return r.choice((
-            "AWS_ACCESS_KEY_ID = \"AKIA" + "".join(r.choices(string.ascii_uppercase + string.digits, k=16)) + '"',
-            "    api_token = \"" + "".join(r.choices(alnum, k=32)) + '"',
-            "GITHUB_TOKEN = \"ghp_" + "".join(r.choices(alnum, k=36)) + '"',
-        ))
+        return r.choice(
+            (
+                'AWS_ACCESS_KEY_ID = "AKIA' + "".join(r.choices(string.ascii_uppercase + string.digits, k=16)) + '"',
+                '    api_token = "' + "".join(r.choices(alnum, k=32)) + '"',
+                'GITHUB_TOKEN = "ghp_' + "".join(r.choices(alnum, k=36)) + '"',
+            )
+        )
 
     def for_kind(self, kind: str) -> str:
         if kind == "test":
@@ -154,8 +160,10 @@ def _sizes(kinds: list[str], changed: int, rng: random.Random) -> list[int]:
     """Changed lines per file: long-tailed (a few big rewrites, many small edits), summing
     to exactly `changed`. Files with no content change get 0."""
     has_lines = [k not in ("binary", "renamed") for k in kinds]
-    raw = [rng.lognormvariate(0, 1.1) * (8 if k == "lock" else 1) if ok else 0.0
-           for k, ok in zip(kinds, has_lines, strict=True)]
+    raw = [
+        rng.lognormvariate(0, 1.1) * (8 if k == "lock" else 1) if ok else 0.0
+        for k, ok in zip(kinds, has_lines, strict=True)
+    ]
     if changed < sum(has_lines):
         raise ValueError(f"{changed} changed lines cannot cover {sum(has_lines)} files with lines")
     scale = changed / sum(raw)
@@ -263,14 +271,25 @@ def to_git_diff(files: list[SynthFile]) -> str:
 
 def to_files_api(files: list[SynthFile]) -> list[dict[str, object]]:
     """The PR as `GET /pulls/{n}/files` lists it (binary files come without a patch)."""
-    status = {"modified": "modified", "added": "added", "deleted": "removed",
-              "renamed": "renamed", "binary": "modified"}
+    status = {
+        "modified": "modified",
+        "added": "added",
+        "deleted": "removed",
+        "renamed": "renamed",
+        "binary": "modified",
+    }
     items: list[dict[str, object]] = []
     for i, f in enumerate(files):
         adds = sum(1 for _, _, b in f.hunks for ln in b if ln[:1] == "+")
         dels = sum(1 for _, _, b in f.hunks for ln in b if ln[:1] == "-")
-        item: dict[str, object] = {"sha": f"{i:040x}", "filename": f.path, "status": status[f.status],
-                                   "additions": adds, "deletions": dels, "changes": adds + dels}
+        item: dict[str, object] = {
+            "sha": f"{i:040x}",
+            "filename": f.path,
+            "status": status[f.status],
+            "additions": adds,
+            "deletions": dels,
+            "changes": adds + dels,
+        }
         if f.hunks:
             item["patch"] = _patch(f)
         if f.old_path:

@@ -45,9 +45,11 @@ LAUNCH = (
 def config(path: Path, api_base: str, timeout: float = 60) -> Path:
     path.write_text(
         f"models:\n  cheap: [{MODEL}]\n  frontier: [{MODEL}]\n"
-        f"endpoints:\n  {MODEL}: {{api_base: \"{api_base}\", api_key_env: BENCH_KEY, timeout: {timeout}}}\n"
+        f'endpoints:\n  {MODEL}: {{api_base: "{api_base}", api_key_env: BENCH_KEY, timeout: {timeout}}}\n'
         f"prices:\n  {MODEL}: {{input: 1.0, output: 2.0}}\n"
-        "review:\n  concurrency: 1\n", encoding="utf-8")
+        "review:\n  concurrency: 1\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -64,8 +66,24 @@ def one_run(tmp: Path, latency: float) -> tuple[float, float, float, int]:
         stamp.unlink(missing_ok=True)
         start = time.time()
         proc = subprocess.run(
-            [sys.executable, "-c", LAUNCH, str(stamp), "review", "--diff", str(SMALL), "--config", str(cfg),
-             "--no-progress"], env=env(), capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
+            [
+                sys.executable,
+                "-c",
+                LAUNCH,
+                str(stamp),
+                "review",
+                "--diff",
+                str(SMALL),
+                "--config",
+                str(cfg),
+                "--no-progress",
+            ],
+            env=env(),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         end = time.time()
         calls = len(server.requests)
     done = float(stamp.read_text())
@@ -77,9 +95,13 @@ def ctrl_c(tmp: Path) -> tuple[float, int, str]:
     with FakeOpenAIServer(responder=lambda _: FakeReply.slow(60, "{}")) as server:
         cfg = config(tmp / "stall.yml", server.base_url)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reviewbot", "review", "--diff", str(SMALL), "--config", str(cfg),
-             "--no-progress"], env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True)
+            [sys.executable, "-m", "reviewbot", "review", "--diff", str(SMALL), "--config", str(cfg), "--no-progress"],
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         while not server.requests and proc.poll() is None:
             time.sleep(0.01)
         time.sleep(0.5)
@@ -94,8 +116,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.3)
     args = parser.parse_args()
-    print(benchlib.header("teardown, own share of a small PR, Ctrl-C",
-                          f"python benchmarks/teardown.py --runs {args.runs} --latency {args.latency}"))
+    print(
+        benchlib.header(
+            "teardown, own share of a small PR, Ctrl-C",
+            f"python benchmarks/teardown.py --runs {args.runs} --latency {args.latency}",
+        )
+    )
     benchlib.ensure_bytecode()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -106,22 +132,44 @@ def main() -> None:
             own = wall - model
             teardowns.append(teardown)
             shares.append(own / wall)
-            rows.append([i + 1, f"{wall:.2f}", f"{model:.2f}", f"{own:.2f}", f"{own / wall:.0%}", f"{teardown:.3f}", code])
+            rows.append(
+                [i + 1, f"{wall:.2f}", f"{model:.2f}", f"{own:.2f}", f"{own / wall:.0%}", f"{teardown:.3f}", code]
+            )
         print(benchlib.table(["run", "wall s", "model s", "own s", "own share", "teardown s", "exit"], rows))
         stops = [ctrl_c(tmp) for _ in range(3)]
     print()
-    print(benchlib.table(["Ctrl-C run", "SIGINT to exit s", "exit", "stderr"],
-                         [[i + 1, f"{s:.3f}", c, e] for i, (s, c, e) in enumerate(stops)]))
+    print(
+        benchlib.table(
+            ["Ctrl-C run", "SIGINT to exit s", "exit", "stderr"],
+            [[i + 1, f"{s:.3f}", c, e] for i, (s, c, e) in enumerate(stops)],
+        )
+    )
     print()
     teardown = benchlib.median(teardowns)
-    print(benchlib.verdict("teardown", teardown <= TARGETS["teardown_s"],
-                           f"median {teardown:.3f} s (target ≤ {TARGETS['teardown_s']} s)"))
+    print(
+        benchlib.verdict(
+            "teardown",
+            teardown <= TARGETS["teardown_s"],
+            f"median {teardown:.3f} s (target ≤ {TARGETS['teardown_s']} s)",
+        )
+    )
     share = benchlib.median(shares)
-    print(benchlib.verdict("own share", True, f"median {share:.0%} of a small PR's wall time is reviewbot's own work "
-                           "(start-up with the litellm import, planning, parsing, rendering, teardown)"))
+    print(
+        benchlib.verdict(
+            "own share",
+            True,
+            f"median {share:.0%} of a small PR's wall time is reviewbot's own work "
+            "(start-up with the litellm import, planning, parsing, rendering, teardown)",
+        )
+    )
     worst = max(s for s, _, _ in stops)
-    print(benchlib.verdict("ctrl-c", worst <= TARGETS["ctrl_c_s"] and all(c == 130 for _, c, _ in stops),
-                           f"worst {worst:.3f} s from SIGINT to exit, exit 130 (target ≤ {TARGETS['ctrl_c_s']} s)"))
+    print(
+        benchlib.verdict(
+            "ctrl-c",
+            worst <= TARGETS["ctrl_c_s"] and all(c == 130 for _, c, _ in stops),
+            f"worst {worst:.3f} s from SIGINT to exit, exit 130 (target ≤ {TARGETS['ctrl_c_s']} s)",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from .findings import Finding
 
 REANCHOR_WINDOW = 5  # lines: further than this, a re-anchored comment would mislead
 
+
 @dataclass
 class _SideIndex:
     """Commentable lines of one side of one file: GitHub accepts any line inside a hunk."""
@@ -67,8 +68,10 @@ def _resolve(path: str, diff: Diff, chunk_files: Sequence[str]) -> tuple[FileDif
     p = _normalise_path(path)
     if not p:
         return None, None
+
     def suffix_match(f: FileDiff) -> bool:
         return any(c.endswith("/" + p) or p.endswith("/" + c) for c in (f.path, f.old_path) if c)
+
     in_chunk = [f for f in diff.files if f.path in chunk_files and suffix_match(f)]
     matches = in_chunk if len(in_chunk) == 1 else [f for f in diff.files if suffix_match(f)]
     if len(matches) == 1:
@@ -76,9 +79,7 @@ def _resolve(path: str, diff: Diff, chunk_files: Sequence[str]) -> tuple[FileDif
     return None, f"path {path!r} matches {len(matches)} files in this diff" if matches else None
 
 
-def anchor_findings(
-    findings: Sequence[Finding], diff: Diff, chunk_files: Sequence[str]
-) -> list[Finding]:
+def anchor_findings(findings: Sequence[Finding], diff: Diff, chunk_files: Sequence[str]) -> list[Finding]:
     """Place every finding on a commentable line (inline) or at file/PR level (general),
     with a note whenever the model's citation was changed. Every output is fingerprinted."""
     cache: dict[tuple[str, str], _SideIndex] = {}
@@ -128,8 +129,9 @@ def _anchor_one(
         why = "LEFT lines cannot take a suggestion" if side == "LEFT" else "the cited lines changed"
         notes.append(f"suggestion moved to the body: {why}")
         f = _suggestion_to_body(f)
-    return replace(f, anchor_note="; ".join(notes) or None,
-                   fingerprint=fingerprint(fd.path, f.title, idx.text.get(line, "")))
+    return replace(
+        f, anchor_note="; ".join(notes) or None, fingerprint=fingerprint(fd.path, f.title, idx.text.get(line, ""))
+    )
 
 
 def _check_start(start: int | None, line: int, idx: _SideIndex, notes: list[str]) -> int | None:

@@ -21,8 +21,9 @@ MAX_ANSWER_TOKENS = 700  # a few sentences; a runaway model must not write (or c
 class AnswerPrompts(Protocol):
     """The one method of prompts.PromptSet an answer needs."""
 
-    def answer_messages(self, finding: Mapping[str, object], hunk: str, thread: Sequence[tuple[str, str]],
-                        question: str) -> Sequence[dict[str, str]]: ...
+    def answer_messages(
+        self, finding: Mapping[str, object], hunk: str, thread: Sequence[tuple[str, str]], question: str
+    ) -> Sequence[dict[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,19 @@ class Answer:
     error: str | None = None  # why there is no answer, in our words
 
 
-def answer_question(client: LLMClient, prompts: AnswerPrompts, guard: Guard, tools: ReviewTools,
-                    models: Sequence[str], *, finding: Mapping[str, object], hunk: str,
-                    thread: Sequence[tuple[str, str]], question: str, path: str) -> Answer:
+def answer_question(
+    client: LLMClient,
+    prompts: AnswerPrompts,
+    guard: Guard,
+    tools: ReviewTools,
+    models: Sequence[str],
+    *,
+    finding: Mapping[str, object],
+    hunk: str,
+    thread: Sequence[tuple[str, str]],
+    question: str,
+    path: str,
+) -> Answer:
     """Ask `models` in order until one answers with text; every request is recorded."""
     ledger = Ledger(tools.on_call)
     settings = ReviewSettings(concurrency=1, max_output_tokens=MAX_ANSWER_TOKENS)

@@ -68,9 +68,14 @@ def plan_budget(risks: Sequence[FileRisk], build: Build, estimate: Estimate, bud
         _skip(routes, costs, budget, decisions, skipped)
     usd, tokens, unknown = costs.totals(routes, skipped)
     return BudgetPlan(
-        routes=tuple(routes), tiers=MappingProxyType(tiers), decisions=tuple(decisions),
-        estimated_usd=None if unknown else usd, estimated_input_tokens=tokens,
-        skipped_chunks=tuple(skipped), notes=_notes(unknown, usd, budget))
+        routes=tuple(routes),
+        tiers=MappingProxyType(tiers),
+        decisions=tuple(decisions),
+        estimated_usd=None if unknown else usd,
+        estimated_input_tokens=tokens,
+        skipped_chunks=tuple(skipped),
+        notes=_notes(unknown, usd, budget),
+    )
 
 
 class _Costs:
@@ -122,13 +127,23 @@ def _fail_if_over(totals: tuple[float, int, dict[str, int]], budget: BudgetConfi
     excess = _excess(usd, tokens, budget)
     if excess is None:
         return
-    hint = ("raise budget.max_usd or use on_exceed: downgrade" if _over_usd(usd, budget)
-            else "raise budget.max_input_tokens or use on_exceed: skip")
+    hint = (
+        "raise budget.max_usd or use on_exceed: downgrade"
+        if _over_usd(usd, budget)
+        else "raise budget.max_input_tokens or use on_exceed: skip"
+    )
     raise BudgetError(f"budget exceeded: {excess}", hint=hint)
 
 
-def _downgrade(risks: Sequence[FileRisk], tiers: dict[str, Tier], routes: list[Route], build: Build,
-               costs: _Costs, budget: BudgetConfig, decisions: list[BudgetDecision]) -> list[Route]:
+def _downgrade(
+    risks: Sequence[FileRisk],
+    tiers: dict[str, Tier],
+    routes: list[Route],
+    build: Build,
+    costs: _Costs,
+    budget: BudgetConfig,
+    decisions: list[BudgetDecision],
+) -> list[Route]:
     """Downgrade in batches: each batch is the shortest run of candidates, in order, whose
     share of the frontier estimate covers the excess; then re-chunk and look again. One
     file per re-chunk would be exact but re-chunks a large PR hundreds of times."""
@@ -141,7 +156,8 @@ def _downgrade(risks: Sequence[FileRisk], tiers: dict[str, Tier], routes: list[R
         pinned = {p for route in routes if route.chunk.group for p in route.chunk.files}
         candidates = sorted(
             (by_path[p] for p, tier in tiers.items() if tier == "frontier" and shares.get(p, 0.0) > 0),
-            key=lambda r: (r.rule_escalated or r.path in pinned, r.score, r.path))
+            key=lambda r: (r.rule_escalated or r.path in pinned, r.score, r.path),
+        )
         if not candidates:
             break
         reason = f"downgraded to cheap: {_over(usd, budget.max_usd)}"
@@ -169,12 +185,15 @@ def _frontier_shares(routes: Sequence[Route], costs: _Costs) -> dict[str, float]
     return shares
 
 
-def _skip(routes: Sequence[Route], costs: _Costs, budget: BudgetConfig,
-          decisions: list[BudgetDecision], skipped: list[str]) -> None:
+def _skip(
+    routes: Sequence[Route], costs: _Costs, budget: BudgetConfig, decisions: list[BudgetDecision], skipped: list[str]
+) -> None:
     """Skip the lowest-risk chunks that would be sent until the plan fits."""
     usd, tokens, _ = costs.totals(routes, skipped)
-    queue = sorted((r for r in routes if r.blocked is None and r.models and r.chunk.id not in skipped),
-                   key=lambda r: (r.chunk.risk, r.chunk.id))
+    queue = sorted(
+        (r for r in routes if r.blocked is None and r.models and r.chunk.id not in skipped),
+        key=lambda r: (r.chunk.risk, r.chunk.id),
+    )
     for route in queue:
         excess = _excess(usd, tokens, budget)
         if excess is None:
@@ -199,8 +218,10 @@ def _notes(unknown: Mapping[str, int], known_usd: float, budget: BudgetConfig) -
     if not unknown:
         return ()
     counted = "counted as $0 against budget.max_usd" if budget.max_usd is not None else "not in the estimate"
-    notes = [f"price unknown for {model} ({n} chunk{'s' if n != 1 else ''}): {counted}"
-             for model, n in sorted(unknown.items())]
+    notes = [
+        f"price unknown for {model} ({n} chunk{'s' if n != 1 else ''}): {counted}"
+        for model, n in sorted(unknown.items())
+    ]
     notes.append(f"estimated {_money(known_usd)} for the chunks with known prices")
     return tuple(notes)
 
@@ -218,6 +239,7 @@ def _over(usd: float, cap: float) -> str:
 
 
 # --- run time ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -248,8 +270,10 @@ class BudgetGuard:
             held_usd = sum(r.usd for r in self._open.values())
             held_tokens = sum(r.input_tokens for r in self._open.values())
             over_usd = self.max_usd is not None and self._spent_usd + held_usd + usd > self.max_usd + _EPSILON
-            over_tokens = (self.max_input_tokens is not None
-                           and self._spent_tokens + held_tokens + est_input_tokens > self.max_input_tokens)
+            over_tokens = (
+                self.max_input_tokens is not None
+                and self._spent_tokens + held_tokens + est_input_tokens > self.max_input_tokens
+            )
             if over_usd or over_tokens:
                 self._refused += 1
                 return None
@@ -295,9 +319,13 @@ class BudgetGuard:
 
     def snapshot(self) -> dict[str, float | int | None]:
         with self._lock:
-            return {"max_usd": self.max_usd, "spent_usd": self._spent_usd,
-                    "max_input_tokens": self.max_input_tokens, "spent_input_tokens": self._spent_tokens,
-                    "refused": self._refused}
+            return {
+                "max_usd": self.max_usd,
+                "spent_usd": self._spent_usd,
+                "max_input_tokens": self.max_input_tokens,
+                "spent_input_tokens": self._spent_tokens,
+                "refused": self._refused,
+            }
 
 
 __all__ = ["BudgetDecision", "BudgetError", "BudgetGuard", "BudgetPlan", "Reservation", "plan_budget"]

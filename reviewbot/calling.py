@@ -123,14 +123,20 @@ class CallFailed(Exception):
         self.retry_after = retry_after
 
 
-
 class ModelCaller:
     """Sends one request at a time for the reviewer's threads; every outcome is recorded in
     the ledger. `tight`: the budget cannot pay max_output_tokens for every planned request,
     so each asks for the reply size the plan priced."""
 
-    def __init__(self, client: LLMClient, guard: Guard, tools: ReviewTools, settings: ReviewSettings,
-                 ledger: Ledger, template_hash: str) -> None:
+    def __init__(
+        self,
+        client: LLMClient,
+        guard: Guard,
+        tools: ReviewTools,
+        settings: ReviewSettings,
+        ledger: Ledger,
+        template_hash: str,
+    ) -> None:
         self.client = client
         self.guard = guard
         self.tools = tools
@@ -139,8 +145,16 @@ class ModelCaller:
         self.template_hash = template_hash
         self.tight = False
 
-    def call(self, model: str, tier: str, chunk_id: str, files: tuple[str, ...], messages: Messages,
-              mode: FormatMode, max_out: int | None = None) -> Reply:
+    def call(
+        self,
+        model: str,
+        tier: str,
+        chunk_id: str,
+        files: tuple[str, ...],
+        messages: Messages,
+        mode: FormatMode,
+        max_out: int | None = None,
+    ) -> Reply:
         """One request under the budget guard. Raises CallFailed; every outcome is recorded.
         `max_out`: the output cap for this request (default: the configured one)."""
         self.ledger.settled()  # this thread's previous request is final once it sends another
@@ -158,9 +172,14 @@ class ModelCaller:
             # Not a model request, so no CallRecord: the chunk is reported as skipped for budget.
             raise CallFailed("budget", "skipped: the budget would be exceeded by this request")
         request = LLMRequest(
-            model=model, messages=messages, max_tokens=max_out, timeout=target.timeout,
-            response_format=self.tools.response_format(mode), api_base=target.api_base,
-            api_key=target.api_key, headers=dict(target.headers),
+            model=model,
+            messages=messages,
+            max_tokens=max_out,
+            timeout=target.timeout,
+            response_format=self.tools.response_format(mode),
+            api_base=target.api_base,
+            api_key=target.api_key,
+            headers=dict(target.headers),
             labels={**self.tools.labels, "tier": tier, "chunk_id": chunk_id} if target.send_labels else None,
         )
         started = _now()
@@ -179,8 +198,9 @@ class ModelCaller:
             self._learn(messages, response.input_tokens)
             usd = response.cost_usd
             if usd is None:
-                usd = self.tools.price(model, response.input_tokens, response.output_tokens,
-                                       response.cached_tokens or 0)
+                usd = self.tools.price(
+                    model, response.input_tokens, response.output_tokens, response.cached_tokens or 0
+                )
             self.guard.settle(reservation, usd, response.input_tokens)
         else:  # no believable usage: charge the worst case that was reserved, never $0
             usd = self.tools.price(model, in_est, max_out, 0)
@@ -215,27 +235,46 @@ class ModelCaller:
         if 0.5 <= ratio <= 2.0:
             self.ledger.learn_ratio(ratio)
 
-    def _record(self, model: str, tier: str, chunk_id: str, files: tuple[str, ...], messages: Messages,
-                response: LLMResponse | None, outcome: Outcome, error: str | None, target: Target,
-                started: str | None = None, usd: float | None = None) -> str:
+    def _record(
+        self,
+        model: str,
+        tier: str,
+        chunk_id: str,
+        files: tuple[str, ...],
+        messages: Messages,
+        response: LLMResponse | None,
+        outcome: Outcome,
+        error: str | None,
+        target: Target,
+        started: str | None = None,
+        usd: float | None = None,
+    ) -> str:
         call_id = self.ledger.next_id()
         reasons = tuple(dict.fromkeys(r for f in files for r in self.tools.reasons.get(f, ())))
         include = self.settings.include_prompts
-        self.ledger.add(CallRecord(
-            call_id=call_id, chunk_id=chunk_id, model=model, tier=tier, files=files, reasons=reasons,
-            input_tokens=response.input_tokens if response else 0,
-            output_tokens=response.output_tokens if response else 0,
-            cached_tokens=response.cached_tokens if response else None,
-            usd=usd,
-            latency_ms=response.latency_ms if response else 0,
-            outcome=outcome, error=error, endpoint_host=target.host,
-            template_hash=self.template_hash, started_at=started or _now(),
-            messages=messages if include else None,
-            reply=printable(response.text) if response and include else None,
-        ))
+        self.ledger.add(
+            CallRecord(
+                call_id=call_id,
+                chunk_id=chunk_id,
+                model=model,
+                tier=tier,
+                files=files,
+                reasons=reasons,
+                input_tokens=response.input_tokens if response else 0,
+                output_tokens=response.output_tokens if response else 0,
+                cached_tokens=response.cached_tokens if response else None,
+                usd=usd,
+                latency_ms=response.latency_ms if response else 0,
+                outcome=outcome,
+                error=error,
+                endpoint_host=target.host,
+                template_hash=self.template_hash,
+                started_at=started or _now(),
+                messages=messages if include else None,
+                reply=printable(response.text) if response and include else None,
+            )
+        )
         return call_id
-
-
 
 
 def _now() -> str:

@@ -20,14 +20,27 @@ if TYPE_CHECKING:
     from .reviewer import Reviewer
 
 
-def second_looks(reviewer: Reviewer, outcome: ReviewOutcome, routes: Mapping[str, Route], config: Config, *,
-                 pr_title: str | None, pr_body: str | None) -> ReviewOutcome:
+def second_looks(
+    reviewer: Reviewer,
+    outcome: ReviewOutcome,
+    routes: Mapping[str, Route],
+    config: Config,
+    *,
+    pr_title: str | None,
+    pr_body: str | None,
+) -> ReviewOutcome:
     """`outcome` with the second looks given: findings added to their chunks' results and a
     SecondLook per request in `second_looks`. Nothing changes when review.cascade is off."""
     if config.review.cascade is False:
         return outcome
-    asked = [r for r in outcome.results if r.second_look and r.status in ("reviewed", "partial")
-             and r.chunk_id in routes and admits(config.review.cascade, routes[r.chunk_id].chunk)]
+    asked = [
+        r
+        for r in outcome.results
+        if r.second_look
+        and r.status in ("reviewed", "partial")
+        and r.chunk_id in routes
+        and admits(config.review.cascade, routes[r.chunk_id].chunk)
+    ]
     looks: dict[str, SecondLook] = {}
     sends: list[Route] = []
     for result in asked:
@@ -49,8 +62,9 @@ def second_looks(reviewer: Reviewer, outcome: ReviewOutcome, routes: Mapping[str
             continue
         merged, added = _merge(result, second)
         results.append(merged)
-        looks[result.chunk_id] = replace(looks[result.chunk_id], status=second.status, model=second.model,
-                                         added=added, note=second.error)
+        looks[result.chunk_id] = replace(
+            looks[result.chunk_id], status=second.status, model=second.model, added=added, note=second.error
+        )
     return replace(outcome, results=tuple(results), second_looks=tuple(looks.values()))
 
 

@@ -80,11 +80,13 @@ def _hunk_header(hunk: Hunk, section: str) -> str:
 
 
 def _render_lines(hunk: Hunk, texts: Sequence[str]) -> tuple[str, ...]:
-    return tuple([
-        f"{'?' if no is None else no}{ln.kind}{text}\n"
-        for ln, text in zip(hunk.lines, texts, strict=True)
-        for no in (ln.old_no if ln.kind == "-" else ln.new_no,)
-    ])
+    return tuple(
+        [
+            f"{'?' if no is None else no}{ln.kind}{text}\n"
+            for ln, text in zip(hunk.lines, texts, strict=True)
+            for no in (ln.old_no if ln.kind == "-" else ln.new_no,)
+        ]
+    )
 
 
 def render_hunk(file: FileDiff, hunk: Hunk) -> str:
@@ -122,9 +124,7 @@ class Prepared:
     files: tuple[PreparedFile, ...]
     tokenizer: str
     # Per-line counts of hunks that had to be split, filled on first need.
-    _line_tokens: dict[tuple[int, int], tuple[int, ...]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    _line_tokens: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def line_tokens(self, file_index: int, hunk_index: int) -> tuple[int, ...]:
         key = (file_index, hunk_index)
@@ -134,9 +134,7 @@ class Prepared:
         return self._line_tokens[key]
 
 
-def _prepare_hunk(
-    hunk: Hunk, redactor: Redactor | None
-) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
+def _prepare_hunk(hunk: Hunk, redactor: Redactor | None) -> tuple[str, tuple[str, ...], tuple[int, ...]]:
     """(@@ line, rendered lines, secrets per line) of one hunk."""
     texts: Sequence[str] = [ln.text for ln in hunk.lines]
     counts: tuple[int, ...] = (0,) * len(texts)
@@ -154,9 +152,7 @@ def _prepare_hunk(
 _COUNT_BATCH = 512
 
 
-def begin_prepare(
-    files: Sequence[FileDiff], redactor: Redactor | None = None
-) -> Callable[[], Prepared]:
+def begin_prepare(files: Sequence[FileDiff], redactor: Redactor | None = None) -> Callable[[], Prepared]:
     """Render and redact every hunk now, and count their tokens on a worker thread (tiktoken
     releases the GIL, so counting overlaps this rendering and whatever the caller does
     next). Returns a function that waits for the counts and gives the Prepared."""
@@ -180,8 +176,7 @@ def begin_prepare(
     def finish() -> Prepared:
         # Jobs the worker has not started yet are counted here, from the last one back,
         # while it works from the front: both cores count instead of one waiting.
-        done = {i: count_tokens_many(texts) for i, (job, texts) in reversed(list(enumerate(jobs)))
-                if job.cancel()}
+        done = {i: count_tokens_many(texts) for i, (job, texts) in reversed(list(enumerate(jobs))) if job.cancel()}
         counts = iter([n for i, (job, _) in enumerate(jobs) for n in (done[i] if i in done else job.result())])
         prepared = []
         for file, header, hunks, texts in staged:
@@ -227,9 +222,7 @@ def _split(prepared: Prepared, fi: int, hi: int, budget: int) -> list[_Unit]:
     allowance = max(1, budget - prepared.files[fi].header_tokens - note)
     pieces: list[list[tuple[str, int, int]]] = [[]]
     used = 0
-    for line, tokens, found in zip(
-        hunk.lines, prepared.line_tokens(fi, hi), hunk.line_redactions, strict=True
-    ):
+    for line, tokens, found in zip(hunk.lines, prepared.line_tokens(fi, hi), hunk.line_redactions, strict=True):
         if tokens > allowance:
             line, tokens = _truncate(line, allowance, tokens)
         if pieces[-1] and used + tokens > allowance:
@@ -241,9 +234,7 @@ def _split(prepared: Prepared, fi: int, hi: int, budget: int) -> list[_Unit]:
     for i, piece in enumerate(pieces, start=1):
         head = hunk.header + _PART_NOTE.format(i=i, n=len(pieces)) + "\n"
         text = head + "".join(p[0] for p in piece)
-        units.append(
-            _Unit(text, count_tokens(head) + sum(p[1] for p in piece), sum(p[2] for p in piece))
-        )
+        units.append(_Unit(text, count_tokens(head) + sum(p[1] for p in piece), sum(p[2] for p in piece)))
     return units
 
 

@@ -68,17 +68,77 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _model_options(func: Any, *, review: bool = True) -> Any:
     options = [
-        click.option("--config", "config_path", metavar="PATH", envvar="REVIEWBOT_CONFIG", help="Config file (default: ./.reviewbot.yml if present)."),
-        click.option("--cheap-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_CHEAP_MODEL", help="Cheap-tier model(s), in failover order; repeat the flag. Overrides models.cheap."),
-        click.option("--frontier-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_FRONTIER_MODEL", help="Frontier-tier model(s), in failover order. Overrides models.frontier."),
-        click.option("--summary-model", multiple=True, metavar="MODEL", envvar="REVIEWBOT_SUMMARY_MODEL", help="Model(s) for the PR overview, or 'cheap'/'frontier'. Overrides models.summary."),
-        click.option("--budget-usd", type=float, metavar="USD", envvar="REVIEWBOT_BUDGET_USD", help="Hard cap on spend for this run. Overrides budget.max_usd."),
-        click.option("--fail-on", type=click.Choice((*SEVERITIES, "none")), envvar="REVIEWBOT_FAIL_ON", help="Exit 1 when a finding is at or above this severity. Overrides review.fail_on."),
-        click.option("--min-severity", type=click.Choice(SEVERITIES), envvar="REVIEWBOT_MIN_SEVERITY", help="Hide findings below this severity (counted in the report). Overrides review.min_severity."),
-        click.option("--concurrency", type=click.IntRange(1, 64), envvar="REVIEWBOT_CONCURRENCY", help="Chunks reviewed in parallel. Overrides review.concurrency."),
-        click.option("--shadow", metavar="MODEL", envvar="REVIEWBOT_SHADOW", help="A second model reviews the same chunks; nothing it finds is posted, the report compares the two (agreement, found alone, cost). Overrides review.shadow."),
-        click.option("--audit-log", metavar="FILE", envvar="REVIEWBOT_AUDIT_LOG", help="Append one JSON line per model request to FILE."),
-        click.option("--dry-run", is_flag=True, envvar="REVIEWBOT_DRY_RUN", help="Plan only: files, tiers, reasons, chunks and estimated cost. Calls no model; needs no key."),
+        click.option(
+            "--config",
+            "config_path",
+            metavar="PATH",
+            envvar="REVIEWBOT_CONFIG",
+            help="Config file (default: ./.reviewbot.yml if present).",
+        ),
+        click.option(
+            "--cheap-model",
+            multiple=True,
+            metavar="MODEL",
+            envvar="REVIEWBOT_CHEAP_MODEL",
+            help="Cheap-tier model(s), in failover order; repeat the flag. Overrides models.cheap.",
+        ),
+        click.option(
+            "--frontier-model",
+            multiple=True,
+            metavar="MODEL",
+            envvar="REVIEWBOT_FRONTIER_MODEL",
+            help="Frontier-tier model(s), in failover order. Overrides models.frontier.",
+        ),
+        click.option(
+            "--summary-model",
+            multiple=True,
+            metavar="MODEL",
+            envvar="REVIEWBOT_SUMMARY_MODEL",
+            help="Model(s) for the PR overview, or 'cheap'/'frontier'. Overrides models.summary.",
+        ),
+        click.option(
+            "--budget-usd",
+            type=float,
+            metavar="USD",
+            envvar="REVIEWBOT_BUDGET_USD",
+            help="Hard cap on spend for this run. Overrides budget.max_usd.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice((*SEVERITIES, "none")),
+            envvar="REVIEWBOT_FAIL_ON",
+            help="Exit 1 when a finding is at or above this severity. Overrides review.fail_on.",
+        ),
+        click.option(
+            "--min-severity",
+            type=click.Choice(SEVERITIES),
+            envvar="REVIEWBOT_MIN_SEVERITY",
+            help="Hide findings below this severity (counted in the report). Overrides review.min_severity.",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 64),
+            envvar="REVIEWBOT_CONCURRENCY",
+            help="Chunks reviewed in parallel. Overrides review.concurrency.",
+        ),
+        click.option(
+            "--shadow",
+            metavar="MODEL",
+            envvar="REVIEWBOT_SHADOW",
+            help="A second model reviews the same chunks; nothing it finds is posted, the report compares the two (agreement, found alone, cost). Overrides review.shadow.",
+        ),
+        click.option(
+            "--audit-log",
+            metavar="FILE",
+            envvar="REVIEWBOT_AUDIT_LOG",
+            help="Append one JSON line per model request to FILE.",
+        ),
+        click.option(
+            "--dry-run",
+            is_flag=True,
+            envvar="REVIEWBOT_DRY_RUN",
+            help="Plan only: files, tiers, reasons, chunks and estimated cost. Calls no model; needs no key.",
+        ),
     ]
     if not review:  # `config show`: only what changes the effective config
         options = options[:9]
@@ -108,14 +168,25 @@ def _sources(ctx: click.Context) -> dict[str, str]:
 @cli.command(epilog=EPILOG)
 @click.argument("source", required=False, metavar="[DIFF|-]")
 @click.option("--diff", "diff_path", metavar="PATH", help="Read the diff from PATH (`-` for standard input).")
-@click.option("--git", "git_range", metavar="RANGE", help="Run `git diff RANGE` (e.g. main...HEAD) in the current repository.")
+@click.option(
+    "--git", "git_range", metavar="RANGE", help="Run `git diff RANGE` (e.g. main...HEAD) in the current repository."
+)
 @_model_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Report format.")
 @click.option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of standard output.")
 @click.option("--no-progress", is_flag=True, help="Do not show progress on standard error.")
 @click.pass_context
-def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git_range: str | None,
-           fmt: str, output: str | None, no_progress: bool, **opts: Any) -> None:
+def review(
+    ctx: click.Context,
+    /,
+    source: str | None,
+    diff_path: str | None,
+    git_range: str | None,
+    fmt: str,
+    output: str | None,
+    no_progress: bool,
+    **opts: Any,
+) -> None:
     """Review a diff: a file, standard input (`-`), or a git range."""
     from . import sources
     from .diff import parse_diff
@@ -125,8 +196,10 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
 
     given = [x for x in (source, diff_path, git_range) if x]
     if len(given) != 1:
-        raise UsageError("give exactly one diff source: a file, `-` for standard input, --diff PATH or --git RANGE",
-                         hint="e.g. `reviewbot review --diff change.diff --dry-run`")
+        raise UsageError(
+            "give exactly one diff source: a file, `-` for standard input, --diff PATH or --git RANGE",
+            hint="e.g. `reviewbot review --diff change.diff --dry-run`",
+        )
     if git_range:
         data, label = sources.git_diff(git_range), f"git diff {git_range}"
     else:
@@ -141,10 +214,18 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     shown = None if no_progress or opts["dry_run"] else Progress(sys.stderr)
     with stop_on_interrupt(opts["audit_log"]):
         try:
-            report = execute(diff, config, source=label, notes=notes, dry_run=opts["dry_run"],
-                             audit_log=opts["audit_log"], progress=shown.update if shown else None,
-                             on_plan=shown.plan if shown else None, instruction_file=rules_file,
-                             file_texts=texts)
+            report = execute(
+                diff,
+                config,
+                source=label,
+                notes=notes,
+                dry_run=opts["dry_run"],
+                audit_log=opts["audit_log"],
+                progress=shown.update if shown else None,
+                on_plan=shown.plan if shown else None,
+                instruction_file=rules_file,
+                file_texts=texts,
+            )
         finally:
             if shown is not None:
                 shown.close()
@@ -156,11 +237,17 @@ def review(ctx: click.Context, /, source: str | None, diff_path: str | None, git
     if reason is not None:  # exit 3 says why, in one line, wherever the report went
         click.echo(f"reviewbot: error: not reviewed: {plain(without_status(reason))}", err=True)
         if "no reply was usable" in reason:
-            click.echo("hint: the models answered, but not with a usable review: try a stronger model, "
-                       "or run with --audit-log FILE and audit.include_prompts: true to see the replies", err=True)
+            click.echo(
+                "hint: the models answered, but not with a usable review: try a stronger model, "
+                "or run with --audit-log FILE and audit.include_prompts: true to see the replies",
+                err=True,
+            )
         else:
-            click.echo("hint: check the model settings and keys (`reviewbot config show`), the budget, "
-                       "or run with --audit-log FILE to see every call", err=True)
+            click.echo(
+                "hint: check the model settings and keys (`reviewbot config show`), the budget, "
+                "or run with --audit-log FILE to see every call",
+                err=True,
+            )
     ctx.exit(code)
 
 
@@ -202,12 +289,48 @@ def config_show_cmd(ctx: click.Context, /, **opts: Any) -> None:
 
 @cli.command(epilog=EPILOG)
 @_model_options
-@click.option("--pr", "pr_number", type=int, metavar="N", envvar="REVIEWBOT_PR_NUMBER", help="Pull request number (for workflow_dispatch or local use).")
-@click.option("--incremental/--full", default=None, envvar="REVIEWBOT_INCREMENTAL", help="Review only files changed since the last reviewed head (default: review.incremental).")
-@click.option("--require-review", is_flag=True, envvar="REVIEWBOT_REQUIRE_REVIEW", help="Fail (exit 3) instead of skipping when no provider key is available, e.g. on fork PRs.")
-@click.option("--on-not-reviewed", type=click.Choice(("fail", "warn")), default="fail", show_default=True, envvar="REVIEWBOT_ON_NOT_REVIEWED", help="When nothing was reviewed (every call failed, every reply unusable, everything skipped): fail the step with exit 3, or only warn.")
-@click.option("--budget-usd-per-pr", "max_usd_per_pr", type=click.FloatRange(min=0), metavar="USD", envvar="REVIEWBOT_BUDGET_USD_PER_PR", help="Hard cap on spend per pull request over all runs (the running total is kept in the summary comment). Overrides budget.max_usd_per_pr. When reached, the run reviews nothing and exits 3.")
-@click.option("--bot-login", metavar="LOGIN", envvar="REVIEWBOT_BOT_LOGIN", help="The login the token posts as: github-actions[bot] (the workflow's GITHUB_TOKEN; the action sets it), <app-slug>[bot] (a GitHub App) or the user of a personal token. Only its comments' hidden markers are trusted. Default: asked from GitHub once, when a marker must be judged.")
+@click.option(
+    "--pr",
+    "pr_number",
+    type=int,
+    metavar="N",
+    envvar="REVIEWBOT_PR_NUMBER",
+    help="Pull request number (for workflow_dispatch or local use).",
+)
+@click.option(
+    "--incremental/--full",
+    default=None,
+    envvar="REVIEWBOT_INCREMENTAL",
+    help="Review only files changed since the last reviewed head (default: review.incremental).",
+)
+@click.option(
+    "--require-review",
+    is_flag=True,
+    envvar="REVIEWBOT_REQUIRE_REVIEW",
+    help="Fail (exit 3) instead of skipping when no provider key is available, e.g. on fork PRs.",
+)
+@click.option(
+    "--on-not-reviewed",
+    type=click.Choice(("fail", "warn")),
+    default="fail",
+    show_default=True,
+    envvar="REVIEWBOT_ON_NOT_REVIEWED",
+    help="When nothing was reviewed (every call failed, every reply unusable, everything skipped): fail the step with exit 3, or only warn.",
+)
+@click.option(
+    "--budget-usd-per-pr",
+    "max_usd_per_pr",
+    type=click.FloatRange(min=0),
+    metavar="USD",
+    envvar="REVIEWBOT_BUDGET_USD_PER_PR",
+    help="Hard cap on spend per pull request over all runs (the running total is kept in the summary comment). Overrides budget.max_usd_per_pr. When reached, the run reviews nothing and exits 3.",
+)
+@click.option(
+    "--bot-login",
+    metavar="LOGIN",
+    envvar="REVIEWBOT_BOT_LOGIN",
+    help="The login the token posts as: github-actions[bot] (the workflow's GITHUB_TOKEN; the action sets it), <app-slug>[bot] (a GitHub App) or the user of a personal token. Only its comments' hidden markers are trusted. Default: asked from GitHub once, when a marker must be judged.",
+)
 @click.pass_context
 def github(ctx: click.Context, /, **opts: Any) -> None:
     """Review a pull request inside GitHub Actions: one review, one summary comment."""
@@ -219,32 +342,91 @@ def github(ctx: click.Context, /, **opts: Any) -> None:
     raise SystemExit(run_action(opts, policy=policy))
 
 
-@cli.command("eval", epilog="""\b
+@cli.command(
+    "eval",
+    epilog="""\b
 Cases: docs/eval-format.md (YAML/JSONL, or an AACR-Bench folder read in place).
 Exit codes: 0 scored, 1 a policy's recall is under --min-recall, 2 usage,
-case or config error, 3 no case run produced a review.""")
+case or config error, 3 no case run produced a review.""",
+)
 @click.argument("cases", nargs=-1, required=True, metavar="CASES...")
-@click.option("--config", "configs", multiple=True, metavar="PATH", help="A policy: a config file (routing, models, prompts, budget); repeat to compare. Default: ./.reviewbot.yml or the defaults.")
-@click.option("--model", "models", multiple=True, metavar="MODEL", help="Run each policy with MODEL in every tier; repeat to compare models.")
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    metavar="PATH",
+    help="A policy: a config file (routing, models, prompts, budget); repeat to compare. Default: ./.reviewbot.yml or the defaults.",
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="MODEL",
+    help="Run each policy with MODEL in every tier; repeat to compare models.",
+)
 @click.option("--budget-usd", type=float, metavar="USD", help="Hard cap on model spend for the whole evaluation.")
-@click.option("--cache", "cache", metavar="DIR", help="Store model replies in DIR (keyed by model and prompt) and reuse them: re-scoring costs nothing.")
+@click.option(
+    "--cache",
+    "cache",
+    metavar="DIR",
+    help="Store model replies in DIR (keyed by model and prompt) and reuse them: re-scoring costs nothing.",
+)
 @click.option("--offline", is_flag=True, help="Only replay replies from --cache; send nothing, need no key.")
-@click.option("--line-tolerance", type=click.IntRange(0, 50), default=1, show_default=True, help="A finding within N lines of a label matches it.")
+@click.option(
+    "--line-tolerance",
+    type=click.IntRange(0, 50),
+    default=1,
+    show_default=True,
+    help="A finding within N lines of a label matches it.",
+)
 @click.option("--match-category", is_flag=True, help="A finding must also have the label's category.")
-@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Case runs in flight at once.")
-@click.option("--min-recall", type=float, metavar="FRACTION", help="Exit 1 when a policy's recall is under this (e.g. 0.6).")
-@click.option("--format", "fmt", type=click.Choice(("text", "json", "markdown", "html")), default="text", show_default=True, help="Result format; markdown and html carry the recall-vs-cost chart.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=8, show_default=True, help="Case runs in flight at once."
+)
+@click.option(
+    "--min-recall", type=float, metavar="FRACTION", help="Exit 1 when a policy's recall is under this (e.g. 0.6)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(("text", "json", "markdown", "html")),
+    default="text",
+    show_default=True,
+    help="Result format; markdown and html carry the recall-vs-cost chart.",
+)
 @click.option("--output", "-o", metavar="FILE", help="Write the result to FILE instead of standard output.")
 @click.option("--no-progress", is_flag=True, help="Do not show progress on standard error.")
-def eval_cmd(cases: tuple[str, ...], configs: tuple[str, ...], models: tuple[str, ...], budget_usd: float | None,
-             cache: str | None, offline: bool, line_tolerance: int, match_category: bool, concurrency: int,
-             min_recall: float | None, fmt: str, output: str | None, no_progress: bool) -> None:
+def eval_cmd(
+    cases: tuple[str, ...],
+    configs: tuple[str, ...],
+    models: tuple[str, ...],
+    budget_usd: float | None,
+    cache: str | None,
+    offline: bool,
+    line_tolerance: int,
+    match_category: bool,
+    concurrency: int,
+    min_recall: float | None,
+    fmt: str,
+    output: str | None,
+    no_progress: bool,
+) -> None:
     """Score reviews against labelled diffs: recall, precision, noise and cost per policy and model."""
     from .eval import command
 
-    opts = command.EvalOptions(cases=cases, configs=configs, models=models, budget_usd=budget_usd, cache=cache,
-                               offline=offline, tolerance=line_tolerance, match_category=match_category,
-                               concurrency=concurrency, fmt=fmt, min_recall=min_recall)
+    opts = command.EvalOptions(
+        cases=cases,
+        configs=configs,
+        models=models,
+        budget_usd=budget_usd,
+        cache=cache,
+        offline=offline,
+        tolerance=line_tolerance,
+        match_category=match_category,
+        concurrency=concurrency,
+        fmt=fmt,
+        min_recall=min_recall,
+    )
 
     def load(path: str | None) -> Config:
         return load_effective_config({"config_path": path})[0]

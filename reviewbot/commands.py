@@ -27,8 +27,14 @@ MAX_QUESTION_CHARS = 2_000
 
 _LINE = re.compile(r"^[ \t]{0,3}/reviewbot(?![\w-])[ \t]*(?P<rest>.*)$", re.IGNORECASE | re.MULTILINE)
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
-_VERBS: dict[str, Verb] = {"review": "review", "plan": "plan", "help": "help", "ignore": "ignore",
-                           "dismiss": "ignore", "resolve": "ignore"}
+_VERBS: dict[str, Verb] = {
+    "review": "review",
+    "plan": "plan",
+    "help": "help",
+    "ignore": "ignore",
+    "dismiss": "ignore",
+    "resolve": "ignore",
+}
 
 
 @dataclass(frozen=True)

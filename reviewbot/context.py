@@ -20,28 +20,62 @@ Count = Callable[[str], int]
 
 # extension -> (module, function returning the grammar)
 _GRAMMARS: Mapping[str, tuple[str, str]] = {
-    ".py": ("tree_sitter_python", "language"), ".pyi": ("tree_sitter_python", "language"),
-    ".js": ("tree_sitter_javascript", "language"), ".mjs": ("tree_sitter_javascript", "language"),
-    ".cjs": ("tree_sitter_javascript", "language"), ".jsx": ("tree_sitter_javascript", "language"),
-    ".ts": ("tree_sitter_typescript", "language_typescript"), ".mts": ("tree_sitter_typescript", "language_typescript"),
+    ".py": ("tree_sitter_python", "language"),
+    ".pyi": ("tree_sitter_python", "language"),
+    ".js": ("tree_sitter_javascript", "language"),
+    ".mjs": ("tree_sitter_javascript", "language"),
+    ".cjs": ("tree_sitter_javascript", "language"),
+    ".jsx": ("tree_sitter_javascript", "language"),
+    ".ts": ("tree_sitter_typescript", "language_typescript"),
+    ".mts": ("tree_sitter_typescript", "language_typescript"),
     ".tsx": ("tree_sitter_typescript", "language_tsx"),
-    ".go": ("tree_sitter_go", "language"), ".java": ("tree_sitter_java", "language"),
-    ".rs": ("tree_sitter_rust", "language"), ".c": ("tree_sitter_c", "language"), ".h": ("tree_sitter_c", "language"),
-    ".cc": ("tree_sitter_cpp", "language"), ".cpp": ("tree_sitter_cpp", "language"),
-    ".cxx": ("tree_sitter_cpp", "language"), ".hpp": ("tree_sitter_cpp", "language"),
-    ".hh": ("tree_sitter_cpp", "language"), ".rb": ("tree_sitter_ruby", "language"),
+    ".go": ("tree_sitter_go", "language"),
+    ".java": ("tree_sitter_java", "language"),
+    ".rs": ("tree_sitter_rust", "language"),
+    ".c": ("tree_sitter_c", "language"),
+    ".h": ("tree_sitter_c", "language"),
+    ".cc": ("tree_sitter_cpp", "language"),
+    ".cpp": ("tree_sitter_cpp", "language"),
+    ".cxx": ("tree_sitter_cpp", "language"),
+    ".hpp": ("tree_sitter_cpp", "language"),
+    ".hh": ("tree_sitter_cpp", "language"),
+    ".rb": ("tree_sitter_ruby", "language"),
 }
 # Node types that are a definition a reader wants whole, across the grammars above.
-_DEFINITIONS = frozenset({
-    "function_definition", "class_definition", "decorated_definition",  # Python, C, C++
-    "function_declaration", "generator_function_declaration", "class_declaration", "method_definition",
-    "arrow_function", "function_expression", "interface_declaration", "abstract_class_declaration",  # JS/TS
-    "method_declaration", "constructor_declaration", "enum_declaration", "record_declaration",  # Java, Go
-    "func_literal", "type_declaration",  # Go
-    "function_item", "impl_item", "trait_item", "struct_item", "enum_item", "mod_item",  # Rust
-    "class_specifier", "struct_specifier", "namespace_definition",  # C++
-    "method", "singleton_method", "class", "module",  # Ruby
-})
+_DEFINITIONS = frozenset(
+    {
+        "function_definition",
+        "class_definition",
+        "decorated_definition",  # Python, C, C++
+        "function_declaration",
+        "generator_function_declaration",
+        "class_declaration",
+        "method_definition",
+        "arrow_function",
+        "function_expression",
+        "interface_declaration",
+        "abstract_class_declaration",  # JS/TS
+        "method_declaration",
+        "constructor_declaration",
+        "enum_declaration",
+        "record_declaration",  # Java, Go
+        "func_literal",
+        "type_declaration",  # Go
+        "function_item",
+        "impl_item",
+        "trait_item",
+        "struct_item",
+        "enum_item",
+        "mod_item",  # Rust
+        "class_specifier",
+        "struct_specifier",
+        "namespace_definition",  # C++
+        "method",
+        "singleton_method",
+        "class",
+        "module",  # Ruby
+    }
+)
 _CLOSE = re.compile(r"</\s*(context|diff)\s*>", re.I)  # file text must not close the prompt's blocks
 WINDOW = 10  # lines either side of a change when the language is unknown
 MAX_DEFINITION_LINES = 150  # a longer definition contributes its first lines (the signature)
@@ -83,8 +117,11 @@ def regions(path: str, text: str, changed: Iterable[int], mode: ContextMode) -> 
         return [Region(path, 1, lines, "file")]
     grammar = language_of(path)
     parser = _parser(*grammar) if grammar else None
-    found = _definitions(parser, text, wanted) if parser is not None else \
-        [Region(path, max(1, n - WINDOW), min(lines, n + WINDOW), "lines") for n in wanted]
+    found = (
+        _definitions(parser, text, wanted)
+        if parser is not None
+        else [Region(path, max(1, n - WINDOW), min(lines, n + WINDOW), "lines") for n in wanted]
+    )
     return _merge([Region(path, r.start, r.end, r.kind) for r in found])
 
 
@@ -135,7 +172,11 @@ def render(path: str, text: str, found: Sequence[Region], shown: Iterable[int]) 
     skip = set(shown)
     out: list[str] = []
     for r in found:
-        body = [f"{n} {_escape(all_lines[n - 1])}" for n in range(r.start, r.end + 1) if n not in skip and n <= len(all_lines)]
+        body = [
+            f"{n} {_escape(all_lines[n - 1])}"
+            for n in range(r.start, r.end + 1)
+            if n not in skip and n <= len(all_lines)
+        ]
         if body:
             label = "whole file" if r.kind == "file" else f"lines {r.start}-{r.end}, {r.kind.replace('_', ' ')}"
             out.append(f"### {path} ({label})\n" + "\n".join(body))

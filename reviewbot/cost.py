@@ -74,6 +74,7 @@ class Usage:
 
 # -- prices ------------------------------------------------------------------------------------
 
+
 def _bundled_map_path() -> Path | None:
     """litellm's price map, found without importing litellm (the import takes seconds and
     ~200 MB; a dry run and the cost table must not pay for it)."""
@@ -103,8 +104,7 @@ class _BundledMap:
                     raw = json.loads(path.read_text(encoding="utf-8")) if path else {}
                 except (OSError, ValueError):
                     raw = {}
-                cls._data = {k: v for k, v in raw.items()
-                             if isinstance(v, dict) and k != "sample_spec"}
+                cls._data = {k: v for k, v in raw.items() if isinstance(v, dict) and k != "sample_spec"}
             return cls._data
 
 
@@ -165,8 +165,11 @@ class Pricer:
             return None
         cached = min(max(cached_tokens, 0), input_tokens)
         cached_rate = price.cached_input_per_mtok if price.cached_input_per_mtok is not None else price.input_per_mtok
-        usd = ((input_tokens - cached) * price.input_per_mtok + cached * cached_rate
-               + output_tokens * price.output_per_mtok)
+        usd = (
+            (input_tokens - cached) * price.input_per_mtok
+            + cached * cached_rate
+            + output_tokens * price.output_per_mtok
+        )
         return usd / 1_000_000
 
     def context_window(self, model: str) -> int | None:
@@ -180,6 +183,7 @@ class Pricer:
 
 
 # -- the cost table ----------------------------------------------------------------------------
+
 
 def _usage_usd(usage: Usage, pricer: Pricer) -> float | None:
     if usage.usd is not None:
@@ -210,12 +214,12 @@ def _all_frontier(usages: Sequence[Usage], pricer: Pricer, frontier_model: str |
     """What the same tokens would have cost had every request gone to the frontier model."""
     if frontier_model is None or pricer.price(frontier_model) is None:
         return None
-    return _sum_known([pricer.cost(frontier_model, u.input_tokens, u.output_tokens, u.cached_tokens)
-                       for u in usages])
+    return _sum_known([pricer.cost(frontier_model, u.input_tokens, u.output_tokens, u.cached_tokens) for u in usages])
 
 
-def summarize(usages: Sequence[Usage], pricer: Pricer, frontier_model: str | None, *,
-              estimated: bool = False) -> CostSummary:
+def summarize(
+    usages: Sequence[Usage], pricer: Pricer, frontier_model: str | None, *, estimated: bool = False
+) -> CostSummary:
     """Rows per model (first-seen order), USD per tier, totals and the all-frontier saving."""
     usds = [_usage_usd(u, pricer) for u in usages]
     by_model: dict[str, list[int]] = {}
@@ -223,8 +227,7 @@ def summarize(usages: Sequence[Usage], pricer: Pricer, frontier_model: str | Non
     for i, usage in enumerate(usages):
         by_model.setdefault(usage.model, []).append(i)
         by_tier.setdefault(usage.tier, []).append(i)
-    rows = tuple(_row(model, [usages[i] for i in idx], [usds[i] for i in idx])
-                 for model, idx in by_model.items())
+    rows = tuple(_row(model, [usages[i] for i in idx], [usds[i] for i in idx]) for model, idx in by_model.items())
     tiers = tuple((tier, _sum_known([usds[i] for i in idx])) for tier, idx in by_tier.items())
     total = _sum_known([r.usd for r in rows])
     # A shadow model (review.shadow) is an experiment beside the review: what the review

@@ -15,11 +15,30 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff]")
 MAX_TEXT = 8_000
 
 _SEVERITY_WORDS: dict[str, Severity] = {
-    "critical": "critical", "blocker": "critical", "fatal": "critical", "catastrophic": "critical",
-    "high": "high", "major": "high", "error": "high", "severe": "high", "important": "high",
-    "medium": "medium", "moderate": "medium", "warning": "medium", "warn": "medium", "normal": "medium",
-    "low": "low", "minor": "low", "trivial": "low", "nit": "low", "nitpick": "low",
-    "info": "info", "informational": "info", "information": "info", "note": "info", "notice": "info",
+    "critical": "critical",
+    "blocker": "critical",
+    "fatal": "critical",
+    "catastrophic": "critical",
+    "high": "high",
+    "major": "high",
+    "error": "high",
+    "severe": "high",
+    "important": "high",
+    "medium": "medium",
+    "moderate": "medium",
+    "warning": "medium",
+    "warn": "medium",
+    "normal": "medium",
+    "low": "low",
+    "minor": "low",
+    "trivial": "low",
+    "nit": "low",
+    "nitpick": "low",
+    "info": "info",
+    "informational": "info",
+    "information": "info",
+    "note": "info",
+    "notice": "info",
 }
 
 
@@ -43,9 +62,7 @@ def _first_sentence(body: str) -> str:
 
 
 # "L42"/"R42" name the side (an older chunk render format, still seen in replies).
-_LINE_RE = re.compile(
-    r"^\s*(?:lines?\s*)?([LR])?\s*(\d{1,9})(?:\s*(?:-|–|:|\.\.|to)\s*[LR]?\s*(\d{1,9}))?", re.I
-)
+_LINE_RE = re.compile(r"^\s*(?:lines?\s*)?([LR])?\s*(\d{1,9})(?:\s*(?:-|–|:|\.\.|to)\s*[LR]?\s*(\d{1,9}))?", re.I)
 
 
 def _parse_line(v: object) -> tuple[int | None, int | None]:
@@ -89,7 +106,11 @@ def _severity(v: object, notes: list[str]) -> Severity:
     word = str(v).strip().lower() if isinstance(v, (str, int, float)) else ""
     if word in _SEVERITY_WORDS:
         return _SEVERITY_WORDS[word]
-    notes.append(f"severity {_cap(word, 30)!r} not recognised; treated as medium" if word else "no severity given; treated as medium")
+    notes.append(
+        f"severity {_cap(word, 30)!r} not recognised; treated as medium"
+        if word
+        else "no severity given; treated as medium"
+    )
     return "medium"
 
 

@@ -73,10 +73,7 @@ _FINDINGS_KEYS = ("findings", "issues", "comments", "results", "problems")
 _FINDING_KEYS = frozenset({"title", "body", "severity", "line", "description", "message"})
 
 
-
-def parse_reply(
-    text: str, *, model: str = "", chunk_id: str = "", finish_reason: str | None = None
-) -> ParsedReply:
+def parse_reply(text: str, *, model: str = "", chunk_id: str = "", finish_reason: str | None = None) -> ParsedReply:
     """Parse a model's reply into findings. Never raises on any str; what could not be
     parsed is described in `error` and every complete finding before a cut is kept."""
     errors: list[str] = []
@@ -211,9 +208,7 @@ def _shape(value: object, errors: list[str]) -> tuple[list[object], str | None]:
     return ([items] if isinstance(items, dict) else []), summary
 
 
-def _normalise_all(
-    raw_items: list[object], model: str, chunk_id: str, errors: list[str]
-) -> list[Finding]:
+def _normalise_all(raw_items: list[object], model: str, chunk_id: str, errors: list[str]) -> list[Finding]:
     findings: list[Finding] = []
     not_objects = empty = junk = 0
     for item in raw_items:
@@ -246,15 +241,17 @@ def _collapse_overflow(findings: list[Finding], model: str, chunk_id: str) -> li
     keep = set(order[:MAX_FINDINGS])
     kept = [f for i, f in enumerate(findings) if i in keep]
     rest = [f for i, f in enumerate(findings) if i not in keep]
-    counts = ", ".join(
-        f"{n:,} {s}" for s in SEVERITIES if (n := sum(1 for f in rest if f.severity == s))
-    )
+    counts = ", ".join(f"{n:,} {s}" for s in SEVERITIES if (n := sum(1 for f in rest if f.severity == s)))
     summary = Finding(
-        path=None, line=None, side="RIGHT", category="general",
+        path=None,
+        line=None,
+        side="RIGHT",
+        category="general",
         severity=min((f.severity for f in rest), key=SEVERITIES.index),
         title=f"{len(rest):,} more findings truncated",
         body=f"The reply had {len(findings):,} findings; at most {MAX_FINDINGS} are kept per reply. Left out: {counts}.",
-        model=model, chunk_id=chunk_id,
+        model=model,
+        chunk_id=chunk_id,
     )
     return [*kept, summary]
 
@@ -262,13 +259,49 @@ def _collapse_overflow(findings: list[Finding], model: str, chunk_id: str) -> li
 # The prompt's own example reply (prompts/system.j2): a weak model copies it back.
 # The prompt's example texts as their words only (articles and "and" dropped): a copy with
 # other punctuation ("Short sentence!", "A short sentence") is still the example.
-_EXAMPLE_TEXTS = frozenset({"short sentence", "why when how to fix", "what chunk changes 1 2 sentences",
-                            "fixed code"})
+_EXAMPLE_TEXTS = frozenset({"short sentence", "why when how to fix", "what chunk changes 1 2 sentences", "fixed code"})
 _EXAMPLE_NOISE = frozenset({"a", "an", "the", "and"})
 _EXAMPLE_PATHS = frozenset({"path/to/file.py"})
 
 
-_FILLER = frozenset(["an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "if", "in", "is", "it", "its", "of", "on", "or", "so", "that", "the", "then", "there", "these", "this", "those", "to", "was", "we", "were", "will", "with", "you"])
+_FILLER = frozenset(
+    [
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "then",
+        "there",
+        "these",
+        "this",
+        "those",
+        "to",
+        "was",
+        "we",
+        "were",
+        "will",
+        "with",
+        "you",
+    ]
+)
 
 
 def _not_a_finding(f: Finding) -> bool:
@@ -277,8 +310,11 @@ def _not_a_finding(f: Finding) -> bool:
     words = re.findall(r"[^\W_]+", f"{f.title} {f.body}")
     if all(w.lower() in _FILLER for w in words):
         return True
-    norm = {" ".join(w for w in re.findall(r"[^\W_]+", t.lower()) if w not in _EXAMPLE_NOISE)
-            for t in (f.title, f.body) if t.strip()}
+    norm = {
+        " ".join(w for w in re.findall(r"[^\W_]+", t.lower()) if w not in _EXAMPLE_NOISE)
+        for t in (f.title, f.body)
+        if t.strip()
+    }
     return bool(norm & _EXAMPLE_TEXTS) or (f.path or "") in _EXAMPLE_PATHS
 
 
@@ -301,10 +337,17 @@ def _to_finding(raw: Mapping[str, object], model: str, chunk_id: str) -> Finding
     category = re.sub(r"\s+", " ", str(raw.get("category") or raw.get("type") or "").strip().lower())
     path = _first_str(raw, ("path", "file", "filename", "file_path", "filepath"))
     return Finding(
-        path=_cap(path, _MAX_PATH) or None, line=line, start_line=start,
+        path=_cap(path, _MAX_PATH) or None,
+        line=line,
+        start_line=start,
         side=_side(raw.get("side")) if raw.get("side") else _side_hint(raw_line) or "RIGHT",
-        severity=severity, category=_cap(category, 40) or "general", title=title,
-        body=_cap(body, _MAX_TEXT), suggestion=_suggestion(raw), model=model, chunk_id=chunk_id,
+        severity=severity,
+        category=_cap(category, 40) or "general",
+        title=title,
+        body=_cap(body, _MAX_TEXT),
+        suggestion=_suggestion(raw),
+        model=model,
+        chunk_id=chunk_id,
         anchor_note="; ".join(notes) or None,
     )
 
@@ -312,9 +355,7 @@ def _to_finding(raw: Mapping[str, object], model: str, chunk_id: str) -> Finding
 # --- severity ----------------------------------------------------------------------------
 
 
-def filter_min_severity(
-    findings: Sequence[Finding], min_severity: str
-) -> tuple[tuple[Finding, ...], int]:
+def filter_min_severity(findings: Sequence[Finding], min_severity: str) -> tuple[tuple[Finding, ...], int]:
     """(findings at or above min_severity, how many were below): reports show the count."""
     kept = tuple(f for f in findings if severity_at_least(f.severity, min_severity))
     return kept, len(findings) - len(kept)

@@ -37,15 +37,19 @@ class RuleSet:
 NO_RULES = RuleSet("", ())
 
 
-def build_rules(instructions: str, path_instructions: Sequence[tuple[Sequence[str], str]],
-                instruction_file: tuple[str, str] | None, max_tokens: int, count: Count) -> RuleSet:
+def build_rules(
+    instructions: str,
+    path_instructions: Sequence[tuple[Sequence[str], str]],
+    instruction_file: tuple[str, str] | None,
+    max_tokens: int,
+    count: Count,
+) -> RuleSet:
     """`instruction_file` is (name, text) as read at the edge; `path_instructions` are
     (globs, text) in config order. `max_tokens` caps the general text and each path rule."""
     notes: list[str] = []
     parts: list[str] = []
     sources: list[str] = []
-    for source, text in (("review.instructions", instructions),
-                         *([instruction_file] if instruction_file else [])):
+    for source, text in (("review.instructions", instructions), *([instruction_file] if instruction_file else [])):
         if text.strip():
             parts.append(text.strip())
             sources.append(source)
@@ -66,12 +70,10 @@ def _cap(text: str, max_tokens: int, count: Count, what: str, notes: list[str]) 
     keep = len(lines)
     while keep > 1 and count("\n".join(lines[:keep])) > max_tokens:
         keep //= 2
-    while keep < len(lines) and count("\n".join(lines[:keep + 1])) <= max_tokens:
+    while keep < len(lines) and count("\n".join(lines[: keep + 1])) <= max_tokens:
         keep += 1
     cut = "\n".join(lines[:keep])
     if count(cut) > max_tokens:  # one very long line
         cut = cut[: max_tokens * 3]
     notes.append(f"the review rules from {what} were cut to {max_tokens} tokens (review.max_instruction_tokens)")
     return cut
-
-

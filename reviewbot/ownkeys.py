@@ -19,8 +19,7 @@ from typing import Any, TextIO
 PLACEHOLDER = "[REDACTED:own-key]"
 MIN_LENGTH = 8
 _NAME = re.compile(r"(?:^|_)(?:API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|KEY)$", re.I)
-_ALWAYS = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN", "ACTIONS_RUNTIME_TOKEN",
-           "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+_ALWAYS = ("GITHUB_TOKEN", "GH_TOKEN", "INPUT_GITHUB-TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 
 
 def _forms(value: str) -> set[str]:
@@ -38,7 +37,7 @@ def _forms(value: str) -> set[str]:
             text = encode(b"\0" * pad + raw).decode().rstrip("=")
             lead = (pad * 8 + 5) // 6 if pad else 0  # characters touched by the padding bytes
             tail = (len(raw) + pad) % 3  # a partial last group depends on what follows
-            core = text[lead: len(text) - (1 if tail else 0)]
+            core = text[lead : len(text) - (1 if tail else 0)]
             forms.add(core)
     return {f for f in forms if len(f) >= MIN_LENGTH}
 

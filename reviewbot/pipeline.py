@@ -86,8 +86,10 @@ def plan_review(
         return pricer.cost(route.models[0], tokens, out, 0), tokens
 
     budget = plan_budget(list(risks.values()), build, estimate, config.budget)
-    routes = tuple(replace(r, chunk=replace(r.chunk, rules=rules.for_paths(r.chunk.files))) if rules.path_rules else r
-                   for r in budget.routes)
+    routes = tuple(
+        replace(r, chunk=replace(r.chunk, rules=rules.for_paths(r.chunk.files))) if rules.path_rules else r
+        for r in budget.routes
+    )
     reasons = {d.subject: d.reason for d in budget.decisions if d.action == "skipped"}
     skip = {cid: reasons.get(cid, "skipped: over budget") for cid in budget.skipped_chunks}
     routes, context_notes = _with_context(routes, config, file_texts or {}, redactor)
@@ -97,17 +99,29 @@ def plan_review(
         total = sum(redactions.values())
         all_notes.append(f"{total} likely secret(s) replaced by placeholders before sending")
     return Plan(
-        source=source, diff=diff, config=config, reviewable=tuple(reviewable),
-        skipped=tuple(skipped), risks=risks, tiers=dict(budget.tiers), routes=routes,
-        skip=skip, decisions=tuple(budget.decisions),
-        estimate_inputs={r.chunk.id: r.chunk.tokens + r.chunk.context_tokens + overhead + rule_tokens(r.chunk.files)
-                         for r in routes},
-        notes=tuple(all_notes), redactions=redactions, prompts=prompts, rules=rules,
+        source=source,
+        diff=diff,
+        config=config,
+        reviewable=tuple(reviewable),
+        skipped=tuple(skipped),
+        risks=risks,
+        tiers=dict(budget.tiers),
+        routes=routes,
+        skip=skip,
+        decisions=tuple(budget.decisions),
+        estimate_inputs={
+            r.chunk.id: r.chunk.tokens + r.chunk.context_tokens + overhead + rule_tokens(r.chunk.files) for r in routes
+        },
+        notes=tuple(all_notes),
+        redactions=redactions,
+        prompts=prompts,
+        rules=rules,
     )
 
 
-def _with_context(routes: tuple[Route, ...], config: Config, texts: Mapping[str, str],
-                  redactor: Redactor | None) -> tuple[tuple[Route, ...], list[str]]:
+def _with_context(
+    routes: tuple[Route, ...], config: Config, texts: Mapping[str, str], redactor: Redactor | None
+) -> tuple[tuple[Route, ...], list[str]]:
     """Each chunk gets the code around its hunks (review.context for its tier), redacted like
     the diff, capped by review.context_tokens; a note says what it cost."""
     if not texts or all(config.review.context_for(t) == "none" for t in TIERS):
@@ -132,9 +146,11 @@ def _with_context(routes: tuple[Route, ...], config: Config, texts: Mapping[str,
         tokens = count_tokens(joined) if joined else 0
         total, diff_tokens, capped = total + tokens, diff_tokens + chunk.tokens, capped + cut
         out.append(replace(route, chunk=replace(chunk, context=joined, context_tokens=tokens)))
-    note = (f"code context: {total:,} tokens in {sum(1 for r in out if r.chunk.context)} chunk(s), "
-            f"{total / diff_tokens if diff_tokens else 0:.2f}× the diff tokens"
-            + (f"; {capped} chunk(s) cut at review.context_tokens" if capped else ""))
+    note = (
+        f"code context: {total:,} tokens in {sum(1 for r in out if r.chunk.context)} chunk(s), "
+        f"{total / diff_tokens if diff_tokens else 0:.2f}× the diff tokens"
+        + (f"; {capped} chunk(s) cut at review.context_tokens" if capped else "")
+    )
     return tuple(out), [note]
 
 
@@ -142,8 +158,13 @@ def _rules(config: Config, instruction_file: tuple[str, str] | None) -> RuleSet:
     review = config.review
     if not (review.instructions or review.path_instructions or instruction_file):
         return NO_RULES
-    return build_rules(review.instructions, [(p.globs, p.instructions) for p in review.path_instructions],
-                       instruction_file, review.max_instruction_tokens, count_tokens)
+    return build_rules(
+        review.instructions,
+        [(p.globs, p.instructions) for p in review.path_instructions],
+        instruction_file,
+        review.max_instruction_tokens,
+        count_tokens,
+    )
 
 
 def _rule_tokens(rules: RuleSet) -> Callable[[Sequence[str]], int]:
@@ -204,9 +225,16 @@ def run_review(
         return anchor_findings(findings, plan.diff, chunk.files)
 
     tools = ReviewTools(
-        targets=targets, price=pricer.cost, supports_schema=lambda model: sends_reply_schema(model, targets(model).api_base),
-        context_window=lambda model: model_window(config, model, pricer.context_window), count_tokens=count_tokens, parse=parse_reply, anchor=anchor,
-        reasons={p: r.reasons for p, r in plan.risks.items()}, progress=progress, on_call=on_call,
+        targets=targets,
+        price=pricer.cost,
+        supports_schema=lambda model: sends_reply_schema(model, targets(model).api_base),
+        context_window=lambda model: model_window(config, model, pricer.context_window),
+        count_tokens=count_tokens,
+        parse=parse_reply,
+        anchor=anchor,
+        reasons={p: r.reasons for p, r in plan.risks.items()},
+        progress=progress,
+        on_call=on_call,
         labels=dict(labels or {}),
     )
     settings = ReviewSettings(
@@ -216,26 +244,29 @@ def run_review(
     )
     reviewer = Reviewer(client, prompts, guard, tools, settings)
     outcome = reviewer.review(plan.routes, pr_title=pr_title, pr_body=pr_body, skip=plan.skip)
-    outcome = second_looks(reviewer, outcome, {r.chunk.id: r for r in plan.routes}, config,
-                           pr_title=pr_title, pr_body=pr_body)
+    outcome = second_looks(
+        reviewer, outcome, {r.chunk.id: r for r in plan.routes}, config, pr_title=pr_title, pr_body=pr_body
+    )
     outcome = _with_overview(reviewer, outcome, plan, chunks)
     shadow = None
     if config.review.shadow:
         routes = shadow_routes(plan.routes, tuple(plan.skip), config.review.shadow, config)
-        results = run_shadow(client, prompts, guard, tools, settings, reviewer.ledger, routes,
-                             pr_title=pr_title, pr_body=pr_body)
+        results = run_shadow(
+            client, prompts, guard, tools, settings, reviewer.ledger, routes, pr_title=pr_title, pr_body=pr_body
+        )
         outcome = reviewer.recorded(outcome)
         shadow = compare(config.review.shadow, outcome.results, results, outcome.calls)
     frontier = _first(tier_models(config, "frontier"))
     usages = [
-        Usage(c.model, c.tier, c.input_tokens, c.output_tokens, c.cached_tokens or 0, c.usd)
-        for c in outcome.calls
+        Usage(c.model, c.tier, c.input_tokens, c.output_tokens, c.cached_tokens or 0, c.usd) for c in outcome.calls
     ]
     cost = summarize(usages, pricer, frontier)
     return build_report(plan, outcome, cost, dry_run=False, budget=dict(guard.snapshot()), shadow=shadow)
 
 
-def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunks: Mapping[str, Chunk]) -> ReviewOutcome:
+def _with_overview(
+    reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunks: Mapping[str, Chunk]
+) -> ReviewOutcome:
     from .router import model_allowed
 
     models = summary_models(plan.config)
@@ -252,9 +283,11 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
         for f in result.findings:
             counts[f.severity] = counts.get(f.severity, 0) + 1
     # File names are content too: a local-only path must not reach a cloud summary model.
-    files = [f.path for f in plan.reviewable
-             if all(model_allowed(m, compliance_group((f.path, f.old_path or ""), plan.config), plan.config)
-                    for m in models)]
+    files = [
+        f.path
+        for f in plan.reviewable
+        if all(model_allowed(m, compliance_group((f.path, f.old_path or ""), plan.config), plan.config) for m in models)
+    ]
     reviewed = [r for r in outcome.results if r.status == "reviewed"]
     if not reviewed:  # nothing reviewed: no overview is asked for, none could be true
         return reviewer.recorded(outcome)
@@ -264,7 +297,6 @@ def _with_overview(reviewer: Reviewer, outcome: ReviewOutcome, plan: Plan, chunk
     else:
         overview = reviewer.overview(models, summaries, counts, files) if summaries else None
     return reviewer.recorded(replace(outcome, overview=overview))
-
 
 
 def sends_reply_schema(model: str, api_base: str | None = None) -> bool:

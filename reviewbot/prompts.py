@@ -48,14 +48,21 @@ MAX_SUMMARY_FILES = 60
 MAX_ANSWER_HUNK_CHARS = 6_000  # a review thread's diff_hunk can be a whole file
 MAX_THREAD_ITEMS, MAX_THREAD_CHARS = 10, 1_500
 # A PR description must not be able to close the tag it sits in and pose as the diff.
-_CLOSING_TAG = re.compile(r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|"
-                          r"question)\s*>", re.I)
+_CLOSING_TAG = re.compile(
+    r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|"
+    r"question)\s*>",
+    re.I,
+)
 # Appended when a custom template does not place the maintainers' rules itself, so a
 # prompts_dir written before rules existed cannot silently drop them.
 _RULES_BLOCK = "\n<maintainer_rules>\n{text}\n</maintainer_rules>\n"
-_SECOND_LOOK_BLOCK = ("\nIf this chunk needs a deeper review than you can give here, add \"needs_frontier\": "
-                      "\"<the reason, one sentence>\" to your reply; otherwise leave it out.\n")
-_CONTEXT_BLOCK = "\n<context>\nCode around the change, for reference only: report nothing on these lines.\n{text}\n</context>\n"
+_SECOND_LOOK_BLOCK = (
+    '\nIf this chunk needs a deeper review than you can give here, add "needs_frontier": '
+    '"<the reason, one sentence>" to your reply; otherwise leave it out.\n'
+)
+_CONTEXT_BLOCK = (
+    "\n<context>\nCode around the change, for reference only: report nothing on these lines.\n{text}\n</context>\n"
+)
 
 _FINDING_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -144,11 +151,7 @@ def _clip(text: str | None, limit: int) -> str | None:
     if not text or not text.strip():
         return None
     text = _CLOSING_TAG.sub(lambda m: f"<\\/{m.group(1)}>", text.strip())
-    return (
-        text
-        if len(text) <= limit
-        else text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
-    )
+    return text if len(text) <= limit else text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
 
 
 def admits(cascade: bool | int, chunk: Chunk) -> bool:
@@ -161,8 +164,9 @@ def admits(cascade: bool | int, chunk: Chunk) -> bool:
 class PromptSet:
     """The four templates of one run, loaded and checked up front."""
 
-    def __init__(self, env: jinja2.Environment, sources: Mapping[str, Path], instructions: str = "",
-                 cascade: bool | int = False) -> None:
+    def __init__(
+        self, env: jinja2.Environment, sources: Mapping[str, Path], instructions: str = "", cascade: bool | int = False
+    ) -> None:
         self._env = env
         self.cascade = cascade  # review.cascade: which cheap chunks may ask for a second look
         self.instructions = _fence_rules(instructions)
@@ -193,9 +197,7 @@ class PromptSet:
         review.cascade (cheap chunks it admits are told they may ask for a frontier review)."""
         folders = [_check_user_dir(prompts_dir)] if prompts_dir else []
         folders.append(builtin_prompts_dir())
-        sources = {
-            name: next(f / name for f in folders if (f / name).is_file()) for name in TEMPLATES
-        }
+        sources = {name: next(f / name for f in folders if (f / name).is_file()) for name in TEMPLATES}
         env = SandboxedEnvironment(  # templates may come from the reviewed repository
             loader=jinja2.FileSystemLoader([str(f) for f in folders], encoding="utf-8"),
             undefined=jinja2.StrictUndefined,
@@ -274,9 +276,7 @@ class PromptSet:
         """review.cascade admits this chunk: a cheap one (at or above the score, when one is set)."""
         return admits(self.cascade, chunk)
 
-    def repair_messages(
-        self, messages: Sequence[Message], bad_reply: str, error: str
-    ) -> tuple[Message, ...]:
+    def repair_messages(self, messages: Sequence[Message], bad_reply: str, error: str) -> tuple[Message, ...]:
         """The original conversation, the unusable reply, and a request to resend valid JSON."""
         request = self._render("repair.j2", {"error": " ".join(error.split()) or "not valid JSON"})
         return (
@@ -285,14 +285,17 @@ class PromptSet:
             {"role": "user", "content": request},
         )
 
-    def answer_messages(self, finding: Mapping[str, object], hunk: str, thread: Sequence[tuple[str, str]],
-                        question: str) -> tuple[Message, ...]:
+    def answer_messages(
+        self, finding: Mapping[str, object], hunk: str, thread: Sequence[tuple[str, str]], question: str
+    ) -> tuple[Message, ...]:
         """System + user for an answer in a finding's thread: the finding (ours), the hunk, the
         thread and the question (theirs: untrusted, capped, unable to close their tags)."""
         values = {
             "finding": {k: _clip(str(v), MAX_PR_BODY_CHARS) if isinstance(v, str) else v for k, v in finding.items()},
             "hunk": _clip(hunk, MAX_ANSWER_HUNK_CHARS) or "",
-            "thread": [(" ".join(a.split())[:80], _clip(t, MAX_THREAD_CHARS) or "") for a, t in thread[-MAX_THREAD_ITEMS:]],
+            "thread": [
+                (" ".join(a.split())[:80], _clip(t, MAX_THREAD_CHARS) or "") for a, t in thread[-MAX_THREAD_ITEMS:]
+            ],
             "question": _clip(question, MAX_THREAD_CHARS) or "",
         }
         return (
@@ -308,9 +311,7 @@ class PromptSet:
     ) -> tuple[Message, ...]:
         """System + user for the PR overview. `chunk_summaries` are (label, summary) pairs,
         e.g. (chunk id, the model's summary); `counts` are findings per severity."""
-        items = [
-            (label, " ".join(text.split())[:MAX_SUMMARY_CHARS]) for label, text in chunk_summaries
-        ]
+        items = [(label, " ".join(text.split())[:MAX_SUMMARY_CHARS]) for label, text in chunk_summaries]
         ordered = sorted(counts.items(), key=lambda kv: (_rank(kv[0]), kv[0]))
         values = {
             "chunk_summaries": items[:MAX_SUMMARY_ITEMS],

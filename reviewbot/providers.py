@@ -26,12 +26,18 @@ KEY_ENV: dict[str, str] = {
 LOCAL_PROVIDERS = frozenset({"ollama", "ollama_chat", "lm_studio", "llamafile", "hosted_vllm"})
 
 # Bare model names litellm routes without a prefix.
-_BARE_PREFIXES = (("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"),
-                  ("claude-", "anthropic"), ("gemini-", "gemini"))
+_BARE_PREFIXES = (
+    ("gpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("claude-", "anthropic"),
+    ("gemini-", "gemini"),
+)
 
 
 def provider_of(model: str) -> str:
-    """"anthropic/claude-opus-4-1" -> "anthropic"; "gpt-4.1-mini" -> "openai"."""
+    """ "anthropic/claude-opus-4-1" -> "anthropic"; "gpt-4.1-mini" -> "openai"."""
     if "/" in model:
         return model.split("/", 1)[0].lower()
     for prefix, provider in _BARE_PREFIXES:

@@ -91,8 +91,9 @@ def build_report(
         if moved:
             notes.append(f"{moved} finding(s) re-anchored to the nearest changed line")
     if merged:
-        notes.append(f"{merged} duplicate finding(s) merged: the same problem on the same line, "
-                     "cited from more than one chunk")
+        notes.append(
+            f"{merged} duplicate finding(s) merged: the same problem on the same line, cited from more than one chunk"
+        )
     if below:
         notes.append(f"{below} finding(s) below min_severity '{plan.config.review.min_severity}' not shown")
     state = dict(budget or {})
@@ -102,15 +103,25 @@ def build_report(
     unreviewed = [c for c in chunks if c.status in ("failed", "skipped", "partial")] if outcome else []
     if unreviewed:
         how = "not fully reviewed" if any(c.status == "partial" for c in unreviewed) else "not reviewed"
-        warnings.append(f"{len(unreviewed)} of {len(chunks)} chunk(s) {how}: "
-                        + "; ".join(dict.fromkeys(c.reason or c.status for c in unreviewed)))
+        warnings.append(
+            f"{len(unreviewed)} of {len(chunks)} chunk(s) {how}: "
+            + "; ".join(dict.fromkeys(c.reason or c.status for c in unreviewed))
+        )
     return Report(
-        source=plan.source, dry_run=dry_run, warnings=tuple(warnings), files=_file_entries(plan, chunks),
-        chunks=chunks, findings=tuple(sorted(findings, key=_finding_order)),
-        calls=outcome.calls if outcome else (), cost=cost,
-        failovers=outcome.failovers if outcome else (), notes=tuple(notes),
-        overview=outcome.overview if outcome else None, budget=state,
-        second_looks=outcome.second_looks if outcome else (), shadow=shadow,
+        source=plan.source,
+        dry_run=dry_run,
+        warnings=tuple(warnings),
+        files=_file_entries(plan, chunks),
+        chunks=chunks,
+        findings=tuple(sorted(findings, key=_finding_order)),
+        calls=outcome.calls if outcome else (),
+        cost=cost,
+        failovers=outcome.failovers if outcome else (),
+        notes=tuple(notes),
+        overview=outcome.overview if outcome else None,
+        budget=state,
+        second_looks=outcome.second_looks if outcome else (),
+        shadow=shadow,
     )
 
 
@@ -150,10 +161,28 @@ def _chunk_entry(route: Route, plan: Plan, result: ChunkResult | None) -> ChunkE
     if result is None:
         status = "skipped" if chunk.id in plan.skip or route.blocked else "planned"
         reason = plan.skip.get(chunk.id) or (f"not reviewed: {route.blocked}" if route.blocked else None)
-        return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
-                          route.models, status, None, reason, context_tokens=chunk.context_tokens)
-    return ChunkEntry(chunk.id, chunk.tier, chunk.files, plan.estimate_inputs.get(chunk.id, chunk.tokens),
-                      route.models, result.status, result.model, result.error, context_tokens=chunk.context_tokens)
+        return ChunkEntry(
+            chunk.id,
+            chunk.tier,
+            chunk.files,
+            plan.estimate_inputs.get(chunk.id, chunk.tokens),
+            route.models,
+            status,
+            None,
+            reason,
+            context_tokens=chunk.context_tokens,
+        )
+    return ChunkEntry(
+        chunk.id,
+        chunk.tier,
+        chunk.files,
+        plan.estimate_inputs.get(chunk.id, chunk.tokens),
+        route.models,
+        result.status,
+        result.model,
+        result.error,
+        context_tokens=chunk.context_tokens,
+    )
 
 
 def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry, ...]:
@@ -177,12 +206,19 @@ def _file_entries(plan: Plan, chunks: tuple[ChunkEntry, ...]) -> tuple[FileEntry
         reasons = risk.reasons if risk else ()
         if risk and tier != risk.tier:
             reasons = (f"{risk.tier} by risk, {tier} for budget", *reasons)
-        entries.append(FileEntry(
-            **base,  # type: ignore[arg-type]
-            tier=tier, score=risk.score if risk else None, reasons=reasons,
-            reviewed=reviewed, skip_reason=reason, chunks=tuple(c.id for c in mine),
-            redactions=plan.redactions.get(f.path, 0), rules=_rules_of(plan, f.path),
-        ))
+        entries.append(
+            FileEntry(
+                **base,  # type: ignore[arg-type]
+                tier=tier,
+                score=risk.score if risk else None,
+                reasons=reasons,
+                reviewed=reviewed,
+                skip_reason=reason,
+                chunks=tuple(c.id for c in mine),
+                redactions=plan.redactions.get(f.path, 0),
+                rules=_rules_of(plan, f.path),
+            )
+        )
     return tuple(entries)
 
 

@@ -38,14 +38,17 @@ class ReviewPrompts(Protocol):
     @property
     def template_hash(self) -> str: ...
 
-    def review_messages(self, chunk: Chunk, *, pr_title: str | None = None,
-                        pr_body: str | None = None) -> Sequence[dict[str, str]]: ...
+    def review_messages(
+        self, chunk: Chunk, *, pr_title: str | None = None, pr_body: str | None = None
+    ) -> Sequence[dict[str, str]]: ...
 
-    def repair_messages(self, messages: Sequence[dict[str, str]], bad_reply: str,
-                        error: str) -> Sequence[dict[str, str]]: ...
+    def repair_messages(
+        self, messages: Sequence[dict[str, str]], bad_reply: str, error: str
+    ) -> Sequence[dict[str, str]]: ...
 
-    def summary_messages(self, chunk_summaries: Sequence[tuple[str, str]], counts: Mapping[str, int],
-                         files: Sequence[str]) -> Sequence[dict[str, str]]: ...
+    def summary_messages(
+        self, chunk_summaries: Sequence[tuple[str, str]], counts: Mapping[str, int], files: Sequence[str]
+    ) -> Sequence[dict[str, str]]: ...
 
     def overhead_tokens(self, count: Callable[[str], int]) -> int: ...
 
@@ -55,9 +58,17 @@ class Reviewer:
     one request, `prompts` write them, `guard` holds the budget, `tools` are the pure helpers
     and callbacks, `settings` the limits. One Reviewer serves one run."""
 
-    def __init__(self, client: LLMClient, prompts: ReviewPrompts, guard: Guard, tools: ReviewTools,
-                 settings: ReviewSettings | None = None, *, ledger: Ledger | None = None,
-                 record_tier: str | None = None) -> None:
+    def __init__(
+        self,
+        client: LLMClient,
+        prompts: ReviewPrompts,
+        guard: Guard,
+        tools: ReviewTools,
+        settings: ReviewSettings | None = None,
+        *,
+        ledger: Ledger | None = None,
+        record_tier: str | None = None,
+    ) -> None:
         """`ledger`: share another Reviewer's records (the shadow joins the run's); `record_tier`:
         the tier its call records carry instead of each chunk's (the shadow's "shadow")."""
         settings = settings or ReviewSettings()
@@ -71,8 +82,14 @@ class Reviewer:
         self.caller = ModelCaller(client, guard, tools, settings, self.ledger, prompts.template_hash)
 
     # -- public -------------------------------------------------------------------------
-    def review(self, routes: Sequence[Route], *, pr_title: str | None = None, pr_body: str | None = None,
-               skip: Mapping[str, str] | None = None) -> ReviewOutcome:
+    def review(
+        self,
+        routes: Sequence[Route],
+        *,
+        pr_title: str | None = None,
+        pr_body: str | None = None,
+        skip: Mapping[str, str] | None = None,
+    ) -> ReviewOutcome:
         """Review every route; `skip` maps chunk ids to a reason (e.g. budget) not to send."""
         skip = skip or {}
         total = len(routes)
@@ -105,11 +122,17 @@ class Reviewer:
         """`outcome` with every call, failover and notice recorded so far (the overview's too)."""
         ledger = self.ledger
         with ledger.lock:
-            return replace(outcome, calls=tuple(ledger.calls), failovers=tuple(ledger.failovers),
-                           notices=tuple(ledger.notices))
+            return replace(
+                outcome, calls=tuple(ledger.calls), failovers=tuple(ledger.failovers), notices=tuple(ledger.notices)
+            )
 
-    def overview(self, models: Sequence[str], summaries: Sequence[tuple[str, str]], counts: Mapping[str, int],
-                 files: Sequence[str]) -> str | None:
+    def overview(
+        self,
+        models: Sequence[str],
+        summaries: Sequence[tuple[str, str]],
+        counts: Mapping[str, int],
+        files: Sequence[str],
+    ) -> str | None:
         """Ask the summary model for a short overview from the per-chunk summaries (never the
         whole diff again). Failover across `models`; None when none answered."""
         if not summaries or not models:
@@ -146,8 +169,9 @@ class Reviewer:
         return worst > remaining
 
     # -- one chunk ------------------------------------------------------------------------
-    def _review_chunk(self, chunk: Chunk, models: tuple[str, ...], title: str | None, body: str | None,
-                      depth: int) -> ChunkResult:
+    def _review_chunk(
+        self, chunk: Chunk, models: tuple[str, ...], title: str | None, body: str | None, depth: int
+    ) -> ChunkResult:
         messages = tuple(self.prompts.review_messages(chunk, pr_title=title, pr_body=body))
         last_error = "no model was tried"
         salvage: ChunkResult | None = None  # the best unusable reply: nothing it found is dropped
@@ -187,8 +211,9 @@ class Reviewer:
             return replace(salvage, error=why)
         return ChunkResult(chunk.id, "failed", None, error=why)
 
-    def _try_model(self, chunk: Chunk, model: str, messages: Messages,
-                   last: bool = False) -> tuple[ChunkResult | None, str, str]:
+    def _try_model(
+        self, chunk: Chunk, model: str, messages: Messages, last: bool = False
+    ) -> tuple[ChunkResult | None, str, str]:
         """Attempts on one model. Returns (result, error, kind); result None means fail over.
         `last`: no model of the tier follows, so a rate limit is waited out (bounded)."""
         attempt = 0
@@ -206,8 +231,9 @@ class Reviewer:
                     mode = self.ledger.step_down(model, mode)  # this server said it does not take the format
                     continue
                 if kind == "rate_limit" and last:
-                    pause = failed.retry_after if failed.retry_after is not None else \
-                        self.settings.backoff_s * 2 ** attempt
+                    pause = (
+                        failed.retry_after if failed.retry_after is not None else self.settings.backoff_s * 2**attempt
+                    )
                     if waited + pause <= self.settings.max_rate_limit_wait_s:
                         waited += pause
                         self.tools.sleep(pause)
@@ -231,8 +257,9 @@ class Reviewer:
             return self._repair(chunk, model, messages, reply, parsed, mode)
         return self._ok(chunk, model, parsed, reply.call_id)
 
-    def _repair(self, chunk: Chunk, model: str, messages: Messages, reply: Reply, parsed: ParsedReply,
-                mode: FormatMode) -> ChunkResult:
+    def _repair(
+        self, chunk: Chunk, model: str, messages: Messages, reply: Reply, parsed: ParsedReply, mode: FormatMode
+    ) -> ChunkResult:
         """An unusable reply: ask once more, quoting it and what was wrong. Still unusable, the
         chunk fails on this model (the caller fails over) with the best findings salvaged."""
         self.ledger.mark(reply.call_id, "parse-failed", parsed.error, len(parsed.findings))
@@ -251,47 +278,64 @@ class Reviewer:
             if len(again.findings) > len(parsed.findings):
                 parsed = again
         # Nothing a model found is dropped: salvaged findings stay, the chunk is failed.
-        return ChunkResult(chunk.id, "failed", model, self._anchor(parsed, chunk), _summary(parsed),
-                           error=f"unusable reply after one repair retry ({repair_error})")
+        return ChunkResult(
+            chunk.id,
+            "failed",
+            model,
+            self._anchor(parsed, chunk),
+            _summary(parsed),
+            error=f"unusable reply after one repair retry ({repair_error})",
+        )
 
-    def _cut_off(self, chunk: Chunk, model: str, messages: Messages, reply: Reply, parsed: ParsedReply,
-                 mode: FormatMode) -> ChunkResult:
+    def _cut_off(
+        self, chunk: Chunk, model: str, messages: Messages, reply: Reply, parsed: ParsedReply, mode: FormatMode
+    ) -> ChunkResult:
         """A reply cut at the output limit is incomplete even when what came parses: ask once
         more with twice the room; cut again, the chunk is partially reviewed (its findings
         kept), never a clean review."""
-        self.ledger.mark(reply.call_id, "cut-off", "reply cut at the output limit (finish_reason=length)",
-                         len(parsed.findings))
+        self.ledger.mark(
+            reply.call_id, "cut-off", "reply cut at the output limit (finish_reason=length)", len(parsed.findings)
+        )
         room = min(2 * self.settings.max_output_tokens, MAX_RETRY_OUTPUT_TOKENS)
         try:
-            again = self.caller.call(model, self.record_tier or chunk.tier, chunk.id, chunk.files, messages, mode, max_out=room)
+            again = self.caller.call(
+                model, self.record_tier or chunk.tier, chunk.id, chunk.files, messages, mode, max_out=room
+            )
         except CallFailed:
             again = None
         if again is not None:
             fixed = self._parse(again, model, chunk)
             if again.finish_reason != "length" and not fixed.error:
                 return self._ok(chunk, model, fixed, again.call_id)
-            self.ledger.mark(again.call_id, "cut-off", fixed.error or "reply cut at the output limit",
-                             len(fixed.findings))
+            self.ledger.mark(
+                again.call_id, "cut-off", fixed.error or "reply cut at the output limit", len(fixed.findings)
+            )
             if len(fixed.findings) > len(parsed.findings):
                 parsed = fixed
         self.ledger.succeeded(model)
-        return ChunkResult(chunk.id, "partial", model, self._anchor(parsed, chunk), _summary(parsed),
-                           second_look=parsed.second_look,
-                           error=f"partially reviewed: the reply was cut at the output limit twice "
-                                 f"(finish_reason=length, up to {room} tokens); raise review.max_output_tokens")
+        return ChunkResult(
+            chunk.id,
+            "partial",
+            model,
+            self._anchor(parsed, chunk),
+            _summary(parsed),
+            second_look=parsed.second_look,
+            error=f"partially reviewed: the reply was cut at the output limit twice "
+            f"(finish_reason=length, up to {room} tokens); raise review.max_output_tokens",
+        )
 
     def _ok(self, chunk: Chunk, model: str, parsed: ParsedReply, call_id: str) -> ChunkResult:
         findings = self._anchor(parsed, chunk)
         self.ledger.mark(call_id, "ok", None, len(findings))
         self.ledger.succeeded(model)
-        return ChunkResult(chunk.id, "reviewed", model, findings, _summary(parsed),
-                           second_look=parsed.second_look)
+        return ChunkResult(chunk.id, "reviewed", model, findings, _summary(parsed), second_look=parsed.second_look)
 
     def _anchor(self, parsed: ParsedReply, chunk: Chunk) -> tuple[Finding, ...]:
         return tuple(self.tools.anchor([_printable_finding(f) for f in parsed.findings], chunk))
 
-    def _split_and_review(self, chunk: Chunk, models: tuple[str, ...], title: str | None, body: str | None,
-                          depth: int) -> ChunkResult | None:
+    def _split_and_review(
+        self, chunk: Chunk, models: tuple[str, ...], title: str | None, body: str | None, depth: int
+    ) -> ChunkResult | None:
         halves = split_chunk(chunk, self.tools.count_tokens)
         if halves is None:
             return None
@@ -301,8 +345,9 @@ class Reviewer:
         summary = " ".join(p.summary for p in parts if p.summary) or None
         model = next((p.model for p in parts if p.model), None)
         if failed:
-            return ChunkResult(chunk.id, "failed", model, findings, summary,
-                               error="; ".join(p.error or "failed" for p in failed))
+            return ChunkResult(
+                chunk.id, "failed", model, findings, summary, error="; ".join(p.error or "failed" for p in failed)
+            )
         return ChunkResult(chunk.id, "reviewed", model, findings, summary)
 
     # -- one request ------------------------------------------------------------------------
@@ -310,11 +355,13 @@ class Reviewer:
         return self.caller.call(model, self.record_tier or chunk.tier, chunk.id, chunk.files, messages, mode)
 
 
-
 # Words with which a server says it does not take the response format we asked for. Only
 # such an answer steps JSON mode down (for that model): a plain 5xx or 502 says nothing about it.
-_FORMAT_WORDS = re.compile(r"response_format|json_schema|json_object|json mode|structured output|"
-                           r"grammar|not supported.{0,40}format|format.{0,40}not supported", re.I)
+_FORMAT_WORDS = re.compile(
+    r"response_format|json_schema|json_object|json mode|structured output|"
+    r"grammar|not supported.{0,40}format|format.{0,40}not supported",
+    re.I,
+)
 
 
 def _names_the_format(message: str) -> bool:
@@ -356,4 +403,3 @@ def _printable_finding(finding: Finding) -> Finding:
         if isinstance(value, str) and (clean := printable(value)) is not value:
             changes[f.name] = clean
     return replace(finding, **changes) if changes else finding
-

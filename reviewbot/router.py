@@ -46,7 +46,7 @@ def summary_models(config: Config) -> tuple[str, ...]:
 
 
 def compliance_group(paths: str | Sequence[str], config: Config) -> str:
-    """"rule<N>" (1-based) for the FIRST compliance rule whose globs match a path, else "".
+    """ "rule<N>" (1-based) for the FIRST compliance rule whose globs match a path, else "".
     A file carries every path it has had: a rename out of a locked folder (`secure/x.py` →
     `lib/x.py`) still holds the locked code, so when its paths fall under different rules the
     group names them all ("rule1+rule3") and a model must satisfy each. The chunker never
@@ -65,8 +65,7 @@ def model_allowed(model: str, group: str, config: Config) -> bool:
     """allowed_providers applies to every model; a group's rule then narrows further:
     `allow: local` needs a local endpoint, a list matches provider names or exact models
     (the entry "local" in a list also admits any local model)."""
-    if config.allowed_providers is not None and \
-            not any(provider_matches(model, p) for p in config.allowed_providers):
+    if config.allowed_providers is not None and not any(provider_matches(model, p) for p in config.allowed_providers):
         return False
     if not group:
         return True
@@ -78,8 +77,9 @@ def model_allowed(model: str, group: str, config: Config) -> bool:
         if rule.allow == "local":
             if not local:
                 return False
-        elif not any(entry == model or provider_matches(model, entry) or (entry == "local" and local)
-                     for entry in rule.allow):
+        elif not any(
+            entry == model or provider_matches(model, entry) or (entry == "local" and local) for entry in rule.allow
+        ):
             return False
     return True
 
@@ -159,5 +159,13 @@ def _unique(models: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(models))
 
 
-__all__ = ["LOCAL_BLOCKED", "Route", "chunk_token_budget", "compliance_group", "model_allowed",
-           "route_chunks", "summary_models", "tier_models"]
+__all__ = [
+    "LOCAL_BLOCKED",
+    "Route",
+    "chunk_token_budget",
+    "compliance_group",
+    "model_allowed",
+    "route_chunks",
+    "summary_models",
+    "tier_models",
+]

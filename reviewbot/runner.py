@@ -20,8 +20,13 @@ if TYPE_CHECKING:
     from .report import Report
 
 
-def load_effective_config(opts: dict[str, Any], *, text: str | None = None, origins: dict[str, str] | None = None,
-                          env: Mapping[str, str] | None = None) -> tuple[Config, list[str]]:
+def load_effective_config(
+    opts: dict[str, Any],
+    *,
+    text: str | None = None,
+    origins: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Config, list[str]]:
     """The config file (or `text`), CLI overrides, then default models for the keys present.
     With `origins`, fills it with where each non-default value came from: key path -> the
     config file, the option or `REVIEWBOT_*` variable (`opts["_sources"]` names them), or the
@@ -45,11 +50,17 @@ def load_effective_config(opts: dict[str, Any], *, text: str | None = None, orig
             changes[key], flags[key] = list(opts[flag]), flag
     summary = opts.get("summary_model")
     if summary:
-        changes["models.summary"] = summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
+        changes["models.summary"] = (
+            summary[0] if len(summary) == 1 and summary[0] in ("cheap", "frontier") else list(summary)
+        )
         flags["models.summary"] = "summary_model"
-    for flag, key in (("budget_usd", "budget.max_usd"), ("fail_on", "review.fail_on"),
-                      ("min_severity", "review.min_severity"), ("concurrency", "review.concurrency"),
-                      ("shadow", "review.shadow")):
+    for flag, key in (
+        ("budget_usd", "budget.max_usd"),
+        ("fail_on", "review.fail_on"),
+        ("min_severity", "review.min_severity"),
+        ("concurrency", "review.concurrency"),
+        ("shadow", "review.shadow"),
+    ):
         if opts.get(flag) is not None:
             changes[key], flags[key] = opts[flag], flag
     if changes:
@@ -98,14 +109,25 @@ def _keys_set(model: Any, prefix: str = "") -> list[str]:
     return keys
 
 
-def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_run: bool,
-            audit_log: str | None, progress: Callable[[int, int, float], None] | None = None,
-            pr_title: str | None = None, pr_body: str | None = None,
-            run_id: str | None = None, instruction_file: tuple[str, str] | None = None,
-            file_texts: Mapping[str, str] | None = None,
-            on_plan: Callable[[PlanSummary], None] | None = None,
-            env: Mapping[str, str] | None = None, client: LLMClient | None = None,
-            labels: Mapping[str, str] | None = None) -> Report:
+def execute(
+    diff: Any,
+    cfg: Config,
+    *,
+    source: str,
+    notes: Sequence[str],
+    dry_run: bool,
+    audit_log: str | None,
+    progress: Callable[[int, int, float], None] | None = None,
+    pr_title: str | None = None,
+    pr_body: str | None = None,
+    run_id: str | None = None,
+    instruction_file: tuple[str, str] | None = None,
+    file_texts: Mapping[str, str] | None = None,
+    on_plan: Callable[[PlanSummary], None] | None = None,
+    env: Mapping[str, str] | None = None,
+    client: LLMClient | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> Report:
     """Plan the review of `diff` and run it (or only price it, `dry_run`). `env` holds the keys
     (default: the process's environment); `client` sends the model requests (default:
     litellm, with the run's own keys scrubbed from what goes and comes); `labels` (e.g.
@@ -115,8 +137,9 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     from .pipeline import plan_review, run_review
 
     pricer = Pricer(cfg.prices)
-    plan = plan_review(diff, cfg, source=source, pricer=pricer, notes=notes, instruction_file=instruction_file,
-                       file_texts=file_texts)
+    plan = plan_review(
+        diff, cfg, source=source, pricer=pricer, notes=notes, instruction_file=instruction_file, file_texts=file_texts
+    )
     if dry_run or not plan.routes:  # nothing to send (an empty diff, all ignored): no key needed
         return make_dry_run(plan, pricer) if dry_run else run_review(plan, _NoClient(), pricer, _no_target)
     targets = make_targets(cfg, plan, env)
@@ -130,16 +153,26 @@ def execute(diff: Any, cfg: Config, *, source: str, notes: Sequence[str], dry_ru
     run_id = run_id or uuid.uuid4().hex[:12]
     labels = {**(labels or {}), "run_id": run_id}
     if not audit_log:
-        return run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                          progress=progress, labels=labels)
+        return run_review(
+            plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body, progress=progress, labels=labels
+        )
     from .audit import AuditLog
 
     # Opened before any model is called (an unwritable path costs nothing); each call's line
     # is appended as soon as the call is final, so an interrupted run keeps what it paid for.
     log = AuditLog(audit_log, run_id)
     try:
-        report = run_review(plan, client, pricer, targets, pr_title=pr_title, pr_body=pr_body,
-                            progress=progress, on_call=log.write, labels=labels)
+        report = run_review(
+            plan,
+            client,
+            pricer,
+            targets,
+            pr_title=pr_title,
+            pr_body=pr_body,
+            progress=progress,
+            on_call=log.write,
+            labels=labels,
+        )
     except BaseException:
         log.close()  # interrupted or failed: the lines of the finished calls are in the file
         raise
@@ -166,9 +199,13 @@ def summarize_plan(plan: Any, pricer: Any) -> PlanSummary:
     counts: dict[str, int] = {}
     for tier in plan.tiers.values():
         counts[tier] = counts.get(tier, 0) + 1
-    return PlanSummary(len(plan.reviewable), tuple(sorted(counts.items())), len(usages),
-                       None if any(p is None for p in prices) else sum(p for p in prices if p is not None),
-                       plan.config.budget.max_usd)
+    return PlanSummary(
+        len(plan.reviewable),
+        tuple(sorted(counts.items())),
+        len(usages),
+        None if any(p is None for p in prices) else sum(p for p in prices if p is not None),
+        plan.config.budget.max_usd,
+    )
 
 
 class _NoClient:
@@ -188,14 +225,19 @@ def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -
     from .llm import missing_keys
     from .router import summary_models
 
-    models = list(dict.fromkeys([m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models]
-                                + list(summary_models(cfg))))
+    models = list(
+        dict.fromkeys(
+            [m for r in plan.routes if r.chunk.id not in plan.skip for m in r.models] + list(summary_models(cfg))
+        )
+    )
     env = os.environ if env is None else env
     missing = missing_keys(models, cfg.endpoints, env)
     if missing:
         model, var = missing[0]
-        raise MissingKeyError(f"no API key for {model}: set {var}",
-                              hint="or run with --dry-run to see the plan and its estimated cost without calling a model")
+        raise MissingKeyError(
+            f"no API key for {model}: set {var}",
+            hint="or run with --dry-run to see the plan and its estimated cost without calling a model",
+        )
     resolved = {}
     for model in models:
         resolved[model] = _target(cfg, model, env)
@@ -215,11 +257,21 @@ def _target(cfg: Config, model: str, env: Mapping[str, str]) -> Target:
 
     conn = resolve_connection(model, cfg.endpoints, env, cfg.review.timeout)
     endpoint = cfg.endpoints.get(model)
-    labels = endpoint.spend_labels if endpoint is not None and endpoint.spend_labels is not None \
+    labels = (
+        endpoint.spend_labels
+        if endpoint is not None and endpoint.spend_labels is not None
         else provider_of(model) == "litellm_proxy"
-    return Target(model=model, api_base=conn.api_base, api_key=conn.api_key, headers=dict(conn.headers),
-                  timeout=conn.timeout, host=endpoint_host(conn.api_base, model), key_env=conn.key_env,
-                  send_labels=labels)
+    )
+    return Target(
+        model=model,
+        api_base=conn.api_base,
+        api_key=conn.api_key,
+        headers=dict(conn.headers),
+        timeout=conn.timeout,
+        host=endpoint_host(conn.api_base, model),
+        key_env=conn.key_env,
+        send_labels=labels,
+    )
 
 
 def exit_code(report: Report, cfg: Config) -> int:
@@ -234,5 +286,3 @@ def exit_code(report: Report, cfg: Config) -> int:
     if threshold != "none" and any(severity_at_least(f.severity, threshold) for f in report.findings):
         return EXIT_FINDINGS
     return EXIT_OK
-
-

@@ -46,14 +46,26 @@ def shadow_routes(routes: Sequence[Route], skip: Sequence[str], model: str, conf
         if route.chunk.id in skip or route.blocked or not route.models:
             continue
         allowed = model_allowed(model, route.chunk.group, config)
-        out.append(Route(route.chunk, (model,)) if allowed else
-                   Route(route.chunk, (), "compliance: the shadow model may not see this code"))
+        out.append(
+            Route(route.chunk, (model,))
+            if allowed
+            else Route(route.chunk, (), "compliance: the shadow model may not see this code")
+        )
     return out
 
 
-def run_shadow(client: LLMClient, prompts: ReviewPrompts, guard: Guard, tools: ReviewTools,
-               settings: ReviewSettings, ledger: Ledger, routes: Sequence[Route], *,
-               pr_title: str | None, pr_body: str | None) -> tuple[ChunkResult, ...]:
+def run_shadow(
+    client: LLMClient,
+    prompts: ReviewPrompts,
+    guard: Guard,
+    tools: ReviewTools,
+    settings: ReviewSettings,
+    ledger: Ledger,
+    routes: Sequence[Route],
+    *,
+    pr_title: str | None,
+    pr_body: str | None,
+) -> tuple[ChunkResult, ...]:
     """The shadow's review; its calls go to the run's ledger under the "shadow" tier."""
     from .reviewer import Reviewer
 
@@ -61,15 +73,17 @@ def run_shadow(client: LLMClient, prompts: ReviewPrompts, guard: Guard, tools: R
     return shadow.review(routes, pr_title=pr_title, pr_body=pr_body).results
 
 
-def compare(model: str, primary: Sequence[ChunkResult], shadow: Sequence[ChunkResult],
-            calls: Sequence[CallRecord]) -> ShadowReport:
+def compare(
+    model: str, primary: Sequence[ChunkResult], shadow: Sequence[ChunkResult], calls: Sequence[CallRecord]
+) -> ShadowReport:
     """Compare on the chunks both reviewed; the rest is listed as not reviewed by the shadow."""
     done = ("reviewed", "partial")
     mine = {r.chunk_id: r for r in primary if r.status in done}
     theirs = {r.chunk_id: r for r in shadow if r.status in done}
     both = [cid for cid in theirs if cid in mine]
-    left = tuple((r.chunk_id, (r.error or r.status).removeprefix("not reviewed: ")) for r in shadow
-                 if r.chunk_id not in both)
+    left = tuple(
+        (r.chunk_id, (r.error or r.status).removeprefix("not reviewed: ")) for r in shadow if r.chunk_id not in both
+    )
     a = [f for cid in both for f in mine[cid].findings]
     b = [f for cid in both for f in theirs[cid].findings]
     same = {f.fingerprint for f in a if f.fingerprint} & {f.fingerprint for f in b if f.fingerprint}
@@ -78,7 +92,11 @@ def compare(model: str, primary: Sequence[ChunkResult], shadow: Sequence[ChunkRe
     near_a, near_b = _near_pairs(a_rest, b_rest)
     chunk_ids = set(both)
     return ShadowReport(
-        model=model, reviewed=len(theirs), not_reviewed=left, agreed=len(same), agreed_near=len(near_a),
+        model=model,
+        reviewed=len(theirs),
+        not_reviewed=left,
+        agreed=len(same),
+        agreed_near=len(near_a),
         primary_only=tuple(f for i, f in enumerate(a_rest) if i not in near_a),
         shadow_only=tuple(f for i, f in enumerate(b_rest) if i not in near_b),
         primary_usd=_spend([c for c in calls if c.tier != SHADOW_TIER and c.chunk_id in chunk_ids]),

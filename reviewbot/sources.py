@@ -58,24 +58,16 @@ def read_diff_file(path: str) -> bytes:
     """The bytes of a .diff/.patch file (binary mode: text mode would turn CRLF into LF)."""
     p = Path(path)
     if p.is_dir():
-        raise UsageError(
-            f"{path} is a directory, not a diff file", hint="pass a .diff or .patch file"
-        )
+        raise UsageError(f"{path} is a directory, not a diff file", hint="pass a .diff or .patch file")
     try:
         with p.open("rb") as fh:
             return _read_capped(fh, path)
     except FileNotFoundError:
-        raise UsageError(
-            f"diff file not found: {path}", hint="check the path, or pipe the diff to `-`"
-        ) from None
+        raise UsageError(f"diff file not found: {path}", hint="check the path, or pipe the diff to `-`") from None
     except PermissionError:
-        raise UsageError(
-            f"cannot read {path}: permission denied", hint="check the file's permissions"
-        ) from None
+        raise UsageError(f"cannot read {path}: permission denied", hint="check the file's permissions") from None
     except OSError as exc:
-        raise UsageError(
-            f"cannot read {path}: {exc.strerror or exc}", hint="check the path"
-        ) from None
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path") from None
 
 
 def read_stdin() -> bytes:
@@ -130,9 +122,7 @@ def _check_git_args(range_spec: str, cwd: str | None) -> None:
     if cwd is not None and not Path(cwd).is_dir():
         raise UsageError(f"not a directory: {cwd}", hint="run reviewbot inside the repository")
     if shutil.which("git") is None:
-        raise UsageError(
-            "git is not installed or not on PATH", hint="install git, or pass the diff as a file"
-        )
+        raise UsageError("git is not installed or not on PATH", hint="install git, or pass the diff as a file")
 
 
 def _git_error(range_spec: str, cwd: str | None, stderr: str) -> UsageError:
@@ -173,9 +163,7 @@ def git_diff(range_spec: str, cwd: str | None = None) -> bytes:
                 stderr=err,
             )
         except OSError as exc:
-            raise UsageError(
-                f"cannot run git: {exc.strerror or exc}", hint="check that git is installed"
-            ) from None
+            raise UsageError(f"cannot run git: {exc.strerror or exc}", hint="check that git is installed") from None
         out = _collect(proc, f"git diff {range_spec}")
         err.seek(0)
         stderr = err.read(64 * 1024).decode("utf-8", "replace")
@@ -208,9 +196,7 @@ def _collect(proc: subprocess.Popen[bytes], what: str) -> bytes:
         stdout.close()
         proc.wait()
     if fired.is_set():
-        raise UsageError(
-            f"{what} took longer than {GIT_TIMEOUT_S:.0f} s", hint="review a narrower range"
-        )
+        raise UsageError(f"{what} took longer than {GIT_TIMEOUT_S:.0f} s", hint="review a narrower range")
     return out
 
 
@@ -219,8 +205,9 @@ def _collect(proc: subprocess.Popen[bytes], what: str) -> bytes:
 MAX_INSTRUCTION_FILE_BYTES = 256 * 1024
 
 
-def read_instruction_file(names: Sequence[str], *, git_range: str | None = None,
-                          cwd: str | None = None) -> tuple[str, str] | None:
+def read_instruction_file(
+    names: Sequence[str], *, git_range: str | None = None, cwd: str | None = None
+) -> tuple[str, str] | None:
     """The first of `names` that exists, as (name, text): from the base of `git_range` when
     one is given (the rules that judge a change come from before it), else from the working
     tree. Names outside the repository (absolute, `..`) are never read; a file over 256 KiB is
@@ -249,8 +236,15 @@ def _work_tree_file(path: Path, limit: int = MAX_INSTRUCTION_FILE_BYTES) -> byte
 def _git_quiet(argv: Sequence[str], cwd: str | None) -> bytes | None:
     env = {**os.environ, "LC_ALL": "C", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
     try:
-        proc = subprocess.run(["git", *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            ["git", *argv],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None
@@ -279,8 +273,7 @@ def _git_blob(base: str, name: str, cwd: str | None) -> bytes | None:
 MAX_CONTEXT_FILE_BYTES = 1024 * 1024
 
 
-def head_texts(files: Sequence[FileDiff], *, git_range: str | None = None,
-               cwd: str | None = None) -> dict[str, str]:
+def head_texts(files: Sequence[FileDiff], *, git_range: str | None = None, cwd: str | None = None) -> dict[str, str]:
     """The new version of each file that has added or context lines, for code context: from
     the range's right side with `--git A...B` / `A..B`, else from the working tree. A working
     tree file is used only when every line the diff shows on the new side matches it (a diff
@@ -290,7 +283,11 @@ def head_texts(files: Sequence[FileDiff], *, git_range: str | None = None,
     for f in files:
         if f.binary or f.status == "deleted" or not f.hunks:
             continue
-        data = _git_blob(right, f.path, cwd) if right else _work_tree_file(Path(cwd or ".") / f.path, MAX_CONTEXT_FILE_BYTES + 1)
+        data = (
+            _git_blob(right, f.path, cwd)
+            if right
+            else _work_tree_file(Path(cwd or ".") / f.path, MAX_CONTEXT_FILE_BYTES + 1)
+        )
         if data is None or len(data) > MAX_CONTEXT_FILE_BYTES or b"\x00" in data[:8192]:
             continue
         text = data.decode("utf-8", "replace")

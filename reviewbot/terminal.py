@@ -94,19 +94,28 @@ class Progress:
         tiers = ", ".join(f"{n} {tier}" for tier, n in summary.tiers) or "none"
         cost = "unknown (a model has no price)" if summary.estimated_usd is None else format_usd(summary.estimated_usd)
         cap = "no cap" if summary.cap_usd is None else f"cap {format_usd(summary.cap_usd)}"
-        self._say(f"reviewbot: plan: {plural(summary.files, 'file')} ({tiers}), "
-                  f"{plural(summary.chunks, 'chunk')} to review, estimated {cost}, {cap}")
+        self._say(
+            f"reviewbot: plan: {plural(summary.files, 'file')} ({tiers}), "
+            f"{plural(summary.chunks, 'chunk')} to review, estimated {cost}, {cap}"
+        )
         self.started = time.monotonic()
         if self.tty and summary.chunks:
             from tqdm import tqdm
 
             # The bar follows the terminal's width; a terminal that reports none gets 80 columns.
             sized = _terminal_columns(self.stream) > 0
-            self.bar = tqdm(total=summary.chunks, file=self.stream, unit="chunk", desc="reviewbot",
-                            dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24,
-                            leave=False, colour=None,
-                            bar_format="{desc}: {n_fmt}/{total_fmt} chunks reviewed |{bar}| {postfix} "
-                                       "[{elapsed}<{remaining}]")
+            self.bar = tqdm(
+                total=summary.chunks,
+                file=self.stream,
+                unit="chunk",
+                desc="reviewbot",
+                dynamic_ncols=sized,
+                ncols=None if sized else 80,
+                nrows=None if sized else 24,
+                leave=False,
+                colour=None,
+                bar_format="{desc}: {n_fmt}/{total_fmt} chunks reviewed |{bar}| {postfix} [{elapsed}<{remaining}]",
+            )
             self.bar.set_postfix_str(format_usd(0.0) + " spent", refresh=True)
 
     def update(self, done: int, total: int, spent: float) -> None:
@@ -156,8 +165,13 @@ def click_error(exc: click.ClickException) -> tuple[str, str]:
     command = f"reviewbot {ctx.command_path.partition(' ')[2]}".rstrip() if ctx is not None else "reviewbot"
     hint = f"see `{command} --help`"
     param = getattr(exc, "param", None)
-    from_env = (isinstance(exc, click.BadParameter) and ctx is not None and param is not None and param.name
-                and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT)
+    from_env = (
+        isinstance(exc, click.BadParameter)
+        and ctx is not None
+        and param is not None
+        and param.name
+        and ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT
+    )
     envvar = getattr(param, "envvar", None)
     if from_env and isinstance(envvar, str):
         detail = message.partition(": ")[2] or message

@@ -17,7 +17,7 @@ def squash(text: str, limit: int | None = None) -> str:
 
 
 def plural(n: int, word: str) -> str:
-    """"1 finding", "2 findings", "1,200 files"."""
+    """ "1 finding", "2 findings", "1,200 files"."""
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 

@@ -91,9 +91,7 @@ def _encoding(name: str, data: bytes) -> Any:
         # tiktoken's own definition of the encoding (pattern, special tokens), run with its
         # file loader swapped for our ranks: a copy of the function with other globals, so
         # nothing global changes and it cannot reach for the network.
-        own = types.FunctionType(
-            define.__code__, {**define.__globals__, "load_tiktoken_bpe": lambda *_a, **_k: ranks}
-        )
+        own = types.FunctionType(define.__code__, {**define.__globals__, "load_tiktoken_bpe": lambda *_a, **_k: ranks})
         return tiktoken.Encoding(**own())
     except Exception:  # tiktoken's layout changed: its own (slower) loader, same file
         return tiktoken.get_encoding(name)

@@ -22,8 +22,7 @@ class ReplyTooLarge(httpx.ReadError):
 
 
 class _Guarded(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request, deadline: float | None,
-                 limit: int) -> None:
+    def __init__(self, inner: httpx.SyncByteStream, request: httpx.Request, deadline: float | None, limit: int) -> None:
         self._inner, self._request, self._deadline, self._limit = inner, request, deadline, limit
 
     def __iter__(self) -> Iterator[bytes]:
@@ -31,11 +30,9 @@ class _Guarded(httpx.SyncByteStream):
         for chunk in self._inner:
             seen += len(chunk)
             if seen > self._limit:
-                raise ReplyTooLarge(f"reply larger than {self._limit:,} bytes: not read further",
-                                    request=self._request)
+                raise ReplyTooLarge(f"reply larger than {self._limit:,} bytes: not read further", request=self._request)
             if self._deadline is not None and time.monotonic() > self._deadline:
-                raise httpx.ReadTimeout("the reply did not finish within the request's timeout",
-                                        request=self._request)
+                raise httpx.ReadTimeout("the reply did not finish within the request's timeout", request=self._request)
             yield chunk
 
     def close(self) -> None:

@@ -16,7 +16,11 @@ FAIL_ON_CHOICES: Final[tuple[FailOn, ...]] = (*SEVERITIES, "none")
 
 # One icon per severity, used inline, in the summary, in markdown reports and the step summary.
 SEVERITY_ICON: Final[dict[str, str]] = {
-    "critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡", "info": "🔵",
+    "critical": "🛑",
+    "high": "🔴",
+    "medium": "🟠",
+    "low": "🟡",
+    "info": "🔵",
 }
 
 Side = Literal["RIGHT", "LEFT"]  # GitHub's names: RIGHT = new-file line numbers, LEFT = old
@@ -40,7 +44,7 @@ def severity_at_least(severity: str, threshold: str) -> bool:
 
 
 def format_usd(x: float | None) -> str:
-    """"unknown" for None; four decimals under $1 (chunks cost fractions of a cent), two above."""
+    """ "unknown" for None; four decimals under $1 (chunks cost fractions of a cent), two above."""
     if x is None:
         return "unknown"
     if abs(x) < 1:

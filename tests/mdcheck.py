@@ -12,10 +12,17 @@ from reviewbot.render.safe import unsafe_nodes
 # reviewbot's own markup: <details>/<summary> sections, <sub> footers, <b> in summaries, and
 # its hidden markers (the summary state, a run id, fingerprints) — nothing else.
 OWN_HTML = (
-    r"<details( open)?>", r"</details>", r"<summary>.*</summary>", r"<details( open)?><summary>.*",
-    r"</?summary>", r"</?sub>", r"</?b>",
-    r"<!-- reviewbot:summary \{[^<>]*\} -->", r"<!-- reviewbot:run:[0-9A-Za-z_.-]+ -->",
-    r"<!-- reviewbot:fp:[0-9A-Za-z_-]+ -->", r"<!-- reviewbot:reply -->",
+    r"<details( open)?>",
+    r"</details>",
+    r"<summary>.*</summary>",
+    r"<details( open)?><summary>.*",
+    r"</?summary>",
+    r"</?sub>",
+    r"</?b>",
+    r"<!-- reviewbot:summary \{[^<>]*\} -->",
+    r"<!-- reviewbot:run:[0-9A-Za-z_.-]+ -->",
+    r"<!-- reviewbot:fp:[0-9A-Za-z_-]+ -->",
+    r"<!-- reviewbot:reply -->",
 )
 _MARKERS = re.compile(r"<!-- reviewbot:(summary|run|fp|reply)")
 

@@ -36,8 +36,7 @@ BASE, HEAD = "b" * 40, "c" * 40
 
 
 def pr_event(action: str = "opened", name: str = "pull_request") -> Event:
-    return Event(name, {"action": action, "pull_request": {
-        "number": 7, "head": {"sha": HEAD}, "base": {"sha": BASE}}})
+    return Event(name, {"action": action, "pull_request": {"number": 7, "head": {"sha": HEAD}, "base": {"sha": BASE}}})
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -68,11 +67,14 @@ def test_workflow_dispatch_takes_the_number_from_the_option_then_the_inputs() ->
     assert pull_target(Event("workflow_dispatch", {"inputs": {"pr_number": 3}}), None) == PullTarget(3)
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ({}, "workflow_dispatch needs a pull request number"),
-    ({"inputs": {"pr-number": ""}}, "workflow_dispatch needs a pull request number"),
-    ({"inputs": {"pr-number": "#12"}}, "pr-number must be a number, got '#12'"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({}, "workflow_dispatch needs a pull request number"),
+        ({"inputs": {"pr-number": ""}}, "workflow_dispatch needs a pull request number"),
+        ({"inputs": {"pr-number": "#12"}}, "pr-number must be a number, got '#12'"),
+    ],
+)
 def test_workflow_dispatch_without_a_usable_number_is_a_usage_error(payload: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=re.escape(message)):
         pull_target(Event("workflow_dispatch", payload), None)
@@ -90,11 +92,14 @@ def test_read_event_reads_the_payload(tmp_path: Path) -> None:
     assert event == Event("pull_request", {"action": "opened"})
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "cannot read the event payload"),
-    ("{not json", "cannot read the event payload"),
-    ("[1, 2]", "is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read the event payload"),
+        ("{not json", "cannot read the event payload"),
+        ("[1, 2]", "is not a JSON object"),
+    ],
+)
 def test_unreadable_event_payloads_are_usage_errors(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "event.json"
     if content is not None:
@@ -113,20 +118,35 @@ def test_outside_actions_a_pr_number_is_needed() -> None:
 
 
 def test_read_context_defaults_and_enterprise() -> None:
-    env = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "99", "GITHUB_RUN_ATTEMPT": "2",
-           "GITHUB_OUTPUT": "/out", "GITHUB_STEP_SUMMARY": "/sum", "RUNNER_TEMP": "/tmp/r"}
+    env = {
+        "GITHUB_TOKEN": "t",
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_RUN_ID": "99",
+        "GITHUB_RUN_ATTEMPT": "2",
+        "GITHUB_OUTPUT": "/out",
+        "GITHUB_STEP_SUMMARY": "/sum",
+        "RUNNER_TEMP": "/tmp/r",
+    }
     ctx = read_context(env)
     assert (ctx.api_url, ctx.run_id, ctx.output, ctx.step_summary, ctx.runner_temp) == (
-        "https://api.github.com", "99-2", "/out", "/sum", "/tmp/r")
+        "https://api.github.com",
+        "99-2",
+        "/out",
+        "/sum",
+        "/tmp/r",
+    )
     ghe = read_context({**env, "GITHUB_API_URL": "https://ghe.example.com/api/v3", "GITHUB_RUN_ATTEMPT": ""})
     assert (ghe.api_url, ghe.run_id) == ("https://ghe.example.com/api/v3", "99-1")
     assert re.fullmatch(r"[0-9a-f]{12}", read_context({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "o/r"}).run_id)
 
 
-@pytest.mark.parametrize(("env", "message"), [
-    ({"GITHUB_REPOSITORY": "o/r"}, "GITHUB_TOKEN is not set"),
-    ({"GITHUB_TOKEN": "t"}, "GITHUB_REPOSITORY is not set"),
-])
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GITHUB_REPOSITORY": "o/r"}, "GITHUB_TOKEN is not set"),
+        ({"GITHUB_TOKEN": "t"}, "GITHUB_REPOSITORY is not set"),
+    ],
+)
 def test_read_context_needs_token_and_repository(env: dict[str, str], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         read_context(env)
@@ -180,10 +200,15 @@ def fake_report(max_chars: int) -> str:
 
 
 def test_summary_puts_top_lines_under_the_verdict_and_sections_after() -> None:
-    text = compose_summary(lambda n: "### reviewbot\n\n⛔ **Not reviewed:** x\n\n#### Cost\n", ["> note"],
-                           ["#### A\n\n- a", "", "#### B"], marker="<!-- m -->")
-    assert text == ("<!-- m -->\n### reviewbot\n\n⛔ **Not reviewed:** x\n\n> note\n\n#### Cost\n\n"
-                    "#### A\n\n- a\n\n#### B\n")
+    text = compose_summary(
+        lambda n: "### reviewbot\n\n⛔ **Not reviewed:** x\n\n#### Cost\n",
+        ["> note"],
+        ["#### A\n\n- a", "", "#### B"],
+        marker="<!-- m -->",
+    )
+    assert text == (
+        "<!-- m -->\n### reviewbot\n\n⛔ **Not reviewed:** x\n\n> note\n\n#### Cost\n\n#### A\n\n- a\n\n#### B\n"
+    )
 
 
 def test_summary_fits_githubs_limit_whatever_the_sections() -> None:
@@ -224,8 +249,9 @@ def listing() -> Iterator[ListingGitHub]:
 
 
 def client(gh: FakeGitHub) -> GitHubPR:
-    return GitHubPR(gh.token or "", gh.full_name, 1, gh.api_url,
-                    policy=RetryPolicy(sleep=lambda s: None, write_interval=0.0))
+    return GitHubPR(
+        gh.token or "", gh.full_name, 1, gh.api_url, policy=RetryPolicy(sleep=lambda s: None, write_interval=0.0)
+    )
 
 
 def test_prompts_are_fetched_by_listing_the_base_folder(listing: ListingGitHub, tmp_path: Path) -> None:
@@ -240,8 +266,11 @@ def test_prompts_are_fetched_by_listing_the_base_folder(listing: ListingGitHub, 
     assert sorted(p.name for p in folder.iterdir()) == ["_rules.j2", "system.j2"]
     assert (folder / "system.j2").read_text(encoding="utf-8") == "base system {% include '_rules.j2' %}"
     paths = [r.path for r in listing.requests]
-    assert paths == ["/repos/octo/demo/contents/prompts", "/repos/octo/demo/contents/prompts/system.j2",
-                     "/repos/octo/demo/contents/prompts/_rules.j2"]
+    assert paths == [
+        "/repos/octo/demo/contents/prompts",
+        "/repos/octo/demo/contents/prompts/system.j2",
+        "/repos/octo/demo/contents/prompts/_rules.j2",
+    ]
     assert {r.query["ref"] for r in listing.requests} == {BASE}
 
 
@@ -262,8 +291,10 @@ def test_without_a_listing_the_known_templates_are_tried(tmp_path: Path) -> None
 @pytest.fixture
 def actions_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"action": "opened", "pull_request": {
-        "number": 1, "head": {"sha": HEAD}, "base": {"sha": BASE}}}), encoding="utf-8")
+    event.write_text(
+        json.dumps({"action": "opened", "pull_request": {"number": 1, "head": {"sha": HEAD}, "base": {"sha": BASE}}}),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     monkeypatch.setenv("GITHUB_REPOSITORY", "octo/demo")
@@ -282,8 +313,9 @@ def test_missing_token_is_one_line_an_error_annotation_and_exit_2(
     assert err.splitlines()[0] == "reviewbot: error: GITHUB_TOKEN is not set"
 
 
-def test_a_bad_config_at_base_names_the_commit(actions_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_config_at_base_names_the_commit(
+    actions_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeGitHub("octo", "demo") as fake:
         fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
         fake.set_content(".reviewbot.yml", "reveiw: {}\n", ref=BASE)
@@ -301,13 +333,20 @@ def test_a_moved_head_is_left_to_the_newer_run(actions_env: Path, monkeypatch: p
     lines: list[str] = []
     with FakeGitHub("octo", "demo") as fake:
         fake.add_pull(1, [], base_sha=BASE, head_sha="d" * 40)
-        env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(actions_env / "event.json"),
-               "GITHUB_REPOSITORY": "octo/demo", "GITHUB_TOKEN": fake.token or "", "GITHUB_API_URL": fake.api_url,
-               "GITHUB_OUTPUT": str(actions_env / "out")}
+        env = {
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(actions_env / "event.json"),
+            "GITHUB_REPOSITORY": "octo/demo",
+            "GITHUB_TOKEN": fake.token or "",
+            "GITHUB_API_URL": fake.api_url,
+            "GITHUB_OUTPUT": str(actions_env / "out"),
+        }
         assert run_action({}, env=env, echo=lines.append) == 0
         assert [r.path for r in fake.requests] == ["/repos/octo/demo/pulls/1"]
-    assert lines == ["::notice::reviewbot: skipped: the PR head moved from ccccccc to ddddddd since this "
-                     "event; the run for that push reviews it"]
+    assert lines == [
+        "::notice::reviewbot: skipped: the PR head moved from ccccccc to ddddddd since this "
+        "event; the run for that push reviews it"
+    ]
     assert (actions_env / "out").read_text(encoding="utf-8").endswith("skipped=true\n")
 
 
@@ -328,12 +367,14 @@ def test_the_action_names_the_actions_bot_only_for_the_workflows_own_token() -> 
     env = action["runs"]["steps"][-1]["env"]
     # Another token (a GitHub App's, a personal one) posts as someone else: then it is asked.
     assert env["REVIEWBOT_BOT_LOGIN"] == (
-        "${{ inputs.bot-login || (inputs.github-token == github.token && 'github-actions[bot]') || '' }}")
+        "${{ inputs.bot-login || (inputs.github-token == github.token && 'github-actions[bot]') || '' }}"
+    )
     assert env["GITHUB_TOKEN"] == "${{ inputs.github-token }}"
 
 
-def test_a_malformed_bot_login_is_one_line_and_exit_2(actions_env: Path, monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_malformed_bot_login_is_one_line_and_exit_2(
+    actions_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeGitHub("octo", "demo") as fake:
         fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
         monkeypatch.setenv("GITHUB_API_URL", fake.api_url)
@@ -354,8 +395,13 @@ def test_a_failed_login_lookup_stops_the_run_before_anything_is_posted(
     with FakeGitHub("octo", "demo", bot_login="reviewbot-app[bot]") as fake:
         fake.add_pull(1, [], base_sha=BASE, head_sha=HEAD)
         fake.add_issue_comment(1, '<!-- reviewbot:summary {"head": "", "runs": 1} -->', user="reviewbot-app[bot]")
-        fake.fail("POST", fake.graphql_path, status=403, body={"message": "Resource not accessible by integration"},
-                  match="viewer")
+        fake.fail(
+            "POST",
+            fake.graphql_path,
+            status=403,
+            body={"message": "Resource not accessible by integration"},
+            match="viewer",
+        )
         monkeypatch.setenv("GITHUB_API_URL", fake.api_url)
         monkeypatch.setenv("GITHUB_TOKEN", fake.token or "")
         with pytest.raises(SystemExit) as exit_info:
@@ -365,19 +411,25 @@ def test_a_failed_login_lookup_stops_the_run_before_anything_is_posted(
         assert all(r.path == fake.graphql_path for r in fake.requests if r.method == "POST")
     out, err = capsys.readouterr()
     assert exit_info.value.code == 3
-    message = ("cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not "
-               "accessible by integration")
+    message = (
+        "cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not accessible by integration"
+    )
     assert out.startswith(f"::error::reviewbot: {message} (name it with --bot-login")
-    assert err.splitlines() == [f"reviewbot: error: {message}",
-                                "hint: name it with --bot-login (REVIEWBOT_BOT_LOGIN): github-actions[bot] for the "
-                                "workflow's GITHUB_TOKEN, <app-slug>[bot] for a GitHub App, else the token's user"]
+    assert err.splitlines() == [
+        f"reviewbot: error: {message}",
+        "hint: name it with --bot-login (REVIEWBOT_BOT_LOGIN): github-actions[bot] for the "
+        "workflow's GITHUB_TOKEN, <app-slug>[bot] for a GitHub App, else the token's user",
+    ]
 
 
 # --- supply chain: what runs with the token is pinned ------------------------------------------
 
 _ROOT = Path(__file__).resolve().parents[1]
-_WORKFLOWS = [_ROOT / "action.yml", *sorted((_ROOT / ".github" / "workflows").glob("*.yml")),
-              *sorted((_ROOT / "examples" / "workflows").glob("*.yml"))]
+_WORKFLOWS = [
+    _ROOT / "action.yml",
+    *sorted((_ROOT / ".github" / "workflows").glob("*.yml")),
+    *sorted((_ROOT / "examples" / "workflows").glob("*.yml")),
+]
 
 
 def _steps(path: Path) -> list[dict[str, Any]]:
@@ -423,4 +475,6 @@ def test_the_readme_example_runs_one_review_per_pr_at_a_time() -> None:
     readme = (_ROOT / "README.md").read_text(encoding="utf-8")
     example = readme.split("## Use in GitHub Actions", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
     assert yaml.safe_load(example.replace("<full commit SHA>", "0" * 40))["concurrency"] == {
-        "group": "reviewbot-${{ github.event.pull_request.number }}", "cancel-in-progress": False}
+        "group": "reviewbot-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": False,
+    }

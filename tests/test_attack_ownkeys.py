@@ -53,9 +53,22 @@ def test_the_audit_log_scrubs_an_own_password_with_a_quote_or_backslash(tmp_path
     try:
         # The diff of a PR carries the value (a fixture a maintainer pasted it into).
         messages = ({"role": "user", "content": f"12+    connect(password='{password}')"},)
-        record = CallRecord(call_id="c1", chunk_id="k1", model="openai/x", tier="cheap", files=("a.py",),
-                            reasons=(), input_tokens=1, output_tokens=1, cached_tokens=None, usd=0.0,
-                            latency_ms=1, outcome="ok", messages=messages, reply=f"echo {password}")
+        record = CallRecord(
+            call_id="c1",
+            chunk_id="k1",
+            model="openai/x",
+            tier="cheap",
+            files=("a.py",),
+            reasons=(),
+            input_tokens=1,
+            output_tokens=1,
+            cached_tokens=None,
+            usd=0.0,
+            latency_ms=1,
+            outcome="ok",
+            messages=messages,
+            reply=f"echo {password}",
+        )
         path = tmp_path / "audit.jsonl"
         log = AuditLog(path, "run1")
         log.write(record)
@@ -64,5 +77,7 @@ def test_the_audit_log_scrubs_an_own_password_with_a_quote_or_backslash(tmp_path
     finally:
         SCRUB.forget()
     import json as _json
+
     assert password not in _json.loads(written)["messages"][0]["content"], (
-        f"own password in the audit log: {written.strip()[:300]}")
+        f"own password in the audit log: {written.strip()[:300]}"
+    )

@@ -13,15 +13,18 @@ import pytest
 
 from reviewbot.findings import parse_reply
 
-REAL = ('{"findings": [{"path": "app/login.py", "line": 18, "side": "RIGHT", "severity": "critical", '
-        '"category": "security", "title": "SQL built from user input", "body": "username is '
-        'interpolated into the query: use a parameterised query."}]}')
+REAL = (
+    '{"findings": [{"path": "app/login.py", "line": 18, "side": "RIGHT", "severity": "critical", '
+    '"category": "security", "title": "SQL built from user input", "body": "username is '
+    'interpolated into the query: use a parameterised query."}]}'
+)
 
 DRAFT_THEN_ANSWER = {
     "format-then-answer": 'The reply format is {"findings": []}. Here is my review:\n\n```json\n' + REAL + "\n```",
     "if-clean-then-answer": 'If the change were fine I would answer {"findings": []}, but it is not:\n' + REAL,
     "two-fenced-blocks": '```json\n{"summary": "Adds login.", "findings": []}\n```\nWait, line 18 is injectable:\n```json\n'
-                         + REAL + "\n```",
+    + REAL
+    + "\n```",
 }
 
 
@@ -32,12 +35,17 @@ def test_a_draft_before_the_answer_is_not_a_clean_review(name: str) -> None:
     assert not clean, f"{name}: read as a clean review; the critical finding after the draft is lost"
 
 
-@pytest.mark.parametrize("title,body", [
-    ("Short sentence!", "Why, when, how to fix!"),
-    ("A short sentence", "Why, when and how to fix."),
-])
+@pytest.mark.parametrize(
+    "title,body",
+    [
+        ("Short sentence!", "Why, when, how to fix!"),
+        ("A short sentence", "Why, when and how to fix."),
+    ],
+)
 def test_the_prompts_example_with_punctuation_changed_is_not_a_finding(title: str, body: str) -> None:
-    reply = ('{"findings": [{"path": "app/login.py", "line": 31, "side": "RIGHT", "severity": "high", '
-             f'"category": "bug", "title": "{title}", "body": "{body}", "suggestion": "    fixed code"}}]}}')
+    reply = (
+        '{"findings": [{"path": "app/login.py", "line": 31, "side": "RIGHT", "severity": "high", '
+        f'"category": "bug", "title": "{title}", "body": "{body}", "suggestion": "    fixed code"}}]}}'
+    )
     parsed = parse_reply(reply)
     assert parsed.findings == (), f"the prompt's example came back as a finding: {[f.title for f in parsed.findings]}"

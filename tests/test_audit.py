@@ -38,8 +38,10 @@ def make_diff(files: int = FILES) -> str:
     for f in range(files):
         lines = [ln for i in range(20) for ln in (f"def mod{f}_{i}(value):", f"    return value * {i} + {f}", "")]
         body = "".join(f"+{line}\n" for line in lines)
-        parts.append(f"diff --git a/lib/mod{f}.py b/lib/mod{f}.py\nnew file mode 100644\nindex 0000000..1234567\n"
-                     f"--- /dev/null\n+++ b/lib/mod{f}.py\n@@ -0,0 +1,{len(lines)} @@\n{body}")
+        parts.append(
+            f"diff --git a/lib/mod{f}.py b/lib/mod{f}.py\nnew file mode 100644\nindex 0000000..1234567\n"
+            f"--- /dev/null\n+++ b/lib/mod{f}.py\n@@ -0,0 +1,{len(lines)} @@\n{body}"
+        )
     return "".join(parts)
 
 
@@ -47,8 +49,8 @@ def write_config(path: Path, base_url: str) -> Path:
     path.write_text(
         "models:\n  cheap: [openai/fake-cheap]\n  frontier: [openai/fake-frontier]\n"
         "endpoints:\n"
-        f"  openai/fake-cheap: {{api_base: \"{base_url}\", api_key_env: AUDIT_KEY, timeout: {TIMEOUT_S}}}\n"
-        f"  openai/fake-frontier: {{api_base: \"{base_url}\", api_key_env: AUDIT_KEY, timeout: {TIMEOUT_S}}}\n"
+        f'  openai/fake-cheap: {{api_base: "{base_url}", api_key_env: AUDIT_KEY, timeout: {TIMEOUT_S}}}\n'
+        f'  openai/fake-frontier: {{api_base: "{base_url}", api_key_env: AUDIT_KEY, timeout: {TIMEOUT_S}}}\n'
         "prices:\n  openai/fake-cheap: {input: 1.0, output: 2.0}\n  openai/fake-frontier: {input: 10.0, output: 20.0}\n"
         "review: {max_chunk_tokens: 500, concurrency: 1}\n",
         encoding="utf-8",
@@ -113,8 +115,16 @@ def test_each_line_is_on_disk_when_its_chunk_is_done_and_a_crash_keeps_them(
             raise RuntimeError("the run crashes after its second chunk")
 
     with pytest.raises(RuntimeError, match="second chunk"):
-        execute(parse_diff(make_diff()), cfg, source="t.diff", notes=notes, dry_run=False,
-                audit_log=str(audit), progress=progress, run_id="run-1")
+        execute(
+            parse_diff(make_diff()),
+            cfg,
+            source="t.diff",
+            notes=notes,
+            dry_run=False,
+            audit_log=str(audit),
+            progress=progress,
+            run_id="run-1",
+        )
     assert on_disk[:2] == [1, 2]  # chunk k done: k lines written, before the report exists
     lines = read_lines(audit)
     assert lines[0] == {"earlier": "run"}
@@ -134,8 +144,9 @@ def test_a_finished_run_logs_every_call_once_in_report_order(
     path.write_text(path.read_text(encoding="utf-8").replace("concurrency: 1", "concurrency: 4"), encoding="utf-8")
     cfg, notes = load_effective_config({"config_path": str(path)})
     audit = tmp_path / "audit.jsonl"
-    report = execute(parse_diff(make_diff()), cfg, source="t.diff", notes=notes, dry_run=False,
-                     audit_log=str(audit), run_id="run-2")
+    report = execute(
+        parse_diff(make_diff()), cfg, source="t.diff", notes=notes, dry_run=False, audit_log=str(audit), run_id="run-2"
+    )
     lines = read_lines(audit)
     assert [a["call_id"] for a in lines] == [c.call_id for c in report.calls]
     assert len(lines) == len(server.chat_requests) == len({a["call_id"] for a in lines}) > 3
@@ -148,17 +159,27 @@ def test_unwritable_audit_log_is_one_line_before_any_model_is_called(
     server, _ = model
     (tmp_path / "change.diff").write_text(make_diff(), encoding="utf-8")
     missing = tmp_path / "no-such-dir" / "audit.jsonl"
-    code, out, err = run_cli(capsys, ["review", str(tmp_path / "change.diff"), "--config",
-                                      str(write_config(tmp_path / "c.yml", server.base_url)),
-                                      "--audit-log", str(missing), "--no-progress"])
+    code, out, err = run_cli(
+        capsys,
+        [
+            "review",
+            str(tmp_path / "change.diff"),
+            "--config",
+            str(write_config(tmp_path / "c.yml", server.base_url)),
+            "--audit-log",
+            str(missing),
+            "--no-progress",
+        ],
+    )
     assert (code, out) == (2, "")
     assert err == f"reviewbot: error: cannot write the audit log {missing}: No such file or directory\n"
     assert server.requests == ()
 
 
 def call(number: int) -> CallRecord:
-    return CallRecord(f"call-{number:04d}", f"c{number:03d}", "openai/m", "cheap", ("a.py",), (), 10, 5, None,
-                      0.1, 7, "ok")
+    return CallRecord(
+        f"call-{number:04d}", f"c{number:03d}", "openai/m", "cheap", ("a.py",), (), 10, 5, None, 0.1, 7, "ok"
+    )
 
 
 def test_each_call_is_written_once(tmp_path: Path) -> None:
@@ -175,8 +196,9 @@ def test_a_write_failing_mid_run_is_one_error_after_the_run() -> None:
     log.write(call(1))  # never raises into the reviewer's threads
     with pytest.raises(UsageError) as caught:
         log.finish([call(1), call(2)])
-    assert caught.value.message == ("cannot write the audit log /dev/full: No space left on device "
-                                    "(0 of 2 requests logged)")
+    assert caught.value.message == (
+        "cannot write the audit log /dev/full: No space left on device (0 of 2 requests logged)"
+    )
 
 
 # --- a real process, killed or interrupted mid-run ----------------------------------------------
@@ -197,9 +219,23 @@ def start(tmp: Path, server: FakeOpenAIServer) -> tuple[subprocess.Popen[str], P
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and not k.startswith("REVIEWBOT_")}
     env.update(AUDIT_KEY=KEY, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="CRITICAL", PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reviewbot", "review", str(tmp / "change.diff"), "--config",
-         str(write_config(tmp / "c.yml", server.base_url)), "--audit-log", str(audit), "--no-progress"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "reviewbot",
+            "review",
+            str(tmp / "change.diff"),
+            "--config",
+            str(write_config(tmp / "c.yml", server.base_url)),
+            "--audit-log",
+            str(audit),
+            "--no-progress",
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return proc, audit
 
@@ -227,8 +263,9 @@ def interrupted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
                     proc.send_signal(signal.SIGINT)  # Ctrl-C: the request in flight still finishes
                     gate.release.set()
                 _, stderr = proc.communicate(timeout=TIMEOUT_S)
-                results[name] = Interrupted(proc.returncode, stderr, read_lines(audit), gate,
-                                            len(servers[name].chat_requests))
+                results[name] = Interrupted(
+                    proc.returncode, stderr, read_lines(audit), gate, len(servers[name].chat_requests)
+                )
         finally:
             for gate in gates.values():
                 gate.release.set()

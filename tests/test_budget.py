@@ -24,9 +24,14 @@ USD_PER_TOKEN = {"openai/gpt-4.1-mini": 0.4e-6, "anthropic/claude-opus-4-1": 15e
 class FakePlanner:
     """One chunk per file, priced per token by model. Records every tier assignment built."""
 
-    def __init__(self, tokens: Mapping[str, int], scores: Mapping[str, int],
-                 groups: Mapping[str, str] | None = None, models: Mapping[str, str] | None = None,
-                 blocked: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        tokens: Mapping[str, int],
+        scores: Mapping[str, int],
+        groups: Mapping[str, str] | None = None,
+        models: Mapping[str, str] | None = None,
+        blocked: frozenset[str] = frozenset(),
+    ) -> None:
         self.tokens, self.scores = tokens, scores
         self.groups = groups or {}
         self.models = models or {}  # path -> model overriding its tier's model
@@ -37,8 +42,15 @@ class FakePlanner:
         self.builds.append(dict(tiers))
         routes = []
         for path in sorted(tiers):
-            chunk = Chunk(f"c-{path}", tiers[path], self.groups.get(path, ""), (path,), f"text of {path}",
-                          self.tokens[path], self.scores[path])
+            chunk = Chunk(
+                f"c-{path}",
+                tiers[path],
+                self.groups.get(path, ""),
+                (path,),
+                f"text of {path}",
+                self.tokens[path],
+                self.scores[path],
+            )
             if path in self.blocked:
                 routes.append(Route(chunk, (), LOCAL_BLOCKED))
             else:
@@ -67,6 +79,7 @@ def money(usd: float) -> str:
 
 # --- within budget --------------------------------------------------------------------------
 
+
 def test_plan_within_budget_changes_nothing() -> None:
     fake = FakePlanner({"a.py": 1000, "b.py": 2000}, {"a.py": 10, "b.py": 70})
     rs = risks(("a.py", 10, "cheap"), ("b.py", 70, "frontier"))
@@ -87,6 +100,7 @@ def test_no_caps_means_no_decisions() -> None:
 
 # --- downgrade ---------------------------------------------------------------------------------
 
+
 def test_downgrade_lowest_risk_first() -> None:
     tokens = {"auth.py": 20_000, "db.py": 20_000, "ci.yml": 20_000}
     scores = {"auth.py": 90, "db.py": 55, "ci.yml": 70}
@@ -95,8 +109,11 @@ def test_downgrade_lowest_risk_first() -> None:
     total = sum(fake.usd(p, "frontier") for p in tokens)
     cap = total - fake.usd("db.py", "frontier") + fake.usd("db.py", "cheap")  # exactly one downgrade fits
     p = plan(fake, rs, max_usd=cap)
-    assert p.decisions == (BudgetDecision(
-        "db.py", "downgraded", f"downgraded to cheap: estimated {money(total)} over budget {money(cap)}"),)
+    assert p.decisions == (
+        BudgetDecision(
+            "db.py", "downgraded", f"downgraded to cheap: estimated {money(total)} over budget {money(cap)}"
+        ),
+    )
     assert dict(p.tiers) == {"auth.py": "frontier", "db.py": "cheap", "ci.yml": "frontier"}
     assert p.estimated_usd is not None and p.estimated_usd <= cap + 1e-9
     assert p.skipped_chunks == ()
@@ -122,8 +139,11 @@ def test_rule_escalated_and_compliance_files_are_downgraded_last() -> None:
     cap = fake.usd("plain.py", "frontier") * 2 + fake.usd("plain.py", "cheap")
     p = plan(fake, rs, max_usd=cap)
     assert [d.subject for d in p.decisions] == ["plain.py"]
-    tighter = plan(FakePlanner(tokens, scores, groups={"grouped.py": "rule1"}), rs,
-                   max_usd=fake.usd("plain.py", "frontier") + 2 * fake.usd("plain.py", "cheap"))
+    tighter = plan(
+        FakePlanner(tokens, scores, groups={"grouped.py": "rule1"}),
+        rs,
+        max_usd=fake.usd("plain.py", "frontier") + 2 * fake.usd("plain.py", "cheap"),
+    )
     assert [d.subject for d in tighter.decisions] == ["plain.py", "pinned.py"]
 
 
@@ -158,12 +178,15 @@ def test_token_cap_skips_without_downgrading() -> None:
     fake = FakePlanner({"a.py": 4000, "b.py": 4000}, {"a.py": 80, "b.py": 60})
     rs = risks(("a.py", 80, "frontier"), ("b.py", 60, "frontier"))
     p = plan(fake, rs, max_input_tokens=5000)
-    assert p.decisions == (BudgetDecision("c-b.py", "skipped", "skipped: estimated 8,000 input tokens over budget 5,000"),)
+    assert p.decisions == (
+        BudgetDecision("c-b.py", "skipped", "skipped: estimated 8,000 input tokens over budget 5,000"),
+    )
     assert dict(p.tiers) == {"a.py": "frontier", "b.py": "frontier"}
     assert p.estimated_input_tokens == 4000
 
 
 # --- skip and fail modes -------------------------------------------------------------------
+
 
 def test_skip_mode_skips_lowest_risk_chunks_directly() -> None:
     tokens = {"a.py": 10_000, "b.py": 10_000, "c.py": 10_000}
@@ -194,14 +217,19 @@ def test_fail_mode_within_budget_passes() -> None:
 
 # --- unknown prices and blocked routes -----------------------------------------------------
 
+
 def test_unknown_price_counts_as_zero_and_is_noted() -> None:
-    fake = FakePlanner({"a.py": 100_000, "b.py": 900_000}, {"a.py": 10, "b.py": 10}, models={"b.py": "ollama_chat/qwen"})
+    fake = FakePlanner(
+        {"a.py": 100_000, "b.py": 900_000}, {"a.py": 10, "b.py": 10}, models={"b.py": "ollama_chat/qwen"}
+    )
     p = plan(fake, risks(("a.py", 10, "cheap"), ("b.py", 10, "cheap")), max_usd=0.05)
     assert p.decisions == ()
     assert p.estimated_usd is None  # unknown, never a made-up total
     assert p.estimated_input_tokens == 1_000_000
-    assert p.notes == ("price unknown for ollama_chat/qwen (1 chunk): counted as $0 against budget.max_usd",
-                       f"estimated {money(fake.usd('a.py', 'cheap'))} for the chunks with known prices")
+    assert p.notes == (
+        "price unknown for ollama_chat/qwen (1 chunk): counted as $0 against budget.max_usd",
+        f"estimated {money(fake.usd('a.py', 'cheap'))} for the chunks with known prices",
+    )
 
 
 def test_blocked_routes_cost_nothing_and_are_not_skipped() -> None:
@@ -212,6 +240,7 @@ def test_blocked_routes_cost_nothing_and_are_not_skipped() -> None:
 
 
 # --- BudgetGuard -----------------------------------------------------------------------------
+
 
 def test_reservation_refused_when_it_would_cross() -> None:
     guard = BudgetGuard(max_usd=1.0, max_input_tokens=None)
@@ -224,8 +253,13 @@ def test_reservation_refused_when_it_would_cross() -> None:
     second = guard.reserve(0.5, 1000)  # 0.3 spent + 0.5 fits
     assert second is not None
     assert guard.reserve(0.21, 1) is None
-    assert guard.snapshot() == {"max_usd": 1.0, "spent_usd": pytest.approx(0.3), "max_input_tokens": None,
-                                "spent_input_tokens": 900, "refused": 2}
+    assert guard.snapshot() == {
+        "max_usd": 1.0,
+        "spent_usd": pytest.approx(0.3),
+        "max_input_tokens": None,
+        "spent_input_tokens": 900,
+        "refused": 2,
+    }
 
 
 def test_token_cap_and_exact_fit() -> None:

@@ -44,16 +44,12 @@ def hunk(old_start: int, new_start: int, body: Sequence[str], section: str = "")
     return Hunk(old_start, old - old_start, new_start, new - new_start, section, tuple(lines))
 
 
-def fdiff(
-    path: str, *hunks: Hunk, status: str = "modified", old_path: str | None = None
-) -> FileDiff:
+def fdiff(path: str, *hunks: Hunk, status: str = "modified", old_path: str | None = None) -> FileDiff:
     return FileDiff(path=path, old_path=old_path, status=status, hunks=hunks)  # type: ignore[arg-type]
 
 
 def big_hunk(n: int, start: int = 1) -> Hunk:
-    return hunk(
-        start, start, [f"+value_{i} = compute_something({i}, factor={i * 7})" for i in range(n)]
-    )
+    return hunk(start, start, [f"+value_{i} = compute_something({i}, factor={i * 7})" for i in range(n)])
 
 
 def cited(chunks: Sequence[Chunk]) -> list[tuple[str, int, str]]:
@@ -81,12 +77,7 @@ def test_render_golden_text() -> None:
     f = fdiff("src/app.py", h, status="renamed", old_path="src/old_app.py")
     assert render_file_header(f) == "### src/app.py (renamed from src/old_app.py)\n"
     assert render_hunk(f, h) == (
-        "@@ def main():\n"
-        "9 import os\n"
-        "9-import sys\n"
-        "10+import subprocess\n"
-        "11+import shlex\n"
-        "12 \n"
+        "@@ def main():\n9 import os\n9-import sys\n10+import subprocess\n11+import shlex\n12 \n"
     )
     assert render_hunk(f, hunk(1, 1, ["+x"])) == "@@\n1+x\n"  # no section: a bare @@
 
@@ -121,10 +112,7 @@ def test_small_files_share_a_chunk_in_diff_order() -> None:
     [chunk] = build_chunks([a, b], cheap(a, b), {}, {"a.py": 5, "b.py": 40}, {"cheap": 1000})
     assert chunk.id == "c001"
     assert chunk.files == ("b.py", "a.py")
-    assert (
-        chunk.text
-        == "### b.py\n@@\n1+x = 1\n### a.py\n@@\n1+y = 2\n"
-    )
+    assert chunk.text == "### b.py\n@@\n1+x = 1\n### a.py\n@@\n1+y = 2\n"
     assert chunk.risk == 40
     assert chunk.tokens == count_tokens(chunk.text)
 
@@ -161,9 +149,7 @@ def test_giant_hunk_is_split_with_true_line_numbers() -> None:
     for i, c in enumerate(chunks, start=1):
         assert c.tokens <= budget
         assert c.tokens == count_tokens(c.text)
-        assert c.text.startswith(
-            f"### big.py\n@@ class Big: (part {i} of {n} of this hunk)\n"
-        )
+        assert c.text.startswith(f"### big.py\n@@ class Big: (part {i} of {n} of this hunk)\n")
     assert cited(chunks) == expected(h)
 
 
@@ -203,9 +189,7 @@ def test_prepare_once_pack_many_times() -> None:
     files = [fdiff(f"f{i}.py", big_hunk(20)) for i in range(4)]
     prepared = prepare(files)
     all_cheap = pack(prepared, cheap(*files), {}, {}, {"cheap": 5000, "frontier": 5000})
-    one_frontier = pack(
-        prepared, {**cheap(*files), "f2.py": "frontier"}, {}, {}, {"cheap": 5000, "frontier": 5000}
-    )
+    one_frontier = pack(prepared, {**cheap(*files), "f2.py": "frontier"}, {}, {}, {"cheap": 5000, "frontier": 5000})
     assert [c.tier for c in one_frontier] == ["frontier", "cheap"]
     assert one_frontier[0].files == ("f2.py",)
     assert sum(c.tokens for c in all_cheap) == sum(c.tokens for c in one_frontier)
@@ -218,9 +202,7 @@ def test_files_without_hunks_are_left_out() -> None:
     binary = FileDiff("logo.png", None, "modified", (), binary=True)
     rename = FileDiff("b.py", "a.py", "renamed")
     real = fdiff("c.py", hunk(1, 1, ["+x"]))
-    chunks = build_chunks(
-        [binary, rename, real], cheap(binary, rename, real), {}, {}, {"cheap": 500}
-    )
+    chunks = build_chunks([binary, rename, real], cheap(binary, rename, real), {}, {}, {"cheap": 500})
     assert [c.files for c in chunks] == [("c.py",)]
 
 
@@ -264,9 +246,7 @@ def test_real_diffs_every_line_once_and_counts_exact(name: str) -> None:
     if not source.exists():
         missing("../shared/data/diffs")
     files = parse_diff(source.read_bytes()).files
-    tiers: dict[str, Tier] = {
-        f.path: ("frontier" if i % 4 == 0 else "cheap") for i, f in enumerate(files)
-    }
+    tiers: dict[str, Tier] = {f.path: ("frontier" if i % 4 == 0 else "cheap") for i, f in enumerate(files)}
     budgets: dict[Tier, int] = {"cheap": 4000, "frontier": 2500}
     chunks = build_chunks(files, tiers, {}, {}, budgets, redactor=Redactor())
     for c in chunks:
@@ -288,13 +268,28 @@ def test_hunk_tiers_split_one_file_across_tiers_keeping_each_hunk_whole() -> Non
     # risk.granularity: hunk — the risky hunk goes to the frontier tier, the rest to cheap.
     risky, plain1, plain2 = hunk(10, 10, ["+db.execute(q + name)"]), hunk(40, 40, ["+x = 1"]), hunk(90, 90, ["+y = 2"])
     files = [fdiff("app/db.py", plain1, risky, plain2), fdiff("app/util.py", hunk(1, 1, ["+z = 3"]))]
-    chunks = pack(prepare(files), {"app/db.py": "frontier", "app/util.py": "cheap"}, {}, {},
-                  {"cheap": 5000, "frontier": 5000}, hunk_tiers={"app/db.py": ("cheap", "frontier", "cheap")})
-    assert [(c.tier, c.files) for c in chunks] == [("frontier", ("app/db.py",)), ("cheap", ("app/db.py", "app/util.py"))]
+    chunks = pack(
+        prepare(files),
+        {"app/db.py": "frontier", "app/util.py": "cheap"},
+        {},
+        {},
+        {"cheap": 5000, "frontier": 5000},
+        hunk_tiers={"app/db.py": ("cheap", "frontier", "cheap")},
+    )
+    assert [(c.tier, c.files) for c in chunks] == [
+        ("frontier", ("app/db.py",)),
+        ("cheap", ("app/db.py", "app/util.py")),
+    ]
     assert [n for _, n, kind in cited(chunks[:1]) if kind == "+"] == [10]
     assert sorted(n for _, n, kind in cited(chunks[1:]) if kind == "+") == [1, 40, 90]
     # A split that does not fit the file's hunks, or names one tier only, is not a split.
-    same = pack(prepare(files), {"app/db.py": "frontier", "app/util.py": "cheap"}, {}, {},
-                {"cheap": 5000, "frontier": 5000}, hunk_tiers={"app/db.py": ("frontier", "frontier")})
+    same = pack(
+        prepare(files),
+        {"app/db.py": "frontier", "app/util.py": "cheap"},
+        {},
+        {},
+        {"cheap": 5000, "frontier": 5000},
+        hunk_tiers={"app/db.py": ("frontier", "frontier")},
+    )
     assert [c.files for c in same if c.tier == "frontier"] == [("app/db.py",)]
     assert sorted(n for _, n, kind in cited([c for c in same if c.tier == "frontier"]) if kind == "+") == [10, 40, 90]

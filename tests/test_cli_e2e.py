@@ -37,13 +37,19 @@ PRICES = {CHEAP: (0.5, 2.0), FRONTIER: (5.0, 20.0)}
 TIMEOUT_S = 120  # generous: a hang is a failure, not a slow pass
 
 SQL_FINDING = {
-    "path": "app/auth.py", "line": 19, "side": "RIGHT", "severity": "high", "category": "security",
-    "title": "SQL built with an f-string", "body": "username and password_hash are interpolated into SQL.",
+    "path": "app/auth.py",
+    "line": 19,
+    "side": "RIGHT",
+    "severity": "high",
+    "category": "security",
+    "title": "SQL built with an f-string",
+    "body": "username and password_hash are interpolated into SQL.",
 }
 OVERVIEW = "This change rewrites the login query."
 
 
 # -- fakes ---------------------------------------------------------------------------------
+
 
 def chunk_paths(request_json: dict[str, Any]) -> list[str]:
     """The files of the diff a review request carries (`### path` lines)."""
@@ -128,9 +134,13 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The user's environment without any provider key, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.endswith("_API_KEY") and not k.startswith(("REVIEWBOT_", "GITHUB_"))
-           and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_KEY")
+        and not k.startswith(("REVIEWBOT_", "GITHUB_"))
+        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
     env.update(LITELLM_LOCAL_MODEL_COST_MAP="True", PYTHONDONTWRITEBYTECODE="1", **extra)
     return env
 
@@ -138,12 +148,18 @@ def clean_env(**extra: str) -> dict[str, str]:
 KEYS = {"CHEAP_KEY": CHEAP_KEY, "FRONTIER_KEY": FRONTIER_KEY}
 
 
-def reviewbot(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None,
-              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def reviewbot(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "reviewbot", *args], input=stdin.decode() if stdin is not None else None,
-        capture_output=True, text=True, env=env if env is not None else clean_env(**KEYS),
-        cwd=cwd, timeout=TIMEOUT_S, stdin=None if stdin is not None else subprocess.DEVNULL,
+        [sys.executable, "-m", "reviewbot", *args],
+        input=stdin.decode() if stdin is not None else None,
+        capture_output=True,
+        text=True,
+        env=env if env is not None else clean_env(**KEYS),
+        cwd=cwd,
+        timeout=TIMEOUT_S,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
     )
 
 
@@ -160,6 +176,7 @@ def money(usd: float) -> str:
 
 
 # -- real runs -----------------------------------------------------------------------------
+
 
 @dataclass
 class Run:
@@ -184,30 +201,58 @@ def completed(s: Setup, proc: subprocess.CompletedProcess[str]) -> Run:
 
 @scenario
 def risky(s: Setup) -> Run:
-    return completed(s, reviewbot("review", str(EXAMPLES / "login-sql.diff"), "--config", str(s.config),
-                                  "--fail-on", "high"))
+    return completed(
+        s, reviewbot("review", str(EXAMPLES / "login-sql.diff"), "--config", str(s.config), "--fail-on", "high")
+    )
 
 
 @scenario
 def routine_stdin(s: Setup) -> Run:
-    return completed(s, reviewbot("review", "-", "--config", str(s.config), "--format", "json",
-                                  "--fail-on", "high", stdin=(EXAMPLES / "refactor.diff").read_bytes()))
+    return completed(
+        s,
+        reviewbot(
+            "review",
+            "-",
+            "--config",
+            str(s.config),
+            "--format",
+            "json",
+            "--fail-on",
+            "high",
+            stdin=(EXAMPLES / "refactor.diff").read_bytes(),
+        ),
+    )
 
 
 @scenario
 def mixed_to_files(s: Setup) -> Run:
-    return completed(s, reviewbot("review", "--diff", str(EXAMPLES / "mixed-pr.diff"), "--config", str(s.config),
-                                  "--format", "json", "--output", str(s.tmp / "report.json"),
-                                  "--audit-log", str(s.tmp / "audit.jsonl")))
+    return completed(
+        s,
+        reviewbot(
+            "review",
+            "--diff",
+            str(EXAMPLES / "mixed-pr.diff"),
+            "--config",
+            str(s.config),
+            "--format",
+            "json",
+            "--output",
+            str(s.tmp / "report.json"),
+            "--audit-log",
+            str(s.tmp / "audit.jsonl"),
+        ),
+    )
 
 
 @scenario
 def all_refused(s: Setup) -> Run:
     # Nothing listens on either port: every request is refused.
-    config = write_config(s.tmp / "refused.yml", f"http://127.0.0.1:{unused_port()}/v1",
-                          f"http://127.0.0.1:{unused_port()}/v1")
-    return completed(s, reviewbot("review", str(EXAMPLES / "mixed-pr.diff"), "--config", str(config),
-                                  "--format", "json"))
+    config = write_config(
+        s.tmp / "refused.yml", f"http://127.0.0.1:{unused_port()}/v1", f"http://127.0.0.1:{unused_port()}/v1"
+    )
+    return completed(
+        s, reviewbot("review", str(EXAMPLES / "mixed-pr.diff"), "--config", str(config), "--format", "json")
+    )
 
 
 @scenario
@@ -220,25 +265,38 @@ def git_sarif_terminal(s: Setup) -> Run:
     git(repo, "commit", "-q", "-m", "base")
     (repo / "app" / "db.py").write_text(
         "def find(conn, name):\n    return conn.execute(f\"SELECT * FROM users WHERE name = '{name}'\")\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     git(repo, "commit", "-q", "-am", "query")
     s.frontier_model.findings = [{**SQL_FINDING, "path": "app/db.py", "line": 2}]
     code, stdout, terminal = run_with_terminal_stderr(
-        ["review", "--git", "HEAD~1..HEAD", "--config", str(s.config), "--format", "sarif"], cwd=repo)
+        ["review", "--git", "HEAD~1..HEAD", "--config", str(s.config), "--format", "sarif"], cwd=repo
+    )
     return Run(s, code, stdout, terminal)
 
 
 def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false",
-                    *args], cwd=repo, check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
 
 
 def run_with_terminal_stderr(args: Sequence[str], cwd: Path) -> tuple[int, str, str]:
     """Run with stderr on a pseudo-terminal (so progress is shown) and stdout on a pipe."""
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "reviewbot", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=slave, env=clean_env(**KEYS))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reviewbot", *args],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            env=clean_env(**KEYS),
+        )
         os.close(slave)
         shown: list[bytes] = []
         reader = threading.Thread(target=_drain, args=(master, shown), daemon=True)
@@ -295,11 +353,12 @@ def test_risky_diff_goes_only_to_frontier_text_report_and_fail_on(real_runs: dic
     total = s.frontier_model.usd(FRONTIER) + s.cheap_model.usd(CHEAP)
     frontier_only = s.frontier_model.usd_at_frontier() + s.cheap_model.usd_at_frontier()
     saving = round((1 - total / frontier_only) * 100, 1)
-    assert (f"total {money(total)}; all-frontier ({FRONTIER}) {money(frontier_only)}; "
-            f"saving {saving:.1f}%") in out
+    assert (f"total {money(total)}; all-frontier ({FRONTIER}) {money(frontier_only)}; saving {saving:.1f}%") in out
     # Not a terminal: the plan and progress as plain lines (no control codes), nothing else.
     lines = run.stderr.splitlines()
-    assert lines[0].startswith("reviewbot: plan: ") and re.fullmatch(r"reviewbot: (\d+)/\1 chunks reviewed, \$[\d.]+ spent", lines[-1])
+    assert lines[0].startswith("reviewbot: plan: ") and re.fullmatch(
+        r"reviewbot: (\d+)/\1 chunks reviewed, \$[\d.]+ spent", lines[-1]
+    )
     assert all(line.startswith("reviewbot: ") for line in lines) and not re.search(r"[\r\x1b]", run.stderr)
     assert CHEAP_KEY not in out and FRONTIER_KEY not in out
 
@@ -393,9 +452,11 @@ def test_git_range_sarif_with_progress_only_on_stderr(real_runs: dict[str, Run])
 
 # -- no model call ---------------------------------------------------------------------------
 
+
 def test_missing_key_exits_2_naming_the_variable(setup: Setup) -> None:
-    proc = reviewbot("review", str(EXAMPLES / "login-sql.diff"), "--config", str(setup.config),
-                     env=clean_env(CHEAP_KEY=CHEAP_KEY))
+    proc = reviewbot(
+        "review", str(EXAMPLES / "login-sql.diff"), "--config", str(setup.config), env=clean_env(CHEAP_KEY=CHEAP_KEY)
+    )
 
     assert_clean(proc)
     assert proc.returncode == 2
@@ -406,19 +467,30 @@ def test_missing_key_exits_2_naming_the_variable(setup: Setup) -> None:
 
 
 def test_dry_run_needs_no_key_and_shows_the_plan(setup: Setup) -> None:
-    proc = reviewbot("review", str(EXAMPLES / "mixed-pr.diff"), "--config", str(setup.config), "--dry-run",
-                     env=clean_env())
+    proc = reviewbot(
+        "review", str(EXAMPLES / "mixed-pr.diff"), "--config", str(setup.config), "--dry-run", env=clean_env()
+    )
     assert_clean(proc)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "dry run: no model was called" in out
     assert re.search(r"\.github/workflows/ci\.yml\s+frontier\s+score \d+\s+path matches CI workflow", out)
     assert re.search(r"lib/pages\.py\s+cheap\s+score 0\s+no risk signal", out)
-    assert re.search(rf"c\d+\s+frontier\s+[\d,]+ tokens\s+\.github/workflows/ci\.yml\s+models: {FRONTIER}\s+est \$", out)
+    assert re.search(
+        rf"c\d+\s+frontier\s+[\d,]+ tokens\s+\.github/workflows/ci\.yml\s+models: {FRONTIER}\s+est \$", out
+    )
     assert "ESTIMATED cost" in out and "total (estimated) $" in out
 
-    as_json = reviewbot("review", str(EXAMPLES / "mixed-pr.diff"), "--config", str(setup.config), "--dry-run",
-                        "--format", "json", env=clean_env())
+    as_json = reviewbot(
+        "review",
+        str(EXAMPLES / "mixed-pr.diff"),
+        "--config",
+        str(setup.config),
+        "--dry-run",
+        "--format",
+        "json",
+        env=clean_env(),
+    )
     assert_clean(as_json)
     plan = json.loads(as_json.stdout)
     assert plan["dry_run"] is True and plan["calls"] == [] and plan["cost"]["estimated"] is True
@@ -428,11 +500,14 @@ def test_dry_run_needs_no_key_and_shows_the_plan(setup: Setup) -> None:
     assert setup.cheap.requests == () and setup.frontier.requests == ()
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("not-a-diff.txt", b"hello\nthis is not a diff\n", "the input is not a unified diff"),
-    ("merge.diff", b"diff --cc app.py\nindex 1,2..3\n@@@ -1,1 -1,1 +1,1 @@@\n- a\n -b\n++c\n", "merge"),
-    ("missing.diff", None, "diff file not found"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("not-a-diff.txt", b"hello\nthis is not a diff\n", "the input is not a unified diff"),
+        ("merge.diff", b"diff --cc app.py\nindex 1,2..3\n@@@ -1,1 -1,1 +1,1 @@@\n- a\n -b\n++c\n", "merge"),
+        ("missing.diff", None, "diff file not found"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(setup: Setup, name: str, content: bytes | None, message: str) -> None:
     path = setup.tmp / name
     if content is not None:
@@ -448,8 +523,9 @@ def test_bad_input_exits_2_with_one_line(setup: Setup, name: str, content: bytes
 
 
 def test_config_typo_exits_2_with_did_you_mean(setup: Setup) -> None:
-    config = write_config(setup.tmp / "typo.yml", setup.cheap.base_url, setup.frontier.base_url,
-                          extra="reveiw:\n  fail_on: high\n")
+    config = write_config(
+        setup.tmp / "typo.yml", setup.cheap.base_url, setup.frontier.base_url, extra="reveiw:\n  fail_on: high\n"
+    )
     proc = reviewbot("review", str(EXAMPLES / "refactor.diff"), "--config", str(config))
 
     assert_clean(proc)

@@ -8,24 +8,27 @@ import pytest
 from reviewbot.commands import HELP, Author, Command, may_run, parse_command
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ("/reviewbot review", Command("review")),
-    ("Thanks!\n\n/reviewbot   PLAN please", Command("plan")),
-    ("/ReviewBot help", Command("help")),
-    ("/reviewbot", Command("help")),
-    ("/reviewbot make it faster", Command("help")),  # not a verb, not in a thread: the help
-    ("/reviewbot ignore", Command("help")),  # ignore names a finding: only in its thread
-    ("please run /reviewbot review", None),  # not at the start of a line
-    ("/reviewbotreview", None),
-    ("/reviewbot-review", None),
-    ("> /reviewbot review", None),  # quoted
-    ("```\n/reviewbot review\n```", None),  # in a code block
-    ("~~~~\n/reviewbot review\n~~~\n/reviewbot plan\n~~~~", None),  # a shorter fence does not close it
-    ("    /reviewbot review", None),  # indented code
-    ("```\nx\n```\n/reviewbot plan", Command("plan")),
-    ("/reviewbot review\n/reviewbot plan", Command("review")),  # the first command only
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("/reviewbot review", Command("review")),
+        ("Thanks!\n\n/reviewbot   PLAN please", Command("plan")),
+        ("/ReviewBot help", Command("help")),
+        ("/reviewbot", Command("help")),
+        ("/reviewbot make it faster", Command("help")),  # not a verb, not in a thread: the help
+        ("/reviewbot ignore", Command("help")),  # ignore names a finding: only in its thread
+        ("please run /reviewbot review", None),  # not at the start of a line
+        ("/reviewbotreview", None),
+        ("/reviewbot-review", None),
+        ("> /reviewbot review", None),  # quoted
+        ("```\n/reviewbot review\n```", None),  # in a code block
+        ("~~~~\n/reviewbot review\n~~~\n/reviewbot plan\n~~~~", None),  # a shorter fence does not close it
+        ("    /reviewbot review", None),  # indented code
+        ("```\nx\n```\n/reviewbot plan", Command("plan")),
+        ("/reviewbot review\n/reviewbot plan", Command("review")),  # the first command only
+        ("", None),
+    ],
+)
 def test_a_command_is_a_line_of_its_own(body: str, expected: Command | None) -> None:
     assert parse_command(body) == expected
 
@@ -46,12 +49,21 @@ BOT = Author("github-actions[bot]", "NONE", is_bot=True)
 OWNER_BOT = Author("renovate[bot]", "OWNER", is_bot=True)
 
 
-@pytest.mark.parametrize(("command", "author", "allowed"), [
-    (Command("review"), MEMBER, True), (Command("review"), STRANGER, False), (Command("review"), CONTRIBUTOR, False),
-    (Command("plan"), STRANGER, False), (Command("ask", "why"), STRANGER, False),
-    (Command("help"), STRANGER, True), (Command("ignore"), STRANGER, False), (Command("ignore"), MEMBER, True),
-    (Command("help"), BOT, False), (Command("review"), OWNER_BOT, False),  # bots never: no loops
-])
+@pytest.mark.parametrize(
+    ("command", "author", "allowed"),
+    [
+        (Command("review"), MEMBER, True),
+        (Command("review"), STRANGER, False),
+        (Command("review"), CONTRIBUTOR, False),
+        (Command("plan"), STRANGER, False),
+        (Command("ask", "why"), STRANGER, False),
+        (Command("help"), STRANGER, True),
+        (Command("ignore"), STRANGER, False),
+        (Command("ignore"), MEMBER, True),
+        (Command("help"), BOT, False),
+        (Command("review"), OWNER_BOT, False),  # bots never: no loops
+    ],
+)
 def test_who_may_run_what(command: Command, author: Author, allowed: bool) -> None:
     assert may_run(command, author) is allowed
 

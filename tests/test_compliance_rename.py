@@ -25,10 +25,12 @@ index 1111111..2222222 100644
 
 
 def test_a_file_renamed_out_of_a_locked_folder_is_routed_by_its_old_path() -> None:
-    cfg = Config.model_validate({
-        "models": {"cheap": ["openai/gpt-4.1-mini"], "frontier": ["anthropic/claude-opus-4-1"]},
-        "compliance": [{"paths": ["secure/**"], "allow": "local"}],
-    })
+    cfg = Config.model_validate(
+        {
+            "models": {"cheap": ["openai/gpt-4.1-mini"], "frontier": ["anthropic/claude-opus-4-1"]},
+            "compliance": [{"paths": ["secure/**"], "allow": "local"}],
+        }
+    )
     plan = plan_review(parse_diff(RENAME_OUT_OF_LOCKED), cfg, source="test", pricer=Pricer(cfg.prices))
     [route] = plan.routes
     assert route.chunk.files == ("lib/crypto.py",)

@@ -38,7 +38,7 @@ INVALID = sorted((CASES / "invalid").glob("*.yml"))
 def _directives(path: Path, name: str) -> list[str]:
     prefix = f"# {name}: "
     lines = path.read_bytes().decode("utf-8", "replace").lstrip("\ufeff").splitlines()
-    return [line[len(prefix):] for line in lines if line.startswith(prefix)]
+    return [line[len(prefix) :] for line in lines if line.startswith(prefix)]
 
 
 def _value_at(config: Config, dotted: str) -> Any:
@@ -179,7 +179,9 @@ def test_defaults_follow_the_key_that_is_set(variable: str, provider: str) -> No
     config, notes = resolve_models(Config(), {variable: "http://127.0.0.1:11434", "UNRELATED": "x"})
     cheap, frontier = DEFAULT_MODELS[provider]
     assert (config.models.cheap, config.models.frontier) == ([cheap], [frontier])
-    assert notes == [f"models not configured: using {cheap} (cheap) and {frontier} (frontier) because {variable} is set"]
+    assert notes == [
+        f"models not configured: using {cheap} (cheap) and {frontier} (frontier) because {variable} is set"
+    ]
 
 
 def test_the_first_key_in_order_wins() -> None:
@@ -194,7 +196,10 @@ def test_the_first_key_in_order_wins() -> None:
 @pytest.mark.parametrize("env", [{}, {"ANTHROPIC_API_KEY": ""}, {"MISTRAL_API_KEY": "m"}])
 def test_no_key_falls_back_to_openai_and_says_so(env: dict[str, str]) -> None:
     config, notes = resolve_models(Config(), env)
-    assert (config.models.cheap, config.models.frontier) == ([DEFAULT_MODELS["openai"][0]], [DEFAULT_MODELS["openai"][1]])
+    assert (config.models.cheap, config.models.frontier) == (
+        [DEFAULT_MODELS["openai"][0]],
+        [DEFAULT_MODELS["openai"][1]],
+    )
     assert len(notes) == 1 and "no provider key was found" in notes[0]
     assert "ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY, OPENROUTER_API_KEY, OLLAMA_API_BASE" in notes[0]
 
@@ -219,13 +224,18 @@ def test_only_the_empty_tier_is_filled() -> None:
     config, notes = resolve_models(start, {"ANTHROPIC_API_KEY": "a"})
     assert config.models.cheap == ["mistral/mistral-small-latest"]
     assert config.models.frontier == [DEFAULT_MODELS["anthropic"][1]]
-    assert notes == [f"models.frontier not configured: using {DEFAULT_MODELS['anthropic'][1]} (frontier) because ANTHROPIC_API_KEY is set"]
+    assert notes == [
+        f"models.frontier not configured: using {DEFAULT_MODELS['anthropic'][1]} (frontier) because ANTHROPIC_API_KEY is set"
+    ]
 
 
-@pytest.mark.parametrize("text", [
-    "models: {cheap: [ollama_chat/llama3.1:8b]}",
-    "models: {frontier: [openai/smollm2]}\nendpoints: {openai/smollm2: {api_base: 'http://127.0.0.1:8080/v1'}}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "models: {cheap: [ollama_chat/llama3.1:8b]}",
+        "models: {frontier: [openai/smollm2]}\nendpoints: {openai/smollm2: {api_base: 'http://127.0.0.1:8080/v1'}}",
+    ],
+)
 def test_a_tier_left_out_beside_local_models_takes_them_never_a_cloud_default(text: str) -> None:
     # The llama.cpp recipe once set only one tier: risky files went to a cloud model.
     start = load_config(text=text)
@@ -270,8 +280,10 @@ def test_default_models_are_current_chat_models_in_litellms_price_map(provider: 
         assert entry is not None, f"{model} is not in litellm's bundled price map"
         assert entry["mode"] == "chat" and entry.get("supports_response_schema") is True, model
         assert not entry.get("deprecation_date"), f"{model} is scheduled for retirement on {entry['deprecation_date']}"
-    cheap, frontier = (prices.get(m.removeprefix("openrouter/")) or prices[m.split("/", 1)[1].removeprefix("openai/")]
-                       for m in DEFAULT_MODELS[provider])
+    cheap, frontier = (
+        prices.get(m.removeprefix("openrouter/")) or prices[m.split("/", 1)[1].removeprefix("openai/")]
+        for m in DEFAULT_MODELS[provider]
+    )
     assert cheap["input_cost_per_token"] < frontier["input_cost_per_token"]
 
 
@@ -317,8 +329,7 @@ def test_bad_override_is_a_config_error(changes: dict[str, object], message: str
 def test_committed_schema_is_in_sync() -> None:
     committed = (REPO / "reviewbot.schema.json").read_text(encoding="utf-8")
     assert committed == config_schema_json(), (
-        "reviewbot.schema.json is stale; regenerate it with "
-        "`reviewbot config schema > reviewbot.schema.json`"
+        "reviewbot.schema.json is stale; regenerate it with `reviewbot config schema > reviewbot.schema.json`"
     )
 
 
@@ -366,18 +377,28 @@ def test_importing_config_pulls_in_no_heavy_library() -> None:
 
 # --- anything YAML can say is a Config or a ConfigError --------------------------------------
 
-_KNOWN_KEYS = sorted({name for model in (Config, *(f.annotation for f in Config.model_fields.values()))
-                      if isinstance(model, type) for name in getattr(model, "model_fields", {})}
-                     | {"cheap", "frontier", "summary", "api_base", "input", "output", "paths", "allow", "reveiw"})
+_KNOWN_KEYS = sorted(
+    {
+        name
+        for model in (Config, *(f.annotation for f in Config.model_fields.values()))
+        if isinstance(model, type)
+        for name in getattr(model, "model_fields", {})
+    }
+    | {"cheap", "frontier", "summary", "api_base", "input", "output", "paths", "allow", "reveiw"}
+)
 _keys = st.one_of(st.sampled_from(_KNOWN_KEYS), st.text(max_size=12), st.integers(-3, 3), st.booleans(), st.none())
 _leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=20),
     st.sampled_from(["cheap", "frontier", "local", "high", "none", "openai/gpt-5.4-mini", "a b", "(", "**/*.py"]),
 )
-_values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4), max_leaves=20)
-_sections = st.fixed_dictionaries(
-    {}, optional={name: _values for name in Config.model_fields}
+_values = st.recursive(
+    _leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4), max_leaves=20
 )
+_sections = st.fixed_dictionaries({}, optional={name: _values for name in Config.model_fields})
 _documents = st.one_of(_sections, st.dictionaries(_keys, _values, max_size=5), _values)
 
 
@@ -433,14 +454,23 @@ def test_a_key_is_not_sent_over_plain_http_to_another_host_without_opting_in() -
     from reviewbot.errors import ConfigError
 
     env = {"GW_KEY": "sk-gateway"}
-    remote = load_config("x.yml", text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY}\n")
+    remote = load_config(
+        "x.yml", text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY}\n"
+    )
     with pytest.raises(ConfigError) as err:
         check_transport(remote, env)
-    assert err.value.message.startswith("endpoints.openai/m.api_base: http://10.1.2.3:4000/v1 is plain http to 10.1.2.3")
+    assert err.value.message.startswith(
+        "endpoints.openai/m.api_base: http://10.1.2.3:4000/v1 is plain http to 10.1.2.3"
+    )
     assert check_transport(remote, {}) == []  # no key, nothing to protect
-    opted = load_config("x.yml", text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY,"
-                                      " allow_insecure_http: true}\n")
-    assert check_transport(opted, env) == ["the key for openai/m is sent over plain http to 10.1.2.3 (allow_insecure_http)"]
+    opted = load_config(
+        "x.yml",
+        text="endpoints:\n  openai/m: {api_base: 'http://10.1.2.3:4000/v1', api_key_env: GW_KEY,"
+        " allow_insecure_http: true}\n",
+    )
+    assert check_transport(opted, env) == [
+        "the key for openai/m is sent over plain http to 10.1.2.3 (allow_insecure_http)"
+    ]
     for base in ("http://127.0.0.1:8080/v1", "http://localhost:11434", "https://gw.example.com/v1"):
         ok = load_config("x.yml", text=f"endpoints:\n  openai/m: {{api_base: '{base}', api_key_env: GW_KEY}}\n")
         assert check_transport(ok, env) == []

@@ -19,8 +19,20 @@ from reviewbot.context import cap, regions, render, shown_lines
 from reviewbot.diff import parse_diff
 from reviewbot.sources import head_texts
 
-PY = "\n".join(["import os", "", "class Store:", "    def get(self, key):", *[f"        v{i} = key + {i}" for i in range(12)],
-                "        return v0", "", "def top():", "    return 1", ""])
+PY = "\n".join(
+    [
+        "import os",
+        "",
+        "class Store:",
+        "    def get(self, key):",
+        *[f"        v{i} = key + {i}" for i in range(12)],
+        "        return v0",
+        "",
+        "def top():",
+        "    return 1",
+        "",
+    ]
+)
 
 
 def test_the_innermost_definition_of_a_changed_line() -> None:
@@ -30,15 +42,18 @@ def test_the_innermost_definition_of_a_changed_line() -> None:
     assert [(r.start, r.end) for r in regions("s.py", PY, [20], "enclosing")] == [(19, 20)]
 
 
-@pytest.mark.parametrize(("path", "source", "line", "kind"), [
-    ("a.go", "package a\n\nfunc F(x int) int {\n\ty := x\n\treturn y\n}\n", 4, "function_declaration"),
-    ("a.js", "const a = 1;\nfunction f(x) {\n  const y = x;\n  return y;\n}\n", 3, "function_declaration"),
-    ("a.ts", "class C {\n  m(x: number): number {\n    return x;\n  }\n}\n", 3, "method_definition"),
-    ("a.rs", "fn f(x: i32) -> i32 {\n    let y = x;\n    y\n}\n", 2, "function_item"),
-    ("A.java", "class A {\n  int f(int x) {\n    return x;\n  }\n}\n", 3, "method_declaration"),
-    ("a.rb", "class A\n  def f(x)\n    x\n  end\nend\n", 3, "method"),
-    ("a.c", "int f(int x) {\n  return x;\n}\n", 2, "function_definition"),
-])
+@pytest.mark.parametrize(
+    ("path", "source", "line", "kind"),
+    [
+        ("a.go", "package a\n\nfunc F(x int) int {\n\ty := x\n\treturn y\n}\n", 4, "function_declaration"),
+        ("a.js", "const a = 1;\nfunction f(x) {\n  const y = x;\n  return y;\n}\n", 3, "function_declaration"),
+        ("a.ts", "class C {\n  m(x: number): number {\n    return x;\n  }\n}\n", 3, "method_definition"),
+        ("a.rs", "fn f(x: i32) -> i32 {\n    let y = x;\n    y\n}\n", 2, "function_item"),
+        ("A.java", "class A {\n  int f(int x) {\n    return x;\n  }\n}\n", 3, "method_declaration"),
+        ("a.rb", "class A\n  def f(x)\n    x\n  end\nend\n", 3, "method"),
+        ("a.c", "int f(int x) {\n  return x;\n}\n", 2, "function_definition"),
+    ],
+)
 def test_each_language_finds_its_definitions(path: str, source: str, line: int, kind: str) -> None:
     found = regions(path, source, [line], "enclosing")
     assert found and found[0].kind == kind and found[0].start <= line <= found[0].end
@@ -70,8 +85,13 @@ def test_shown_lines_reads_the_chunk_format() -> None:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args], cwd=repo,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 @pytest.fixture
@@ -85,7 +105,8 @@ def repo(tmp_path: Path) -> Path:
     git(repo, "commit", "-qm", "base")
     git(repo, "checkout", "-qb", "feature")
     changed = PY.replace("        v5 = key + 5", "        v5 = key - 5").replace(
-        "        v0 = key + 0", '        v0 = key + "AKIAIOSFODNN7EXAMPLE"')
+        "        v0 = key + 0", '        v0 = key + "AKIAIOSFODNN7EXAMPLE"'
+    )
     (repo / "store.py").write_text(changed, encoding="utf-8")
     (repo / "README.md").write_text("hello\nworld\n", encoding="utf-8")
     git(repo, "commit", "-qam", "change")
@@ -100,33 +121,61 @@ def test_head_texts_trust_the_work_tree_only_when_it_matches_the_diff(repo: Path
     assert head_texts(diff.files, cwd=str(repo)) == {}  # the work tree is not what the diff describes
 
 
-def test_a_review_sends_context_marked_redacted_and_never_inline(repo: Path, capsys: pytest.CaptureFixture[str],
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_review_sends_context_marked_redacted_and_never_inline(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     bodies: list[dict[str, Any]] = []
 
     def model(body: dict[str, Any]) -> FakeReply:
         bodies.append(body)
         # One finding on a changed line, one on a context line (17: the return, not in the diff).
-        return FakeReply.json({"summary": "ok", "findings": [
-            {"path": "store.py", "line": 10, "side": "RIGHT", "severity": "medium", "category": "bug",
-             "title": "Subtracts where it adds", "body": "The sign flipped."},
-            {"path": "store.py", "line": 17, "side": "RIGHT", "severity": "low", "category": "maintainability",
-             "title": "The getter is long", "body": "Split it."}]})
+        return FakeReply.json(
+            {
+                "summary": "ok",
+                "findings": [
+                    {
+                        "path": "store.py",
+                        "line": 10,
+                        "side": "RIGHT",
+                        "severity": "medium",
+                        "category": "bug",
+                        "title": "Subtracts where it adds",
+                        "body": "The sign flipped.",
+                    },
+                    {
+                        "path": "store.py",
+                        "line": 17,
+                        "side": "RIGHT",
+                        "severity": "low",
+                        "category": "maintainability",
+                        "title": "The getter is long",
+                        "body": "Split it.",
+                    },
+                ],
+            }
+        )
 
     monkeypatch.chdir(repo)
     monkeypatch.setenv("CTX_KEY", "sk-ctx")
     with FakeOpenAIServer(responder=model) as server:
         cfg = repo.parent / "cfg.yml"
-        cfg.write_text(yaml.safe_dump({
-            "models": {"cheap": ["openai/ctx"], "frontier": ["openai/ctx"], "summary": "cheap"},
-            "endpoints": {"openai/ctx": {"api_base": server.base_url, "api_key_env": "CTX_KEY"}},
-            "prices": {"openai/ctx": {"input": 1, "output": 1}},
-            "review": {"context": {"cheap": "enclosing"}, "instruction_files": []},
-        }), encoding="utf-8")
-        code, out, err = run_cli(capsys, ["review", "--git", "main...feature", "--config", str(cfg), "--format", "json"])
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "models": {"cheap": ["openai/ctx"], "frontier": ["openai/ctx"], "summary": "cheap"},
+                    "endpoints": {"openai/ctx": {"api_base": server.base_url, "api_key_env": "CTX_KEY"}},
+                    "prices": {"openai/ctx": {"input": 1, "output": 1}},
+                    "review": {"context": {"cheap": "enclosing"}, "instruction_files": []},
+                }
+            ),
+            encoding="utf-8",
+        )
+        code, out, err = run_cli(
+            capsys, ["review", "--git", "main...feature", "--config", str(cfg), "--format", "json"]
+        )
     assert code == 0, err
     [user] = [b["messages"][-1]["content"] for b in bodies if "<diff>" in b["messages"][-1]["content"]]
-    block = user[user.index("<context>"):]
+    block = user[user.index("<context>") :]
     assert "17         return v0" in block and "report nothing on these lines" in block
     assert "\n4     def get" not in block  # shown in the diff already: not repeated
     assert "AKIAIOSFODNN7EXAMPLE" not in user  # the context is redacted like the diff

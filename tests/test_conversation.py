@@ -20,29 +20,47 @@ from reviewbot.github.markers import extract_fingerprints, parse_summary_state
 ISSUE_COMMENTS = "/repos/octo/demo/issues/1/comments"
 
 
-def issue_comment(h: Harness, body: str, *, login: str = "alice", association: str = "MEMBER",
-                  kind: str = "User", action: str = "created", on_pr: bool = True) -> dict[str, Any]:
+def issue_comment(
+    h: Harness,
+    body: str,
+    *,
+    login: str = "alice",
+    association: str = "MEMBER",
+    kind: str = "User",
+    action: str = "created",
+    on_pr: bool = True,
+) -> dict[str, Any]:
     issue: dict[str, Any] = {"number": 1}
     if on_pr:
         issue["pull_request"] = {"url": f"{h.gh.api_url}/repos/octo/demo/pulls/1"}
     seeded = h.gh.add_issue_comment(1, body, user=login, association=association)
     h.gh.requests.clear()  # seeding is the test's, not reviewbot's
-    return {"name": "issue_comment", "payload": {
-        "action": action, "issue": issue,
-        "comment": {**seeded, "user": {"login": login, "type": kind}}}}
+    return {
+        "name": "issue_comment",
+        "payload": {"action": action, "issue": issue, "comment": {**seeded, "user": {"login": login, "type": kind}}},
+    }
 
 
-def thread_comment(h: Harness, body: str, root: int, *, login: str = "alice", association: str = "MEMBER") -> dict[str, Any]:
-    reply = h.gh.add_review_comment(1, body, path="app/auth.py", line=18, user=login, in_reply_to=root,
-                                    association=association)
-    return {"name": "pull_request_review_comment", "payload": {
-        "action": "created", "pull_request": {"number": 1, "head": {"sha": HEAD}, "base": {"sha": "b2" * 20}},
-        "comment": {**reply, "user": {"login": login, "type": "User"}}}}
+def thread_comment(
+    h: Harness, body: str, root: int, *, login: str = "alice", association: str = "MEMBER"
+) -> dict[str, Any]:
+    reply = h.gh.add_review_comment(
+        1, body, path="app/auth.py", line=18, user=login, in_reply_to=root, association=association
+    )
+    return {
+        "name": "pull_request_review_comment",
+        "payload": {
+            "action": "created",
+            "pull_request": {"number": 1, "head": {"sha": HEAD}, "base": {"sha": "b2" * 20}},
+            "comment": {**reply, "user": {"login": login, "type": "User"}},
+        },
+    }
 
 
 def our_auth_comment(h: Harness) -> dict[str, Any]:
-    return next(c for c in h.gh.review_comments(1) if "SQL built from user input" in c["body"]
-                and c["user"]["login"] == BOT)
+    return next(
+        c for c in h.gh.review_comments(1) if "SQL built from user input" in c["body"] and c["user"]["login"] == BOT
+    )
 
 
 def replies(h: Harness) -> list[str]:
@@ -66,19 +84,26 @@ def test_a_stranger_cannot_make_reviewbot_spend(h: Harness) -> None:
     assert len(h.gh.requests) == 3  # the pull request, the base commit's config, the reply
 
 
-@pytest.mark.parametrize("event", [
-    {"login": "github-actions[bot]", "kind": "Bot", "association": "NONE"},
-    {"login": "renovate[bot]", "kind": "Bot", "association": "OWNER"},  # an owner's bot is still a bot
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"login": "github-actions[bot]", "kind": "Bot", "association": "NONE"},
+        {"login": "renovate[bot]", "kind": "Bot", "association": "OWNER"},  # an owner's bot is still a bot
+    ],
+)
 def test_a_bot_comment_never_triggers_anything(h: Harness, event: dict[str, Any]) -> None:
     result = h.run(event=issue_comment(h, "/reviewbot review", **event))
     assert result.code == 0 and "bots are never obeyed" in result.stdout
     assert h.gh.requests == [] and h.llm.chat_requests == ()
 
 
-@pytest.mark.parametrize(("kwargs", "why"), [
-    ({"on_pr": False}, "not on a pull request"), ({"action": "edited"}, "is not a new comment"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "why"),
+    [
+        ({"on_pr": False}, "not on a pull request"),
+        ({"action": "edited"}, "is not a new comment"),
+    ],
+)
 def test_other_comments_are_skipped_without_a_request(h: Harness, kwargs: dict[str, Any], why: str) -> None:
     result = h.run(event=issue_comment(h, "/reviewbot review", **kwargs))
     assert result.code == 0 and why in result.stdout and h.gh.requests == []
@@ -146,7 +171,9 @@ def test_a_question_in_a_findings_thread_gets_a_safe_answer_there(h: Harness) ->
     before = len(h.llm.chat_requests)
     h.llm.responder = lambda body: FakeReply.ok(
         "Yes: ![x](https://evil.example/p.png) @octocat the query takes `username` from the form.",
-        prompt_tokens=400, completion_tokens=40)
+        prompt_tokens=400,
+        completion_tokens=40,
+    )
     h.gh.requests.clear()
     result = h.run(event=thread_comment(h, "Is this reachable from the login form?", root["id"]))
     assert result.code == 0 and len(h.gh.requests) == 7  # one page of review comments

@@ -28,9 +28,14 @@ def bundled_entry(key: str) -> dict[str, Any]:
 
 # -- prices ---------------------------------------------------------------------------------
 
+
 def test_config_prices_win_over_the_map() -> None:
-    pricer = Pricer({"openai/gpt-4.1-mini": PriceConfig(input=1.0, output=2.0, cached_input=0.5),
-                     "openai/qwen-local": PriceConfig(input=0, output=0)})
+    pricer = Pricer(
+        {
+            "openai/gpt-4.1-mini": PriceConfig(input=1.0, output=2.0, cached_input=0.5),
+            "openai/qwen-local": PriceConfig(input=0, output=0),
+        }
+    )
     assert pricer.price("openai/gpt-4.1-mini") == Price(1.0, 2.0, 0.5)
     assert pricer.cost("openai/gpt-4.1-mini", 1_000_000, 500_000) == pytest.approx(2.0)
     assert pricer.cost("openai/qwen-local", 5000, 800) == 0.0  # priced free, not unknown
@@ -81,8 +86,9 @@ def test_unknown_model_is_unknown_not_free() -> None:
 
 
 def test_cached_tokens_at_the_cached_rate_else_the_input_rate() -> None:
-    pricer = Pricer({"a/cached": PriceConfig(input=10, output=20, cached_input=1),
-                     "a/plain": PriceConfig(input=10, output=20)})
+    pricer = Pricer(
+        {"a/cached": PriceConfig(input=10, output=20, cached_input=1), "a/plain": PriceConfig(input=10, output=20)}
+    )
     # 1M input of which 400k cached, 100k output.
     assert pricer.cost("a/cached", 1_000_000, 100_000, 400_000) == pytest.approx(6 + 0.4 + 2)
     assert pricer.cost("a/plain", 1_000_000, 100_000, 400_000) == pytest.approx(10 + 2)
@@ -141,9 +147,11 @@ def test_summarize_rows_tiers_totals_and_saving() -> None:
 
 def test_summarize_with_an_unknown_price() -> None:
     pricer = Pricer(PRICES)
-    usages = [Usage("cheap/m", "cheap", 1_000_000, 0),
-              Usage("local/unpriced", "cheap", 50_000, 5_000),
-              Usage("front/m", "frontier", 100_000, 10_000)]
+    usages = [
+        Usage("cheap/m", "cheap", 1_000_000, 0),
+        Usage("local/unpriced", "cheap", 50_000, 5_000),
+        Usage("front/m", "frontier", 100_000, 10_000),
+    ]
     summary = summarize(usages, pricer, "front/m", estimated=True)
     by_model = {r.model: r.usd for r in summary.rows}
     assert by_model["local/unpriced"] is None
@@ -158,8 +166,11 @@ def test_summarize_with_an_unknown_price() -> None:
 
 
 def test_provider_reported_cost_wins_even_without_a_price() -> None:
-    summary = summarize([Usage("local/unpriced", "cheap", 1000, 100, usd=0.25),
-                         Usage("cheap/m", "cheap", 1_000_000, 0, usd=0.5)], Pricer(PRICES), None)
+    summary = summarize(
+        [Usage("local/unpriced", "cheap", 1000, 100, usd=0.25), Usage("cheap/m", "cheap", 1_000_000, 0, usd=0.5)],
+        Pricer(PRICES),
+        None,
+    )
     assert [r.usd for r in summary.rows] == [0.25, 0.5]
     assert summary.total_usd == pytest.approx(0.75)
     assert (summary.all_frontier_usd, summary.saving_pct) == (None, None)
@@ -172,8 +183,9 @@ def test_unknown_frontier_price_leaves_the_counterfactual_unknown() -> None:
 
 
 def test_a_model_serving_two_tiers_is_one_row() -> None:
-    summary = summarize([Usage("front/m", "frontier", 1000, 10), Usage("front/m", "cheap", 2000, 20)],
-                        Pricer(PRICES), "front/m")
+    summary = summarize(
+        [Usage("front/m", "frontier", 1000, 10), Usage("front/m", "cheap", 2000, 20)], Pricer(PRICES), "front/m"
+    )
     (row,) = summary.rows
     assert (row.tier, row.requests, row.input_tokens) == ("frontier+cheap", 2, 3000)
     assert [t for t, _ in summary.tiers] == ["frontier", "cheap"]
@@ -189,23 +201,30 @@ def test_empty_run() -> None:
 
 # -- estimates and formatting ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("input_tokens", "cap", "expected"), [
-    (10_000, 4096, 1500),  # 15% of the input
-    (100, 4096, 256),  # the floor
-    (100_000, 4096, 4096),  # the cap
-    (100, 100, 100),  # the cap wins over the floor
-])
+
+@pytest.mark.parametrize(
+    ("input_tokens", "cap", "expected"),
+    [
+        (10_000, 4096, 1500),  # 15% of the input
+        (100, 4096, 256),  # the floor
+        (100_000, 4096, 4096),  # the cap
+        (100, 100, 100),  # the cap wins over the floor
+    ],
+)
 def test_estimate_output_tokens(input_tokens: int, cap: int, expected: int) -> None:
     assert estimate_output_tokens(input_tokens, cap) == expected
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (None, "unknown"),
-    (0.0, "$0.0000"),
-    (0.00301, "$0.0030"),
-    (0.98765, "$0.9877"),
-    (1.5, "$1.50"),
-    (1234.567, "$1,234.57"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "unknown"),
+        (0.0, "$0.0000"),
+        (0.00301, "$0.0030"),
+        (0.98765, "$0.9877"),
+        (1.5, "$1.50"),
+        (1234.567, "$1,234.57"),
+    ],
+)
 def test_format_usd(value: float | None, text: str) -> None:
     assert format_usd(value) == text

@@ -391,9 +391,7 @@ def test_files_api_missing_patch_is_flagged() -> None:
         ("changed", {"additions": 0, "deletions": 0, "changes": 0}, "mode_changed"),
     ],
 )
-def test_files_api_nothing_to_show_is_not_missing(
-    status: str, counts: dict[str, object], model_status: str
-) -> None:
+def test_files_api_nothing_to_show_is_not_missing(status: str, counts: dict[str, object], model_status: str) -> None:
     (f,) = diff_from_patches([_item(status=status, **counts)]).files
     assert f.status == model_status and not f.patch_missing and f.hunks == ()
 
@@ -590,16 +588,10 @@ _line = st.text(
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    old=st.lists(_line, max_size=30), new=st.lists(_line, max_size=30), context=st.integers(0, 4)
-)
+@given(old=st.lists(_line, max_size=30), new=st.lists(_line, max_size=30), context=st.integers(0, 4))
 def test_every_line_number_points_at_its_text(old: list[str], new: list[str], context: int) -> None:
     """Render two random files with difflib and check each parsed line against them."""
-    body = list(
-        difflib.unified_diff(
-            [s + "\n" for s in old], [s + "\n" for s in new], "a/f.txt", "b/f.txt", n=context
-        )
-    )
+    body = list(difflib.unified_diff([s + "\n" for s in old], [s + "\n" for s in new], "a/f.txt", "b/f.txt", n=context))
     diff = parse_diff("".join(body))
     if not body:
         assert diff.files == ()

@@ -39,8 +39,19 @@ def test_every_config_snippet_in_the_readme_validates(snippet: str) -> None:
 
 def test_model_freedom_covers_each_recipe() -> None:
     text = _section("Model freedom")
-    for word in ("OpenRouter", "LiteLLM proxy", "Ollama", "vLLM", "llama.cpp", "LM Studio",
-                 "Failover", "Budget", "Compliance", "Secret redaction", "Audit trail"):
+    for word in (
+        "OpenRouter",
+        "LiteLLM proxy",
+        "Ollama",
+        "vLLM",
+        "llama.cpp",
+        "LM Studio",
+        "Failover",
+        "Budget",
+        "Compliance",
+        "Secret redaction",
+        "Audit trail",
+    ):
         assert word in text, word
     assert len(_yaml_blocks(text)) >= 8
 

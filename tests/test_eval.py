@@ -68,17 +68,29 @@ def _shown(text: str, path: str, line: int) -> bool:
 
 
 def _finding(path: str, line: int, category: str, severity: str) -> dict[str, object]:
-    return {"path": path, "line": line, "side": "RIGHT", "severity": severity, "category": category,
-            "title": f"A real problem in {path} at line {line}", "body": "Explained well enough to act on."}
+    return {
+        "path": path,
+        "line": line,
+        "side": "RIGHT",
+        "severity": severity,
+        "category": category,
+        "title": f"A real problem in {path} at line {line}",
+        "body": "Explained well enough to act on.",
+    }
 
 
 def policy(name: str = "cheap-only", **review: object) -> Policy:
-    return Policy(name, Config.model_validate({
-        "models": {"cheap": [CHEAP], "frontier": [CHEAP], "summary": "cheap"},
-        "endpoints": {CHEAP: {"api_base": "http://127.0.0.1:9/v1"}},
-        "prices": {CHEAP: {"input": PRICE_IN, "output": PRICE_OUT}},
-        "review": {"concurrency": 2, **review},
-    }))
+    return Policy(
+        name,
+        Config.model_validate(
+            {
+                "models": {"cheap": [CHEAP], "frontier": [CHEAP], "summary": "cheap"},
+                "endpoints": {CHEAP: {"api_base": "http://127.0.0.1:9/v1"}},
+                "prices": {CHEAP: {"input": PRICE_IN, "output": PRICE_OUT}},
+                "review": {"concurrency": 2, **review},
+            }
+        ),
+    )
 
 
 def targets(config: Config, plan: object) -> object:
@@ -87,8 +99,13 @@ def targets(config: Config, plan: object) -> object:
 
 def run(mode: str, cases: list[Case], *, shift: int = 0, tolerance: int = 1, **kw: object):  # type: ignore[no-untyped-def]
     model = LabelModel(cases, mode, shift)
-    result = run_eval(cases, [policy()], model, targets,  # type: ignore[arg-type]
-                      EvalSettings(concurrency=4, match=MatchSettings(tolerance=tolerance), **kw))  # type: ignore[arg-type]
+    result = run_eval(
+        cases,
+        [policy()],
+        model,
+        targets,  # type: ignore[arg-type]
+        EvalSettings(concurrency=4, match=MatchSettings(tolerance=tolerance), **kw),  # type: ignore[arg-type]
+    )
     return result, model
 
 
@@ -104,7 +121,10 @@ def changed_lines(cases: list[Case]) -> int:
 def test_cases_load_from_yaml_and_jsonl(cases: list[Case]) -> None:
     assert [c.id for c in cases] == ["sql-login", "tiny-a", "tiny-clean"]
     sql = cases[0]
-    assert [(lb.region.start, lb.region.end, lb.min_severity) for lb in sql.labels] == [(18, 19, "high"), (30, 30, "medium")]
+    assert [(lb.region.start, lb.region.end, lb.min_severity) for lb in sql.labels] == [
+        (18, 19, "high"),
+        (30, 30, "medium"),
+    ]
     assert sql.must_not_flag[0].start == 3 and sql.source and sql.source["licence"] == "MIT"
 
 
@@ -150,10 +170,19 @@ def test_shifted_lines_match_only_within_the_tolerance(cases: list[Case]) -> Non
 
 
 def test_a_label_is_matched_once_and_a_finding_counts_once() -> None:
-    diff = ("diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1,1 +1,3 @@\n x = 1\n+y = 2\n+z = 3\n")
-    case = load_cases_from_text([{"id": "dup", "diff": diff, "labels": [
-        {"path": "a.py", "line": 2, "category": "bug", "severity": "low", "description": "one"},
-        {"path": "a.py", "line": 3, "category": "bug", "severity": "low", "description": "two"}]}])
+    diff = "diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1,1 +1,3 @@\n x = 1\n+y = 2\n+z = 3\n"
+    case = load_cases_from_text(
+        [
+            {
+                "id": "dup",
+                "diff": diff,
+                "labels": [
+                    {"path": "a.py", "line": 2, "category": "bug", "severity": "low", "description": "one"},
+                    {"path": "a.py", "line": 3, "category": "bug", "severity": "low", "description": "two"},
+                ],
+            }
+        ]
+    )
     result, _ = run("all", case, tolerance=5)
     s = result.policies[0].scores
     assert (s.found, s.findings, s.matched) == (2, 2, 2)  # each finding went to its nearest label
@@ -181,8 +210,13 @@ def test_the_whole_evaluation_never_spends_more_than_its_cap(cases: list[Case]) 
 
 def test_the_reply_cache_replays_offline_with_no_new_call(cases: list[Case], tmp_path: Path) -> None:
     live = LabelModel(cases, "all")
-    first = run_eval(cases, [policy()], CachingClient(live, tmp_path), targets,  # type: ignore[arg-type]
-                     EvalSettings(concurrency=2))
+    first = run_eval(
+        cases,
+        [policy()],
+        CachingClient(live, tmp_path),
+        targets,  # type: ignore[arg-type]
+        EvalSettings(concurrency=2),
+    )
     calls = len(live.requests)
     replay = CachingClient(None, tmp_path, offline=True)
     second = run_eval(cases, [policy()], replay, targets, EvalSettings(concurrency=2))  # type: ignore[arg-type]
@@ -199,12 +233,15 @@ def test_a_cache_miss_offline_is_a_failed_call_not_a_clean_review(cases: list[Ca
         replay.complete(LLMRequest("m", ({"role": "user", "content": "x"},), 10, 1.0))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("id: x\nlabels: []\n", "needs `diff`"),
-    ("id: x\ndiff: ''\nlabels: [{path: a.py, line: 0}]\n", "1-based"),
-    ("id: x\ndiff: ''\nlabels: [{path: a.py, line: 2, severity: urgent}]\n", "severity 'urgent'"),
-    ("id: x\ndiff: ''\nlabelz: []\n", "unknown key 'labelz'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("id: x\nlabels: []\n", "needs `diff`"),
+        ("id: x\ndiff: ''\nlabels: [{path: a.py, line: 0}]\n", "1-based"),
+        ("id: x\ndiff: ''\nlabels: [{path: a.py, line: 2, severity: urgent}]\n", "severity 'urgent'"),
+        ("id: x\ndiff: ''\nlabelz: []\n", "unknown key 'labelz'"),
+    ],
+)
 def test_bad_case_files_are_one_line_usage_errors(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)

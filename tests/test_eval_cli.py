@@ -55,14 +55,16 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
 
 
-def test_eval_scores_a_run_and_replays_it_offline_from_the_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eval_scores_a_run_and_replays_it_offline_from_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "cache"
     responder = FromLabels()
     with FakeOpenAIServer(responder=responder) as server:
         routed = config(tmp_path, "routed", server.base_url)
-        code, out, err = run_cli(capsys, ["eval", str(CASES), "--config", str(routed), "--cache", str(cache),
-                                          "--format", "json"])
+        code, out, err = run_cli(
+            capsys, ["eval", str(CASES), "--config", str(routed), "--cache", str(cache), "--format", "json"]
+        )
         calls = len(server.chat_requests)
     assert code == 0, err
     first = json.loads(out)
@@ -76,8 +78,9 @@ def test_eval_scores_a_run_and_replays_it_offline_from_the_cache(tmp_path: Path,
 
     # Offline: no key, no server; every reply comes from the cache and the scores are the same.
     monkeypatch.delenv("FAKE_KEY")
-    code, out, err = run_cli(capsys, ["eval", str(CASES), "--config", str(routed), "--cache", str(cache),
-                                      "--offline", "--format", "json"])
+    code, out, err = run_cli(
+        capsys, ["eval", str(CASES), "--config", str(routed), "--cache", str(cache), "--offline", "--format", "json"]
+    )
     assert code == 0, err
     again = json.loads(out)
     assert again["cache"] == {"hits": calls, "misses": 0}
@@ -86,14 +89,30 @@ def test_eval_scores_a_run_and_replays_it_offline_from_the_cache(tmp_path: Path,
 
 
 def test_each_config_and_model_is_a_policy_and_the_markdown_carries_the_chart(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     responder = FromLabels()
     with FakeOpenAIServer(responder=responder) as server:
         a = config(tmp_path, "all-cheap", server.base_url)
         b = config(tmp_path, "routed", server.base_url)
-        code, out, err = run_cli(capsys, ["eval", str(CASES), "--config", str(a), "--config", str(b),
-                                          "--model", MODEL, "--model", OTHER, "--format", "markdown",
-                                          "--no-progress"])
+        code, out, err = run_cli(
+            capsys,
+            [
+                "eval",
+                str(CASES),
+                "--config",
+                str(a),
+                "--config",
+                str(b),
+                "--model",
+                MODEL,
+                "--model",
+                OTHER,
+                "--format",
+                "markdown",
+                "--no-progress",
+            ],
+        )
     assert code == 0, err
     for name in (f"all-cheap:{MODEL}", f"all-cheap:{OTHER}", f"routed:{MODEL}", f"routed:{OTHER}"):
         assert name in out
@@ -113,21 +132,26 @@ def test_a_model_that_finds_nothing_fails_the_recall_gate(tmp_path: Path, capsys
 
 def test_offline_without_a_recording_is_not_reviewed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = config(tmp_path, "routed", "http://127.0.0.1:9/v1")
-    code, out, err = run_cli(capsys, ["eval", str(CASES), "--config", str(cfg), "--cache", str(tmp_path / "c"),
-                                      "--offline"])
+    code, out, err = run_cli(
+        capsys, ["eval", str(CASES), "--config", str(cfg), "--cache", str(tmp_path / "c"), "--offline"]
+    )
     assert code == 3
     assert err.startswith("reviewbot: error: no case run produced a review; the first: not reviewed:")
     assert "not reviewed: not reviewed" not in out + err
     assert "reply cache: 0 hit(s), 6 miss(es)" in out
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--offline"], "--offline replays recorded replies: it needs --cache DIR"),
-    (["--budget-usd", "-1"], "--budget-usd must be 0 or more"),
-    (["--min-recall", "2"], "--min-recall is a fraction from 0 to 1"),
-])
-def test_bad_options_are_one_line_usage_errors(args: list[str], message: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--offline"], "--offline replays recorded replies: it needs --cache DIR"),
+        (["--budget-usd", "-1"], "--budget-usd must be 0 or more"),
+        (["--min-recall", "2"], "--min-recall is a fraction from 0 to 1"),
+    ],
+)
+def test_bad_options_are_one_line_usage_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run_cli(capsys, ["eval", str(CASES), *args])
     assert code == 2 and err.startswith("reviewbot: error: ") and message in err
     assert "Traceback" not in err

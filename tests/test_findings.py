@@ -39,7 +39,9 @@ def _read_reply(path: Path) -> str:
 def test_reply_fixture(name: str) -> None:
     expected = json.loads((REPLIES / f"{name}.expected.json").read_text())
     parsed = parse_reply(
-        _read_reply(REPLIES / f"{name}.txt"), model="m", chunk_id="c001",
+        _read_reply(REPLIES / f"{name}.txt"),
+        model="m",
+        chunk_id="c001",
         finish_reason=expected.get("finish_reason"),
     )
     assert len(parsed.findings) == expected["count"]
@@ -126,14 +128,16 @@ def test_arbitrary_json_cut_anywhere_never_raises(value: object, cut: int) -> No
     parse_reply(text)
 
 
-_finding_dicts = st.fixed_dictionaries({
-    "path": st.sampled_from(["a.py", "src/b.py"]),
-    "line": st.integers(min_value=1, max_value=500),
-    "severity": st.sampled_from(["high", "low", "minor", "blocker"]),
-    # A title that means something: "." or "the" alone is junk the parser drops on purpose.
-    "title": st.from_regex(r"[A-Za-z0-9 ,.]{0,30}", fullmatch=True).map(lambda s: f"Overflow {s}"),
-    "body": st.text(max_size=60),
-})
+_finding_dicts = st.fixed_dictionaries(
+    {
+        "path": st.sampled_from(["a.py", "src/b.py"]),
+        "line": st.integers(min_value=1, max_value=500),
+        "severity": st.sampled_from(["high", "low", "minor", "blocker"]),
+        # A title that means something: "." or "the" alone is junk the parser drops on purpose.
+        "title": st.from_regex(r"[A-Za-z0-9 ,.]{0,30}", fullmatch=True).map(lambda s: f"Overflow {s}"),
+        "body": st.text(max_size=60),
+    }
+)
 
 
 @given(st.lists(_finding_dicts, min_size=1, max_size=8), st.data())
@@ -176,20 +180,36 @@ def _file(path: str, status: str, hunks: list[Hunk]) -> FileDiff:
 
 # src/app.py: hunk 1 covers new lines 10-16 (added 12, 13; removed old 12), hunk 2 covers
 # new lines 40-44 (added 42). Lines 20-36 are outside every hunk.
-APP = _file("src/app.py", "modified", [
-    _hunk(10, 10, [" def login(user):", "     db = connect()", "-    q = 'SELECT ' + user",
-                   "+    q = 'SELECT * FROM users WHERE name = ?'", "+    rows = db.execute(q, (user,))",
-                   "     return rows", " ", " # end"]),
-    _hunk(40, 40, [" def logout():", "     pass", "+    audit('logout')", "     return None", " "]),
-])
+APP = _file(
+    "src/app.py",
+    "modified",
+    [
+        _hunk(
+            10,
+            10,
+            [
+                " def login(user):",
+                "     db = connect()",
+                "-    q = 'SELECT ' + user",
+                "+    q = 'SELECT * FROM users WHERE name = ?'",
+                "+    rows = db.execute(q, (user,))",
+                "     return rows",
+                " ",
+                " # end",
+            ],
+        ),
+        _hunk(40, 40, [" def logout():", "     pass", "+    audit('logout')", "     return None", " "]),
+    ],
+)
 OLD = _file("old.py", "deleted", [_hunk(1, 0, ["-import os", "-print(os.name)"])])
 NEW = _file("pkg/new.py", "added", [_hunk(0, 1, ["+x = 1", "+y = 2"])])
 DIFF = Diff((APP, OLD, NEW))
 
 
 def _f(line: int | None, **kw: object) -> Finding:
-    base = Finding(path="src/app.py", line=line, side="RIGHT", severity="high", category="bug",
-                   title="Problem", body="Explained.")
+    base = Finding(
+        path="src/app.py", line=line, side="RIGHT", severity="high", category="bug", title="Problem", body="Explained."
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
@@ -318,9 +338,19 @@ def test_anchoring_real_diff_puts_every_changed_line_inline() -> None:
 
     diff = parse_diff(path.read_bytes())
     findings = [
-        Finding(fd.path, ln.new_no if ln.kind == "+" else ln.old_no, "RIGHT" if ln.kind == "+" else "LEFT",
-                "low", "style", "t", "b")
-        for fd in diff.files for h in fd.hunks for ln in h.lines if ln.kind != " "
+        Finding(
+            fd.path,
+            ln.new_no if ln.kind == "+" else ln.old_no,
+            "RIGHT" if ln.kind == "+" else "LEFT",
+            "low",
+            "style",
+            "t",
+            "b",
+        )
+        for fd in diff.files
+        for h in fd.hunks
+        for ln in h.lines
+        if ln.kind != " "
     ]
     anchored = anchor_findings(findings, diff, [f.path for f in diff.files])
     assert len(anchored) == len(findings) > 50
@@ -332,7 +362,9 @@ def test_anchoring_real_diff_puts_every_changed_line_inline() -> None:
 
 def test_fingerprint_survives_line_moves_and_title_noise() -> None:
     a = _anchor(_f(12, title="SQL injection in login()"))[0]
-    moved_app = _file("src/app.py", "modified", [_hunk(30, 60, [" x", "+    q = 'SELECT * FROM users WHERE name = ?'"])])
+    moved_app = _file(
+        "src/app.py", "modified", [_hunk(30, 60, [" x", "+    q = 'SELECT * FROM users WHERE name = ?'"])]
+    )
     b = anchor_findings([_f(61, title="sql  Injection, in login (2)")], Diff((moved_app,)), ["src/app.py"])[0]
     assert b.line == 61 and a.line == 12
     assert a.fingerprint == b.fingerprint and len(a.fingerprint) == 16
@@ -341,9 +373,18 @@ def test_fingerprint_survives_line_moves_and_title_noise() -> None:
 
 def test_fingerprint_differs_across_titles_paths_and_lines() -> None:
     base = fingerprint("a.py", "SQL injection", "q = x")
-    assert len({base, fingerprint("a.py", "Race condition", "q = x"),
+    assert (
+        len(
+            {
+                base,
+                fingerprint("a.py", "Race condition", "q = x"),
                 fingerprint("b.py", "SQL injection", "q = x"),
-                fingerprint("a.py", "SQL injection", "q = y"), fingerprint(None, "SQL injection", "q = x")}) == 5
+                fingerprint("a.py", "SQL injection", "q = y"),
+                fingerprint(None, "SQL injection", "q = x"),
+            }
+        )
+        == 5
+    )
     assert fingerprint("a.py", "SQL injection", "  q = x  ") == base
 
 

@@ -28,8 +28,17 @@ from reviewbot.github.review import ReviewComment, ReviewPayload, build_review
 
 HEAD, BASE = "c" * 40, "b" * 40
 PATCH = "@@ -1,3 +1,4 @@\n import os\n-x = 1\n+x = 2\n+y = 3\n print(x)"
-FILES = [{"filename": "app.py", "status": "modified", "additions": 2, "deletions": 1, "changes": 3,
-          "patch": PATCH, "blob_url": "https://example.invalid/blob"}]
+FILES = [
+    {
+        "filename": "app.py",
+        "status": "modified",
+        "additions": 2,
+        "deletions": 1,
+        "changes": 3,
+        "patch": PATCH,
+        "blob_url": "https://example.invalid/blob",
+    }
+]
 
 
 class Sleeps(list[float]):
@@ -60,8 +69,9 @@ def client(gh: FakeGitHub, sleeps: Sleeps, number: int = 1, login: str | None = 
     """A client that knows its login, as in the Action with the workflow's token; login=None
     makes it ask GitHub when it has to."""
     settings = {"backoff": 0.5, "secondary_wait": 5.0, "write_interval": 0.0, **policy}
-    return GitHubPR(gh.token or "x", gh.full_name, number, gh.api_url, login=login,
-                    policy=RetryPolicy(sleep=sleeps, **settings))
+    return GitHubPR(
+        gh.token or "x", gh.full_name, number, gh.api_url, login=login, policy=RetryPolicy(sleep=sleeps, **settings)
+    )
 
 
 def payload(*comments: ReviewComment, run_id: str = "77-1") -> ReviewPayload:
@@ -82,7 +92,12 @@ def test_pull_info(gh: FakeGitHub, sleeps: Sleeps) -> None:
     assert (info.number, info.title, info.body, info.base_sha, info.head_sha) == (1, "Fix x", "Because.", BASE, HEAD)
     assert (info.base_ref, info.head_ref, info.author, info.draft) == ("main", "feature", "octocat", False)
     assert (info.head_repo_full_name, info.is_fork, info.changed_files) == ("octo/demo", False, 1)
-    assert (forked.head_repo_full_name, forked.is_fork, forked.draft, forked.author) == ("forker/demo", True, True, "alice")
+    assert (forked.head_repo_full_name, forked.is_fork, forked.draft, forked.author) == (
+        "forker/demo",
+        True,
+        True,
+        "alice",
+    )
 
 
 def test_250_files_take_three_requests(gh: FakeGitHub, sleeps: Sleeps) -> None:
@@ -92,8 +107,11 @@ def test_250_files_take_three_requests(gh: FakeGitHub, sleeps: Sleeps) -> None:
     assert [f["filename"] for f in files] == [f["filename"] for f in synthetic_files(250)]
     assert pr.requests_made == 3 and not pr.files_truncated
     calls = gh.requests_to("GET", "/repos/octo/demo/pulls/3/files")
-    assert [c.query for c in calls] == [{"per_page": "100"}, {"per_page": "100", "page": "2"},
-                                       {"per_page": "100", "page": "3"}]
+    assert [c.query for c in calls] == [
+        {"per_page": "100"},
+        {"per_page": "100", "page": "2"},
+        {"per_page": "100", "page": "3"},
+    ]
 
 
 def test_enterprise_api_prefix_and_truncation(sleeps: Sleeps) -> None:
@@ -155,9 +173,13 @@ def test_fingerprints_in_review_bodies_count_when_asked_for(gh: FakeGitHub, slee
     gh.add_review_comment(1, "inline\n\n<!-- reviewbot:fp:c1 -->", user=BOT)
     for i in range(130):  # two pages of reviews; ours carry a run marker
         gh.add_review(1, f"human review {i}")
-    gh.add_review(1, "**reviewbot** …, so they are listed here:\n\n---\n`app.py` line 3\n\n"
-                     "x <!-- reviewbot:fp:b1 -->\n\n---\n`app.py` line 4\n\ny <!-- reviewbot:fp:b2 -->"
-                     "\n\n<!-- reviewbot:run:70-1 -->", user="github-actions[bot]")
+    gh.add_review(
+        1,
+        "**reviewbot** …, so they are listed here:\n\n---\n`app.py` line 3\n\n"
+        "x <!-- reviewbot:fp:b1 -->\n\n---\n`app.py` line 4\n\ny <!-- reviewbot:fp:b2 -->"
+        "\n\n<!-- reviewbot:run:70-1 -->",
+        user="github-actions[bot]",
+    )
     gh.add_review(1, "quoting a marker without ours: <!-- reviewbot:fp:h1 -->", user=BOT)
     with client(gh, sleeps) as pr:
         assert pr.existing_fingerprints() == {"c1"}
@@ -165,7 +187,9 @@ def test_fingerprints_in_review_bodies_count_when_asked_for(gh: FakeGitHub, slee
         assert pr.existing_fingerprints(reviews=True) == {"c1", "b1", "b2"}
     assert pr.requests_made == 1 + 1 + 2
     assert [r.query for r in gh.requests_to("GET", "/repos/octo/demo/pulls/1/reviews")] == [
-        {"per_page": "100"}, {"per_page": "100", "page": "2"}]
+        {"per_page": "100"},
+        {"per_page": "100", "page": "2"},
+    ]
 
 
 # --- the summary comment ------------------------------------------------------------------
@@ -217,7 +241,7 @@ def test_summary_edit_is_retried_on_a_server_error(gh: FakeGitHub, sleeps: Sleep
 
 # --- whose markers count -----------------------------------------------------------------
 
-SUMMARY = "<!-- reviewbot:summary {\"head\": \"%s\", \"runs\": %d, \"total_usd\": 0.5} -->\nsummary"
+SUMMARY = '<!-- reviewbot:summary {"head": "%s", "runs": %d, "total_usd": 0.5} -->\nsummary'
 
 
 def test_markers_written_by_anyone_else_are_ignored(gh: FakeGitHub, sleeps: Sleeps) -> None:
@@ -300,16 +324,29 @@ def test_our_own_write_tells_the_login_without_asking(gh: FakeGitHub, sleeps: Sl
     assert gh.requests_to("POST", gh.graphql_path) == []
 
 
-@pytest.mark.parametrize(("status", "body", "message"), [
-    (403, {"message": "Resource not accessible by integration"},
-     "cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not accessible by integration"),
-    (200, {"errors": [{"message": "Something\nwent wrong"}]},
-     "cannot tell which login this token posts as: GraphQL viewer: Something went wrong"),
-    (200, {"data": {"viewer": {"login": "not a login"}}},
-     "cannot tell which login this token posts as: GraphQL viewer: no usable login ('not a login')"),
-])
-def test_a_failed_login_lookup_is_a_one_line_service_error(gh: FakeGitHub, sleeps: Sleeps, status: int,
-                                                           body: dict[str, object], message: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (
+            403,
+            {"message": "Resource not accessible by integration"},
+            "cannot tell which login this token posts as: GitHub POST /graphql: 403 Resource not accessible by integration",
+        ),
+        (
+            200,
+            {"errors": [{"message": "Something\nwent wrong"}]},
+            "cannot tell which login this token posts as: GraphQL viewer: Something went wrong",
+        ),
+        (
+            200,
+            {"data": {"viewer": {"login": "not a login"}}},
+            "cannot tell which login this token posts as: GraphQL viewer: no usable login ('not a login')",
+        ),
+    ],
+)
+def test_a_failed_login_lookup_is_a_one_line_service_error(
+    gh: FakeGitHub, sleeps: Sleeps, status: int, body: dict[str, object], message: str
+) -> None:
     gh.add_issue_comment(1, SUMMARY % (HEAD, 1), user=BOT)
     gh.fail("POST", gh.graphql_path, status=status, body=body)
     with client(gh, sleeps, login=None) as pr, pytest.raises(GitHubError) as caught:
@@ -440,8 +477,13 @@ def test_read_only_token_raises_cannot_write(gh: FakeGitHub, sleeps: Sleeps) -> 
 
 
 def test_secondary_rate_limit_with_retry_after_is_honoured(gh: FakeGitHub, sleeps: Sleeps) -> None:
-    gh.fail("GET", "/repos/octo/demo/pulls/1/files", status=403, headers={"retry-after": "1"},
-            body={"message": "You have exceeded a secondary rate limit"})
+    gh.fail(
+        "GET",
+        "/repos/octo/demo/pulls/1/files",
+        status=403,
+        headers={"retry-after": "1"},
+        body={"message": "You have exceeded a secondary rate limit"},
+    )
     with client(gh, sleeps) as pr:
         files = pr.changed_files()
     assert [f["filename"] for f in files] == ["app.py"]
@@ -462,17 +504,26 @@ def test_retry_after_really_waits(gh: FakeGitHub) -> None:
 NOW = 1_790_000_000.0  # the client's clock in the HTTP-date tests
 
 
-@pytest.mark.parametrize(("retry_after", "clock", "waited"), [
-    (email.utils.formatdate(NOW + 7, usegmt=True), NOW, 7.0),  # "Mon, 21 Sep 2026 14:13:27 GMT"
-    (email.utils.formatdate(NOW + 7, usegmt=True), NOW + 0.4, 7.0),  # whole seconds: rounded up
-    (email.utils.format_datetime(datetime.fromtimestamp(NOW + 3, timezone.utc).replace(tzinfo=None)), NOW, 3.0),
-    (email.utils.formatdate(NOW - 30, usegmt=True), NOW, 0.0),  # already past: at once
-    ("soon, please", NOW, 5.0),  # unreadable: a secondary limit without a time (secondary_wait)
-])
-def test_retry_after_as_an_http_date(gh: FakeGitHub, sleeps: Sleeps, retry_after: str, clock: float,
-                                     waited: float) -> None:
-    gh.fail("GET", "/repos/octo/demo/pulls/1/files", status=403, headers={"retry-after": retry_after},
-            body={"message": "You have exceeded a secondary rate limit"})
+@pytest.mark.parametrize(
+    ("retry_after", "clock", "waited"),
+    [
+        (email.utils.formatdate(NOW + 7, usegmt=True), NOW, 7.0),  # "Mon, 21 Sep 2026 14:13:27 GMT"
+        (email.utils.formatdate(NOW + 7, usegmt=True), NOW + 0.4, 7.0),  # whole seconds: rounded up
+        (email.utils.format_datetime(datetime.fromtimestamp(NOW + 3, timezone.utc).replace(tzinfo=None)), NOW, 3.0),
+        (email.utils.formatdate(NOW - 30, usegmt=True), NOW, 0.0),  # already past: at once
+        ("soon, please", NOW, 5.0),  # unreadable: a secondary limit without a time (secondary_wait)
+    ],
+)
+def test_retry_after_as_an_http_date(
+    gh: FakeGitHub, sleeps: Sleeps, retry_after: str, clock: float, waited: float
+) -> None:
+    gh.fail(
+        "GET",
+        "/repos/octo/demo/pulls/1/files",
+        status=403,
+        headers={"retry-after": retry_after},
+        body={"message": "You have exceeded a secondary rate limit"},
+    )
     with client(gh, sleeps, clock=lambda: clock) as pr:
         files = pr.changed_files()
     assert [f["filename"] for f in files] == ["app.py"]
@@ -482,19 +533,29 @@ def test_retry_after_as_an_http_date(gh: FakeGitHub, sleeps: Sleeps, retry_after
 def test_retry_after_date_beyond_the_wait_budget_fails_fast(gh: FakeGitHub, sleeps: Sleeps) -> None:
     later = email.utils.formatdate(NOW + 3600, usegmt=True)
     gh.fail("POST", "/repos/octo/demo/pulls/1/reviews", status=429, headers={"retry-after": later})
-    with client(gh, sleeps, clock=lambda: NOW, max_total_wait=60) as pr, \
-            pytest.raises(GitHubError, match="a retry needs 3600s more than the 60s wait budget allows"):
+    with (
+        client(gh, sleeps, clock=lambda: NOW, max_total_wait=60) as pr,
+        pytest.raises(GitHubError, match="a retry needs 3600s more than the 60s wait budget allows"),
+    ):
         pr.post_review(payload(GOOD))
     assert sleeps == [] and gh.reviews(1) == []
 
 
 def test_rate_limits_without_retry_after(gh: FakeGitHub, sleeps: Sleeps) -> None:
     reset = str(int(time.time()) + 3)
-    gh.fail("GET", "/repos/octo/demo/pulls/1", status=403,
-            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset},
-            body={"message": "API rate limit exceeded for installation ID 1."})
-    gh.fail("GET", "/repos/octo/demo/pulls/1", status=403,
-            body={"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."})
+    gh.fail(
+        "GET",
+        "/repos/octo/demo/pulls/1",
+        status=403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset},
+        body={"message": "API rate limit exceeded for installation ID 1."},
+    )
+    gh.fail(
+        "GET",
+        "/repos/octo/demo/pulls/1",
+        status=403,
+        body={"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."},
+    )
     gh.fail("GET", "/repos/octo/demo/pulls/1", status=429)
     with client(gh, sleeps) as pr:
         assert pr.pull_info().number == 1
@@ -503,8 +564,13 @@ def test_rate_limits_without_retry_after(gh: FakeGitHub, sleeps: Sleeps) -> None
 
 
 def test_waits_beyond_the_budget_fail_fast(gh: FakeGitHub, sleeps: Sleeps) -> None:
-    gh.fail("POST", "/repos/octo/demo/pulls/1/reviews", status=403, headers={"retry-after": "3600"},
-            body={"message": "You have exceeded a secondary rate limit"})
+    gh.fail(
+        "POST",
+        "/repos/octo/demo/pulls/1/reviews",
+        status=403,
+        headers={"retry-after": "3600"},
+        body={"message": "You have exceeded a secondary rate limit"},
+    )
     with client(gh, sleeps, max_total_wait=60) as pr, pytest.raises(GitHubError, match="wait budget") as caught:
         pr.post_review(payload(GOOD))
     assert not isinstance(caught.value, CannotWrite)
@@ -512,8 +578,13 @@ def test_waits_beyond_the_budget_fail_fast(gh: FakeGitHub, sleeps: Sleeps) -> No
 
 
 def test_rate_limited_write_is_retried(gh: FakeGitHub, sleeps: Sleeps) -> None:
-    gh.fail("POST", "/repos/octo/demo/pulls/1/reviews", status=403, headers={"retry-after": "2"},
-            body={"message": "You have exceeded a secondary rate limit"})
+    gh.fail(
+        "POST",
+        "/repos/octo/demo/pulls/1/reviews",
+        status=403,
+        headers={"retry-after": "2"},
+        body={"message": "You have exceeded a secondary rate limit"},
+    )
     with client(gh, sleeps) as pr:
         assert not pr.post_review(payload(GOOD)).recovered
     assert sleeps == [2.0] and len(gh.reviews(1)) == 1
@@ -548,8 +619,10 @@ def test_unreachable_api_is_a_one_line_error(sleeps: Sleeps) -> None:
 
 def test_permission_errors_are_not_retried(gh: FakeGitHub, sleeps: Sleeps) -> None:
     policy = RetryPolicy(sleep=sleeps)
-    with GitHubPR("wrong", gh.full_name, 1, gh.api_url, policy=policy) as pr, \
-            pytest.raises(GitHubError, match="401 Bad credentials") as caught:
+    with (
+        GitHubPR("wrong", gh.full_name, 1, gh.api_url, policy=policy) as pr,
+        pytest.raises(GitHubError, match="401 Bad credentials") as caught,
+    ):
         pr.pull_info()
     assert caught.value.status == 401 and caught.value.hint
     assert sleeps == [] and pr.requests_made == 1
@@ -584,9 +657,19 @@ def test_built_review_is_accepted_by_github(gh: FakeGitHub, sleeps: Sleeps, shar
         except NotImplementedError:
             pytest.skip("diff_from_patches is not implemented yet")
         findings = [
-            Finding(path=fd.path, line=line, side=side, severity="medium", category="bug",
-                    title=f"{fd.path}:{line}", body="b", start_line=line - 3, placement="inline",
-                    fingerprint=f"{fd.path}:{side}:{line}", suggestion="pass" if side == "RIGHT" else None)
+            Finding(
+                path=fd.path,
+                line=line,
+                side=side,
+                severity="medium",
+                category="bug",
+                title=f"{fd.path}:{line}",
+                body="b",
+                start_line=line - 3,
+                placement="inline",
+                fingerprint=f"{fd.path}:{side}:{line}",
+                suggestion="pass" if side == "RIGHT" else None,
+            )
             for fd in diff.files
             for side, lines in ((RIGHT, fd.right_lines), (LEFT, fd.left_lines))
             for line in sorted(lines)[:: max(1, len(lines) // 3)]
@@ -621,10 +704,18 @@ def test_fake_paginates_and_rejects_like_github() -> None:
         cases: list[tuple[dict[str, Any], str]] = [
             ({"event": "APPROVE", "commit_id": HEAD}, "GitHub Actions is not permitted to approve pull requests."),
             ({"event": "COMMENT", "body": "x" * 65_537}, "Body is too long (maximum is 65536 characters)"),
-            ({"event": "COMMENT", "body": "b", "comments": [{"path": "src/mod_0001.py", "line": 1, "side": "RIGHT",
-              "body": "c", "start_line": 1}]}, "Pull request review thread start line must precede the end line"),
-            ({"event": "COMMENT", "body": "b", "comments": [{"path": "nope.py", "line": 1, "body": "c"}]},
-             "Path could not be resolved"),
+            (
+                {
+                    "event": "COMMENT",
+                    "body": "b",
+                    "comments": [{"path": "src/mod_0001.py", "line": 1, "side": "RIGHT", "body": "c", "start_line": 1}],
+                },
+                "Pull request review thread start line must precede the end line",
+            ),
+            (
+                {"event": "COMMENT", "body": "b", "comments": [{"path": "nope.py", "line": 1, "body": "c"}]},
+                "Path could not be resolved",
+            ),
         ]
         for body, reason in cases:
             answer = requests.post(reviews, json=body, headers=auth, timeout=5)

@@ -28,8 +28,7 @@ from reviewbot.llm import (
     resolve_connection,
 )
 
-MESSAGES = ({"role": "system", "content": "You review code."},
-            {"role": "user", "content": "Review this diff."})
+MESSAGES = ({"role": "system", "content": "You review code."}, {"role": "user", "content": "Review this diff."})
 
 
 @pytest.fixture
@@ -39,8 +38,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 
 
 def make_request(server: FakeOpenAIServer, model: str = "openai/gpt-4.1-mini", **kwargs: Any) -> LLMRequest:
-    settings: dict[str, Any] = {"max_tokens": 256, "timeout": 10.0, "api_base": server.base_url,
-                                "api_key": "sk-test"}
+    settings: dict[str, Any] = {"max_tokens": 256, "timeout": 10.0, "api_base": server.base_url, "api_key": "sk-test"}
     settings.update(kwargs)
     return LLMRequest(model=model, messages=MESSAGES, **settings)
 
@@ -53,10 +51,10 @@ def fail(request: LLMRequest) -> LLMError:
 
 # -- clean completions ----------------------------------------------------------------------
 
+
 def test_clean_completion_maps_text_usage_cost_and_latency(server: FakeOpenAIServer) -> None:
     content = '{"summary": "ok", "findings": []}'
-    server.push(FakeReply.ok(content, prompt_tokens=1200, completion_tokens=80, cached_tokens=1024,
-                             delay=0.05))
+    server.push(FakeReply.ok(content, prompt_tokens=1200, completion_tokens=80, cached_tokens=1024, delay=0.05))
     response = LiteLLMClient().complete(make_request(server))
 
     assert response.text == content
@@ -114,18 +112,22 @@ def test_no_litellm_module_globals_are_set(server: FakeOpenAIServer) -> None:
 
 # -- failures -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("reply", "kind", "status"), [
-    (FakeReply.rate_limited(retry_after=7), "rate_limit", 429),
-    (FakeReply.server_error(), "server", 500),
-    (FakeReply.error(502, "Bad gateway", "server_error"), "server", 502),
-    (FakeReply.unavailable(), "server", 503),
-    (FakeReply.unauthorized(), "auth", 401),
-    (FakeReply.error(403, "Project does not have access", "permission_error"), "auth", 403),
-    (FakeReply.context_length(), "context", 400),
-    (FakeReply.bad_request(), "bad_request", 400),
-    (FakeReply.error(404, "The model does not exist", "invalid_request_error", "model_not_found"),
-     "unknown", 404),
-], ids=["429", "500", "502", "503", "401", "403", "context-400", "other-400", "404"])
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "status"),
+    [
+        (FakeReply.rate_limited(retry_after=7), "rate_limit", 429),
+        (FakeReply.server_error(), "server", 500),
+        (FakeReply.error(502, "Bad gateway", "server_error"), "server", 502),
+        (FakeReply.unavailable(), "server", 503),
+        (FakeReply.unauthorized(), "auth", 401),
+        (FakeReply.error(403, "Project does not have access", "permission_error"), "auth", 403),
+        (FakeReply.context_length(), "context", 400),
+        (FakeReply.bad_request(), "bad_request", 400),
+        (FakeReply.error(404, "The model does not exist", "invalid_request_error", "model_not_found"), "unknown", 404),
+    ],
+    ids=["429", "500", "502", "503", "401", "403", "context-400", "other-400", "404"],
+)
 def test_http_errors_are_classified_with_one_request(
     server: FakeOpenAIServer, reply: FakeReply, kind: str, status: int
 ) -> None:
@@ -147,15 +149,21 @@ def test_rate_limit_carries_retry_after_seconds(server: FakeOpenAIServer) -> Non
 
 def test_rate_limit_retry_after_as_http_date(server: FakeOpenAIServer) -> None:
     when = datetime.now(timezone.utc) + timedelta(seconds=30)
-    server.push(FakeReply.error(429, "Slow down", "requests", "rate_limit_exceeded",
-                                {"retry-after": format_datetime(when, usegmt=True)}))
+    server.push(
+        FakeReply.error(
+            429, "Slow down", "requests", "rate_limit_exceeded", {"retry-after": format_datetime(when, usegmt=True)}
+        )
+    )
     retry_after = fail(make_request(server)).retry_after
     assert retry_after is not None and 25 <= retry_after <= 31
 
 
 def test_retry_after_ms_wins(server: FakeOpenAIServer) -> None:
-    server.push(FakeReply.error(429, "Slow down", "tokens", "rate_limit_exceeded",
-                                {"retry-after-ms": "1500", "retry-after": "2"}))
+    server.push(
+        FakeReply.error(
+            429, "Slow down", "tokens", "rate_limit_exceeded", {"retry-after-ms": "1500", "retry-after": "2"}
+        )
+    )
     assert fail(make_request(server)).retry_after == 1.5
 
 
@@ -169,8 +177,14 @@ def test_timeout_gives_up_on_a_hanging_server(server: FakeOpenAIServer) -> None:
 
 def test_connection_refused_is_connection_not_server() -> None:
     # litellm raises InternalServerError("Connection error.") for a refused connection.
-    request = LLMRequest(model="openai/gpt-4.1-mini", messages=MESSAGES, max_tokens=16, timeout=5,
-                         api_base=f"http://127.0.0.1:{unused_port()}/v1", api_key="sk-test")
+    request = LLMRequest(
+        model="openai/gpt-4.1-mini",
+        messages=MESSAGES,
+        max_tokens=16,
+        timeout=5,
+        api_base=f"http://127.0.0.1:{unused_port()}/v1",
+        api_key="sk-test",
+    )
     error = fail(request)
     assert error.kind == "connection"
     assert error.status is None
@@ -186,8 +200,7 @@ def test_dropped_connection_is_connection(server: FakeOpenAIServer) -> None:
 
 def test_key_echoed_by_the_provider_is_scrubbed(server: FakeOpenAIServer) -> None:
     key = "sk-proj-0123456789abcdef"
-    server.push(FakeReply.error(401, f"Incorrect API key provided: {key}.", "invalid_request_error",
-                                "invalid_api_key"))
+    server.push(FakeReply.error(401, f"Incorrect API key provided: {key}.", "invalid_request_error", "invalid_api_key"))
     error = fail(make_request(server, api_key=key))
     assert error.kind == "auth"
     assert key not in error.message and key not in str(error)
@@ -203,6 +216,7 @@ def test_classify_non_litellm_exceptions() -> None:
 
 
 # -- the fake server itself -----------------------------------------------------------------
+
 
 def test_two_fake_servers_run_side_by_side() -> None:
     with FakeOpenAIServer(FakeReply.ok("cloud")) as cloud, FakeOpenAIServer(FakeReply.ok("local")) as local:
@@ -223,6 +237,7 @@ def test_fake_server_default_reply_is_a_valid_review(server: FakeOpenAIServer) -
 
 # -- connection resolution (pure) -----------------------------------------------------------
 
+
 def test_key_from_the_provider_variable() -> None:
     conn = resolve_connection("anthropic/claude-sonnet-4-5", {}, {"ANTHROPIC_API_KEY": "k-1"}, 120)
     assert (conn.api_base, conn.api_key, conn.key_env, conn.timeout) == (None, "k-1", "ANTHROPIC_API_KEY", 120)
@@ -237,16 +252,23 @@ def test_missing_key_error_names_the_variable() -> None:
 
 
 def test_endpoint_settings_come_first() -> None:
-    endpoints = {"openai/gpt-4.1-mini": EndpointConfig(
-        api_base="https://gateway.example.com/v1", api_key_env="GATEWAY_KEY",
-        headers={"X-Team": "a"}, timeout=30)}
+    endpoints = {
+        "openai/gpt-4.1-mini": EndpointConfig(
+            api_base="https://gateway.example.com/v1", api_key_env="GATEWAY_KEY", headers={"X-Team": "a"}, timeout=30
+        )
+    }
     env = {"GATEWAY_KEY": "gw", "OPENAI_API_KEY": "oa"}
     conn = resolve_connection("openai/gpt-4.1-mini", endpoints, env, 120)
     assert (conn.api_base, conn.api_key, conn.key_env, conn.timeout) == (
-        "https://gateway.example.com/v1", "gw", "GATEWAY_KEY", 30)
+        "https://gateway.example.com/v1",
+        "gw",
+        "GATEWAY_KEY",
+        30,
+    )
     assert dict(conn.headers) == {"X-Team": "a"}
     assert missing_keys(["openai/gpt-4.1-mini"], endpoints, {"OPENAI_API_KEY": "oa"}) == [
-        ("openai/gpt-4.1-mini", "GATEWAY_KEY")]
+        ("openai/gpt-4.1-mini", "GATEWAY_KEY")
+    ]
 
 
 def test_local_endpoints_need_no_key() -> None:
@@ -264,8 +286,13 @@ def test_ollama_api_base_from_the_environment() -> None:
 
 
 def test_missing_keys_in_order_each_model_once() -> None:
-    models = ["anthropic/claude-sonnet-4-5", "openai/gpt-4.1-mini", "ollama/llama3",
-              "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash"]
+    models = [
+        "anthropic/claude-sonnet-4-5",
+        "openai/gpt-4.1-mini",
+        "ollama/llama3",
+        "anthropic/claude-sonnet-4-5",
+        "gemini/gemini-2.5-flash",
+    ]
     assert missing_keys(models, {}, {"OPENAI_API_KEY": "k"}) == [
         ("anthropic/claude-sonnet-4-5", "ANTHROPIC_API_KEY"),
         ("gemini/gemini-2.5-flash", "GEMINI_API_KEY"),
@@ -281,6 +308,7 @@ def test_endpoint_host_never_shows_credentials() -> None:
 
 # -- one cassette through the default OpenAI base URL ---------------------------------------
 
+
 @pytest.fixture
 def vcr_config() -> dict[str, Any]:
     return {"filter_headers": ["authorization", "x-api-key"]}
@@ -290,8 +318,7 @@ def vcr_config() -> dict[str, Any]:
 def test_cassette_replay_through_litellm() -> None:
     """tests/cassettes/test_llm/test_cassette_replay_through_litellm.yaml is hand-made from
     OpenAI's documented response format; api_base is left to litellm's default."""
-    request = LLMRequest(model="openai/gpt-4.1-mini", messages=MESSAGES, max_tokens=256,
-                         timeout=10, api_key="sk-test")
+    request = LLMRequest(model="openai/gpt-4.1-mini", messages=MESSAGES, max_tokens=256, timeout=10, api_key="sk-test")
     response = LiteLLMClient().complete(request)
     assert response.text == '{"summary": "Adds a retry loop to the fetcher.", "findings": []}'
     assert (response.input_tokens, response.output_tokens, response.cached_tokens) == (1200, 80, 1024)
@@ -300,10 +327,18 @@ def test_cassette_replay_through_litellm() -> None:
     assert response.cost_usd == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("7", 7.0), ("1.5", 1.5), ("-3", 0.0), ("nan", None), ("soon", None),
-    ("Wed, 21 Oct 2015 07:28:01 GMT", 1.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        ("nan", None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:01 GMT", 1.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+    ],
+)
 def test_retry_after_reads_seconds_and_http_dates_rounding_a_date_up(value: str, expected: float | None) -> None:
     from reviewbot.textutil import retry_after_seconds
 
@@ -313,17 +348,37 @@ def test_retry_after_reads_seconds_and_http_dates_rounding_a_date_up(value: str,
 
 def test_spend_labels_reach_the_gateway_as_litellm_proxy_metadata(server: FakeOpenAIServer) -> None:
     server.responder = lambda body: FakeReply.json({"findings": []})
-    LiteLLMClient().complete(LLMRequest(
-        model="openai/team-cheap", messages=({"role": "user", "content": "hi"},), max_tokens=10, timeout=5,
-        api_base=server.base_url, api_key="sk-gw", labels={"repository": "acme/shop", "pr": "7", "tier": "cheap"}))
+    LiteLLMClient().complete(
+        LLMRequest(
+            model="openai/team-cheap",
+            messages=({"role": "user", "content": "hi"},),
+            max_tokens=10,
+            timeout=5,
+            api_base=server.base_url,
+            api_key="sk-gw",
+            labels={"repository": "acme/shop", "pr": "7", "tier": "cheap"},
+        )
+    )
     body = server.chat_requests[0].body
-    assert body["metadata"] == {"repository": "acme/shop", "pr": "7", "tier": "cheap",
-                                "tags": ["repository:acme/shop", "pr:7", "tier:cheap"]}
+    assert body["metadata"] == {
+        "repository": "acme/shop",
+        "pr": "7",
+        "tier": "cheap",
+        "tags": ["repository:acme/shop", "pr:7", "tier:cheap"],
+    }
 
 
 def test_without_labels_the_body_has_no_metadata(server: FakeOpenAIServer) -> None:
     # A provider's own API may refuse an unknown or store-only `metadata` field.
     server.responder = lambda body: FakeReply.json({"findings": []})
-    LiteLLMClient().complete(LLMRequest(model="openai/gpt-x", messages=({"role": "user", "content": "hi"},),
-                                        max_tokens=10, timeout=5, api_base=server.base_url, api_key="sk-x"))
+    LiteLLMClient().complete(
+        LLMRequest(
+            model="openai/gpt-x",
+            messages=({"role": "user", "content": "hi"},),
+            max_tokens=10,
+            timeout=5,
+            api_base=server.base_url,
+            api_key="sk-x",
+        )
+    )
     assert "metadata" not in server.chat_requests[0].body

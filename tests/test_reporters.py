@@ -20,38 +20,96 @@ from reviewbot.report import ChunkEntry, FileEntry, Report
 
 
 def _finding(**kw: object) -> Finding:
-    base = Finding(path="src/auth.py", line=42, side="RIGHT", severity="high", category="security",
-                   title="SQL built from user input", body="The query concatenates `name`.",
-                   model="openai/gpt-4o", chunk_id="c001", placement="inline", fingerprint="0123456789abcdef")
+    base = Finding(
+        path="src/auth.py",
+        line=42,
+        side="RIGHT",
+        severity="high",
+        category="security",
+        title="SQL built from user input",
+        body="The query concatenates `name`.",
+        model="openai/gpt-4o",
+        chunk_id="c001",
+        placement="inline",
+        fingerprint="0123456789abcdef",
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
 FINDINGS = (
     _finding(start_line=40, suggestion='db.execute("SELECT 1 WHERE n = ?", (name,))'),
-    _finding(path="src/util.py", line=7, severity="low", category="style", title="Shadowed builtin",
-             body="`list` is shadowed.", model="openai/gpt-4o-mini", chunk_id="c002", fingerprint="fedcba9876543210"),
-    _finding(path="src/util.py", line=None, severity="medium", category="bug", title="Missing error handling",
-             body="The file never closes its handle.", placement="general", model="openai/gpt-4o-mini",
-             chunk_id="c002", anchor_note="line 900 is outside the diff", fingerprint="1111222233334444"),
-    _finding(path="src/auth.py", line=12, side="LEFT", severity="medium", category="bug",
-             title="Removed check", body="The removed line validated input.", fingerprint="5555666677778888"),
-    _finding(path=None, line=None, severity="info", category="general", title="PR-wide note",
-             body="Consider splitting this PR.", placement="general", fingerprint="9999aaaabbbbcccc"),
+    _finding(
+        path="src/util.py",
+        line=7,
+        severity="low",
+        category="style",
+        title="Shadowed builtin",
+        body="`list` is shadowed.",
+        model="openai/gpt-4o-mini",
+        chunk_id="c002",
+        fingerprint="fedcba9876543210",
+    ),
+    _finding(
+        path="src/util.py",
+        line=None,
+        severity="medium",
+        category="bug",
+        title="Missing error handling",
+        body="The file never closes its handle.",
+        placement="general",
+        model="openai/gpt-4o-mini",
+        chunk_id="c002",
+        anchor_note="line 900 is outside the diff",
+        fingerprint="1111222233334444",
+    ),
+    _finding(
+        path="src/auth.py",
+        line=12,
+        side="LEFT",
+        severity="medium",
+        category="bug",
+        title="Removed check",
+        body="The removed line validated input.",
+        fingerprint="5555666677778888",
+    ),
+    _finding(
+        path=None,
+        line=None,
+        severity="info",
+        category="general",
+        title="PR-wide note",
+        body="Consider splitting this PR.",
+        placement="general",
+        fingerprint="9999aaaabbbbcccc",
+    ),
 )
 
 COST = CostSummary(
-    rows=(CostRow("openai/gpt-4o-mini", "cheap", 2, 12_000, 1_000, 900, 0.0025),
-          CostRow("openai/gpt-4o", "frontier", 1, 4_000, 0, 600, 0.016)),
+    rows=(
+        CostRow("openai/gpt-4o-mini", "cheap", 2, 12_000, 1_000, 900, 0.0025),
+        CostRow("openai/gpt-4o", "frontier", 1, 4_000, 0, 600, 0.016),
+    ),
     tiers=(("cheap", 0.0025), ("frontier", 0.016)),
-    total_usd=0.0185, known_usd=0.0185, all_frontier_model="openai/gpt-4o",
-    all_frontier_usd=0.0525, saving_pct=64.8,
+    total_usd=0.0185,
+    known_usd=0.0185,
+    all_frontier_model="openai/gpt-4o",
+    all_frontier_usd=0.0525,
+    saving_pct=64.8,
 )
 
 FILES = (
-    FileEntry("src/auth.py", "modified", tier="frontier", score=80, reasons=("touches auth", "SQL string"),
-              reviewed=True, chunks=("c001",)),
-    FileEntry("src/util.py", "modified", tier="cheap", score=10, reasons=("routine change",), reviewed=True,
-              chunks=("c002",)),
+    FileEntry(
+        "src/auth.py",
+        "modified",
+        tier="frontier",
+        score=80,
+        reasons=("touches auth", "SQL string"),
+        reviewed=True,
+        chunks=("c001",),
+    ),
+    FileEntry(
+        "src/util.py", "modified", tier="cheap", score=10, reasons=("routine change",), reviewed=True, chunks=("c002",)
+    ),
     FileEntry("docs/guide.md", "modified", tier="cheap", score=2, reviewed=True, chunks=("c002",)),
     FileEntry("assets/logo.png", "modified", binary=True, skip_reason="binary file"),
     FileEntry("src/big.py", "modified", tier="cheap", score=30, skip_reason="every model failed", chunks=("c003",)),
@@ -59,27 +117,88 @@ FILES = (
 
 CHUNKS = (
     ChunkEntry("c001", "frontier", ("src/auth.py",), 4_000, ("openai/gpt-4o",), "reviewed", "openai/gpt-4o"),
-    ChunkEntry("c002", "cheap", ("src/util.py", "docs/guide.md"), 6_000, ("openai/gpt-4o-mini", "ollama_chat/qwen"),
-               "reviewed", "openai/gpt-4o-mini"),
-    ChunkEntry("c003", "cheap", ("src/big.py",), 6_000, ("openai/gpt-4o-mini",), "failed",
-               reason="every model failed: rate limited"),
+    ChunkEntry(
+        "c002",
+        "cheap",
+        ("src/util.py", "docs/guide.md"),
+        6_000,
+        ("openai/gpt-4o-mini", "ollama_chat/qwen"),
+        "reviewed",
+        "openai/gpt-4o-mini",
+    ),
+    ChunkEntry(
+        "c003",
+        "cheap",
+        ("src/big.py",),
+        6_000,
+        ("openai/gpt-4o-mini",),
+        "failed",
+        reason="every model failed: rate limited",
+    ),
 )
 
 CALLS = (
-    CallRecord("k1", "c001", "openai/gpt-4o", "frontier", ("src/auth.py",), ("touches auth",), 4_000, 600, 0,
-               0.016, 2_100, "ok", findings=2, endpoint_host="api.openai.com", started_at="2025-01-01T00:00:00Z"),
-    CallRecord("k2", "c002", "openai/gpt-4o-mini", "cheap", ("src/util.py", "docs/guide.md"), (), 6_000, 450,
-               1_000, 0.0013, 900, "ok", findings=2),
-    CallRecord("k3", "c003", "openai/gpt-4o-mini", "cheap", ("src/big.py",), (), 6_000, 450, None, 0.0012, 300,
-               "error", error="rate limited"),
+    CallRecord(
+        "k1",
+        "c001",
+        "openai/gpt-4o",
+        "frontier",
+        ("src/auth.py",),
+        ("touches auth",),
+        4_000,
+        600,
+        0,
+        0.016,
+        2_100,
+        "ok",
+        findings=2,
+        endpoint_host="api.openai.com",
+        started_at="2025-01-01T00:00:00Z",
+    ),
+    CallRecord(
+        "k2",
+        "c002",
+        "openai/gpt-4o-mini",
+        "cheap",
+        ("src/util.py", "docs/guide.md"),
+        (),
+        6_000,
+        450,
+        1_000,
+        0.0013,
+        900,
+        "ok",
+        findings=2,
+    ),
+    CallRecord(
+        "k3",
+        "c003",
+        "openai/gpt-4o-mini",
+        "cheap",
+        ("src/big.py",),
+        (),
+        6_000,
+        450,
+        None,
+        0.0012,
+        300,
+        "error",
+        error="rate limited",
+    ),
 )
 
 REPORT = Report(
-    source="examples/login-sql.diff", dry_run=False, files=FILES, chunks=CHUNKS, findings=FINDINGS,
-    calls=CALLS, cost=COST,
+    source="examples/login-sql.diff",
+    dry_run=False,
+    files=FILES,
+    chunks=CHUNKS,
+    findings=FINDINGS,
+    calls=CALLS,
+    cost=COST,
     failovers=(Failover("c003", "openai/gpt-4o-mini", None, "rate limited"),),
     notes=("1 finding(s) below min_severity 'low' not shown",),
-    overview="Adds a login endpoint.", budget={"max_usd": 1.0, "spent_usd": 0.0185},
+    overview="Adds a login endpoint.",
+    budget={"max_usd": 1.0, "spent_usd": 0.0185},
 )
 
 
@@ -106,7 +225,7 @@ def test_text_groups_findings_by_file_in_severity_order() -> None:
 
 def test_text_not_reviewed_failovers_cost_and_notes() -> None:
     text = render_text(REPORT)
-    section = text[text.index("Not reviewed"):]
+    section = text[text.index("Not reviewed") :]
     assert "assets/logo.png: binary file" in section
     assert "chunk c003 (src/big.py): failed: every model failed: rate limited" in section
     assert "c003: openai/gpt-4o-mini -> (no model left) (rate limited)" in section
@@ -116,7 +235,13 @@ def test_text_not_reviewed_failovers_cost_and_notes() -> None:
     assert "total $0.0185; all-frontier (openai/gpt-4o) $0.0525; saving 64.8%" in section
     assert "Budget\n  max_usd: $1.00\n  spent_usd: $0.0185\n" in section
     # Without a cap or a decision the budget is noise and is left out.
-    idle: dict[str, object] = {"max_usd": None, "spent_usd": 0.0045, "max_input_tokens": None, "spent_input_tokens": 1_100, "refused": 0}
+    idle: dict[str, object] = {
+        "max_usd": None,
+        "spent_usd": 0.0045,
+        "max_input_tokens": None,
+        "spent_input_tokens": 1_100,
+        "refused": 0,
+    }
     assert "Budget" not in render_text(replace(REPORT, budget=idle))
     assert "#### Budget" not in render_markdown(replace(REPORT, budget=idle))
     assert "  - 1 finding(s) below min_severity 'low' not shown" in section
@@ -137,8 +262,15 @@ def test_text_strips_terminal_escapes_from_model_text() -> None:
 
 
 def test_text_unknown_price_is_never_zero() -> None:
-    cost = replace(COST, rows=(CostRow("ollama_chat/qwen", "cheap", 1, 100, 0, 10, None),),
-                   tiers=(("cheap", None),), total_usd=None, known_usd=0.0, saving_pct=None, all_frontier_usd=None)
+    cost = replace(
+        COST,
+        rows=(CostRow("ollama_chat/qwen", "cheap", 1, 100, 0, 10, None),),
+        tiers=(("cheap", None),),
+        total_usd=None,
+        known_usd=0.0,
+        saving_pct=None,
+        all_frontier_usd=None,
+    )
     text = render_text(replace(REPORT, cost=cost))
     assert "unknown" in text and "$0.0000" not in text
 
@@ -151,7 +283,10 @@ def test_dry_run_text_is_a_plan() -> None:
     assert "dry run: no model was called" in text
     assert re.search(r"src/auth.py +frontier +score 80 +touches auth, SQL string", text)
     assert re.search(r"assets/logo.png +not reviewed: binary file", text)
-    assert re.search(r"c002 +cheap +6,000 tokens +src/util.py, docs/guide.md +models: openai/gpt-4o-mini -> ollama_chat/qwen +est \$0.0040", text)
+    assert re.search(
+        r"c002 +cheap +6,000 tokens +src/util.py, docs/guide.md +models: openai/gpt-4o-mini -> ollama_chat/qwen +est \$0.0040",
+        text,
+    )
     assert "ESTIMATED cost" in text
     assert "total (estimated) $0.0185; all-frontier (openai/gpt-4o) $0.0525; saving 64.8%" in text
     assert "HIGH" not in text
@@ -160,19 +295,82 @@ def test_dry_run_text_is_a_plan() -> None:
 # --- JSON ----------------------------------------------------------------------------------
 
 DOCUMENTED = {
-    "": ["version", "tool", "source", "dry_run", "files", "chunks", "findings", "calls", "failovers",
-         "cost", "budget", "notes", "overview"],
-    "files": ["path", "old_path", "status", "binary", "tier", "score", "reasons", "reviewed", "skip_reason",
-              "chunks", "redactions", "rules"],
+    "": [
+        "version",
+        "tool",
+        "source",
+        "dry_run",
+        "files",
+        "chunks",
+        "findings",
+        "calls",
+        "failovers",
+        "cost",
+        "budget",
+        "notes",
+        "overview",
+    ],
+    "files": [
+        "path",
+        "old_path",
+        "status",
+        "binary",
+        "tier",
+        "score",
+        "reasons",
+        "reviewed",
+        "skip_reason",
+        "chunks",
+        "redactions",
+        "rules",
+    ],
     "chunks": ["id", "tier", "files", "tokens", "models", "status", "model", "reason", "est_usd", "context_tokens"],
-    "findings": ["path", "line", "start_line", "side", "severity", "category", "title", "body", "suggestion",
-                 "model", "chunk_id", "placement", "anchor_note", "fingerprint"],
-    "calls": ["call_id", "chunk_id", "model", "tier", "files", "reasons", "input_tokens", "cached_tokens",
-              "output_tokens", "usd", "latency_ms", "outcome", "error", "findings", "endpoint_host",
-              "template_hash", "started_at"],
+    "findings": [
+        "path",
+        "line",
+        "start_line",
+        "side",
+        "severity",
+        "category",
+        "title",
+        "body",
+        "suggestion",
+        "model",
+        "chunk_id",
+        "placement",
+        "anchor_note",
+        "fingerprint",
+    ],
+    "calls": [
+        "call_id",
+        "chunk_id",
+        "model",
+        "tier",
+        "files",
+        "reasons",
+        "input_tokens",
+        "cached_tokens",
+        "output_tokens",
+        "usd",
+        "latency_ms",
+        "outcome",
+        "error",
+        "findings",
+        "endpoint_host",
+        "template_hash",
+        "started_at",
+    ],
     "failovers": ["chunk_id", "from_model", "to_model", "reason"],
-    "cost": ["rows", "tiers", "total_usd", "known_usd", "all_frontier_model", "all_frontier_usd", "saving_pct",
-             "estimated"],
+    "cost": [
+        "rows",
+        "tiers",
+        "total_usd",
+        "known_usd",
+        "all_frontier_model",
+        "all_frontier_usd",
+        "saving_pct",
+        "estimated",
+    ],
 }
 
 
@@ -233,15 +431,23 @@ def test_markdown_verdicts_for_no_findings_and_not_reviewed() -> None:
 
 
 # Our own markup in the summary: the only raw HTML a judge may find there.
-OWN_HTML = [r"<details( open)?>", r"<summary>.*</summary>", r"</details>", r"</?sub>",
-            r"<details( open)?><summary>.*", r"<b>", r"</b>", r"</summary>"]
+OWN_HTML = [
+    r"<details( open)?>",
+    r"<summary>.*</summary>",
+    r"</details>",
+    r"</?sub>",
+    r"<details( open)?><summary>.*",
+    r"<b>",
+    r"</b>",
+    r"</summary>",
+]
 
 
 def test_markdown_neutralises_mentions_html_and_fences() -> None:
     evil = _finding(
         title="Ping @octocat <img src=x onerror=alert(1)>",
         body="cc @github/security-team <script>alert(1)</script> ![pixel](https://evil.test/p.png)\n"
-             "```python\nprint('x')\n</details>\n@still-code\n",  # the fence is never closed
+        "```python\nprint('x')\n</details>\n@still-code\n",  # the fence is never closed
         suggestion="a = '```'\n```\n@octocat",
     )
     md = render_markdown(replace(REPORT, findings=(evil,), overview="Thanks @octocat! <b>bold</b>"))
@@ -249,7 +455,7 @@ def test_markdown_neutralises_mentions_html_and_fences() -> None:
     assert unsafe_nodes(md, OWN_HTML) == []
     assert f"@{ZWJ}octocat" in md and f"@{ZWJ}github/security-team" in md
     # Every fence opened inside a finding is closed before our own markup resumes.
-    section = md[md.index("<details open>"):md.index("<details><summary>Files reviewed")]
+    section = md[md.index("<details open>") : md.index("<details><summary>Files reviewed")]
     assert _open_fence(section) is None
     assert "print('x')" in section and "@still-code" in section  # code stays code
     assert "a = '```'\n  ```\n  @octocat" in md  # the suggestion, as code
@@ -299,8 +505,10 @@ def test_markdown_hard_cap_when_the_tail_alone_is_too_big() -> None:
     notes = tuple(f"note {i} " + "y" * 400 for i in range(60))
     md = render_markdown(replace(REPORT, notes=notes), max_chars=5_000)
     assert len(md) <= 5_000 and "cut at 5,000 characters" in md
-    files = tuple(FileEntry(f"pkg/{i:04d}/" + "d" * 200 + ".py", "added", tier="cheap", score=1, reviewed=True)
-                  for i in range(300))
+    files = tuple(
+        FileEntry(f"pkg/{i:04d}/" + "d" * 200 + ".py", "added", tier="cheap", score=1, reviewed=True)
+        for i in range(300)
+    )
     full = render_markdown(replace(REPORT, files=files), max_chars=200_000)
     assert "_… 100 more files in the JSON report._" in full
     # Findings come first: a long file list shrinks before any finding is left out ...
@@ -366,9 +574,10 @@ _TOKENS = [*"ab @<>/`~\n!()[]|*_-# ", "img", "```", "````", "~~~", "<script>", "
 _nasty = st.lists(st.sampled_from(_TOKENS), max_size=80).map("".join)
 
 
-@given(st.lists(st.tuples(st.sampled_from(["critical", "high", "medium", "low", "info"]), _nasty, _nasty),
-                max_size=40),
-       st.integers(min_value=300, max_value=8_000))
+@given(
+    st.lists(st.tuples(st.sampled_from(["critical", "high", "medium", "low", "info"]), _nasty, _nasty), max_size=40),
+    st.integers(min_value=300, max_value=8_000),
+)
 @settings(max_examples=100, deadline=None)
 def test_markdown_never_exceeds_max_chars(items: list[tuple[str, str, str]], max_chars: int) -> None:
     findings = tuple(_finding(severity=sev, title=title or "t", body=body) for sev, title, body in items)

@@ -45,8 +45,14 @@ class FakeLLM:
         return [r.model for r in self.requests]
 
 
-def reply(findings: list[dict[str, object]], *, summary: str = "changes things", tokens: tuple[int, int] = (1000, 100),
-          finish: str = "stop", text: str | None = None) -> LLMResponse:
+def reply(
+    findings: list[dict[str, object]],
+    *,
+    summary: str = "changes things",
+    tokens: tuple[int, int] = (1000, 100),
+    finish: str = "stop",
+    text: str | None = None,
+) -> LLMResponse:
     body = text if text is not None else json.dumps({"summary": summary, "findings": findings})
     return LLMResponse(text=body, input_tokens=tokens[0], output_tokens=tokens[1], finish_reason=finish, latency_ms=5)
 
@@ -57,8 +63,17 @@ def fake_parse(text: str, *, model: str = "", chunk_id: str = "", finish_reason:
     except ValueError:
         return ParsedReply((), None, "no JSON object found")
     found = tuple(
-        Finding(path=f["path"], line=f["line"], side="RIGHT", severity=f.get("severity", "medium"),
-                category="bug", title=f["title"], body="b", model=model, chunk_id=chunk_id)
+        Finding(
+            path=f["path"],
+            line=f["line"],
+            side="RIGHT",
+            severity=f.get("severity", "medium"),
+            category="bug",
+            title=f["title"],
+            body="b",
+            model=model,
+            chunk_id=chunk_id,
+        )
         for f in data["findings"]
     )
     return ParsedReply(found, data.get("summary"), None)
@@ -67,13 +82,17 @@ def fake_parse(text: str, *, model: str = "", chunk_id: str = "", finish_reason:
 class FakePrompts:
     template_hash = "abc123"
 
-    def review_messages(self, chunk: Chunk, *, pr_title: str | None = None, pr_body: str | None = None) -> tuple[dict[str, str], ...]:
+    def review_messages(
+        self, chunk: Chunk, *, pr_title: str | None = None, pr_body: str | None = None
+    ) -> tuple[dict[str, str], ...]:
         return ({"role": "system", "content": "review"}, {"role": "user", "content": chunk.text})
 
     def repair_messages(self, messages: Sequence[dict[str, str]], bad: str, error: str) -> tuple[dict[str, str], ...]:
         return (*messages, {"role": "assistant", "content": bad}, {"role": "user", "content": f"fix: {error}"})
 
-    def summary_messages(self, summaries: Sequence[tuple[str, str]], counts: object, files: object) -> tuple[dict[str, str], ...]:
+    def summary_messages(
+        self, summaries: Sequence[tuple[str, str]], counts: object, files: object
+    ) -> tuple[dict[str, str], ...]:
         return ({"role": "user", "content": " ".join(s for _, s in summaries)},)
 
     def overhead_tokens(self, count: Callable[[str], int]) -> int:
@@ -109,17 +128,30 @@ def chunk(cid: str, tier: str = "cheap", files: tuple[str, ...] = ("app.py",), t
     return Chunk(id=cid, tier=tier, group="", files=files, text=text, tokens=10, risk=0)  # type: ignore[arg-type]
 
 
-def make(client: FakeLLM, *, guard: Guard | None = None, price: float | None = 0.001,
-         windows: dict[str, int] | None = None, tools: dict[str, Any] | None = None, **settings: Any) -> Reviewer:
+def make(
+    client: FakeLLM,
+    *,
+    guard: Guard | None = None,
+    price: float | None = 0.001,
+    windows: dict[str, int] | None = None,
+    tools: dict[str, Any] | None = None,
+    **settings: Any,
+) -> Reviewer:
     """A Reviewer over the fakes; `tools` replaces ReviewTools fields (parse, sleep, on_call…)."""
+
     def target(model: str) -> Target:
         return Target(model, "http://127.0.0.1:9/v1", "sk-test", {}, 5.0, "127.0.0.1", "OPENAI_API_KEY")
 
     kit = ReviewTools(
-        targets=target, price=lambda m, i, o, c: price, supports_schema=lambda m: True,
-        context_window=lambda m: (windows or {}).get(m), count_tokens=lambda s: len(s) // 4 + 1,
-        parse=fake_parse, anchor=lambda fs, ch: list(fs),
-        response_format=lambda mode: None if mode == "none" else {"type": mode}, sleep=lambda s: None,
+        targets=target,
+        price=lambda m, i, o, c: price,
+        supports_schema=lambda m: True,
+        context_window=lambda m: (windows or {}).get(m),
+        count_tokens=lambda s: len(s) // 4 + 1,
+        parse=fake_parse,
+        anchor=lambda fs, ch: list(fs),
+        response_format=lambda mode: None if mode == "none" else {"type": mode},
+        sleep=lambda s: None,
     )
     return Reviewer(client, FakePrompts(), guard or Guard(), replace(kit, **(tools or {})), ReviewSettings(**settings))
 
@@ -220,7 +252,9 @@ def test_budget_guard_stops_requests_that_would_cross_the_cap() -> None:
 
 
 def test_bad_request_steps_down_the_response_format_and_remembers_it() -> None:
-    client = FakeLLM({"m1": [LLMError("bad_request", "response_format not supported", status=400), reply([]), reply([])]})
+    client = FakeLLM(
+        {"m1": [LLMError("bad_request", "response_format not supported", status=400), reply([]), reply([])]}
+    )
     reviewer = make(client, concurrency=1)
     reviewer.review([Route(chunk("c001"), ("m1",)), Route(chunk("c002"), ("m1",))])
     formats = [r.response_format["type"] if r.response_format else None for r in client.requests]
@@ -230,7 +264,9 @@ def test_bad_request_steps_down_the_response_format_and_remembers_it() -> None:
 def test_context_too_long_skips_small_models_and_splits_when_none_fits() -> None:
     text = "### a.py\n@@ -1 +1 @@\n" + "x" * 400 + "\n@@ -9 +9 @@\n" + "y" * 400 + "\n"
     client = FakeLLM({"big": [reply([]), reply([])]})
-    outcome = make(client, windows={"small": 300, "big": 450}).review([Route(chunk("c001", text=text), ("small", "big"))])
+    outcome = make(client, windows={"small": 300, "big": 450}).review(
+        [Route(chunk("c001", text=text), ("small", "big"))]
+    )
     assert client.models_called() == ["big", "big"]  # halves, each fits the larger window
     assert outcome.results[0].status == "reviewed"
 
@@ -299,12 +335,17 @@ class Handed(list[CallRecord]):
 def test_on_call_gets_each_record_final_before_the_next_request() -> None:
     handed = Handed()
     rate_limited = LLMError("rate_limit", "slow down", status=429)
-    client = FakeLLM({
-        "m1": [handed.answer(rate_limited)],
-        "m2": [handed.answer(reply([], text="not json")), handed.answer(reply([FINDING])),
-               handed.answer(reply([FINDING]))],
-        "s1": [handed.answer(reply([], text="It adds a login form."))],
-    })
+    client = FakeLLM(
+        {
+            "m1": [handed.answer(rate_limited)],
+            "m2": [
+                handed.answer(reply([], text="not json")),
+                handed.answer(reply([FINDING])),
+                handed.answer(reply([FINDING])),
+            ],
+            "s1": [handed.answer(reply([], text="It adds a login form."))],
+        }
+    )
     reviewer = make(client, concurrency=1, tools={"on_call": handed})
     outcome = reviewer.review([Route(chunk("c001"), ("m1", "m2")), Route(chunk("c002"), ("m2",))])
     reviewer.overview(["s1"], [("app.py", "adds login")], {}, ["app.py"])
@@ -389,10 +430,16 @@ def test_a_window_without_room_for_a_reply_fails_over_to_a_larger_model() -> Non
 def test_an_answered_error_costs_nothing_and_a_timeout_stays_unknown() -> None:
     # The server answered 500: nothing was generated. A timeout may have been generating
     # (its tokens spent): its cost is not known, never reported as $0.
-    client = FakeLLM({"m1": [LLMError("server", "boom", status=500)],
-                      "m2": [LLMError("timeout", "no answer in 5 s")], "m3": [reply([])]})
-    outcome = make(client, attempts_per_model=1,
-                   tools={"price": lambda m, i, o, c: (i + o) / 1_000_000}).review([Route(chunk("c001"), ("m1", "m2", "m3"))])
+    client = FakeLLM(
+        {
+            "m1": [LLMError("server", "boom", status=500)],
+            "m2": [LLMError("timeout", "no answer in 5 s")],
+            "m3": [reply([])],
+        }
+    )
+    outcome = make(client, attempts_per_model=1, tools={"price": lambda m, i, o, c: (i + o) / 1_000_000}).review(
+        [Route(chunk("c001"), ("m1", "m2", "m3"))]
+    )
     assert [(c.model, c.usd) for c in outcome.calls][:2] == [("m1", 0.0), ("m2", None)]
 
 
@@ -404,4 +451,6 @@ def test_a_gateway_target_gets_the_run_labels_with_tier_and_chunk_and_others_non
     reviewer = make(client, concurrency=1, tools={"targets": target, "labels": {"repository": "acme/shop", "pr": "7"}})
     reviewer.review([Route(chunk("c001", tier="frontier"), ("gw",)), Route(chunk("c002"), ("direct",))])
     assert [r.labels for r in client.requests] == [
-        {"repository": "acme/shop", "pr": "7", "tier": "frontier", "chunk_id": "c001"}, None]
+        {"repository": "acme/shop", "pr": "7", "tier": "frontier", "chunk_id": "c001"},
+        None,
+    ]

@@ -19,8 +19,13 @@ from reviewbot.risk import signals as risk
 FIRST_ADDED = 10  # new-file number of the first added line in make_file
 
 
-def make_file(path: str, added: Sequence[str] = (), removed: Sequence[str] = (),
-              context: Sequence[str] = (), status: str = "modified") -> FileDiff:
+def make_file(
+    path: str,
+    added: Sequence[str] = (),
+    removed: Sequence[str] = (),
+    context: Sequence[str] = (),
+    status: str = "modified",
+) -> FileDiff:
     """One hunk: context lines, then removed lines, then added lines numbered from 10."""
     lines: list[DiffLine] = []
     old = new = FIRST_ADDED - len(context)
@@ -44,6 +49,7 @@ def risk_of(path: str, *added: str, rules: RiskConfig | None = None) -> FileRisk
 
 # --- no signal --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", ["README.md", "src/author.py", "docs/authoring.md", "lib/utils.py"])
 def test_plain_file_has_no_signal(path: str) -> None:
     r = risk_of(path, "x = compute(y)", "return render(request, 'page.html')")
@@ -52,33 +58,37 @@ def test_plain_file_has_no_signal(path: str) -> None:
 
 # --- path signals ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("path", "reason"), [
-    ("src/auth/views.py", "path matches authentication code (auth)"),
-    ("app/login.py", "path matches authentication code (login)"),
-    ("src/main/java/com/x/AuthService.java", "path matches authentication code (auth)"),
-    ("api/oauth_callback.py", "path matches authentication code (oauth)"),
-    ("lib/jwt.ts", "path matches authentication code (jwt)"),
-    ("users/password_reset.py", "path matches authentication code (password)"),
-    ("app/crypto/box.py", "path matches crypto/security code (crypto)"),
-    ("core/security.py", "path matches crypto/security code (security)"),
-    ("shop/billing/invoice.py", "path matches payments code (billing)"),
-    ("shop/payments.go", "path matches payments code (payments)"),
-    ("api/permissions.py", "path matches permissions code (permissions)"),
-    ("srv/rbac/check.go", "path matches permissions code (rbac)"),
-    ("db/migrations/0002_add_index.py", "path matches database migration (migrations)"),
-    (".github/workflows/ci.yml", "path matches CI workflow (.github/workflows/**)"),
-    (".gitlab-ci.yml", "path matches CI workflow (.gitlab-ci.yml)"),
-    ("Jenkinsfile", "path matches CI workflow (Jenkinsfile)"),
-    (".circleci/config.yml", "path matches CI workflow (.circleci/**)"),
-    ("Dockerfile", "path matches container build (Dockerfile)"),
-    ("deploy/docker-compose.prod.yml", "path matches container build (docker-compose.yml)"),
-    ("infra/main.tf", "path matches infrastructure (*.tf)"),
-    ("deploy/k8s/deployment.yaml", "path matches infrastructure (k8s)"),
-    ("ansible/site.yml", "path matches infrastructure (ansible)"),
-    (".env.production", "path matches key or secrets file (.env.production)"),
-    ("deploy/server.key", "path matches key or secrets file (server.key)"),
-    ("mysite/settings.py", "path matches settings file (settings.py)"),
-])
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("src/auth/views.py", "path matches authentication code (auth)"),
+        ("app/login.py", "path matches authentication code (login)"),
+        ("src/main/java/com/x/AuthService.java", "path matches authentication code (auth)"),
+        ("api/oauth_callback.py", "path matches authentication code (oauth)"),
+        ("lib/jwt.ts", "path matches authentication code (jwt)"),
+        ("users/password_reset.py", "path matches authentication code (password)"),
+        ("app/crypto/box.py", "path matches crypto/security code (crypto)"),
+        ("core/security.py", "path matches crypto/security code (security)"),
+        ("shop/billing/invoice.py", "path matches payments code (billing)"),
+        ("shop/payments.go", "path matches payments code (payments)"),
+        ("api/permissions.py", "path matches permissions code (permissions)"),
+        ("srv/rbac/check.go", "path matches permissions code (rbac)"),
+        ("db/migrations/0002_add_index.py", "path matches database migration (migrations)"),
+        (".github/workflows/ci.yml", "path matches CI workflow (.github/workflows/**)"),
+        (".gitlab-ci.yml", "path matches CI workflow (.gitlab-ci.yml)"),
+        ("Jenkinsfile", "path matches CI workflow (Jenkinsfile)"),
+        (".circleci/config.yml", "path matches CI workflow (.circleci/**)"),
+        ("Dockerfile", "path matches container build (Dockerfile)"),
+        ("deploy/docker-compose.prod.yml", "path matches container build (docker-compose.yml)"),
+        ("infra/main.tf", "path matches infrastructure (*.tf)"),
+        ("deploy/k8s/deployment.yaml", "path matches infrastructure (k8s)"),
+        ("ansible/site.yml", "path matches infrastructure (ansible)"),
+        (".env.production", "path matches key or secrets file (.env.production)"),
+        ("deploy/server.key", "path matches key or secrets file (server.key)"),
+        ("mysite/settings.py", "path matches settings file (settings.py)"),
+    ],
+)
 def test_path_signals(path: str, reason: str) -> None:
     r = risk_of(path, "value = 1")
     assert reason in r.reasons
@@ -102,65 +112,76 @@ def test_path_signals_of_different_kinds_add_up() -> None:
 
 # --- added-line signals ------------------------------------------------------------------
 
-@pytest.mark.parametrize(("line", "what"), [
-    ("subprocess.run(cmd, shell=True)", "subprocess call with shell=True"),
-    ('os.system("rm -rf " + path)', "os.system/os.popen shell command"),
-    ("const cp = require('child_process'); cp.exec(cmd)", "child_process exec"),
-    ("execSync(`git log ${ref}`)", "child_process exec"),
-    ("result = eval(user_input)", "eval/exec of dynamic code"),
-    ("exec(compile(src, 'x', 'exec'))", "eval/exec of dynamic code"),
-    ("const fn = new Function(body);", "eval/exec of dynamic code"),
-    ('cur.execute(f"SELECT * FROM users WHERE name = \'{name}\'")', "SQL built from strings"),
-    ('q = "SELECT * FROM users WHERE id = " + user_id', "SQL built from strings"),
-    ('q = "DELETE FROM t WHERE id = {}".format(i)', "SQL built from strings"),
-    ('q = "UPDATE users SET name = \'%s\'" % name', "SQL built from strings"),
-    ("const q = `select * from users where id = ${id}`;", "SQL built from strings"),
-    ("obj = pickle.loads(blob)", "pickle/marshal deserialization"),
-    ("code = marshal.loads(data)", "pickle/marshal deserialization"),
-    ("cfg = yaml.load(fh)", "yaml.load without SafeLoader"),
-    ("cfg = yaml.load(fh, Loader=yaml.FullLoader)", "yaml.load without SafeLoader"),
-    ("ObjectInputStream in = new ObjectInputStream(sock.getInputStream());", "Java ObjectInputStream deserialization"),
-    ("$obj = unserialize($_COOKIE['state']);", "PHP unserialize()"),
-    ("digest = hashlib.md5(password.encode()).hexdigest()", "md5/sha1 hashing of a secret"),
-    ("h = hashlib.sha1(api_key).hexdigest()", "md5/sha1 hashing of a secret"),
-    ('Cipher c = Cipher.getInstance("DES/CBC/PKCS5Padding");', "DES/RC4 cipher"),
-    ("cipher = AES.new(key, AES.MODE_ECB)", "ECB cipher mode"),
-    ("token = ''.join(random.choice(ALPHABET) for _ in range(32))", "non-cryptographic random for a secret"),
-    ("const resetToken = Math.random().toString(36);", "non-cryptographic random for a secret"),
-    ("r = requests.get(url, verify=False)", "TLS verification turned off"),
-    ("const agent = new https.Agent({ rejectUnauthorized: false });", "TLS verification turned off"),
-    ("tr := &tls.Config{InsecureSkipVerify: true}", "TLS verification turned off"),
-    ("ctx.verify_mode = ssl.CERT_NONE", "TLS verification turned off"),
-    ("RUN chmod 777 /srv/app", "world-writable permissions (777)"),
-    ("os.chmod(path, 0o777)", "world-writable permissions (777)"),
-    ("    permission_classes = [AllowAny]", "AllowAny permission"),
-    ("@csrf_exempt", "@csrf_exempt"),
-])
+
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        ("subprocess.run(cmd, shell=True)", "subprocess call with shell=True"),
+        ('os.system("rm -rf " + path)', "os.system/os.popen shell command"),
+        ("const cp = require('child_process'); cp.exec(cmd)", "child_process exec"),
+        ("execSync(`git log ${ref}`)", "child_process exec"),
+        ("result = eval(user_input)", "eval/exec of dynamic code"),
+        ("exec(compile(src, 'x', 'exec'))", "eval/exec of dynamic code"),
+        ("const fn = new Function(body);", "eval/exec of dynamic code"),
+        ("cur.execute(f\"SELECT * FROM users WHERE name = '{name}'\")", "SQL built from strings"),
+        ('q = "SELECT * FROM users WHERE id = " + user_id', "SQL built from strings"),
+        ('q = "DELETE FROM t WHERE id = {}".format(i)', "SQL built from strings"),
+        ("q = \"UPDATE users SET name = '%s'\" % name", "SQL built from strings"),
+        ("const q = `select * from users where id = ${id}`;", "SQL built from strings"),
+        ("obj = pickle.loads(blob)", "pickle/marshal deserialization"),
+        ("code = marshal.loads(data)", "pickle/marshal deserialization"),
+        ("cfg = yaml.load(fh)", "yaml.load without SafeLoader"),
+        ("cfg = yaml.load(fh, Loader=yaml.FullLoader)", "yaml.load without SafeLoader"),
+        (
+            "ObjectInputStream in = new ObjectInputStream(sock.getInputStream());",
+            "Java ObjectInputStream deserialization",
+        ),
+        ("$obj = unserialize($_COOKIE['state']);", "PHP unserialize()"),
+        ("digest = hashlib.md5(password.encode()).hexdigest()", "md5/sha1 hashing of a secret"),
+        ("h = hashlib.sha1(api_key).hexdigest()", "md5/sha1 hashing of a secret"),
+        ('Cipher c = Cipher.getInstance("DES/CBC/PKCS5Padding");', "DES/RC4 cipher"),
+        ("cipher = AES.new(key, AES.MODE_ECB)", "ECB cipher mode"),
+        ("token = ''.join(random.choice(ALPHABET) for _ in range(32))", "non-cryptographic random for a secret"),
+        ("const resetToken = Math.random().toString(36);", "non-cryptographic random for a secret"),
+        ("r = requests.get(url, verify=False)", "TLS verification turned off"),
+        ("const agent = new https.Agent({ rejectUnauthorized: false });", "TLS verification turned off"),
+        ("tr := &tls.Config{InsecureSkipVerify: true}", "TLS verification turned off"),
+        ("ctx.verify_mode = ssl.CERT_NONE", "TLS verification turned off"),
+        ("RUN chmod 777 /srv/app", "world-writable permissions (777)"),
+        ("os.chmod(path, 0o777)", "world-writable permissions (777)"),
+        ("    permission_classes = [AllowAny]", "AllowAny permission"),
+        ("@csrf_exempt", "@csrf_exempt"),
+    ],
+)
 def test_added_line_signals(line: str, what: str) -> None:
     r = risk_of("app/code.py", "x = 1", line)
     assert r.reasons == (f"adds {what} (line {FIRST_ADDED + 1})",)
     assert r.score > 0
 
 
-@pytest.mark.parametrize("line", [
-    "cfg = yaml.load(fh, Loader=yaml.SafeLoader)",
-    "cfg = yaml.safe_load(fh)",
-    "match = pattern.exec(text)",
-    'cur.execute("SELECT * FROM users WHERE id = %s", (uid,))',
-    "key = hashlib.md5(content).hexdigest()  # cache key",
-    "r = requests.get(url, verify=True)",
-    "idx = random.choice(range(10))",
-    'log.info("Updated %d rows", n)',
-    'print("select a file from the list")',
-    "permissions: read-all",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "cfg = yaml.load(fh, Loader=yaml.SafeLoader)",
+        "cfg = yaml.safe_load(fh)",
+        "match = pattern.exec(text)",
+        'cur.execute("SELECT * FROM users WHERE id = %s", (uid,))',
+        "key = hashlib.md5(content).hexdigest()  # cache key",
+        "r = requests.get(url, verify=True)",
+        "idx = random.choice(range(10))",
+        'log.info("Updated %d rows", n)',
+        'print("select a file from the list")',
+        "permissions: read-all",
+    ],
+)
 def test_safe_lookalikes_raise_no_signal(line: str) -> None:
     assert risk_of("app/code.py", line).reasons == (NO_SIGNAL,)
 
 
 def test_only_added_lines_count() -> None:
-    f = make_file("app/code.py", added=["x = 1"], removed=["subprocess.run(c, shell=True)"],
-                  context=["obj = pickle.loads(blob)"])
+    f = make_file(
+        "app/code.py", added=["x = 1"], removed=["subprocess.run(c, shell=True)"], context=["obj = pickle.loads(blob)"]
+    )
     assert assess(f, RiskConfig()).reasons == (NO_SIGNAL,)
 
 
@@ -173,17 +194,22 @@ def test_reason_cites_every_matching_line_briefly() -> None:
 def test_path_restricted_line_rules() -> None:
     backticks = "files=`ls /tmp`"
     assert risk_of("scripts/deploy.sh", backticks).reasons == (
-        f"adds backtick command substitution in shell (line {FIRST_ADDED})",)
+        f"adds backtick command substitution in shell (line {FIRST_ADDED})",
+    )
     assert risk_of("docs/guide.md", backticks).reasons == (NO_SIGNAL,)
     trigger = "  pull_request_target:"
-    assert f"adds pull_request_target trigger (line {FIRST_ADDED})" in risk_of(".github/workflows/pr.yml", trigger).reasons
+    assert (
+        f"adds pull_request_target trigger (line {FIRST_ADDED})" in risk_of(".github/workflows/pr.yml", trigger).reasons
+    )
     assert risk_of("docs/events.md", trigger).reasons == (NO_SIGNAL,)
 
 
 def test_workflow_write_all_permissions() -> None:
     r = risk_of(".github/workflows/release.yml", "permissions: write-all")
-    assert r.reasons == ("path matches CI workflow (.github/workflows/**)",
-                         f"adds workflow permissions: write-all (line {FIRST_ADDED})")
+    assert r.reasons == (
+        "path matches CI workflow (.github/workflows/**)",
+        f"adds workflow permissions: write-all (line {FIRST_ADDED})",
+    )
 
 
 def test_same_category_counts_once_plus_a_little() -> None:
@@ -202,6 +228,7 @@ def test_score_is_capped() -> None:
 
 # --- size and tests ---------------------------------------------------------------------
 
+
 def test_large_rewrite_at_the_configured_size() -> None:
     rules = RiskConfig(large_change_lines=40)
     at = assess(make_file("app/big.py", added=["a = 1"] * 25, removed=["b = 2"] * 15), rules)
@@ -215,18 +242,24 @@ def test_deleted_test_function_is_named() -> None:
     assert assess(f, RiskConfig()).reasons == ("removes tests (test_login_rejects_bad_password)",)
 
 
-@pytest.mark.parametrize(("path", "removed", "name"), [
-    ("pkg/server_test.go", "func TestServeHTTP(t *testing.T) {", "TestServeHTTP"),
-    ("web/cart.spec.ts", "  it('adds an item', () => {", "'adds an item'"),
-])
+@pytest.mark.parametrize(
+    ("path", "removed", "name"),
+    [
+        ("pkg/server_test.go", "func TestServeHTTP(t *testing.T) {", "TestServeHTTP"),
+        ("web/cart.spec.ts", "  it('adds an item', () => {", "'adds an item'"),
+    ],
+)
 def test_deleted_tests_in_other_languages(path: str, removed: str, name: str) -> None:
     f = make_file(path, removed=[removed])
     assert assess(f, RiskConfig()).reasons == (f"removes tests ({name})",)
 
 
 def test_moved_test_is_not_a_removal() -> None:
-    f = make_file("tests/test_app.py", added=["def test_a():", "    assert f()", "x = 1"],
-                  removed=["    def test_a():", "        assert f()"])
+    f = make_file(
+        "tests/test_app.py",
+        added=["def test_a():", "    assert f()", "x = 1"],
+        removed=["    def test_a():", "        assert f()"],
+    )
     assert assess(f, RiskConfig()).reasons == (NO_SIGNAL,)
 
 
@@ -238,6 +271,7 @@ def test_test_file_that_shrinks_removes_tests() -> None:
 
 
 # --- the config's rules -------------------------------------------------------------------
+
 
 def test_escalate_paths_force_frontier() -> None:
     rules = RiskConfig(escalate_paths=["**/vault/**"], threshold=90)
@@ -290,6 +324,7 @@ def test_rule_escalated_file_outranks_scored_file() -> None:
 
 # --- ordering and tiers -------------------------------------------------------------------
 
+
 def test_reasons_strongest_first_and_deduplicated() -> None:
     rules = RiskConfig(escalate_paths=["db/**", "db/**"])
     r = risk_of("db/migrations/0003.py", "x = 1", "subprocess.run(c, shell=True)", rules=rules)
@@ -314,6 +349,7 @@ def test_default_threshold_escalates_a_single_strong_signal() -> None:
 
 # --- real diffs and speed -----------------------------------------------------------------
 
+
 def test_real_diff_scores_without_error(shared_diffs: Path) -> None:
     from reviewbot.diff import parse_diff
 
@@ -329,9 +365,14 @@ def test_real_diff_scores_without_error(shared_diffs: Path) -> None:
 
 def test_routine_100k_added_lines_in_3000_files_stay_cheap() -> None:
     # How fast: benchmarks/stages.py (no timed assertions in tests).
-    samples = ["    result = compute(value, other)  # adjust", "def handler(request):",
-               "    q = session.query(User).filter(User.id == uid)", "    log.info('update %s', name)",
-               "const t = `hello ${name}`;", "        items[i] = items[i].strip()"]
+    samples = [
+        "    result = compute(value, other)  # adjust",
+        "def handler(request):",
+        "    q = session.query(User).filter(User.id == uid)",
+        "    log.info('update %s', name)",
+        "const t = `hello ${name}`;",
+        "        items[i] = items[i].strip()",
+    ]
     files = []
     for n in range(3000):
         count = 100_000 // 3000 + (1 if n < 100_000 % 3000 else 0)
@@ -346,10 +387,25 @@ def test_routine_100k_added_lines_in_3000_files_stay_cheap() -> None:
 
 # --- the test-definition pre-check keeps every definition the regex finds ---------------
 
-_TEST_LINES = ["def test_a():", "    def test_b(self):", "async def test_c():", "\tasync  def test_d():",
-               "func TestE(t *testing.T) {", " func TestF(t)", "it('does g', () => {", "  test(\"h\", fn)",
-               "describe(`i`, () => {", "public void testJ() {", "void testK()", "items = it(1)",
-               "x = 1", "", "def helper():", "testing = True", "\x0cdef test_l():"]
+_TEST_LINES = [
+    "def test_a():",
+    "    def test_b(self):",
+    "async def test_c():",
+    "\tasync  def test_d():",
+    "func TestE(t *testing.T) {",
+    " func TestF(t)",
+    "it('does g', () => {",
+    '  test("h", fn)',
+    "describe(`i`, () => {",
+    "public void testJ() {",
+    "void testK()",
+    "items = it(1)",
+    "x = 1",
+    "",
+    "def helper():",
+    "testing = True",
+    "\x0cdef test_l():",
+]
 
 
 @given(st.lists(st.sampled_from(_TEST_LINES), max_size=12))
@@ -359,42 +415,58 @@ def test_test_names_match_the_regex_over_all_lines(lines: list[str]) -> None:
 
 
 def test_cited_lines_are_new_file_numbers_among_context_and_removed_lines() -> None:
-    lines = (DiffLine(" ", 5, 7, "x = 1"), DiffLine("-", 6, None, "y = eval(a)"),
-             DiffLine("+", None, 8, "y = eval(b)"), DiffLine(" ", 7, 9, "z = 2"), DiffLine("+", None, 10, "w = eval(c)"))
+    lines = (
+        DiffLine(" ", 5, 7, "x = 1"),
+        DiffLine("-", 6, None, "y = eval(a)"),
+        DiffLine("+", None, 8, "y = eval(b)"),
+        DiffLine(" ", 7, 9, "z = 2"),
+        DiffLine("+", None, 10, "w = eval(c)"),
+    )
     second = (DiffLine("+", None, 40, "v = eval(d)"),)
-    f = FileDiff(path="a.py", old_path=None, status="modified",
-                 hunks=(Hunk(5, 3, 7, 4, "", lines), Hunk(38, 0, 40, 1, "", second)))
+    f = FileDiff(
+        path="a.py",
+        old_path=None,
+        status="modified",
+        hunks=(Hunk(5, 3, 7, 4, "", lines), Hunk(38, 0, 40, 1, "", second)),
+    )
     assert assess(f, RiskConfig()).reasons == ("adds eval/exec of dynamic code (lines 8, 10, 40)",)
 
 
 # --- precise signals (issue 12.1) ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("path", "line"), [
-    ("tests/models/whatwg.json", '"id": "5f2b1c3e-0777-4e8a-9f1d-2b3c4d5e6f70",'),  # digits in a UUID
-    ("src/ids.py", 'TRACE = "5f2b1c3e-0777-4e8a-9f1d-2b3c4d5e6f70"'),
-    ("src/limits.py", "MAX = 107771"),
-    ("CHANGELOG.md", "* Warn when `verify=False` is passed."),
-    ("docs/advanced/ssl.md", "    httpx.get(url, verify=False)  # do not do this"),
-    ("docs/advanced/ssl.rst", "Use ``os.chmod(path, 0o777)`` only in a sandbox."),
-    ("tests/test_client.py", "    client = httpx.Client(verify=False)"),
-    ("tests/fixtures/users.json", '{"q": "SELECT * FROM users WHERE id = " + id}'),
-])
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ("tests/models/whatwg.json", '"id": "5f2b1c3e-0777-4e8a-9f1d-2b3c4d5e6f70",'),  # digits in a UUID
+        ("src/ids.py", 'TRACE = "5f2b1c3e-0777-4e8a-9f1d-2b3c4d5e6f70"'),
+        ("src/limits.py", "MAX = 107771"),
+        ("CHANGELOG.md", "* Warn when `verify=False` is passed."),
+        ("docs/advanced/ssl.md", "    httpx.get(url, verify=False)  # do not do this"),
+        ("docs/advanced/ssl.rst", "Use ``os.chmod(path, 0o777)`` only in a sandbox."),
+        ("tests/test_client.py", "    client = httpx.Client(verify=False)"),
+        ("tests/fixtures/users.json", '{"q": "SELECT * FROM users WHERE id = " + id}'),
+    ],
+)
 def test_data_prose_and_tests_do_not_escalate_on_weak_line_signals(path: str, line: str) -> None:
     r = assess(make_file(path, [line]), RiskConfig())
     assert r.tier == "cheap" and r.reasons == (NO_SIGNAL,), r.reasons
 
 
-@pytest.mark.parametrize(("path", "line"), [
-    ("src/client.py", "    client = httpx.Client(verify=False)"),
-    ("tests/test_run.py", "    subprocess.run(cmd, shell=True)"),  # strong signals count in tests too
-])
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ("src/client.py", "    client = httpx.Client(verify=False)"),
+        ("tests/test_run.py", "    subprocess.run(cmd, shell=True)"),  # strong signals count in tests too
+    ],
+)
 def test_code_still_escalates(path: str, line: str) -> None:
     assert assess(make_file(path, [line]), RiskConfig()).tier == "frontier"
 
 
-@pytest.mark.parametrize(("path", "line"), [("scripts/setup.sh", "chmod 0777 /srv/data"),
-                                            ("src/perm.py", "os.chmod(path, 0o777)")])
+@pytest.mark.parametrize(
+    ("path", "line"), [("scripts/setup.sh", "chmod 0777 /srv/data"), ("src/perm.py", "os.chmod(path, 0o777)")]
+)
 def test_a_real_777_is_still_a_signal(path: str, line: str) -> None:
     assert any("world-writable" in r for r in assess(make_file(path, [line]), RiskConfig()).reasons)
 
@@ -408,10 +480,13 @@ def test_the_users_own_rules_win_over_the_file_kind() -> None:
 
 # --- risk.granularity: hunk ---------------------------------------------------------------
 
+
 def three_hunks(path: str, middle: str) -> FileDiff:
     """Three hunks of one added line each; the middle one is `middle`."""
-    hunks = tuple(Hunk(start, 0, start, 1, "", (DiffLine("+", None, start, text),))
-                  for start, text in ((10, "total = a + b"), (50, middle), (90, "name = user.name")))
+    hunks = tuple(
+        Hunk(start, 0, start, 1, "", (DiffLine("+", None, start, text),))
+        for start, text in ((10, "total = a + b"), (50, middle), (90, "name = user.name"))
+    )
     return FileDiff(path=path, old_path=None, status="modified", hunks=hunks)
 
 
@@ -421,15 +496,19 @@ SHELL = "subprocess.run(cmd, shell=True)"
 def test_hunk_granularity_sends_only_the_risky_hunk_to_frontier_and_says_so() -> None:
     r = assess(three_hunks("app/tasks.py", SHELL), RiskConfig(granularity="hunk"))
     assert r.tier == "frontier" and r.hunk_tiers == ("cheap", "frontier", "cheap")
-    assert r.reasons[-1] == ("hunk-level: the hunk(s) at line 50 go to the frontier tier, the other 2 to cheap "
-                             "(risk.granularity: hunk)")
+    assert r.reasons[-1] == (
+        "hunk-level: the hunk(s) at line 50 go to the frontier tier, the other 2 to cheap (risk.granularity: hunk)"
+    )
 
 
 def test_file_granularity_and_whole_file_signals_never_split() -> None:
     assert assess(three_hunks("app/tasks.py", SHELL), RiskConfig()).hunk_tiers is None  # the default: file
     hunk = RiskConfig(granularity="hunk")
     assert assess(three_hunks("app/auth/tasks.py", SHELL), hunk).hunk_tiers is None  # a path rule scored too
-    assert assess(three_hunks("app/tasks.py", SHELL), RiskConfig(granularity="hunk", escalate_paths=["app/**"])).hunk_tiers is None
+    assert (
+        assess(three_hunks("app/tasks.py", SHELL), RiskConfig(granularity="hunk", escalate_paths=["app/**"])).hunk_tiers
+        is None
+    )
     assert assess(three_hunks("app/tasks.py", "x = 1"), hunk).hunk_tiers is None  # cheap: nothing to split
     assert assess(make_file("app/tasks.py", [SHELL, "y = 2"]), hunk).hunk_tiers is None  # one hunk
 

@@ -40,33 +40,44 @@ def chunk(tier: Tier = "cheap", group: str = "", cid: str = "c001") -> Chunk:
 
 # --- tier and summary lists -----------------------------------------------------------------
 
+
 def test_tier_models_keep_failover_order() -> None:
     cfg = config(models={"cheap": ["a/1", "b/2", "c/3"], "frontier": ["d/4"]})
     assert tier_models(cfg, "cheap") == ("a/1", "b/2", "c/3")
     assert tier_models(cfg, "frontier") == ("d/4",)
 
 
-@pytest.mark.parametrize(("summary", "expected"), [
-    ("cheap", (CLOUD_CHEAP,)),
-    ("frontier", (CLOUD_FRONTIER,)),
-    (["gemini/gemini-2.5-flash", CLOUD_CHEAP], ("gemini/gemini-2.5-flash", CLOUD_CHEAP)),
-])
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        ("cheap", (CLOUD_CHEAP,)),
+        ("frontier", (CLOUD_FRONTIER,)),
+        (["gemini/gemini-2.5-flash", CLOUD_CHEAP], ("gemini/gemini-2.5-flash", CLOUD_CHEAP)),
+    ],
+)
 def test_summary_models(summary: str | list[str], expected: tuple[str, ...]) -> None:
     cfg = config(models={"cheap": [CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER], "summary": summary})
     assert summary_models(cfg) == expected
 
 
 def test_summary_models_respect_allowed_providers() -> None:
-    cfg = config(models={"cheap": [CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER],
-                         "summary": [CLOUD_FRONTIER, CLOUD_CHEAP]}, allowed_providers=["openai"])
+    cfg = config(
+        models={"cheap": [CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER], "summary": [CLOUD_FRONTIER, CLOUD_CHEAP]},
+        allowed_providers=["openai"],
+    )
     assert summary_models(cfg) == (CLOUD_CHEAP,)
 
 
 # --- compliance groups -----------------------------------------------------------------------
 
+
 def test_compliance_group_is_first_matching_rule() -> None:
-    cfg = config(compliance=[{"paths": ["secret/**"], "allow": "local"},
-                             {"paths": ["secret/**", "payments/**"], "allow": ["anthropic"]}])
+    cfg = config(
+        compliance=[
+            {"paths": ["secret/**"], "allow": "local"},
+            {"paths": ["secret/**", "payments/**"], "allow": ["anthropic"]},
+        ]
+    )
     assert compliance_group("secret/keys.py", cfg) == "rule1"
     assert compliance_group("payments/charge.py", cfg) == "rule2"
     assert compliance_group("src/app.py", cfg) == ""
@@ -84,6 +95,7 @@ def test_no_rules_means_no_group() -> None:
 
 # --- model_allowed ---------------------------------------------------------------------------
 
+
 def test_allowed_providers_filters_every_model() -> None:
     cfg = config(allowed_providers=["anthropic", "ollama_chat"])
     assert model_allowed(CLOUD_FRONTIER, "", cfg)
@@ -93,9 +105,13 @@ def test_allowed_providers_filters_every_model() -> None:
 
 
 def test_local_rule_admits_only_local_endpoints() -> None:
-    cfg = config(compliance=[{"paths": ["**"], "allow": "local"}],
-                 endpoints={GATEWAY: {"api_base": "http://10.0.0.5:8000/v1"},
-                            "openai/gpt-4o": {"api_base": "https://gateway.example.com"}})
+    cfg = config(
+        compliance=[{"paths": ["**"], "allow": "local"}],
+        endpoints={
+            GATEWAY: {"api_base": "http://10.0.0.5:8000/v1"},
+            "openai/gpt-4o": {"api_base": "https://gateway.example.com"},
+        },
+    )
     assert model_allowed(OLLAMA, "rule1", cfg)
     assert model_allowed(GATEWAY, "rule1", cfg)
     assert not model_allowed("openai/gpt-4o", "rule1", cfg)
@@ -125,15 +141,23 @@ def test_a_rename_out_of_a_locked_folder_stays_locked_by_its_old_path() -> None:
 
 
 def test_paths_under_two_rules_must_satisfy_both() -> None:
-    cfg = config(compliance=[{"paths": ["secure/**"], "allow": ["anthropic", "ollama_chat"]},
-                             {"paths": ["payments/**"], "allow": "local"}])
+    cfg = config(
+        compliance=[
+            {"paths": ["secure/**"], "allow": ["anthropic", "ollama_chat"]},
+            {"paths": ["payments/**"], "allow": "local"},
+        ]
+    )
     group = compliance_group(("payments/keys.py", "secure/keys.py"), cfg)
     assert group == "rule1+rule2"
     assert model_allowed(OLLAMA, group, cfg)  # in rule 1's list and local
     assert not model_allowed(CLOUD_FRONTIER, group, cfg)  # rule 1 admits it, rule 2 does not
-    blocked = route_chunks([chunk(tier="frontier", group=group)], config(
-        models={"cheap": [CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER]},
-        compliance=[{"paths": ["secure/**"], "allow": ["anthropic"]}, {"paths": ["payments/**"], "allow": "local"}]))
+    blocked = route_chunks(
+        [chunk(tier="frontier", group=group)],
+        config(
+            models={"cheap": [CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER]},
+            compliance=[{"paths": ["secure/**"], "allow": ["anthropic"]}, {"paths": ["payments/**"], "allow": "local"}],
+        ),
+    )
     assert blocked[0].models == () and blocked[0].blocked == LOCAL_BLOCKED
 
 
@@ -143,6 +167,7 @@ def test_unknown_group_fails_closed() -> None:
 
 # --- route_chunks -----------------------------------------------------------------------------
 
+
 def test_ungrouped_chunks_get_their_tier_list() -> None:
     cfg = config(models={"cheap": [CLOUD_CHEAP, "gemini/gemini-2.5-flash"], "frontier": [CLOUD_FRONTIER]})
     routes = route_chunks([chunk("cheap", cid="c1"), chunk("frontier", cid="c2")], cfg)
@@ -151,16 +176,20 @@ def test_ungrouped_chunks_get_their_tier_list() -> None:
 
 
 def test_local_rule_falls_back_to_a_local_model_of_the_other_tier() -> None:
-    cfg = config(models={"cheap": [OLLAMA, CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER]},
-                 compliance=[{"paths": ["internal/**"], "allow": "local"}])
+    cfg = config(
+        models={"cheap": [OLLAMA, CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER]},
+        compliance=[{"paths": ["internal/**"], "allow": "local"}],
+    )
     (route,) = route_chunks([chunk("frontier", group="rule1")], cfg)
     assert route == Route(chunk("frontier", group="rule1"), (OLLAMA,))
 
 
 def test_local_rule_orders_own_tier_first() -> None:
-    cfg = config(models={"cheap": [OLLAMA], "frontier": [GATEWAY, CLOUD_FRONTIER]},
-                 endpoints={GATEWAY: {"api_base": "http://127.0.0.1:8080/v1"}},
-                 compliance=[{"paths": ["internal/**"], "allow": "local"}])
+    cfg = config(
+        models={"cheap": [OLLAMA], "frontier": [GATEWAY, CLOUD_FRONTIER]},
+        endpoints={GATEWAY: {"api_base": "http://127.0.0.1:8080/v1"}},
+        compliance=[{"paths": ["internal/**"], "allow": "local"}],
+    )
     frontier, cheap = route_chunks([chunk("frontier", "rule1", "c1"), chunk("cheap", "rule1", "c2")], cfg)
     assert frontier.models == (GATEWAY, OLLAMA)
     assert cheap.models == (OLLAMA, GATEWAY)
@@ -168,15 +197,18 @@ def test_local_rule_orders_own_tier_first() -> None:
 
 def test_local_rule_with_only_cloud_models_is_blocked() -> None:
     cfg = config(compliance=[{"paths": ["internal/**"], "allow": "local"}])
-    routes = route_chunks([chunk("cheap", "rule1", "c1"), chunk("frontier", "rule1", "c2"), chunk("cheap", "", "c3")], cfg)
-    assert [(r.models, r.blocked) for r in routes] == [
-        ((), LOCAL_BLOCKED), ((), LOCAL_BLOCKED), ((CLOUD_CHEAP,), None)]
+    routes = route_chunks(
+        [chunk("cheap", "rule1", "c1"), chunk("frontier", "rule1", "c2"), chunk("cheap", "", "c3")], cfg
+    )
+    assert [(r.models, r.blocked) for r in routes] == [((), LOCAL_BLOCKED), ((), LOCAL_BLOCKED), ((CLOUD_CHEAP,), None)]
     assert LOCAL_BLOCKED == "local-only, no local model available"
 
 
 def test_list_rule_never_falls_back_to_the_other_tier() -> None:
-    cfg = config(models={"cheap": [CLOUD_FRONTIER], "frontier": [CLOUD_CHEAP]},
-                 compliance=[{"paths": ["x/**"], "allow": ["anthropic"]}])
+    cfg = config(
+        models={"cheap": [CLOUD_FRONTIER], "frontier": [CLOUD_CHEAP]},
+        compliance=[{"paths": ["x/**"], "allow": ["anthropic"]}],
+    )
     (route,) = route_chunks([chunk("frontier", "rule1")], cfg)
     assert route.models == ()
     assert route.blocked == "no allowed model (compliance rule 1)"
@@ -189,8 +221,10 @@ def test_allowed_providers_block_reason() -> None:
 
 
 def test_block_reason_names_rule_and_allowed_providers() -> None:
-    cfg = config(allowed_providers=["mistral"],
-                 compliance=[{"paths": ["a/**"], "allow": "local"}, {"paths": ["b/**"], "allow": ["openai"]}])
+    cfg = config(
+        allowed_providers=["mistral"],
+        compliance=[{"paths": ["a/**"], "allow": "local"}, {"paths": ["b/**"], "allow": ["openai"]}],
+    )
     (route,) = route_chunks([chunk("cheap", "rule2")], cfg)
     assert route.blocked == "no allowed model (compliance rule 2 / allowed_providers)"
 
@@ -206,27 +240,38 @@ def test_routes_only_ever_list_allowed_models() -> None:
     rules: list[Any] = ["local", ["anthropic"], ["openai", OLLAMA], ["local", "mistral"]]
     for allow in rules:
         for providers in (None, ["openai", "ollama_chat"], ["anthropic"]):
-            cfg = config(models={"cheap": models[:3], "frontier": models[2:]}, allowed_providers=providers,
-                         compliance=[{"paths": ["g/**"], "allow": allow}],
-                         endpoints={GATEWAY: {"api_base": "http://192.168.1.20:8000"}})
-            for route in route_chunks([chunk(t, g, f"{t}{g}") for t in ("cheap", "frontier") for g in ("", "rule1")], cfg):
+            cfg = config(
+                models={"cheap": models[:3], "frontier": models[2:]},
+                allowed_providers=providers,
+                compliance=[{"paths": ["g/**"], "allow": allow}],
+                endpoints={GATEWAY: {"api_base": "http://192.168.1.20:8000"}},
+            )
+            for route in route_chunks(
+                [chunk(t, g, f"{t}{g}") for t in ("cheap", "frontier") for g in ("", "rule1")], cfg
+            ):
                 assert all(model_allowed(m, route.chunk.group, cfg) for m in route.models)
                 assert (route.blocked is None) == bool(route.models)
 
 
 # --- chunk_token_budget --------------------------------------------------------------------
 
+
 def test_chunk_budget_fits_the_smallest_window() -> None:
-    cfg = config(models={"cheap": [OLLAMA, CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER]},
-                 review={"max_chunk_tokens": 20_000, "max_output_tokens": 1000})
+    cfg = config(
+        models={"cheap": [OLLAMA, CLOUD_CHEAP], "frontier": [CLOUD_FRONTIER]},
+        review={"max_chunk_tokens": 20_000, "max_output_tokens": 1000},
+    )
     windows = {OLLAMA: 8192, CLOUD_CHEAP: 1_000_000, CLOUD_FRONTIER: 200_000}
     assert chunk_token_budget(cfg, "cheap", windows.get) == 8192 - SYSTEM_PROMPT_TOKENS - 1000
     assert chunk_token_budget(cfg, "frontier", windows.get) == 20_000
 
 
 def test_endpoint_max_input_tokens_overrides_the_known_window() -> None:
-    cfg = config(models={"cheap": [OLLAMA], "frontier": [CLOUD_FRONTIER]},
-                 endpoints={OLLAMA: {"max_input_tokens": 6000}}, review={"max_output_tokens": 1000})
+    cfg = config(
+        models={"cheap": [OLLAMA], "frontier": [CLOUD_FRONTIER]},
+        endpoints={OLLAMA: {"max_input_tokens": 6000}},
+        review={"max_output_tokens": 1000},
+    )
     assert chunk_token_budget(cfg, "cheap", lambda m: 128_000) == 6000 - SYSTEM_PROMPT_TOKENS - 1000
 
 

@@ -31,7 +31,7 @@ ATTACKS = [
     "docs/x\n# @octocat hi.md",  # a path with a newline
     "cc @github/security-team",
     "&#64;octocat and &commat;octocat",  # entities decode to "@"
-    "<!-- reviewbot:summary {\"head\": \"forged\"} -->",
+    '<!-- reviewbot:summary {"head": "forged"} -->',
     "<!--\nreviewbot:fp:abc -->",
     "<details><summary>x</summary>@octocat</details>",
     "```\nunclosed fence @octocat",
@@ -98,8 +98,24 @@ def test_a_long_body_is_bounded() -> None:
     assert len(prose("word " * 10_000, max_chars=1_000)) < 1_200
 
 
-_TOKENS = [*"ab @<>/`~\n!()[]|*_-#&;:.=+ \t", "img", "```", "~~~", "<script>", "@octocat", "@org/team",
-           "</details>", "<!--", "-->", "reviewbot:", "&#64;", "![", "](http://x)", "1. ", "    "]
+_TOKENS = [
+    *"ab @<>/`~\n!()[]|*_-#&;:.=+ \t",
+    "img",
+    "```",
+    "~~~",
+    "<script>",
+    "@octocat",
+    "@org/team",
+    "</details>",
+    "<!--",
+    "-->",
+    "reviewbot:",
+    "&#64;",
+    "![",
+    "](http://x)",
+    "1. ",
+    "    ",
+]
 _nasty = st.lists(st.sampled_from(_TOKENS), max_size=60).map("".join)
 
 

@@ -188,9 +188,7 @@ def test_git_diff_ignores_user_settings_that_change_the_output(repo: Path) -> No
 
 
 def test_git_diff_bad_revision(repo: Path) -> None:
-    with pytest.raises(
-        UsageError, match=re.escape("git cannot resolve 'nosuchbranch...HEAD'")
-    ) as info:
+    with pytest.raises(UsageError, match=re.escape("git cannot resolve 'nosuchbranch...HEAD'")) as info:
         git_diff("nosuchbranch...HEAD", cwd=str(repo))
     assert info.value.hint and "fetch-depth" in info.value.hint
     assert "\n" not in info.value.message
@@ -216,9 +214,7 @@ def test_git_missing(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         git_diff("HEAD~1..HEAD", cwd=str(repo))
 
 
-@pytest.mark.parametrize(
-    "spec", ["--output=/tmp/reviewbot-owned", "-p", "", "  ", "main\x00", "a\nb"]
-)
+@pytest.mark.parametrize("spec", ["--output=/tmp/reviewbot-owned", "-p", "", "  ", "main\x00", "a\nb"])
 def test_git_range_that_is_an_option_or_empty(repo: Path, spec: str) -> None:
     with pytest.raises(UsageError):
         git_diff(spec, cwd=str(repo))

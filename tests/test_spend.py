@@ -57,14 +57,24 @@ def server() -> Iterator[FakeOpenAIServer]:
         yield fake
 
 
-def review(server: FakeOpenAIServer, routes: list[Route], guard: BudgetGuard,
-           price: Callable[[str, int, int, int], float | None]) -> ReviewOutcome:
+def review(
+    server: FakeOpenAIServer,
+    routes: list[Route],
+    guard: BudgetGuard,
+    price: Callable[[str, int, int, int], float | None],
+) -> ReviewOutcome:
     def target(model: str) -> Target:
         return Target(model, server.base_url, "sk-test", {}, 5.0, "127.0.0.1", "KEY")
 
     tools = ReviewTools(
-        targets=target, price=price, supports_schema=lambda m: True, context_window=lambda m: None,
-        count_tokens=count_tokens, parse=parse_reply, anchor=lambda fs, ch: list(fs), sleep=lambda s: None,
+        targets=target,
+        price=price,
+        supports_schema=lambda m: True,
+        context_window=lambda m: None,
+        count_tokens=count_tokens,
+        parse=parse_reply,
+        anchor=lambda fs, ch: list(fs),
+        sleep=lambda s: None,
     )
     reviewer = Reviewer(LiteLLMClient(), Prompts(), guard, tools, ReviewSettings(concurrency=1))
     return reviewer.review(routes)
@@ -72,7 +82,8 @@ def review(server: FakeOpenAIServer, routes: list[Route], guard: BudgetGuard,
 
 def test_a_provider_counting_136_percent_never_crosses_the_cap(server: FakeOpenAIServer) -> None:
     server.responder = lambda body: FakeReply.json(
-        REPLY, prompt_tokens=int(our_count(body["messages"]) * 1.36), completion_tokens=10)
+        REPLY, prompt_tokens=int(our_count(body["messages"]) * 1.36), completion_tokens=10
+    )
     text = "### app.py\n@@\n" + "".join(f"{i}+value_{i} = compute({i})\n" for i in range(1, 60))
     routes = [Route(chunk(f"c00{i}", text), ("openai/m1",)) for i in range(1, 6)]
     raw = our_count(Prompts().review_messages(routes[0].chunk))
@@ -95,9 +106,16 @@ def test_negative_or_absurd_usage_is_not_believed(server: FakeOpenAIServer, usag
         return FakeReply.json(REPLY, prompt_tokens=usage[0], completion_tokens=usage[1])
 
     server.push(answer())
-    response = LiteLLMClient().complete(LLMRequest(
-        model="openai/m1", messages=({"role": "user", "content": "hi"},), max_tokens=64, timeout=5.0,
-        api_base=server.base_url, api_key="sk-test"))
+    response = LiteLLMClient().complete(
+        LLMRequest(
+            model="openai/m1",
+            messages=({"role": "user", "content": "hi"},),
+            max_tokens=64,
+            timeout=5.0,
+            api_base=server.base_url,
+            api_key="sk-test",
+        )
+    )
     assert not response.usage_reported
     assert (response.input_tokens, response.output_tokens, response.cost_usd) == (0, 0, None)
 

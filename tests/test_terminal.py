@@ -27,7 +27,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_config_show_applies_variables_and_names_each_source(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     config = tmp_path / "team.yml"
     config.write_text("models:\n  frontier: [openai/big]\nreview:\n  fail_on: high\n", encoding="utf-8")
     monkeypatch.setenv("REVIEWBOT_CONFIG", str(config))
@@ -43,7 +44,7 @@ def test_config_show_applies_variables_and_names_each_source(
     assert sources["budget.max_usd"] == "REVIEWBOT_BUDGET_USD"
     assert sources["models.cheap"] == "REVIEWBOT_CHEAP_MODEL"
     assert sources["review.min_severity"] == "--min-severity"
-    body = out[out.index("models:"):]
+    body = out[out.index("models:") :]
     assert "max_usd: 0.25" in body and "- openai/small" in body and "- openai/big" in body
     assert "fail_on: high" in body and "min_severity: high" in body
 
@@ -57,7 +58,8 @@ def test_config_show_without_anything_says_all_defaults(capsys: pytest.CaptureFi
 
 
 def test_bad_variable_is_named_in_one_line_and_hint(
-        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("REVIEWBOT_FAIL_ON", "hgh")
     code, out, err = run_cli(capsys, ["review", "--diff", str(EXAMPLES / "refactor.diff"), "--dry-run"])
     assert code == 2 and out == ""
@@ -84,8 +86,9 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(capsys: pytest.Captur
 
 
 def test_dash_output_is_standard_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run_cli(capsys, ["review", "--diff", str(EXAMPLES / "refactor.diff"), "--dry-run",
-                                      "--format", "json", "-o", "-"])
+    code, out, err = run_cli(
+        capsys, ["review", "--diff", str(EXAMPLES / "refactor.diff"), "--dry-run", "--format", "json", "-o", "-"]
+    )
     assert code == 0, err
     assert json.loads(out)["dry_run"] is True
     assert not (tmp_path / "-").exists()
@@ -100,9 +103,10 @@ def test_empty_diff_needs_no_key(capsys: pytest.CaptureFixture[str], tmp_path: P
 
 def test_status_words_are_not_doubled() -> None:
     assert without_status("skipped: over budget") == "over budget"
-    assert without_status("not reviewed: every allowed model failed (timeout)") == "every allowed model failed (timeout)"
-    assert (without_status("not reviewed: skipped: the budget; not reviewed: blocked")
-            == "the budget; blocked")
+    assert (
+        without_status("not reviewed: every allowed model failed (timeout)") == "every allowed model failed (timeout)"
+    )
+    assert without_status("not reviewed: skipped: the budget; not reviewed: blocked") == "the budget; blocked"
     assert without_status("a reason with skipped: inside") == "a reason with skipped: inside"
 
 
@@ -114,8 +118,10 @@ STALL_MODEL = "openai/stalling-model"
 def stalling_config(path: Path, api_base: str, timeout: float = 60) -> Path:
     path.write_text(
         f"models:\n  cheap: [{STALL_MODEL}]\n  frontier: [{STALL_MODEL}]\n"
-        f"endpoints:\n  {STALL_MODEL}: {{api_base: \"{api_base}\", api_key_env: STALL_KEY, timeout: {timeout}}}\n"
-        f"prices:\n  {STALL_MODEL}: {{input: 1.0, output: 2.0}}\n", encoding="utf-8")
+        f'endpoints:\n  {STALL_MODEL}: {{api_base: "{api_base}", api_key_env: STALL_KEY, timeout: {timeout}}}\n'
+        f"prices:\n  {STALL_MODEL}: {{input: 1.0, output: 2.0}}\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -137,9 +143,25 @@ def test_ctrl_c_cancels_in_flight_requests_and_exits_130(tmp_path: Path) -> None
         env.update(STALL_KEY="sk-stall-0123456789", LITELLM_LOCAL_MODEL_COST_MAP="True")
         audit = tmp_path / "audit.jsonl"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "reviewbot", "review", "--diff", str(EXAMPLES / "mixed-pr.diff"),
-             "--config", str(config), "--audit-log", str(audit), "--no-progress"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env)
+            [
+                sys.executable,
+                "-m",
+                "reviewbot",
+                "review",
+                "--diff",
+                str(EXAMPLES / "mixed-pr.diff"),
+                "--config",
+                str(config),
+                "--audit-log",
+                str(audit),
+                "--no-progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
         try:
             deadline = time.monotonic() + 60
             while not server.requests and time.monotonic() < deadline and proc.poll() is None:
@@ -155,13 +177,18 @@ def test_ctrl_c_cancels_in_flight_requests_and_exits_130(tmp_path: Path) -> None
                 proc.kill()
                 proc.communicate()
     assert proc.returncode == 130, err
-    assert elapsed < 5, f"took {elapsed:.1f} s to stop (the model timeout is 60 s)"  # ~0.05 s: see benchmarks/interrupt.py
+    assert elapsed < 5, (
+        f"took {elapsed:.1f} s to stop (the model timeout is 60 s)"
+    )  # ~0.05 s: see benchmarks/interrupt.py
     assert out == ""
-    assert err.splitlines() == [f"reviewbot: interrupted: in-flight model requests cancelled; finished calls are in {audit}"]
+    assert err.splitlines() == [
+        f"reviewbot: interrupted: in-flight model requests cancelled; finished calls are in {audit}"
+    ]
     assert "Traceback" not in err
 
 
 # -- hostile config and text (issue 9.7) ---------------------------------------------------------
+
 
 def test_catastrophic_user_regex_cannot_hang_the_plan() -> None:
     import time
@@ -213,6 +240,7 @@ def test_terminal_output_has_no_c1_controls_or_bidi(capsys: pytest.CaptureFixtur
 
 # -- progress -------------------------------------------------------------------------------------
 
+
 def test_progress_on_a_non_terminal_is_plain_lines_plan_first(tmp_path: Path) -> None:
     import os
     import re
@@ -227,17 +255,37 @@ def test_progress_on_a_non_terminal_is_plain_lines_plan_first(tmp_path: Path) ->
         env = {k: v for k, v in os.environ.items() if not k.startswith("REVIEWBOT_") and not k.endswith("_API_KEY")}
         env.update(STALL_KEY="sk-stall-0123456789", LITELLM_LOCAL_MODEL_COST_MAP="True", NO_COLOR="1")
         proc = subprocess.run(
-            [sys.executable, "-m", "reviewbot", "review", "--diff", str(EXAMPLES / "mixed-pr.diff"),
-             "--config", str(config), "--format", "json"],
-            capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env, timeout=120, check=False)
+            [
+                sys.executable,
+                "-m",
+                "reviewbot",
+                "review",
+                "--diff",
+                str(EXAMPLES / "mixed-pr.diff"),
+                "--config",
+                str(config),
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            timeout=120,
+            check=False,
+        )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
-    plan = re.fullmatch(r"reviewbot: plan: (\d+) files \((.+)\), (\d+) chunks? to review, "
-                        r"estimated \$[\d.]+, cap \$2\.00", lines[0])
+    plan = re.fullmatch(
+        r"reviewbot: plan: (\d+) files \((.+)\), (\d+) chunks? to review, "
+        r"estimated \$[\d.]+, cap \$2\.00",
+        lines[0],
+    )
     assert plan is not None, lines[0]
     chunks = int(plan.group(3))
     assert lines[-1].startswith(f"reviewbot: {chunks}/{chunks} chunks reviewed, $")
-    assert all(re.fullmatch(r"reviewbot: \d+/\d+ chunks reviewed, \$[\d.]+ spent(, about \d+ s left)?", ln)
-               for ln in lines[1:])
+    assert all(
+        re.fullmatch(r"reviewbot: \d+/\d+ chunks reviewed, \$[\d.]+ spent(, about \d+ s left)?", ln) for ln in lines[1:]
+    )
     assert not re.search(r"[\r\x1b]", proc.stderr)
     assert json.loads(proc.stdout)["dry_run"] is False

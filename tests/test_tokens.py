@@ -35,9 +35,7 @@ def test_bundled_folder_is_found_without_importing_litellm() -> None:
         "print(json.dumps([tokens.tokenizer_name(), n, 'litellm' in sys.modules]))"
     )
     env = {k: v for k, v in os.environ.items() if k != "TIKTOKEN_CACHE_DIR"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     name, count, imported = json.loads(out.stdout)
     assert name == "tiktoken:o200k_base"
     assert count > 0
@@ -85,9 +83,7 @@ def test_async_counts_equal_the_plain_counts() -> None:
     assert tokens.count_tokens_async(texts).result() == tokens.count_tokens_many(texts)
 
 
-def test_fallback_when_bundled_files_are_missing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fallback_when_bundled_files_are_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     empty = tmp_path / "tokenizers"
     empty.mkdir()
     monkeypatch.setattr(tokens, "bundled_tokenizer_dir", lambda: empty)
@@ -106,9 +102,7 @@ def test_fallback_when_litellm_is_not_installed(monkeypatch: pytest.MonkeyPatch)
     assert "TIKTOKEN_CACHE_DIR" not in os.environ
 
 
-def test_fallback_when_a_cached_file_is_corrupt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_fallback_when_a_cached_file_is_corrupt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # tiktoken would delete a file with the wrong hash and download it again.
     for name in (
         "fb374d419588a4632f3f557e76b4b70aebbca790",
@@ -118,14 +112,10 @@ def test_fallback_when_a_cached_file_is_corrupt(
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     tokens.reset()
     assert tokens.tokenizer_name() == tokens.ESTIMATE
-    assert (
-        tmp_path / "fb374d419588a4632f3f557e76b4b70aebbca790"
-    ).read_bytes() == b"not an encoding"
+    assert (tmp_path / "fb374d419588a4632f3f557e76b4b70aebbca790").read_bytes() == b"not an encoding"
 
 
-def test_cl100k_is_used_when_o200k_is_absent(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cl100k_is_used_when_o200k_is_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = tokens.bundled_tokenizer_dir()
     assert real is not None
     cl100k = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"

@@ -56,15 +56,29 @@ def servers() -> Iterator[list[Raw]]:
 
 
 def request(base: str, timeout: float = 10) -> LLMRequest:
-    return LLMRequest(model="openai/fake", messages=({"role": "user", "content": "SECRET-CODE-LINE"},),
-                      max_tokens=100, timeout=timeout, api_base=base, api_key="sk-test-transport")
+    return LLMRequest(
+        model="openai/fake",
+        messages=({"role": "user", "content": "SECRET-CODE-LINE"},),
+        max_tokens=100,
+        timeout=timeout,
+        api_base=base,
+        api_key="sk-test-transport",
+    )
 
 
 def ok_body() -> bytes:
-    return json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "fake",
-                       "choices": [{"index": 0, "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": "{\"findings\": []}"}}],
-                       "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}}).encode()
+    return json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "fake",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": '{"findings": []}'}}
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+        }
+    ).encode()
 
 
 def test_a_redirect_is_not_followed_and_the_code_goes_nowhere_else(servers: list[Raw]) -> None:
@@ -119,7 +133,7 @@ def test_a_trickling_reply_meets_one_deadline(servers: list[Raw]) -> None:
         h.send_header("content-length", str(len(body)))
         h.end_headers()
         for i in range(len(body)):
-            h.wfile.write(body[i:i + 1])
+            h.wfile.write(body[i : i + 1])
             h.wfile.flush()
             time.sleep(0.2)  # every read is quick; the whole body would take a minute
 
@@ -151,7 +165,15 @@ def test_native_provider_clients_do_not_follow_a_redirect_either(servers: list[R
     local = Raw(redirect)
     servers.append(local)
     with pytest.raises(LLMError) as err:
-        LiteLLMClient().complete(LLMRequest(model=model, messages=({"role": "user", "content": "hi"},), max_tokens=10,
-                                            timeout=5, api_base=local.base, api_key="sk-test-transport"))
+        LiteLLMClient().complete(
+            LLMRequest(
+                model=model,
+                messages=({"role": "user", "content": "hi"},),
+                max_tokens=10,
+                timeout=5,
+                api_base=local.base,
+                api_key="sk-test-transport",
+            )
+        )
     assert err.value.kind == "redirect", err.value.message
     assert len(local.posts) == 1 and elsewhere.posts == []

@@ -18,14 +18,17 @@ from reviewbot.findings import parse_reply
 from reviewbot.router import Route
 
 
-@pytest.mark.parametrize("text", [
-    '{"summary": "Looks fine."}',  # no findings key: not "no findings"
-    '{"description": "The "}',  # a cut-off fragment
-    '{"findings": [{"title": "It is the", "line": 3}]}',  # filler words only
-    # The prompt's own example, copied back by a weak model.
-    '{"summary": "What the chunk changes, 1-2 sentences.", "findings": [{"path": "path/to/file.py", "line": 31, '
-    '"side": "RIGHT", "severity": "high", "category": "bug", "title": "Short sentence", "body": "Why, when, how to fix."}]}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"summary": "Looks fine."}',  # no findings key: not "no findings"
+        '{"description": "The "}',  # a cut-off fragment
+        '{"findings": [{"title": "It is the", "line": 3}]}',  # filler words only
+        # The prompt's own example, copied back by a weak model.
+        '{"summary": "What the chunk changes, 1-2 sentences.", "findings": [{"path": "path/to/file.py", "line": 31, '
+        '"side": "RIGHT", "severity": "high", "category": "bug", "title": "Short sentence", "body": "Why, when, how to fix."}]}',
+    ],
+)
 def test_these_replies_are_unusable(text: str) -> None:
     parsed = parse_reply(text)
     assert parsed.error and parsed.findings == ()
@@ -61,8 +64,12 @@ def test_cut_off_twice_is_partially_reviewed_with_what_it_found() -> None:
 
 def test_what_an_unusable_reply_found_survives_the_failover() -> None:
     salvage = reply([], text='{"findings": [{"path": "app.py", "line": 1, "title": "bug here"}, {"title": ')
-    client = FakeLLM({"m1": [salvage, reply([], text="still nothing")], "m2": [reply([{**FINDING, "line": 2, "title": "another"}])]})
-    reviewer = make(client, tools={"parse": parse_reply})  # the real parser: it salvages the complete finding before the cut
+    client = FakeLLM(
+        {"m1": [salvage, reply([], text="still nothing")], "m2": [reply([{**FINDING, "line": 2, "title": "another"}])]}
+    )
+    reviewer = make(
+        client, tools={"parse": parse_reply}
+    )  # the real parser: it salvages the complete finding before the cut
     outcome = reviewer.review([Route(chunk("c001"), ("m1", "m2"))])
     result = outcome.results[0]
     assert result.status == "reviewed" and result.model == "m2"
@@ -71,13 +78,17 @@ def test_what_an_unusable_reply_found_survives_the_failover() -> None:
 
 # --- end to end: every call answered 200, no reply usable -----------------------------------
 
-def test_all_replies_unusable_is_exit_3_saying_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_all_replies_unusable_is_exit_3_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WEAK_KEY", "sk-weak")
     diff = tmp_path / "c.diff"
-    diff.write_text("diff --git a/app/auth.py b/app/auth.py\nnew file mode 100644\n--- /dev/null\n+++ b/app/auth.py\n"
-                    "@@ -0,0 +1,2 @@\n+def login(u, p):\n+    return db.execute(f\"SELECT * FROM users WHERE u='{u}'\")\n",
-                    encoding="utf-8")
+    diff.write_text(
+        "diff --git a/app/auth.py b/app/auth.py\nnew file mode 100644\n--- /dev/null\n+++ b/app/auth.py\n"
+        "@@ -0,0 +1,2 @@\n+def login(u, p):\n+    return db.execute(f\"SELECT * FROM users WHERE u='{u}'\")\n",
+        encoding="utf-8",
+    )
 
     def weak(body: dict[str, Any]) -> FakeReply:
         return FakeReply.ok('{"summary": "The code handles login."}')
@@ -85,12 +96,17 @@ def test_all_replies_unusable_is_exit_3_saying_so(tmp_path: Path, capsys: pytest
     with FakeOpenAIServer(responder=weak) as server:
         cfg = tmp_path / "cfg.yml"
         models = ["openai/weak-a", "openai/weak-b"]
-        cfg.write_text(yaml.safe_dump({
-            "models": {"cheap": models, "frontier": models, "summary": "cheap"},
-            "endpoints": {m: {"api_base": server.base_url, "api_key_env": "WEAK_KEY"} for m in models},
-            "prices": {m: {"input": 1, "output": 1} for m in models},
-            "review": {"instruction_files": []},
-        }), encoding="utf-8")
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "models": {"cheap": models, "frontier": models, "summary": "cheap"},
+                    "endpoints": {m: {"api_base": server.base_url, "api_key_env": "WEAK_KEY"} for m in models},
+                    "prices": {m: {"input": 1, "output": 1} for m in models},
+                    "review": {"instruction_files": []},
+                }
+            ),
+            encoding="utf-8",
+        )
         code, out, err = run_cli(capsys, ["review", str(diff), "--config", str(cfg)])
         asked = {r.body["model"] for r in server.chat_requests}
     assert code == 3
@@ -145,31 +161,53 @@ def test_the_wait_is_bounded_and_a_tier_with_a_next_model_fails_over_at_once() -
 # --- local servers get the schema in the form they take (issue 10.7) --------------------------
 
 # llama-cpp-python 0.3's answer to OpenAI's json_schema form, as a real server gave it.
-LLAMA_CPP_REFUSAL = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
-                     "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
-                     "'ctx': {'expected': \"'text' or 'json_object'\"}}")
+LLAMA_CPP_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}"
+)
 
 
 def test_a_llama_cpp_server_behind_the_openai_prefix_gets_the_schema_in_its_own_form(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     diff = tmp_path / "c.diff"
-    diff.write_text("diff --git a/app/util.py b/app/util.py\n--- a/app/util.py\n+++ b/app/util.py\n"
-                    "@@ -1,2 +1,2 @@\n def total(xs):\n-    return sum(xs)\n+    return sum(xs) + 1\n", encoding="utf-8")
+    diff.write_text(
+        "diff --git a/app/util.py b/app/util.py\n--- a/app/util.py\n+++ b/app/util.py\n"
+        "@@ -1,2 +1,2 @@\n def total(xs):\n-    return sum(xs)\n+    return sum(xs) + 1\n",
+        encoding="utf-8",
+    )
 
     def llama_cpp(body: dict[str, Any]) -> FakeReply:
         if (body.get("response_format") or {}).get("type") != "json_object":
             return FakeReply.error(500, LLAMA_CPP_REFUSAL, "internal_server_error")
-        return FakeReply.json({"summary": "Adds one to the total.", "findings": [
-            {"path": "app/util.py", "line": 2, "severity": "medium", "title": "Off-by-one in total",
-             "body": "total() now returns one more than the sum of its items."}]})
+        return FakeReply.json(
+            {
+                "summary": "Adds one to the total.",
+                "findings": [
+                    {
+                        "path": "app/util.py",
+                        "line": 2,
+                        "severity": "medium",
+                        "title": "Off-by-one in total",
+                        "body": "total() now returns one more than the sum of its items.",
+                    }
+                ],
+            }
+        )
 
     with FakeOpenAIServer(responder=llama_cpp) as server:
         cfg = tmp_path / "cfg.yml"
-        cfg.write_text(yaml.safe_dump({
-            "models": {"cheap": ["openai/smollm2"], "frontier": ["openai/smollm2"], "summary": "cheap"},
-            "endpoints": {"openai/smollm2": {"api_base": server.base_url, "allow_insecure_http": True}},
-            "review": {"instruction_files": [], "concurrency": 1},
-        }), encoding="utf-8")
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "models": {"cheap": ["openai/smollm2"], "frontier": ["openai/smollm2"], "summary": "cheap"},
+                    "endpoints": {"openai/smollm2": {"api_base": server.base_url, "allow_insecure_http": True}},
+                    "review": {"instruction_files": [], "concurrency": 1},
+                }
+            ),
+            encoding="utf-8",
+        )
         code, out, err = run_cli(capsys, ["review", str(diff), "--config", str(cfg)])
         formats = [r.body.get("response_format") for r in server.chat_requests]
     assert code == 0, err
@@ -181,8 +219,10 @@ def test_a_llama_cpp_server_behind_the_openai_prefix_gets_the_schema_in_its_own_
 
 def test_a_reasoning_models_thoughts_are_not_its_answer() -> None:
     # A draft `{"findings": []}` inside <think> must not pass for a clean review.
-    thought = ('<think>Maybe {"findings": []}? No, look again.</think>\n{"summary": "Reads a list.", "findings": '
-               '[{"path": "a.py", "line": 3, "title": "Index error on an empty list", "body": "x[0] raises"}]}')
+    thought = (
+        '<think>Maybe {"findings": []}? No, look again.</think>\n{"summary": "Reads a list.", "findings": '
+        '[{"path": "a.py", "line": 3, "title": "Index error on an empty list", "body": "x[0] raises"}]}'
+    )
     parsed = parse_reply(thought)
     assert parsed.error is None and [f.title for f in parsed.findings] == ["Index error on an empty list"]
     cut = parse_reply('<think>The answer is {"findings": []} unless')

@@ -16,8 +16,9 @@ def _loopback_name(host: str) -> bool:
     return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
-def check_transport(config: Config, env: Mapping[str, str],
-                    loopback: Callable[[str], bool] = _loopback_name) -> list[str]:
+def check_transport(
+    config: Config, env: Mapping[str, str], loopback: Callable[[str], bool] = _loopback_name
+) -> list[str]:
     """A key never travels over plain http:// to a host other than this machine, unless the
     endpoint opts in (`allow_insecure_http: true`); then a note says so. `loopback` tells
     whether a host is this machine (the edge passes one that resolves the name)."""

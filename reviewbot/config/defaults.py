@@ -17,13 +17,15 @@ from .model import TIERS, Config
 # pair is a chat model with response-schema support and no deprecation date (gpt-5/-mini,
 # gemini-2.5-* and claude-sonnet-4-5 are listed for retirement by early 2027, so not these).
 # The map has no openrouter/ entries: OpenRouter cost stays "unknown" unless `prices:` sets it.
-DEFAULT_MODELS: Final[Mapping[str, tuple[str, str]]] = types.MappingProxyType({
-    "anthropic": ("anthropic/claude-haiku-5-5", "anthropic/claude-opus-5-5"),
-    "openai": ("openai/gpt-5.4-mini", "openai/gpt-5.5"),
-    "gemini": ("gemini/gemini-3.8-flash", "gemini/gemini-pro-latest"),
-    "openrouter": ("openrouter/openai/gpt-5.4-mini", "openrouter/openai/gpt-5.5"),
-    "ollama": ("ollama_chat/qwen2.5-coder:7b", "ollama_chat/qwen2.5-coder:32b"),
-})
+DEFAULT_MODELS: Final[Mapping[str, tuple[str, str]]] = types.MappingProxyType(
+    {
+        "anthropic": ("anthropic/claude-haiku-5-5", "anthropic/claude-opus-5-5"),
+        "openai": ("openai/gpt-5.4-mini", "openai/gpt-5.5"),
+        "gemini": ("gemini/gemini-3.8-flash", "gemini/gemini-pro-latest"),
+        "openrouter": ("openrouter/openai/gpt-5.4-mini", "openrouter/openai/gpt-5.5"),
+        "ollama": ("ollama_chat/qwen2.5-coder:7b", "ollama_chat/qwen2.5-coder:32b"),
+    }
+)
 OLLAMA_ENV: Final = "OLLAMA_API_BASE"
 OLLAMA_DEFAULT_BASE: Final = "http://localhost:11434"
 # The order a provider is picked in when several keys are set.
@@ -73,8 +75,10 @@ def _local_tier(config: Config, missing: list[str]) -> tuple[Config, list[str]] 
     endpoints = config.endpoints
     if not all(is_local(m, endpoints[m].api_base if m in endpoints else None) for m in given):
         return None
-    note = (f"models.{missing[0]} not configured: using the same local models as the other tier "
-            f"({', '.join(given)}), so nothing leaves this machine; set models.{missing[0]} to use another")
+    note = (
+        f"models.{missing[0]} not configured: using the same local models as the other tier "
+        f"({', '.join(given)}), so nothing leaves this machine; set models.{missing[0]} to use another"
+    )
     return override(config, {f"models.{missing[0]}": list(given)}), [note]
 
 
@@ -87,8 +91,11 @@ def _pick_provider(config: Config, env: Mapping[str, str], missing: list[str]) -
             f"{config.allowed_providers} has no default models",
             "set models.cheap and models.frontier in .reviewbot.yml",
         )
-    excluded = [f"{_env_var(p)} is set but allowed_providers excludes {p}"
-                for p in PROVIDER_ORDER if p not in candidates and env.get(_env_var(p))]
+    excluded = [
+        f"{_env_var(p)} is set but allowed_providers excludes {p}"
+        for p in PROVIDER_ORDER
+        if p not in candidates and env.get(_env_var(p))
+    ]
     provider = next((p for p in candidates if env.get(_env_var(p))), None)
     if provider is not None:
         reason = f"because {_env_var(provider)} is set"

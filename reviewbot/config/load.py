@@ -51,7 +51,9 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file", "check the --config path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {_one_line(str(exc))}", "the config must be a UTF-8 text file") from None
+        raise ConfigError(
+            f"{path}: cannot read: {_one_line(str(exc))}", "the config must be a UTF-8 text file"
+        ) from None
     return _parse(content, str(path))
 
 
@@ -60,8 +62,10 @@ MAX_CONFIG_BYTES: Final = 256 * 1024
 
 
 def _too_large(source: str) -> ConfigError:
-    return ConfigError(f"{source}: larger than {MAX_CONFIG_BYTES // 1024} KiB",
-                       "a .reviewbot.yml is a few KiB: check that --config names the right file")
+    return ConfigError(
+        f"{source}: larger than {MAX_CONFIG_BYTES // 1024} KiB",
+        "a .reviewbot.yml is a few KiB: check that --config names the right file",
+    )
 
 
 def _parse(text: str, source: str) -> Config:
@@ -100,7 +104,10 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
             continue
         if duplicate:
             raise yaml.constructor.ConstructorError(
-                "while constructing a mapping", node.start_mark, f"found duplicate key {_show(key)}", key_node.start_mark
+                "while constructing a mapping",
+                node.start_mark,
+                f"found duplicate key {_show(key)}",
+                key_node.start_mark,
             )
         seen.add(key)
     return loader.construct_mapping(node)

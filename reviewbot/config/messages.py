@@ -101,7 +101,9 @@ def _describe(err: Any) -> _Problem:
     suggestion = ""
     if kind == "literal_error" and isinstance(value, str):
         suggestion = _did_you_mean(value, [str(a) for a in typing.get_args(_unwrap(tp))])
-    return _Problem(kind, tuple(keys), f"{where}: {err['msg'].removeprefix('Value error, ')}{suggestion}", _description(keys))
+    return _Problem(
+        kind, tuple(keys), f"{where}: {err['msg'].removeprefix('Value error, ')}{suggestion}", _description(keys)
+    )
 
 
 def _description(keys: list[Any]) -> str | None:
@@ -204,4 +206,3 @@ def _field_names(model: type[BaseModel] | None) -> list[str]:
 def _union_expected(keys: list[Any]) -> str:
     pattern = tuple("*" if isinstance(k, int) else k for k in keys)
     return _UNION_EXPECTED.get(pattern, "a different type")
-

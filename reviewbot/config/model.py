@@ -63,7 +63,9 @@ def _env_name(value: str) -> str:
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _MODEL_NAME_SCHEMA: dict[str, Any] = {"type": "string", "pattern": r"^[^\s/](\S*[^\s/])?$"}
 ModelName = Annotated[str, AfterValidator(_model_string), WithJsonSchema(_MODEL_NAME_SCHEMA)]
-EnvName = Annotated[str, AfterValidator(_env_name), WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"})]
+EnvName = Annotated[
+    str, AfterValidator(_env_name), WithJsonSchema({"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"})
+]
 Pattern = Annotated[str, AfterValidator(_regex), WithJsonSchema({"type": "string", "format": "regex"})]
 
 _SUMMARY_SCHEMA: dict[str, Any] = {
@@ -110,12 +112,22 @@ class EndpointConfig(_Strict):
     """Per-model connection settings: own keys, gateways, local servers."""
 
     api_base: str | None = Field(default=None, description="Base URL, e.g. http://127.0.0.1:11434 or a LiteLLM proxy.")
-    api_key_env: EnvName | None = Field(default=None, description="Name of the environment variable holding the key (never the key itself).")
+    api_key_env: EnvName | None = Field(
+        default=None, description="Name of the environment variable holding the key (never the key itself)."
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with every call.")
     timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default review.timeout).")
-    max_input_tokens: int | None = Field(default=None, gt=0, description="Context window, for models litellm does not know.")
-    allow_insecure_http: bool = Field(default=False, description="Allow sending the key over plain http:// to a host that is not this machine (a trusted network only); noted in the report.")
-    spend_labels: bool | None = Field(default=None, description="Send the run's spend labels (repository, pr, run_id, tier, chunk_id) in each request body as LiteLLM proxy metadata, for a gateway's spend logs. Default: on for litellm_proxy/ models only (a provider's own API may refuse the field).")
+    max_input_tokens: int | None = Field(
+        default=None, gt=0, description="Context window, for models litellm does not know."
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow sending the key over plain http:// to a host that is not this machine (a trusted network only); noted in the report.",
+    )
+    spend_labels: bool | None = Field(
+        default=None,
+        description="Send the run's spend labels (repository, pr, run_id, tier, chunk_id) in each request body as LiteLLM proxy metadata, for a gateway's spend logs. Default: on for litellm_proxy/ models only (a provider's own API may refuse the field).",
+    )
 
     @field_validator("api_key_env")
     @classmethod
@@ -141,12 +153,23 @@ class PriceConfig(_Strict):
 class RiskConfig(_Strict):
     """Which files go to the frontier tier."""
 
-    escalate_paths: list[str] = Field(default_factory=list, description="Globs whose files always go to the frontier tier.")
-    escalate_patterns: list[Pattern] = Field(default_factory=list, description="Regexes (Python syntax); an added line matching one escalates its file.")
+    escalate_paths: list[str] = Field(
+        default_factory=list, description="Globs whose files always go to the frontier tier."
+    )
+    escalate_patterns: list[Pattern] = Field(
+        default_factory=list, description="Regexes (Python syntax); an added line matching one escalates its file."
+    )
     cheap_paths: list[str] = Field(default_factory=list, description="Globs that never escalate (e.g. docs/**).")
-    threshold: int = Field(default=50, ge=0, description="Risk score at or above which a file goes to the frontier tier.")
-    large_change_lines: int = Field(default=400, gt=0, description="Changed lines at or above which a file counts as a large rewrite.")
-    granularity: Literal["file", "hunk"] = Field(default="file", description="file: a risky file goes to the frontier tier whole. hunk: a file escalated only by risky added lines sends those hunks to the frontier tier and its other hunks to cheap (path rules, escalate rules, large rewrites and removed tests still send the whole file).")
+    threshold: int = Field(
+        default=50, ge=0, description="Risk score at or above which a file goes to the frontier tier."
+    )
+    large_change_lines: int = Field(
+        default=400, gt=0, description="Changed lines at or above which a file counts as a large rewrite."
+    )
+    granularity: Literal["file", "hunk"] = Field(
+        default="file",
+        description="file: a risky file goes to the frontier tier whole. hunk: a file escalated only by risky added lines sends those hunks to the frontier tier and its other hunks to cheap (path rules, escalate rules, large rewrites and removed tests still send the whole file).",
+    )
 
 
 DEFAULT_INSTRUCTION_FILES: Final = ("REVIEW.md", "AGENTS.md", ".github/copilot-instructions.md")
@@ -180,17 +203,53 @@ class ReviewConfig(_Strict):
     fail_on: FailOn = Field(default="none", description="Exit 1 when a finding is at or above this severity.")
     timeout: float = Field(default=120, gt=0, description="Seconds per model request.")
     max_output_tokens: int = Field(default=4096, ge=256, description="Reply tokens per model request.")
-    max_inline_comments: int = Field(default=30, ge=0, description="Inline comments per GitHub review; the rest go to the summary.")
-    request_changes_on: Severity | None = Field(default=None, description="Post REQUEST_CHANGES when a finding is at or above this severity (default: always COMMENT).")
-    incremental: bool = Field(default=True, description="On synchronize, review only files changed since the last reviewed head.")
-    instructions: str = Field(default="", max_length=100_000, description="The maintainers' review rules for every file, sent to the model as trusted instructions.")
-    path_instructions: list[PathInstruction] = Field(default_factory=list, description="Review rules for the files matching a glob; each reaches only the chunks holding such files.")
-    instruction_files: list[str] = Field(default_factory=lambda: list(DEFAULT_INSTRUCTION_FILES), description="Repository files read as review rules, first found wins (from the base branch in Actions); [] turns this off.")
-    context: ContextMode | dict[Tier, ContextMode] = Field(default="none", description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file; one value or one per tier.")
-    context_tokens: int = Field(default=1500, ge=0, le=100_000, description="Cap on the context tokens per chunk; whole regions are left out past it.")
-    max_instruction_tokens: int = Field(default=2000, ge=0, le=50_000, description="Cap on the tokens of the general rules and of each path rule; a cut is noted in the report.")
-    cascade: bool | Annotated[int, Field(ge=0, le=100)] = Field(default=False, description="A second look: the cheap model may ask for a frontier review of its chunk (needs_frontier, with a reason), given within the budget. false, true, or a risk score: only chunks at or above it may ask.")
-    shadow: ModelName | None = Field(default=None, description="A second model that reviews the same chunks (where compliance lets it) without posting anything; the report shows where it agrees, what each found alone and what each cost.")
+    max_inline_comments: int = Field(
+        default=30, ge=0, description="Inline comments per GitHub review; the rest go to the summary."
+    )
+    request_changes_on: Severity | None = Field(
+        default=None,
+        description="Post REQUEST_CHANGES when a finding is at or above this severity (default: always COMMENT).",
+    )
+    incremental: bool = Field(
+        default=True, description="On synchronize, review only files changed since the last reviewed head."
+    )
+    instructions: str = Field(
+        default="",
+        max_length=100_000,
+        description="The maintainers' review rules for every file, sent to the model as trusted instructions.",
+    )
+    path_instructions: list[PathInstruction] = Field(
+        default_factory=list,
+        description="Review rules for the files matching a glob; each reaches only the chunks holding such files.",
+    )
+    instruction_files: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_INSTRUCTION_FILES),
+        description="Repository files read as review rules, first found wins (from the base branch in Actions); [] turns this off.",
+    )
+    context: ContextMode | dict[Tier, ContextMode] = Field(
+        default="none",
+        description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file; one value or one per tier.",
+    )
+    context_tokens: int = Field(
+        default=1500,
+        ge=0,
+        le=100_000,
+        description="Cap on the context tokens per chunk; whole regions are left out past it.",
+    )
+    max_instruction_tokens: int = Field(
+        default=2000,
+        ge=0,
+        le=50_000,
+        description="Cap on the tokens of the general rules and of each path rule; a cut is noted in the report.",
+    )
+    cascade: bool | Annotated[int, Field(ge=0, le=100)] = Field(
+        default=False,
+        description="A second look: the cheap model may ask for a frontier review of its chunk (needs_frontier, with a reason), given within the budget. false, true, or a risk score: only chunks at or above it may ask.",
+    )
+    shadow: ModelName | None = Field(
+        default=None,
+        description="A second model that reviews the same chunks (where compliance lets it) without posting anything; the report shows where it agrees, what each found alone and what each cost.",
+    )
 
 
 class BudgetConfig(_Strict):
@@ -198,8 +257,14 @@ class BudgetConfig(_Strict):
 
     max_usd: float | None = Field(default=None, ge=0, description="Hard cap on spend per run.")
     max_input_tokens: int | None = Field(default=None, ge=0, description="Hard cap on input tokens per run.")
-    max_usd_per_pr: float | None = Field(default=None, ge=0, description="Hard cap on spend per pull request over all runs (reviewbot github; the running total is kept in the summary comment).")
-    on_exceed: Literal["downgrade", "skip", "fail"] = Field(default="downgrade", description="Over budget: use the cheap tier, skip the rest, or fail.")
+    max_usd_per_pr: float | None = Field(
+        default=None,
+        ge=0,
+        description="Hard cap on spend per pull request over all runs (reviewbot github; the running total is kept in the summary comment).",
+    )
+    on_exceed: Literal["downgrade", "skip", "fail"] = Field(
+        default="downgrade", description="Over budget: use the cheap tier, skip the rest, or fail."
+    )
 
 
 class ComplianceRule(_Strict):
@@ -215,8 +280,9 @@ class AuditConfig(_Strict):
     include_prompts: bool = Field(default=False, description="Also log prompt and reply text (they contain code).")
 
 
-Association = Literal["OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
-                      "FIRST_TIMER", "MANNEQUIN", "NONE"]
+Association = Literal[
+    "OWNER", "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER", "MANNEQUIN", "NONE"
+]
 
 
 DEFAULT_ASSOCIATIONS: Final[tuple[Association, ...]] = ("OWNER", "MEMBER", "COLLABORATOR")
@@ -225,9 +291,19 @@ DEFAULT_ASSOCIATIONS: Final[tuple[Association, ...]] = ("OWNER", "MEMBER", "COLL
 class ConversationConfig(_Strict):
     """Commands in pull request comments (`/reviewbot review|plan|help|ignore`, questions)."""
 
-    allowed_associations: list[Association] = Field(default_factory=lambda: list(DEFAULT_ASSOCIATIONS), description="Who may make reviewbot spend money (review, plan, a question) or silence a finding, by GitHub's author_association.")
-    max_usd_per_command: float = Field(default=0.50, ge=0, description="Hard cap on model spend for one command (a review or an answer); it also counts toward budget.max_usd_per_pr.")
-    answer_questions: bool = Field(default=True, description="Answer a reply ending in '?' in the thread of a reviewbot comment even without /reviewbot (allowed authors only).")
+    allowed_associations: list[Association] = Field(
+        default_factory=lambda: list(DEFAULT_ASSOCIATIONS),
+        description="Who may make reviewbot spend money (review, plan, a question) or silence a finding, by GitHub's author_association.",
+    )
+    max_usd_per_command: float = Field(
+        default=0.50,
+        ge=0,
+        description="Hard cap on model spend for one command (a review or an answer); it also counts toward budget.max_usd_per_pr.",
+    )
+    answer_questions: bool = Field(
+        default=True,
+        description="Answer a reply ending in '?' in the thread of a reviewbot comment even without /reviewbot (allowed authors only).",
+    )
 
 
 class Config(_Strict):
@@ -235,19 +311,30 @@ class Config(_Strict):
 
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     endpoints: dict[ModelName, EndpointConfig] = Field(
-        default_factory=dict, description="Connection settings per model string.", json_schema_extra={"propertyNames": _MODEL_NAME_SCHEMA}
+        default_factory=dict,
+        description="Connection settings per model string.",
+        json_schema_extra={"propertyNames": _MODEL_NAME_SCHEMA},
     )
     prices: dict[ModelName, PriceConfig] = Field(
-        default_factory=dict, description="Prices per model string, for models litellm has no price for.", json_schema_extra={"propertyNames": _MODEL_NAME_SCHEMA}
+        default_factory=dict,
+        description="Prices per model string, for models litellm has no price for.",
+        json_schema_extra={"propertyNames": _MODEL_NAME_SCHEMA},
     )
     ignore: list[str] = Field(default_factory=list, description="Extra globs to skip (added to the built-in ignores).")
     risk: RiskConfig = Field(default_factory=RiskConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
-    compliance: list[ComplianceRule] = Field(default_factory=list, description="Where sensitive paths may be sent; the first matching rule wins.")
-    allowed_providers: list[str] | None = Field(default=None, description="If set, only these providers may receive code.")
-    redact_secrets: bool = Field(default=True, description="Replace secrets in the diff with placeholders before sending it.")
+    compliance: list[ComplianceRule] = Field(
+        default_factory=list, description="Where sensitive paths may be sent; the first matching rule wins."
+    )
+    allowed_providers: list[str] | None = Field(
+        default=None, description="If set, only these providers may receive code."
+    )
+    redact_secrets: bool = Field(
+        default=True, description="Replace secrets in the diff with placeholders before sending it."
+    )
     audit: AuditConfig = Field(default_factory=AuditConfig)
     conversation: ConversationConfig = Field(default_factory=ConversationConfig)
-    prompts_dir: str | None = Field(default=None, description="Folder with system.j2/chunk.j2/summary.j2 overriding the built-in prompts.")
-
+    prompts_dir: str | None = Field(
+        default=None, description="Folder with system.j2/chunk.j2/summary.j2 overriding the built-in prompts."
+    )

@@ -16,9 +16,7 @@ def config_schema() -> dict[str, Any]:
     schema = Config.model_json_schema()
     schema["$schema"] = SCHEMA_DIALECT
     schema["title"] = "reviewbot configuration"
-    schema["description"] = (
-        "`.reviewbot.yml` at the repository root. Every key is optional; unknown keys are errors."
-    )
+    schema["description"] = "`.reviewbot.yml` at the repository root. Every key is optional; unknown keys are errors."
     return schema
 
 

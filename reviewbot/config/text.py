@@ -44,7 +44,14 @@ def _show(value: object, limit: int = 60) -> str:
 def _kind(value: object) -> str:
     if value is None:
         return "null"
-    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }
     return names.get(type(value), f"a {type(value).__name__}")
 
 

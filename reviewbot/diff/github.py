@@ -32,17 +32,11 @@ def _nothing_to_show(item: dict[str, object], status: FileStatus) -> bool:
     additions; for `added` the two cannot be told apart, and neither has lines to review.)"""
     if status == "added":
         return _count(item, "additions") == 0
-    return (
-        status in ("renamed", "copied", "mode_changed", "deleted") and _count(item, "changes") == 0
-    )
+    return status in ("renamed", "copied", "mode_changed", "deleted") and _count(item, "changes") == 0
 
 
 def _file_from_item(item: object, index: int) -> FileDiff:
-    if (
-        not isinstance(item, dict)
-        or not isinstance(item.get("filename"), str)
-        or not item["filename"]
-    ):
+    if not isinstance(item, dict) or not isinstance(item.get("filename"), str) or not item["filename"]:
         raise DiffError(
             f"GitHub file item {index} has no filename",
             hint="pass the JSON items of GET /pulls/{n}/files",
@@ -55,9 +49,7 @@ def _file_from_item(item: object, index: int) -> FileDiff:
     if isinstance(patch, str) and patch:
         hunks, _ = _read_hunks(_split_lines(patch), 0, f"GitHub patch of {path},")
         if not hunks:
-            raise DiffError(
-                f"GitHub patch of {path} has no hunk", hint="the files API item looks damaged"
-            )
+            raise DiffError(f"GitHub patch of {path} has no hunk", hint="the files API item looks damaged")
     if hunks and status == "mode_changed":
         status = "modified"
     changed = [ln.text for h in hunks for ln in h.lines if ln.kind != " "]
@@ -65,9 +57,7 @@ def _file_from_item(item: object, index: int) -> FileDiff:
     previous = item.get("previous_filename")
     return FileDiff(
         path=path,
-        old_path=previous
-        if isinstance(previous, str) and status in ("renamed", "copied")
-        else None,
+        old_path=previous if isinstance(previous, str) and status in ("renamed", "copied") else None,
         status=status,
         hunks=tuple(hunks),
         # The files API has no mode field: a gitlink shows only as "Subproject commit" lines.

@@ -98,9 +98,7 @@ def _parse_hunk(lines: list[str], i: int, where: str) -> tuple[Hunk, int]:
             old_no += 1
             new_no += 1
         elif kind != "\\":  # `\ No newline at end of file` belongs to the line before it
-            raise _hunk_error(
-                where, start, "hunk lines do not match its header (truncated or edited?)"
-            )
+            raise _hunk_error(where, start, "hunk lines do not match its header (truncated or edited?)")
     n = len(lines)
     while i < n and lines[i].startswith("\\"):
         i += 1
@@ -139,9 +137,7 @@ def _read_hunks(lines: list[str], i: int, where: str) -> tuple[list[Hunk], int]:
             hunks.append(hunk)
         elif line.startswith("@@@"):
             raise _combined_error(i)
-        elif line.startswith("diff ") or (
-            line.startswith("--- ") and i + 1 < n and lines[i + 1].startswith("+++ ")
-        ):
+        elif line.startswith("diff ") or (line.startswith("--- ") and i + 1 < n and lines[i + 1].startswith("+++ ")):
             break
         else:
             i += 1

@@ -160,9 +160,7 @@ def _parse_git_block(lines: list[str], i: int) -> tuple[FileDiff, int]:
 
 def _parse_plain_block(lines: list[str], i: int) -> tuple[FileDiff, int]:
     """A `---`/`+++` pair with no `diff --git` line (`diff -u`, svn, hand-made patches)."""
-    e = _Entry(
-        old_path=_header_path(lines[i][4:], "a/"), new_path=_header_path(lines[i + 1][4:], "b/")
-    )
+    e = _Entry(old_path=_header_path(lines[i][4:], "a/"), new_path=_header_path(lines[i + 1][4:], "b/"))
     e.added, e.deleted = e.old_path is None, e.new_path is None
     e.hunks, end = _read_hunks(lines, i + 2, f"file {e.new_path or e.old_path},")
     return _finish(e, i), end
@@ -185,9 +183,7 @@ def _status(e: _Entry) -> FileStatus:
 def _finish(e: _Entry, start: int) -> FileDiff:
     path = e.old_path if e.deleted else e.new_path
     if not path:
-        raise DiffError(
-            f"line {start + 1}: cannot read the file path from this header", hint=_REGENERATE
-        )
+        raise DiffError(f"line {start + 1}: cannot read the file path from this header", hint=_REGENERATE)
     right, left = _commentable(e.hunks)
     return FileDiff(
         path=path,

@@ -21,10 +21,17 @@ CACHE_VERSION = 1
 
 def request_key(request: LLMRequest) -> str:
     """Connection details (api_base, key, headers, timeout) do not change what a model says."""
-    material = json.dumps({
-        "v": CACHE_VERSION, "model": request.model, "messages": list(request.messages),
-        "response_format": request.response_format, "max_tokens": request.max_tokens,
-    }, sort_keys=True, ensure_ascii=False)
+    material = json.dumps(
+        {
+            "v": CACHE_VERSION,
+            "model": request.model,
+            "messages": list(request.messages),
+            "response_format": request.response_format,
+            "max_tokens": request.max_tokens,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
@@ -54,7 +61,9 @@ class CachingClient:
         with self._lock:
             self.misses += 1
         if self.offline or self.inner is None:
-            raise LLMError("connection", f"not in the eval cache ({path.name}); run once without --offline to record it")
+            raise LLMError(
+                "connection", f"not in the eval cache ({path.name}); run once without --offline to record it"
+            )
         response = self.inner.complete(request)
         _store(path, response)
         return response

@@ -38,8 +38,9 @@ class Region:
 
     def near(self, path: str | None, side: str, start: int, end: int, tolerance: int) -> bool:
         """Same file and side, and the ranges overlap or lie within `tolerance` lines."""
-        return (path == self.path and side == self.side
-                and start <= self.end + tolerance and end >= self.start - tolerance)
+        return (
+            path == self.path and side == self.side and start <= self.end + tolerance and end >= self.start - tolerance
+        )
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,16 @@ def load_cases(paths: Iterable[str | Path]) -> list[Case]:
     seen: dict[str, str] = {}
     for case in cases:
         if case.id in seen:
-            raise UsageError(f"two cases have the id {case.id!r}: {seen[case.id]} and {case.origin}",
-                             hint="case ids must be unique across everything passed to `reviewbot eval`")
+            raise UsageError(
+                f"two cases have the id {case.id!r}: {seen[case.id]} and {case.origin}",
+                hint="case ids must be unique across everything passed to `reviewbot eval`",
+            )
         seen[case.id] = case.origin
     if not cases:
-        raise UsageError("no eval cases found in " + ", ".join(str(p) for p in paths),
-                         hint="pass case files (*.yaml, *.jsonl) or folders holding them; see docs/eval-format.md")
+        raise UsageError(
+            "no eval cases found in " + ", ".join(str(p) for p in paths),
+            hint="pass case files (*.yaml, *.jsonl) or folders holding them; see docs/eval-format.md",
+        )
     return sorted(cases, key=lambda c: c.id)
 
 
@@ -104,8 +109,11 @@ def _load_file(path: Path) -> Iterator[Case]:
         return
     if path.suffix == ".json":
         data = _json(text, str(path))
-        yield _aacr_case(path) if "labels" in data and "source" in data and "pr_url" in data.get("source", {}) \
+        yield (
+            _aacr_case(path)
+            if "labels" in data and "source" in data and "pr_url" in data.get("source", {})
             else _own_case(data, path, str(path))
+        )
         return
     try:
         data = yaml.safe_load(text)
@@ -117,8 +125,11 @@ def _load_file(path: Path) -> Iterator[Case]:
 def _own_case(data: Any, path: Path, where: str) -> Case:
     if not isinstance(data, dict):
         raise UsageError(f"{where}: a case must be a mapping with id, diff and labels")
-    _only(data, {"id", "diff", "diff_file", "labels", "must_not_flag", "title", "description",
-                 "source", "language", "notes"}, where)
+    _only(
+        data,
+        {"id", "diff", "diff_file", "labels", "must_not_flag", "title", "description", "source", "language", "notes"},
+        where,
+    )
     if "diff" in data:
         diff = str(data["diff"]).encode("utf-8")
     elif "diff_file" in data:
@@ -126,13 +137,20 @@ def _own_case(data: Any, path: Path, where: str) -> Case:
     else:
         raise UsageError(f"{where}: a case needs `diff` (the text) or `diff_file` (a path beside it)")
     labels = tuple(_label(item, f"{where}: labels[{i}]") for i, item in enumerate(data.get("labels") or []))
-    clean = tuple(_region(item, f"{where}: must_not_flag[{i}]")
-                  for i, item in enumerate(data.get("must_not_flag") or []))
+    clean = tuple(
+        _region(item, f"{where}: must_not_flag[{i}]") for i, item in enumerate(data.get("must_not_flag") or [])
+    )
     source = data.get("source")
-    return Case(id=_text(data.get("id"), f"{where}: id"), diff=diff, labels=labels, must_not_flag=clean,
-                title=_opt(data.get("title")), description=_opt(data.get("description")),
-                source={str(k): str(v) for k, v in source.items()} if isinstance(source, dict) else None,
-                origin=where)
+    return Case(
+        id=_text(data.get("id"), f"{where}: id"),
+        diff=diff,
+        labels=labels,
+        must_not_flag=clean,
+        title=_opt(data.get("title")),
+        description=_opt(data.get("description")),
+        source={str(k): str(v) for k, v in source.items()} if isinstance(source, dict) else None,
+        origin=where,
+    )
 
 
 def _label(item: Any, where: str) -> Label:
@@ -142,8 +160,12 @@ def _label(item: Any, where: str) -> Label:
     severity = str(item.get("severity", "info")).lower()
     if severity not in SEVERITIES:
         raise UsageError(f"{where}: severity {severity!r} is not one of {', '.join(SEVERITIES)}")
-    return Label(_region(item, where, label=True), str(item.get("category", "")).lower(), severity,
-                 _opt(item.get("description")) or "")
+    return Label(
+        _region(item, where, label=True),
+        str(item.get("category", "")).lower(),
+        severity,
+        _opt(item.get("description")) or "",
+    )
 
 
 def _region(item: Any, where: str, *, label: bool = False) -> Region:
@@ -176,8 +198,12 @@ def _aacr_case(path: Path) -> Case:
 
     def label(item: Mapping[str, Any]) -> Label:
         start, end = int(item["from_line"]), int(item["to_line"])
-        region = Region(str(item["path"]), "LEFT" if str(item.get("side")).lower() == "left" else "RIGHT",
-                        min(start, end), max(start, end))
+        region = Region(
+            str(item["path"]),
+            "LEFT" if str(item.get("side")).lower() == "left" else "RIGHT",
+            min(start, end),
+            max(start, end),
+        )
         category = AACR_CATEGORIES.get(str(item.get("category", "")).lower(), str(item.get("category", "")).lower())
         return Label(region, category, "info", str(item.get("text", "")))
 
@@ -187,11 +213,23 @@ def _aacr_case(path: Path) -> Case:
     except (KeyError, TypeError, ValueError) as exc:
         raise UsageError(f"{path}: not an AACR-Bench case ({type(exc).__name__}: {exc})") from exc
     src = data.get("source", {})
-    source = {"repository": str(src.get("repo", "")), "commit": str(src.get("head_commit", "")),
-              "licence": str(src.get("repo_licence", {}).get("spdx_guess", "")) if isinstance(src.get("repo_licence"), dict) else "",
-              "pr_url": str(src.get("pr_url", "")), "labels": "AACR-Bench (Apache-2.0)"}
-    return Case(id=str(data.get("id") or path.stem), diff=_read(diff_path), labels=labels, rejected=rejected,
-                source=source, origin=str(path))
+    source = {
+        "repository": str(src.get("repo", "")),
+        "commit": str(src.get("head_commit", "")),
+        "licence": str(src.get("repo_licence", {}).get("spdx_guess", ""))
+        if isinstance(src.get("repo_licence"), dict)
+        else "",
+        "pr_url": str(src.get("pr_url", "")),
+        "labels": "AACR-Bench (Apache-2.0)",
+    }
+    return Case(
+        id=str(data.get("id") or path.stem),
+        diff=_read(diff_path),
+        labels=labels,
+        rejected=rejected,
+        source=source,
+        origin=str(path),
+    )
 
 
 def _read(path: Path) -> bytes:

@@ -41,8 +41,10 @@ def policies(opts: EvalOptions, load: Callable[[str | None], Config]) -> list[Po
     bases = [(Path(p).stem, load(p)) for p in opts.configs] or [("default", load(None))]
     names = [name for name, _ in bases]
     if len(set(names)) != len(names):
-        raise UsageError("two --config files have the same name: " + ", ".join(sorted(names)),
-                         hint="policies are named by the config file's stem; rename one")
+        raise UsageError(
+            "two --config files have the same name: " + ", ".join(sorted(names)),
+            hint="policies are named by the config file's stem; rename one",
+        )
     if not opts.models:
         return [Policy(name, cfg) for name, cfg in bases]
     out = []
@@ -54,9 +56,13 @@ def policies(opts: EvalOptions, load: Callable[[str | None], Config]) -> list[Po
     return out
 
 
-def run(opts: EvalOptions, load: Callable[[str | None], Config], client: LLMClient | None,
-        env: Mapping[str, str] = os.environ,
-        progress: Callable[[int, int, float], None] | None = None) -> tuple[EvalResult, Any]:
+def run(
+    opts: EvalOptions,
+    load: Callable[[str | None], Config],
+    client: LLMClient | None,
+    env: Mapping[str, str] = os.environ,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> tuple[EvalResult, Any]:
     """The evaluation with `client` (None: litellm), behind the cache when one is given."""
     from .cache import CachingClient
 
@@ -68,8 +74,10 @@ def run(opts: EvalOptions, load: Callable[[str | None], Config], client: LLMClie
         raise UsageError(f"--min-recall is a fraction from 0 to 1, not {opts.min_recall}")
     cases = load_cases(opts.cases)
     if not cases:
-        raise UsageError("no eval cases found in " + ", ".join(opts.cases),
-                         hint="pass case files (.yaml, .jsonl) or folders holding them; see docs/eval-format.md")
+        raise UsageError(
+            "no eval cases found in " + ", ".join(opts.cases),
+            hint="pass case files (.yaml, .jsonl) or folders holding them; see docs/eval-format.md",
+        )
     pols = policies(opts, load)
     if client is None and not opts.offline:
         from ..llm import LiteLLMClient
@@ -80,8 +88,11 @@ def run(opts: EvalOptions, load: Callable[[str | None], Config], client: LLMClie
     client = None if client is None else ScrubbingClient(client)
     cached = CachingClient(None if opts.offline else client, opts.cache, offline=opts.offline) if opts.cache else None
     active: LLMClient = cached if cached is not None else client  # type: ignore[assignment]
-    settings = EvalSettings(concurrency=opts.concurrency, budget_usd=opts.budget_usd,
-                            match=MatchSettings(tolerance=opts.tolerance, category=opts.match_category))
+    settings = EvalSettings(
+        concurrency=opts.concurrency,
+        budget_usd=opts.budget_usd,
+        match=MatchSettings(tolerance=opts.tolerance, category=opts.match_category),
+    )
     result = run_eval(cases, pols, active, _targets(env, offline=opts.offline), settings, progress)
     if cached is not None:
         from dataclasses import replace
@@ -109,8 +120,9 @@ def _targets(env: Mapping[str, str], *, offline: bool) -> Any:
 def render(result: EvalResult, fmt: str) -> str:
     from . import render as renderers
 
-    return {"json": renderers.render_json, "markdown": renderers.render_markdown,
-            "html": renderers.render_html}.get(fmt, renderers.render_text)(result)
+    return {"json": renderers.render_json, "markdown": renderers.render_markdown, "html": renderers.render_html}.get(
+        fmt, renderers.render_text
+    )(result)
 
 
 def exit_code(result: EvalResult, min_recall: float | None) -> tuple[int, str | None]:
@@ -122,7 +134,8 @@ def exit_code(result: EvalResult, min_recall: float | None) -> tuple[int, str | 
         low = [p for p in result.policies if (p.scores.recall or 0.0) < min_recall]
         if low:
             worst = min(low, key=lambda p: p.scores.recall or 0.0)
-            return EXIT_FINDINGS, (f"recall {100 * (worst.scores.recall or 0.0):.0f}% for policy "
-                                   f"{worst.policy} is under --min-recall {100 * min_recall:.0f}%")
+            return EXIT_FINDINGS, (
+                f"recall {100 * (worst.scores.recall or 0.0):.0f}% for policy "
+                f"{worst.policy} is under --min-recall {100 * min_recall:.0f}%"
+            )
     return EXIT_OK, None
-

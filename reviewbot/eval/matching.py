@@ -61,8 +61,9 @@ def hits(finding: Finding, region: Region, tolerance: int) -> bool:
     return lines is not None and region.near(finding.path, finding.side, lines[0], lines[1], tolerance)
 
 
-def match_case(case: Case, findings: Sequence[Finding], changed_lines: int,
-               settings: MatchSettings = MatchSettings()) -> CaseMatch:
+def match_case(
+    case: Case, findings: Sequence[Finding], changed_lines: int, settings: MatchSettings = MatchSettings()
+) -> CaseMatch:
     pairs: list[tuple[int, int, int]] = []  # (distance, label index, finding index)
     for li, label in enumerate(case.labels):
         for fi, finding in enumerate(findings):
@@ -74,12 +75,12 @@ def match_case(case: Case, findings: Sequence[Finding], changed_lines: int,
         if li not in given and fi not in used:
             given[li] = fi
             used.add(fi)
-    results = tuple(LabelResult(label, findings[given[li]] if li in given else None)
-                    for li, label in enumerate(case.labels))
+    results = tuple(
+        LabelResult(label, findings[given[li]] if li in given else None) for li, label in enumerate(case.labels)
+    )
     unmatched = tuple(f for fi, f in enumerate(findings) if fi not in used)
     alarms = tuple(f for f in unmatched if any(hits(f, r, 0) for r in case.must_not_flag))
-    rejected = tuple(f for f in unmatched
-                     if any(hits(f, r.region, settings.tolerance) for r in case.rejected))
+    rejected = tuple(f for f in unmatched if any(hits(f, r.region, settings.tolerance) for r in case.rejected))
     return CaseMatch(case.id, results, unmatched, alarms, rejected, changed_lines)
 
 

@@ -79,9 +79,14 @@ class _Pool:
                 self.reserved -= allotted
 
 
-def run_eval(cases: Sequence[Case], policies: Sequence[Policy], client: LLMClient, targets: Targets,
-             settings: EvalSettings = EvalSettings(),
-             progress: Callable[[int, int, float], None] | None = None) -> EvalResult:
+def run_eval(
+    cases: Sequence[Case],
+    policies: Sequence[Policy],
+    client: LLMClient,
+    targets: Targets,
+    settings: EvalSettings = EvalSettings(),
+    progress: Callable[[int, int, float], None] | None = None,
+) -> EvalResult:
     jobs = [(p, c) for p in policies for c in cases]
     pool = _Pool(settings.budget_usd, len(jobs))
     done = [0]
@@ -99,15 +104,19 @@ def run_eval(cases: Sequence[Case], policies: Sequence[Policy], client: LLMClien
         runs = list(executor.map(one, jobs))
     scores = tuple(score_policy(p.name, [r for r in runs if r.policy == p.name]) for p in policies)
     return EvalResult(
-        policies=scores, version=__version__,
+        policies=scores,
+        version=__version__,
         prompt_hashes={p.name: PromptSet.load(p.config.prompts_dir).template_hash for p in policies},
-        models={p.name: _models(p.config) for p in policies}, settings=settings, cases=len(cases),
+        models={p.name: _models(p.config) for p in policies},
+        settings=settings,
+        cases=len(cases),
         budget_spent_usd=pool.spent,
     )
 
 
-def _run_case(policy: Policy, case: Case, client: LLMClient, targets: Targets, pool: _Pool,
-              match: MatchSettings) -> CaseRun:
+def _run_case(
+    policy: Policy, case: Case, client: LLMClient, targets: Targets, pool: _Pool, match: MatchSettings
+) -> CaseRun:
     allotted = pool.allot()
     spent = 0.0
     try:
@@ -117,15 +126,19 @@ def _run_case(policy: Policy, case: Case, client: LLMClient, targets: Targets, p
         diff = parse_diff(case.diff)
         pricer = Pricer(config.prices)
         plan = plan_review(diff, config, source=case.id, pricer=pricer)
-        report = run_review(plan, client, pricer, targets(config, plan),
-                            pr_title=case.title, pr_body=case.description)
+        report = run_review(plan, client, pricer, targets(config, plan), pr_title=case.title, pr_body=case.description)
         spent = _known_spend(report)
         changed = sum(f.additions + f.deletions for f in diff.files)
         # A case nothing reviewed still counts its labels as missed (a failing model must not
         # look better by failing) and is named as failed.
         reason = not_reviewed_reason(report)
-        return CaseRun(policy.name, case, report, match_case(case, report.findings, changed, match),
-                       None if reason is None else f"not reviewed: {reason}")
+        return CaseRun(
+            policy.name,
+            case,
+            report,
+            match_case(case, report.findings, changed, match),
+            None if reason is None else f"not reviewed: {reason}",
+        )
     except ReviewbotError as exc:
         return CaseRun(policy.name, case, None, None, exc.message)
     finally:
@@ -145,6 +158,9 @@ def _known_spend(report: Report) -> float:
 
 def _models(config: Config) -> tuple[str, ...]:
     summary = config.models.summary
-    extra = [summary] if isinstance(summary, str) and summary not in ("cheap", "frontier") else \
-        (list(summary) if not isinstance(summary, str) else [])
+    extra = (
+        [summary]
+        if isinstance(summary, str) and summary not in ("cheap", "frontier")
+        else (list(summary) if not isinstance(summary, str) else [])
+    )
     return tuple(dict.fromkeys([*config.models.cheap, *config.models.frontier, *extra]))

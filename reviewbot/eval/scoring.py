@@ -93,11 +93,15 @@ def score_policy(policy: str, runs: Sequence[CaseRun]) -> PolicyScore:
     matches = [r.match for r in runs if r.match is not None]
     reports = [r.report for r in runs if r.report is not None]
     return PolicyScore(
-        policy=policy, scores=_scores(matches), spend=_spend(c for rep in reports for c in rep.calls),
+        policy=policy,
+        scores=_scores(matches),
+        spend=_spend(c for rep in reports for c in rep.calls),
         by_category=_breakdown(matches, lambda lr: lr.label.category or "(none)"),
         by_severity=_breakdown(matches, lambda lr: lr.label.min_severity),
-        by_model=_groups(runs, "model"), by_tier=_groups(runs, "tier"),
-        runs=tuple(runs), failed_cases=sum(1 for r in runs if r.error),
+        by_model=_groups(runs, "model"),
+        by_tier=_groups(runs, "tier"),
+        runs=tuple(runs),
+        failed_cases=sum(1 for r in runs if r.error),
     )
 
 
@@ -173,9 +177,19 @@ def _groups(runs: Sequence[CaseRun], by: str) -> tuple[GroupScore, ...]:
             calls.setdefault(call.model if by == "model" else call.tier, []).append(call)
     names = sorted(set(labels) | set(findings) | set(calls))
     return tuple(
-        GroupScore(name, Scores(labels.get(name, [0, 0])[1], labels.get(name, [0, 0])[0],
-                                findings.get(name, [0, 0])[1], findings.get(name, [0, 0])[0], 0, 0, 0),
-                   _spend(calls.get(name, [])))
+        GroupScore(
+            name,
+            Scores(
+                labels.get(name, [0, 0])[1],
+                labels.get(name, [0, 0])[0],
+                findings.get(name, [0, 0])[1],
+                findings.get(name, [0, 0])[0],
+                0,
+                0,
+                0,
+            ),
+            _spend(calls.get(name, [])),
+        )
         for name in names
     )
 

@@ -12,13 +12,15 @@ from ..textutil import squash
 from ..vocab import severity_rank
 
 _LEVELS = {
-    "critical": "error", "high": "error", "medium": "warning", "low": "notice", "info": "notice",
+    "critical": "error",
+    "high": "error",
+    "medium": "warning",
+    "low": "notice",
+    "info": "notice",
 }
 
 
-def workflow_annotations(
-    findings: Sequence[Finding], limit_per_level: int = 10
-) -> tuple[list[str], list[Finding]]:
+def workflow_annotations(findings: Sequence[Finding], limit_per_level: int = 10) -> tuple[list[str], list[Finding]]:
     """Workflow-command lines (`::error file=…,line=…,title=…::message`) for a token that
     cannot write, severity first. GitHub shows at most 10 errors, 10 warnings and 10 notices
     per step; the rest are returned for the step summary."""

@@ -43,7 +43,13 @@ log = logging.getLogger(__name__)
 MAX_PR_FILES = 3000
 MAX_COMPARE_FILES = 300
 _FILE_KEYS = (
-    "filename", "status", "previous_filename", "additions", "deletions", "changes", "patch",
+    "filename",
+    "status",
+    "previous_filename",
+    "additions",
+    "deletions",
+    "changes",
+    "patch",
 )
 
 
@@ -66,8 +72,10 @@ class GitHubPR(GitHubClient):
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
             raise UsageError(f"repository must be owner/name, got {repository!r}")
         if login and not LOGIN.fullmatch(login):
-            raise UsageError(f"the bot login must be a GitHub login, got {login[:60]!r}",
-                             hint="e.g. github-actions[bot], my-app[bot] or the user of a personal token")
+            raise UsageError(
+                f"the bot login must be a GitHub login, got {login[:60]!r}",
+                hint="e.g. github-actions[bot], my-app[bot] or the user of a personal token",
+            )
         super().__init__(token, api_url, policy=policy, timeout=timeout)
         self.repository = repository
         self.number = number
@@ -86,9 +94,7 @@ class GitHubPR(GitHubClient):
     def __enter__(self) -> GitHubPR:
         return self
 
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     @property
@@ -149,8 +155,13 @@ class GitHubPR(GitHubClient):
         known = self._pull.changed_files if self._pull else 0
         self.files_truncated = page.truncated or known > len(files)
         if self.files_truncated:
-            log.warning("listed %d of %s changed files (limit %d; GitHub lists at most %d)",
-                        len(files), known or "more", limit, MAX_PR_FILES)
+            log.warning(
+                "listed %d of %s changed files (limit %d; GitHub lists at most %d)",
+                len(files),
+                known or "more",
+                limit,
+                MAX_PR_FILES,
+            )
         return files
 
     def file_at(self, path: str, ref: str) -> str | None:
@@ -171,8 +182,9 @@ class GitHubPR(GitHubClient):
             return {}
         names = list(dict.fromkeys(paths))[:FILES_PER_QUERY]
         owner, name = self._repo_path.rsplit("/", 2)[-2:]
-        _, data = self._request("POST", self._requester.graphql_url, body=files_query(owner, name, names, ref),
-                                query=True)
+        _, data = self._request(
+            "POST", self._requester.graphql_url, body=files_query(owner, name, names, ref), query=True
+        )
         return read_files(data, names, ref)
 
     def _contents(self, path: str, ref: str) -> Any:
@@ -200,8 +212,7 @@ class GitHubPR(GitHubClient):
         try:
             _, data = self._request("GET", f"{self._repo_path}/compare/{base_sha}...{head_sha}")
         except GitHubError as exc:
-            log.info("compare %s...%s failed (%s): reviewing in full",
-                     base_sha[:7], head_sha[:7], exc)
+            log.info("compare %s...%s failed (%s): reviewing in full", base_sha[:7], head_sha[:7], exc)
             return None
         if data.get("status") not in ("ahead", "identical"):
             return None
@@ -261,8 +272,7 @@ class GitHubPR(GitHubClient):
         try:
             data, recovered = self._post_once(url, payload.to_json(), find)
             self._learn_login(data)
-            return PostResult(data["id"], data.get("html_url", ""), len(payload.comments),
-                              recovered=recovered)
+            return PostResult(data["id"], data.get("html_url", ""), len(payload.comments), recovered=recovered)
         except GitHubError as exc:
             if exc.status != 422:
                 raise
@@ -273,8 +283,9 @@ class GitHubPR(GitHubClient):
             log.warning("review rejected (%s): posting it again, comments in the body", exc.reason)
             data, recovered = self._post_once(url, fallback.to_json(), find)
             self._learn_login(data)
-            return PostResult(data["id"], data.get("html_url", ""), 0, in_body=True,
-                              recovered=recovered, rejection=exc.reason)
+            return PostResult(
+                data["id"], data.get("html_url", ""), 0, in_body=True, recovered=recovered, rejection=exc.reason
+            )
 
     def upsert_summary(self, body: str) -> str:
         """Edit the summary comment in place, or create it the first time; returns its URL.
@@ -285,14 +296,14 @@ class GitHubPR(GitHubClient):
         ref = self._summary if self._summary_known else self.find_summary_comment()
         if ref is not None:
             try:
-                _, data = self._request("PATCH", f"{self._repo_path}/issues/comments/{ref.id}",
-                                        body={"body": body})
+                _, data = self._request("PATCH", f"{self._repo_path}/issues/comments/{ref.id}", body={"body": body})
                 return self._remember_summary(data)
             except GitHubError as exc:
                 if exc.status != 404:  # 404: deleted since we looked; create it again
                     raise
-        data, _ = self._post_once(f"{self._repo_path}/issues/{self.number}/comments",
-                                  {"body": body}, self._refind_summary)
+        data, _ = self._post_once(
+            f"{self._repo_path}/issues/{self.number}/comments", {"body": body}, self._refind_summary
+        )
         return self._remember_summary(data)
 
     # --- conversation -----------------------------------------------------------------------
@@ -312,8 +323,11 @@ class GitHubPR(GitHubClient):
 
     def reply(self, body: str, thread: int | None = None) -> None:
         """A comment in the thread of review comment `thread`, else in the conversation."""
-        url = f"{self._pull_path}/comments/{thread}/replies" if thread is not None \
+        url = (
+            f"{self._pull_path}/comments/{thread}/replies"
+            if thread is not None
             else f"{self._repo_path}/issues/{self.number}/comments"
+        )
         _, data = self._request("POST", url, body={"body": body})
         self._learn_login(data if isinstance(data, dict) else {})
 
@@ -346,11 +360,14 @@ class GitHubPR(GitHubClient):
 
     def _viewer_login(self) -> str:
         try:
-            _, data = self._request("POST", self._requester.graphql_url,
-                                    body={"query": VIEWER_QUERY}, query=True)
+            _, data = self._request("POST", self._requester.graphql_url, body={"query": VIEWER_QUERY}, query=True)
         except GitHubError as exc:
-            raise GitHubError(f"cannot tell which login this token posts as: {exc.message}",
-                              hint=VIEWER_HINT, status=exc.status, reason=exc.reason) from exc
+            raise GitHubError(
+                f"cannot tell which login this token posts as: {exc.message}",
+                hint=VIEWER_HINT,
+                status=exc.status,
+                reason=exc.reason,
+            ) from exc
         login = read_viewer_login(data)
         log.info("this token posts as %s", login)
         return login
@@ -385,8 +402,7 @@ def authored_by(user: Any, login: str) -> bool:
 
 def _summary_ref(data: dict[str, Any]) -> SummaryRef:
     body = data.get("body") or ""
-    return SummaryRef(id=int(data["id"]), html_url=data.get("html_url", ""), body=body,
-                      state=parse_summary_state(body))
+    return SummaryRef(id=int(data["id"]), html_url=data.get("html_url", ""), body=body, state=parse_summary_state(body))
 
 
 __all__ = ["MAX_COMPARE_FILES", "MAX_PR_FILES", "GitHubPR", "authored_by"]

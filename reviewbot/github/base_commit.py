@@ -37,8 +37,7 @@ class BaseSetup:
     top: tuple[str, ...]
 
 
-def load_base_setup(gh: GitHubPR, opts: dict[str, Any], base: str, diff: Diff,
-                    runner_temp: str | None) -> BaseSetup:
+def load_base_setup(gh: GitHubPR, opts: dict[str, Any], base: str, diff: Diff, runner_temp: str | None) -> BaseSetup:
     """The config and prompts of the BASE commit: a PR must not be able to change how it is
     reviewed (with pull_request_target it would also get the secrets)."""
     from ..config import DEFAULT_INSTRUCTION_FILES, override
@@ -58,15 +57,21 @@ def load_base_setup(gh: GitHubPR, opts: dict[str, Any], base: str, diff: Diff,
     rules = _rules_file(gh, config.review.instruction_files, found, base)
     if rules is not None:
         about.append(f"Review rules: {inline_code(rules[0])} from the base branch")
-    source = f"{inline_code(path)} from the base branch ({where})" if text is not None else f"defaults (no {inline_code(path)} at {where})"
+    source = (
+        f"{inline_code(path)} from the base branch ({where})"
+        if text is not None
+        else f"defaults (no {inline_code(path)} at {where})"
+    )
     about.append(f"Config: {source}")
     touched = {p for f in diff.files for p in (f.path, f.old_path) if p}
     if rules is not None and rules[0] in touched:
         top.append(f"> ⚠️ This PR changes {inline_code(rules[0])}: the new review rules apply after merge.")
     if path in touched:
         used = "the base branch's config" if text is not None else "the defaults (the base branch has none)"
-        top.append(f"> ⚠️ This PR changes {inline_code(path)}: the new rules apply after merge; this review used "
-                   f"{used} (base SHA `{base[:12]}`).")
+        top.append(
+            f"> ⚠️ This PR changes {inline_code(path)}: the new rules apply after merge; this review used "
+            f"{used} (base SHA `{base[:12]}`)."
+        )
     if config.prompts_dir:
         folder = repo_path(config.prompts_dir, "prompts_dir")
         local, fetched = fetch_prompts(gh, folder, base, runner_temp)
@@ -78,8 +83,9 @@ def load_base_setup(gh: GitHubPR, opts: dict[str, Any], base: str, diff: Diff,
     return BaseSetup(config, tuple(notes), rules, tuple(about), tuple(top))
 
 
-def _rules_file(gh: GitHubPR, names: Sequence[str], found: Mapping[str, str | None],
-                base: str) -> tuple[str, str] | None:
+def _rules_file(
+    gh: GitHubPR, names: Sequence[str], found: Mapping[str, str | None], base: str
+) -> tuple[str, str] | None:
     """The first instruction file of `names` at the base commit (fetched with the config when
     `names` are the defaults, else in one more request)."""
     wanted = [n for n in names if n.strip() and not n.startswith("/") and ".." not in PurePosixPath(n).parts]
@@ -94,8 +100,9 @@ def repo_path(value: str, what: str) -> str:
     absolute or `..` path is a mistake worth naming."""
     parts = PurePosixPath(value.replace("\\", "/")).parts
     if not parts or value.startswith("/") or ".." in parts:
-        raise ConfigError(f"{what} must be a path inside the repository, got {value!r}",
-                          hint="e.g. .github/reviewbot-prompts")
+        raise ConfigError(
+            f"{what} must be a path inside the repository, got {value!r}", hint="e.g. .github/reviewbot-prompts"
+        )
     return "/".join(p for p in parts if p != ".")
 
 

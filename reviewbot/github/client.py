@@ -42,8 +42,9 @@ class GitHubClient:
     """Authenticated requests to one GitHub API (GitHub Enterprise works by `api_url` alone:
     https://ghe.example.com/api/v3), retried within one wait budget."""
 
-    def __init__(self, token: str, api_url: str = DEFAULT_API_URL, *, policy: RetryPolicy | None = None,
-                 timeout: int = 30) -> None:
+    def __init__(
+        self, token: str, api_url: str = DEFAULT_API_URL, *, policy: RetryPolicy | None = None, timeout: int = 30
+    ) -> None:
         self.policy = policy or RetryPolicy()
         self.requests_made = 0
         self._waited = 0.0
@@ -80,8 +81,7 @@ class GitHubClient:
                 self._wait(self.policy.backoff, exc)
                 saved = find_saved()
                 if saved is not None:
-                    log.warning("POST %s failed (%s), but GitHub had saved it",
-                                url_path(url), exc.message)
+                    log.warning("POST %s failed (%s), but GitHub had saved it", url_path(url), exc.message)
                     return saved, True
         raise AssertionError("unreachable")
 
@@ -126,8 +126,10 @@ class GitHubClient:
                 if wait is None and (not retry_failures or exc.status < 500):
                     raise error from exc
             except requests.RequestException as exc:
-                error = GitHubError(f"GitHub {verb} {url_path(url)}: {type(exc).__name__}: {exc}",
-                                    hint="check the network and GITHUB_API_URL")
+                error = GitHubError(
+                    f"GitHub {verb} {url_path(url)}: {type(exc).__name__}: {exc}",
+                    hint="check the network and GITHUB_API_URL",
+                )
                 wait = None
                 if not retry_failures:
                     raise error from exc

@@ -67,16 +67,20 @@ def comment_event(event: Event) -> CommentEvent | Skip:
         raise UsageError(f"the {event.name} payload has no pull request number")
     user = comment.get("user") or {}
     login = str(user.get("login") or "")
-    author = Author(login, str(comment.get("author_association") or "NONE"),
-                    is_bot=user.get("type") == "Bot" or login.endswith("[bot]"))
+    author = Author(
+        login,
+        str(comment.get("author_association") or "NONE"),
+        is_bot=user.get("type") == "Bot" or login.endswith("[bot]"),
+    )
     return CommentEvent(event.name, number, comment["id"], str(comment.get("body") or ""), author, root)
 
 
 Review = Callable[["GitHubPR", "Context", "PullTarget", dict[str, Any], "Echo"], int]
 
 
-def handle_comment(gh: GitHubPR, ctx: Context, event: CommentEvent, opts: dict[str, Any], say: Echo,
-                   review: Review) -> int:
+def handle_comment(
+    gh: GitHubPR, ctx: Context, event: CommentEvent, opts: dict[str, Any], say: Echo, review: Review
+) -> int:
     """Act on one comment; `review` runs a full review (the Action's pull request flow)."""
     from .events import PullTarget
     from .outputs import command, outputs, write_outputs
@@ -110,8 +114,7 @@ def handle_comment(gh: GitHubPR, ctx: Context, event: CommentEvent, opts: dict[s
         return skip(f"{event.author.login} ({event.author.association}) may not ask for {cmd.verb}")
     if cmd.verb == "review":
         _react(gh, event, "eyes")
-        capped = {**opts, "incremental": False, "dry_run": False,
-                  "max_usd_per_command": conv.max_usd_per_command}
+        capped = {**opts, "incremental": False, "dry_run": False, "max_usd_per_command": conv.max_usd_per_command}
         return review(gh, ctx, PullTarget(event.number), capped, say)
     if cmd.verb == "plan":
         _reply(gh, event, _plan(gh, run))
@@ -119,8 +122,12 @@ def handle_comment(gh: GitHubPR, ctx: Context, event: CommentEvent, opts: dict[s
     root = _our_root(gh, event)
     if root is None:
         if not implicit:
-            _reply(gh, event, "This thread is not one of reviewbot's findings: nothing to "
-                              f"{'ignore' if cmd.verb == 'ignore' else 'answer'} here.")
+            _reply(
+                gh,
+                event,
+                "This thread is not one of reviewbot's findings: nothing to "
+                f"{'ignore' if cmd.verb == 'ignore' else 'answer'} here.",
+            )
         return skip("the thread is not a reviewbot finding")
     if cmd.verb == "ignore":
         return skip(_ignore(gh, run, event, root))
@@ -145,8 +152,15 @@ def _plan(gh: GitHubPR, run: Any) -> str:
     from ..runner import execute
 
     diff = diff_from_patches(gh.changed_files())
-    report = execute(diff, run.config, source=f"{gh.repository}#{gh.number}", notes=run.notes, dry_run=True,
-                     audit_log=None, instruction_file=run.rules_file)
+    report = execute(
+        diff,
+        run.config,
+        source=f"{gh.repository}#{gh.number}",
+        notes=run.notes,
+        dry_run=True,
+        audit_log=None,
+        instruction_file=run.rules_file,
+    )
     return render_markdown(report, max_chars=MAX_REPLY_CHARS - 2_000, min_severity=run.config.review.min_severity)
 
 
@@ -160,8 +174,7 @@ def _ignore(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
     if not prints or summary is None:
         _reply(gh, event, "There is no reviewbot finding to ignore here.")
         return "nothing to ignore"
-    _update_state(gh, summary, lambda state: replace(
-        state, ignored=tuple(dict.fromkeys([*state.ignored, *prints]))))
+    _update_state(gh, summary, lambda state: replace(state, ignored=tuple(dict.fromkeys([*state.ignored, *prints]))))
     _reply(gh, event, "Ignored: reviewbot will not post this finding again on this pull request.")
     return f"ignored {len(prints)} finding(s)"
 
@@ -189,27 +202,51 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
         return "no allowed model for the file"
     summary = gh.find_summary_comment()
     left = _left_for_pr(config, summary)
-    cap = config.conversation.max_usd_per_command if left is None else min(left, config.conversation.max_usd_per_command)
+    cap = (
+        config.conversation.max_usd_per_command if left is None else min(left, config.conversation.max_usd_per_command)
+    )
     pricer = Pricer(config.prices)
     env = os.environ
     tools = ReviewTools(
-        targets=lambda m: _target(config, m, env), price=pricer.cost, supports_schema=lambda m: False,
-        context_window=lambda m: model_window(config, m, pricer.context_window), count_tokens=count_tokens,
-        parse=parse_reply, anchor=lambda found, chunk: list(found),
+        targets=lambda m: _target(config, m, env),
+        price=pricer.cost,
+        supports_schema=lambda m: False,
+        context_window=lambda m: model_window(config, m, pricer.context_window),
+        count_tokens=count_tokens,
+        parse=parse_reply,
+        anchor=lambda found, chunk: list(found),
         labels={"repository": gh.repository, "pr": str(gh.number)},
     )
     body = _finding_text(str(root.get("body") or ""))
-    finding = {"path": path, "line": root.get("line") or root.get("original_line"), "severity": "",
-               "title": body.split("\n", 1)[0], "body": body}
-    answer = answer_question(ScrubbingClient(LiteLLMClient()), run_prompts(config), BudgetGuard(cap, None), tools,
-                             models, finding=finding, hunk=hunk, thread=_thread(gh, event, root), question=question,
-                             path=path)
+    finding = {
+        "path": path,
+        "line": root.get("line") or root.get("original_line"),
+        "severity": "",
+        "title": body.split("\n", 1)[0],
+        "body": body,
+    }
+    answer = answer_question(
+        ScrubbingClient(LiteLLMClient()),
+        run_prompts(config),
+        BudgetGuard(cap, None),
+        tools,
+        models,
+        finding=finding,
+        hunk=hunk,
+        thread=_thread(gh, event, root),
+        question=question,
+        path=path,
+    )
     usd = sum(c.usd or 0.0 for c in answer.calls)
     if answer.text is None:
         _reply(gh, event, f"reviewbot could not answer: {one_line(answer.error or 'no model answered', 300)}.")
     else:
-        _reply(gh, event, prose(answer.text, max_chars=8_000)
-               + f"\n\n<sub>Answered by {inline_code(answer.model or '')} · {format_usd(usd)}</sub>")
+        _reply(
+            gh,
+            event,
+            prose(answer.text, max_chars=8_000)
+            + f"\n\n<sub>Answered by {inline_code(answer.model or '')} · {format_usd(usd)}</sub>",
+        )
     if usd and summary is not None:  # the pull request's spend cap counts answers too
         _update_state(gh, summary, lambda state: replace(state, total_usd=state.total_usd + usd))
     return f"answered in the thread ({format_usd(usd)})"
@@ -254,8 +291,10 @@ def _thread(gh: GitHubPR, event: CommentEvent, root: Mapping[str, Any]) -> list[
     """The replies before this comment in the thread (authors and text: data for the model)."""
     comments = gh.review_comments()
     replies = [c for c in comments if c.get("in_reply_to_id") == root.get("id") and c.get("id") != event.comment_id]
-    return [(str((c.get("user") or {}).get("login") or ""), str(c.get("body") or "").replace(REPLY_MARKER, ""))
-            for c in replies[-MAX_THREAD_COMMENTS:]]
+    return [
+        (str((c.get("user") or {}).get("login") or ""), str(c.get("body") or "").replace(REPLY_MARKER, ""))
+        for c in replies[-MAX_THREAD_COMMENTS:]
+    ]
 
 
 # --- GitHub requests -------------------------------------------------------------------------

@@ -14,8 +14,7 @@ from ..errors import ServiceError
 class GitHubError(ServiceError):
     """A GitHub request failed. `status` is None when no HTTP answer came back."""
 
-    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None,
-                 reason: str = "") -> None:
+    def __init__(self, message: str, hint: str | None = None, *, status: int | None = None, reason: str = "") -> None:
         super().__init__(message, hint)
         self.status = status
         self.reason = reason or message  # GitHub's own words, e.g. "Unprocessable Entity (…)"
@@ -42,16 +41,21 @@ def message_of(exc: GithubException) -> str:
 def translate(verb: str, url: str, exc: GithubException, *, cannot_write: bool) -> GitHubError:
     """GitHub's answer as one line: status, message and its `errors` details."""
     data = exc.data if isinstance(exc.data, dict) else {}
-    details = [e if isinstance(e, str) else str(e.get("message") or e.get("code") or e)
-               for e in data.get("errors") or [] if e]
+    details = [
+        e if isinstance(e, str) else str(e.get("message") or e.get("code") or e) for e in data.get("errors") or [] if e
+    ]
     reason = message_of(exc) or "no message"
     if details:
         reason += f" ({'; '.join(details)})"
     text = f"GitHub {verb} {url_path(url)}: {exc.status} {reason}"
     if cannot_write and exc.status == 403:
-        return CannotWrite(text, hint="the token is read-only (fork pull requests get one): grant "
-                           "`pull-requests: write`, or findings go to annotations instead",
-                           status=403, reason=reason)
+        return CannotWrite(
+            text,
+            hint="the token is read-only (fork pull requests get one): grant "
+            "`pull-requests: write`, or findings go to annotations instead",
+            status=403,
+            reason=reason,
+        )
     hint = "check the token and its permissions" if exc.status in (401, 403, 404) else None
     return GitHubError(text, hint=hint, status=exc.status, reason=reason)
 

@@ -54,8 +54,10 @@ def read_event(env: Mapping[str, str], pr_number: int | None) -> Event:
     path = env.get("GITHUB_EVENT_PATH", "")
     if not name:
         if pr_number is None:
-            raise UsageError("GITHUB_EVENT_NAME is not set: this command runs inside GitHub Actions",
-                             hint="for local use pass --pr N with GITHUB_REPOSITORY and GITHUB_TOKEN set")
+            raise UsageError(
+                "GITHUB_EVENT_NAME is not set: this command runs inside GitHub Actions",
+                hint="for local use pass --pr N with GITHUB_REPOSITORY and GITHUB_TOKEN set",
+            )
         name = "manual"
     if not path:
         if name in PR_EVENTS:
@@ -84,15 +86,18 @@ def pull_target(event: Event, pr_number: int | None) -> PullTarget | Skip:
         inputs = event.payload.get("inputs") or {}
         raw = pr_number if pr_number is not None else inputs.get("pr-number") or inputs.get("pr_number")
         if raw in (None, ""):
-            raise UsageError("workflow_dispatch needs a pull request number",
-                             hint="pass the action's `pr-number` input")
+            raise UsageError(
+                "workflow_dispatch needs a pull request number", hint="pass the action's `pr-number` input"
+            )
         try:
             number = int(str(raw))
         except ValueError:
             raise UsageError(f"pr-number must be a number, got {str(raw)[:40]!r}") from None
         return PullTarget(number)
-    return Skip(f"event '{event.name}' is not a pull request event "
-                f"(reviewed: {', '.join(PR_EVENTS)} and workflow_dispatch with pr-number)")
+    return Skip(
+        f"event '{event.name}' is not a pull request event "
+        f"(reviewed: {', '.join(PR_EVENTS)} and workflow_dispatch with pr-number)"
+    )
 
 
 def _sha(pull: Mapping[str, Any], side: str) -> str | None:
@@ -113,7 +118,8 @@ def read_context(env: Mapping[str, str]) -> Context:
         repository=repository,
         # GitHub Enterprise sets GITHUB_API_URL (https://host/api/v3): nothing else to configure.
         api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
-        token=token, run_id=run_id,
+        token=token,
+        run_id=run_id,
         step_summary=env.get("GITHUB_STEP_SUMMARY") or None,
         output=env.get("GITHUB_OUTPUT") or None,
         runner_temp=env.get("RUNNER_TEMP") or None,

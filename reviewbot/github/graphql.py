@@ -16,8 +16,10 @@ LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}(?:\[bot\])?")
 # GET /user answers 403 to installation tokens (GITHUB_TOKEN, GitHub Apps); the GraphQL viewer
 # answers every kind of token, with "<app-slug>[bot]" for an App (public reports, not the docs).
 VIEWER_QUERY = "query { viewer { login } }"
-VIEWER_HINT = ("name it with --bot-login (REVIEWBOT_BOT_LOGIN): github-actions[bot] for the "
-               "workflow's GITHUB_TOKEN, <app-slug>[bot] for a GitHub App, else the token's user")
+VIEWER_HINT = (
+    "name it with --bot-login (REVIEWBOT_BOT_LOGIN): github-actions[bot] for the "
+    "workflow's GITHUB_TOKEN, <app-slug>[bot] for a GitHub App, else the token's user"
+)
 
 MAX_FILE_BYTES = 512 * 1024  # a config, rules or context file; larger is refused, not read
 FILES_PER_QUERY = 100  # aliased objects per GraphQL request: ⌈files/100⌉ requests for code context
@@ -27,11 +29,13 @@ def files_query(owner: str, name: str, names: Sequence[str], ref: str) -> dict[s
     """The request body asking for each of `names` at `ref` (aliased
     `object(expression: "REF:path")`)."""
     params = ", ".join(f"$e{i}: String!" for i in range(len(names)))
-    fields = " ".join(f"f{i}: object(expression: $e{i}) {{ ... on Blob {{ text byteSize isBinary }} }}"
-                      for i in range(len(names)))
-    query = f"query($owner: String!, $name: String!, {params}) {{ repository(owner: $owner, name: $name) {{ {fields} }} }}"
-    variables: dict[str, Any] = {"owner": owner, "name": name,
-                                 **{f"e{i}": f"{ref}:{p}" for i, p in enumerate(names)}}
+    fields = " ".join(
+        f"f{i}: object(expression: $e{i}) {{ ... on Blob {{ text byteSize isBinary }} }}" for i in range(len(names))
+    )
+    query = (
+        f"query($owner: String!, $name: String!, {params}) {{ repository(owner: $owner, name: $name) {{ {fields} }} }}"
+    )
+    variables: dict[str, Any] = {"owner": owner, "name": name, **{f"e{i}": f"{ref}:{p}" for i, p in enumerate(names)}}
     return {"query": query, "variables": variables}
 
 
@@ -41,14 +45,22 @@ def read_files(data: Any, names: Sequence[str], ref: str) -> dict[str, str | Non
     repo = ((data or {}).get("data") or {}).get("repository") if isinstance(data, dict) else None
     if not isinstance(repo, dict):
         errors = data.get("errors") if isinstance(data, dict) else None
-        raise GitHubError(f"cannot read {', '.join(names)} at {ref[:12]}: "
-                          + ("; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errors or [])[:200]
-                             or "no repository in the GraphQL answer"))
+        raise GitHubError(
+            f"cannot read {', '.join(names)} at {ref[:12]}: "
+            + (
+                "; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errors or [])[:200]
+                or "no repository in the GraphQL answer"
+            )
+        )
     out: dict[str, str | None] = {}
     for i, path in enumerate(names):
         blob = repo.get(f"f{i}")
-        ok = (isinstance(blob, dict) and isinstance(blob.get("text"), str) and not blob.get("isBinary")
-              and int(blob.get("byteSize") or 0) <= MAX_FILE_BYTES)
+        ok = (
+            isinstance(blob, dict)
+            and isinstance(blob.get("text"), str)
+            and not blob.get("isBinary")
+            and int(blob.get("byteSize") or 0) <= MAX_FILE_BYTES
+        )
         out[path] = blob["text"] if ok and isinstance(blob, dict) else None
     return out
 
@@ -59,10 +71,13 @@ def read_viewer_login(data: Any) -> str:
     login = viewer.get("login") if isinstance(viewer, dict) else None
     if not isinstance(login, str) or not LOGIN.fullmatch(login):
         errors = data.get("errors") if isinstance(data, dict) else None
-        detail = "; ".join(str(e.get("message") if isinstance(e, dict) else e)
-                           for e in errors or [])[:200] or f"no usable login ({str(login)[:60]!r})"
-        raise GitHubError(f"cannot tell which login this token posts as: GraphQL viewer: "
-                          f"{' '.join(detail.split())}", hint=VIEWER_HINT)
+        detail = (
+            "; ".join(str(e.get("message") if isinstance(e, dict) else e) for e in errors or [])[:200]
+            or f"no usable login ({str(login)[:60]!r})"
+        )
+        raise GitHubError(
+            f"cannot tell which login this token posts as: GraphQL viewer: {' '.join(detail.split())}", hint=VIEWER_HINT
+        )
     return login
 
 

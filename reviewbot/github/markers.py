@@ -36,8 +36,7 @@ class SummaryState:
 
 
 def render_summary_marker(state: SummaryState) -> str:
-    fields: dict[str, object] = {"head": state.head, "runs": state.runs,
-                                 "total_usd": round(state.total_usd, 6)}
+    fields: dict[str, object] = {"head": state.head, "runs": state.runs, "total_usd": round(state.total_usd, 6)}
     if state.body_findings:  # only when set: most summaries never need it
         fields["body_findings"] = True
     if state.ignored:
@@ -69,8 +68,9 @@ def parse_summary_state(body: str) -> SummaryState | None:
         return None
     if isinstance(total, bool) or not isinstance(total, (int, float)) or not isinstance(in_body, bool):
         return None
-    return SummaryState(head=head, runs=runs, total_usd=float(total), body_findings=in_body,
-                        ignored=tuple(ignored[-MAX_IGNORED:]))
+    return SummaryState(
+        head=head, runs=runs, total_usd=float(total), body_findings=in_body, ignored=tuple(ignored[-MAX_IGNORED:])
+    )
 
 
 # The first line a free re-run puts under the marker ("Already reviewed at …"), replaced by the next.

@@ -49,11 +49,25 @@ def _append(path: str, text: str, what: str) -> None:
         raise UsageError(f"cannot write {what} ({path}): {exc.strerror}") from exc
 
 
-def outputs(*, skipped: bool, cost: str = "0", findings: int = 0, inline: int = 0,
-            review_url: str = "", summary_url: str = "", report: str = "") -> dict[str, str]:
-    return {"cost-usd": cost, "findings": str(findings), "inline-comments": str(inline),
-            "review-url": review_url, "summary-url": summary_url, "report-path": report,
-            "skipped": "true" if skipped else "false"}
+def outputs(
+    *,
+    skipped: bool,
+    cost: str = "0",
+    findings: int = 0,
+    inline: int = 0,
+    review_url: str = "",
+    summary_url: str = "",
+    report: str = "",
+) -> dict[str, str]:
+    return {
+        "cost-usd": cost,
+        "findings": str(findings),
+        "inline-comments": str(inline),
+        "review-url": review_url,
+        "summary-url": summary_url,
+        "report-path": report,
+        "skipped": "true" if skipped else "false",
+    }
 
 
 def command(kind: str, message: str) -> str:

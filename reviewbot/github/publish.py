@@ -63,14 +63,20 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
             read_only = True
         except GitHubError as exc:  # 401, 5xx after retries…: the findings still reach the run
             refused = exc
-            run.top.append(f"> ⚠️ GitHub refused the review ({one_line(exc.message, 300)}): every finding is "
-                           "listed in this summary" + (f" and in {inline_code(saved)}" if saved else "") + ".")
+            run.top.append(
+                f"> ⚠️ GitHub refused the review ({one_line(exc.message, 300)}): every finding is "
+                "listed in this summary" + (f" and in {inline_code(saved)}" if saved else "") + "."
+            )
             rest = list(report.findings)
     usd = 0.0 if report.dry_run else report.cost.total_usd
     full = not report.dry_run and not any(c.status in ("failed", "skipped", "partial") for c in report.chunks)
     # A refused review was not posted: the next run (even on this head) must post it.
-    state = next_state(run.previous, run.head if full and refused is None else None,
-                       usd if usd is not None else report.cost.known_usd, in_body=bool(result and result.in_body))
+    state = next_state(
+        run.previous,
+        run.head if full and refused is None else None,
+        usd if usd is not None else report.cost.known_usd,
+        in_body=bool(result and result.in_body),
+    )
     run.about += review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(cost_line(usd, state))
     if saved:
@@ -94,20 +100,33 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         lines, _ = workflow_annotations(report.findings)
         for line in lines:
             say(line)
-        run.top.append(f"> The token cannot write to this pull request (fork pull requests get a read-only "
-                       f"token): {plural(len(lines), 'finding')} shown as annotations; every finding is "
-                       "listed here.")
+        run.top.append(
+            f"> The token cannot write to this pull request (fork pull requests get a read-only "
+            f"token): {plural(len(lines), 'finding')} shown as annotations; every finding is "
+            "listed here."
+        )
         step = [_unchanged(run)]
     _step_summary(run, lambda n: render_report(report, cfg, n), step)
     not_reviewed = not_reviewed_reason(report)
     skipped = report.dry_run or not_reviewed is not None
     cost = "unknown" if usd is None else f"{usd:.6f}"
     inline = result.inline_comments if result else 0
-    write_outputs(run.ctx.output, outputs(skipped=skipped, cost=cost, findings=len(report.findings),
-                                          inline=inline, review_url=result.html_url if result else "",
-                                          summary_url=url, report=saved or ""))
-    say(f"reviewbot: {plural(len(report.findings), 'finding')}, {plural(inline, 'inline comment')}, "
-        f"cost {cost} USD, {plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else ""))
+    write_outputs(
+        run.ctx.output,
+        outputs(
+            skipped=skipped,
+            cost=cost,
+            findings=len(report.findings),
+            inline=inline,
+            review_url=result.html_url if result else "",
+            summary_url=url,
+            report=saved or "",
+        ),
+    )
+    say(
+        f"reviewbot: {plural(len(report.findings), 'finding')}, {plural(inline, 'inline comment')}, "
+        f"cost {cost} USD, {plural(gh.requests_made, 'GitHub request')}" + (f"; summary: {url}" if url else "")
+    )
     if refused is not None:
         say(command("error", f"reviewbot: GitHub refused to take the result: {refused.message}"))
         return refused.exit_code
@@ -118,8 +137,7 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     return exit_code(report, cfg)
 
 
-def not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: str | None,
-                 mark: str = "⛔") -> int:
+def not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: str | None, mark: str = "⛔") -> int:
     """Nothing was sent to a model: say so in the summary comment, the step summary and the
     outputs (never a green "reviewed")."""
     state = next_state(run.previous, new_head, 0.0)
@@ -155,12 +173,15 @@ def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> Report:
     kept = tuple(f for f in report.findings if f.fingerprint not in dismissed)
     if dismissed:
         again = len(report.findings) - len(kept)
-        run.about.append(f"Dismissed on this pull request: {plural(len(dismissed), 'finding')} "
-                         "(`/reviewbot ignore` or 👎), never posted again"
-                         + (f"; {again} of them found again in this run" if again else ""))
+        run.about.append(
+            f"Dismissed on this pull request: {plural(len(dismissed), 'finding')} "
+            "(`/reviewbot ignore` or 👎), never posted again"
+            + (f"; {again} of them found again in this run" if again else "")
+        )
     if gh.outdated:
-        run.about.append(f"Outdated: {plural(len(gh.outdated - dismissed), 'earlier finding')} on lines "
-                         "a later commit changed")
+        run.about.append(
+            f"Outdated: {plural(len(gh.outdated - dismissed), 'earlier finding')} on lines a later commit changed"
+        )
     return replace(report, findings=kept)
 
 
@@ -182,14 +203,28 @@ def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[
     # REQUEST_CHANGES only for a blocking finding not already posted: a re-run must not
     # repeat an empty change request.
     blocking = threshold is not None and any(
-        severity_at_least(f.severity, threshold) and f.fingerprint not in already for f in report.findings)
-    return build_review(report.findings, run.diff, commit_id=run.head, run_id=run.ctx.run_id,
-                        max_inline=cfg.review.max_inline_comments, already_posted=already,
-                        event="REQUEST_CHANGES" if blocking else "COMMENT")
+        severity_at_least(f.severity, threshold) and f.fingerprint not in already for f in report.findings
+    )
+    return build_review(
+        report.findings,
+        run.diff,
+        commit_id=run.head,
+        run_id=run.ctx.run_id,
+        max_inline=cfg.review.max_inline_comments,
+        already_posted=already,
+        event="REQUEST_CHANGES" if blocking else "COMMENT",
+    )
 
 
-def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int], str],
-            sections: list[str], say: Echo, fingerprints: str) -> tuple[str, bool]:
+def _upsert(
+    gh: GitHubPR,
+    run: Run,
+    state: SummaryState,
+    render: Callable[[int], str],
+    sections: list[str],
+    say: Echo,
+    fingerprints: str,
+) -> tuple[str, bool]:
     """Edit (or create) the one summary comment, carrying the state marker and the hidden
     `fingerprints` of the findings it holds instead of the review. Returns its URL ("" when
     the token cannot write) and whether the token could not write."""
@@ -207,8 +242,10 @@ def _upsert(gh: GitHubPR, run: Run, state: SummaryState, render: Callable[[int],
 
 def _step_summary(run: Run, render: Callable[[int], str], sections: list[str]) -> None:
     # The step summary takes 1 MiB: the whole report fits there when the comment (64 KiB) cannot.
-    append_step_summary(run.ctx.step_summary, compose_summary(render, run.top, [*sections, about_section(run.about)],
-                                                              limit=STEP_SUMMARY_LIMIT - 4096))
+    append_step_summary(
+        run.ctx.step_summary,
+        compose_summary(render, run.top, [*sections, about_section(run.about)], limit=STEP_SUMMARY_LIMIT - 4096),
+    )
 
 
 def _save_report(run: Run, report: Report) -> str:
@@ -229,8 +266,10 @@ def _note_ignored(gh: GitHubPR, run: Run) -> None:
     """Say so when someone else's comments carried our hidden markers: they were not allowed
     to silence findings or stand in for the summary, and whoever reads the PR should know."""
     if gh.ignored_markers:
-        run.about.append(f"Ignored reviewbot markers in {plural(gh.ignored_markers, 'comment')} "
-                         f"not written by {inline_code(gh.login or '')}")
+        run.about.append(
+            f"Ignored reviewbot markers in {plural(gh.ignored_markers, 'comment')} "
+            f"not written by {inline_code(gh.login or '')}"
+        )
 
 
 def _carried(run: Run) -> list[str]:

@@ -55,7 +55,10 @@ class ReviewComment:
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
-            "path": self.path, "body": self.body, "line": self.line, "side": self.side,
+            "path": self.path,
+            "body": self.body,
+            "line": self.line,
+            "side": self.side,
         }
         # GitHub rejects start_line == line ("start line must precede the end line").
         if self.start_line is not None and self.start_line < self.line:
@@ -98,9 +101,7 @@ class ReviewPayload:
             "comments": [c.to_json() for c in self.comments],
         }
 
-    def fallback_all_in_body(
-        self, reason: str = "GitHub rejected the inline comments"
-    ) -> ReviewPayload:
+    def fallback_all_in_body(self, reason: str = "GitHub rejected the inline comments") -> ReviewPayload:
         """The same review with every comment moved into the body, so nothing is lost when
         GitHub answers 422 (it never says which comment it rejected)."""
         if not self.comments:
@@ -180,8 +181,12 @@ def build_review(
     line = header or _default_header(commit_id, len(comments), len(rest), duplicates)
     marker = render_run_marker(run_id)
     payload = ReviewPayload(
-        commit_id=commit_id, event=event, body=f"{squash(line)}\n\n{marker}",
-        comments=tuple(comments), run_id=extract_run_id(marker) or "", duplicates=duplicates,
+        commit_id=commit_id,
+        event=event,
+        body=f"{squash(line)}\n\n{marker}",
+        comments=tuple(comments),
+        run_id=extract_run_id(marker) or "",
+        duplicates=duplicates,
     )
     return payload, rest
 

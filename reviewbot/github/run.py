@@ -42,8 +42,13 @@ if TYPE_CHECKING:
     from .retry import RetryPolicy
 
 
-def run_action(opts: dict[str, Any], *, env: Mapping[str, str] | None = None, echo: Echo | None = None,
-               policy: RetryPolicy | None = None) -> int:
+def run_action(
+    opts: dict[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    echo: Echo | None = None,
+    policy: RetryPolicy | None = None,
+) -> int:
     """Review the pull request of this workflow run; returns the exit code. A ReviewbotError
     is also shown as an `::error::` annotation, then left to the CLI (one line, exit code)."""
     env = os.environ if env is None else env
@@ -74,8 +79,7 @@ def _run(opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryP
         return _review(gh, ctx, target, opts, say)
 
 
-def _converse(event: Event, opts: dict[str, Any], env: Mapping[str, str], say: Echo,
-              policy: RetryPolicy | None) -> int:
+def _converse(event: Event, opts: dict[str, Any], env: Mapping[str, str], say: Echo, policy: RetryPolicy | None) -> int:
     """A comment on a pull request: a `/reviewbot` command or a question (conversation.py)."""
     from .api import GitHubPR
     from .conversation import comment_event, handle_comment
@@ -97,8 +101,13 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
     info = gh.pull_info()
     head = target.head_sha or info.head_sha  # the payload's head, never GITHUB_SHA (a merge commit)
     if head != info.head_sha:
-        say(command("notice", f"reviewbot: skipped: the PR head moved from {head[:7]} to "
-                              f"{info.head_sha[:7]} since this event; the run for that push reviews it"))
+        say(
+            command(
+                "notice",
+                f"reviewbot: skipped: the PR head moved from {head[:7]} to "
+                f"{info.head_sha[:7]} since this event; the run for that push reviews it",
+            )
+        )
         write_outputs(ctx.output, outputs(skipped=True))
         return EXIT_OK
     files = gh.changed_files()
@@ -107,12 +116,27 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
     setup = load_base_setup(gh, opts, base, diff, ctx.runner_temp)
     about = list(setup.about)
     if gh.files_truncated:
-        about.append(f"GitHub lists at most 3,000 files of a pull request: only {len(files):,} of "
-                     f"{info.changed_files:,} changed files were seen")
+        about.append(
+            f"GitHub lists at most 3,000 files of a pull request: only {len(files):,} of "
+            f"{info.changed_files:,} changed files were seen"
+        )
     summary = gh.find_summary_comment()
-    run = Run(ctx, opts, info, head, base, diff, setup.config, list(setup.notes), top=list(setup.top), about=about,
-              previous=summary.state if summary else None, has_summary=summary is not None,
-              previous_body=summary.body if summary else "", rules_file=setup.rules_file)
+    run = Run(
+        ctx,
+        opts,
+        info,
+        head,
+        base,
+        diff,
+        setup.config,
+        list(setup.notes),
+        top=list(setup.top),
+        about=about,
+        previous=summary.state if summary else None,
+        has_summary=summary is not None,
+        previous_body=summary.body if summary else "",
+        rules_file=setup.rules_file,
+    )
     if not run.diff.files:
         return not_reviewed(gh, run, "this pull request changes no files", say, new_head=head, mark="⏭️")
     if summary is not None and run.previous and run.previous.head == head and _rerun_is_free(run):
@@ -125,8 +149,14 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
         return code if warn else EXIT_SERVICE
     scope = _scope(gh, run)
     if scope is not None and not scope.files:
-        return not_reviewed(gh, run, f"no file of this pull request changed since the last review "
-                                     f"(`{run.since[:7]}`)", say, new_head=head, mark="⏭️")
+        return not_reviewed(
+            gh,
+            run,
+            f"no file of this pull request changed since the last review (`{run.since[:7]}`)",
+            say,
+            new_head=head,
+            mark="⏭️",
+        )
     try:
         report = _execute(gh, run, scope if scope is not None else run.diff)
     except MissingKeyError as exc:
@@ -148,8 +178,10 @@ def _apply_pr_cap(run: Run) -> str | None:
     limit = run.config.budget.max_usd
     if command_cap is not None and (limit is None or command_cap < limit):  # a /reviewbot review
         run.config = override(run.config, {"budget.max_usd": command_cap})
-        run.about.append(f"Asked for in a comment: this review may spend at most {format_usd(command_cap)} "
-                         "(conversation.max_usd_per_command)")
+        run.about.append(
+            f"Asked for in a comment: this review may spend at most {format_usd(command_cap)} "
+            "(conversation.max_usd_per_command)"
+        )
     flag = run.opts.get("max_usd_per_pr")
     cap = flag if flag is not None else run.config.budget.max_usd_per_pr
     if cap is None:
@@ -157,13 +189,17 @@ def _apply_pr_cap(run: Run) -> str | None:
     spent = run.previous.total_usd if run.previous else 0.0
     left = round(cap - spent, 6)
     if left <= 0:
-        return (f"this pull request reached its spend cap: {format_usd(spent)} spent of "
-                f"{format_usd(cap)} (budget.max_usd_per_pr)")
+        return (
+            f"this pull request reached its spend cap: {format_usd(spent)} spent of "
+            f"{format_usd(cap)} (budget.max_usd_per_pr)"
+        )
     limit = run.config.budget.max_usd
     if limit is None or limit > left:
         run.config = override(run.config, {"budget.max_usd": left})
-        run.about.append(f"Spend cap per pull request: {format_usd(cap)}, {format_usd(spent)} spent: "
-                         f"this run may spend at most {format_usd(left)}")
+        run.about.append(
+            f"Spend cap per pull request: {format_usd(cap)}, {format_usd(spent)} spent: "
+            f"this run may spend at most {format_usd(left)}"
+        )
     return None
 
 
@@ -189,22 +225,28 @@ def _scope(gh: GitHubPR, run: Run) -> Diff | None:
         incremental = run.config.review.incremental
     previous = run.previous.head if run.previous else ""
     if previous and previous == run.head:
-        run.about.append(f"Re-run on the same head `{run.head[:7]}` (`--full`): reviewed in full; "
-                         "findings already posted are not repeated")
+        run.about.append(
+            f"Re-run on the same head `{run.head[:7]}` (`--full`): reviewed in full; "
+            "findings already posted are not repeated"
+        )
         return None
     if not incremental or not previous:
         return None
     changed = gh.compare_files(previous, run.head)
     if changed is None:
-        run.about.append(f"Full review: `{previous[:7]}` is not an ancestor of `{run.head[:7]}` "
-                         "(force-push?) or the comparison is too large")
+        run.about.append(
+            f"Full review: `{previous[:7]}` is not an ancestor of `{run.head[:7]}` "
+            "(force-push?) or the comparison is too large"
+        )
         return None
     keep = set(changed)
     files = tuple(f for f in run.diff.files if f.path in keep or (f.old_path or "") in keep)
     run.since = previous
     run.unchanged = tuple(f.path for f in run.diff.files if f not in files)
-    run.top.append(f"> Incremental review: {plural(len(files), 'file')} changed since the last review "
-                   f"(`{previous[:7]}`); {plural(len(run.unchanged), 'unchanged file')} not reviewed again.")
+    run.top.append(
+        f"> Incremental review: {plural(len(files), 'file')} changed since the last review "
+        f"(`{previous[:7]}`); {plural(len(run.unchanged), 'unchanged file')} not reviewed again."
+    )
     return Diff(files=files)
 
 
@@ -218,7 +260,7 @@ def _head_texts(gh: GitHubPR, run: Run, diff: Diff) -> dict[str, str] | None:
     paths = [f.path for f in diff.files if f.hunks and not f.binary and f.status != "deleted"]
     texts: dict[str, str] = {}
     for i in range(0, len(paths), FILES_PER_QUERY):
-        found = gh.files_at(paths[i:i + FILES_PER_QUERY], run.head)
+        found = gh.files_at(paths[i : i + FILES_PER_QUERY], run.head)
         texts.update({p: t for p, t in found.items() if t is not None})
     return texts
 
@@ -227,15 +269,28 @@ def _execute(gh: GitHubPR, run: Run, diff: Diff) -> Report:
     from ..runner import execute
 
     audit = run.opts.get("audit_log") or (
-        str(Path(run.ctx.runner_temp) / "reviewbot-audit.jsonl") if run.ctx.runner_temp else None)
+        str(Path(run.ctx.runner_temp) / "reviewbot-audit.jsonl") if run.ctx.runner_temp else None
+    )
     dry = bool(run.opts.get("dry_run"))
     texts = _head_texts(gh, run, diff)
-    report = execute(diff, run.config, source=f"{run.ctx.repository}#{run.info.number}", notes=run.notes,
-                     dry_run=dry, audit_log=audit, pr_title=run.info.title, pr_body=run.info.body,
-                     run_id=run.ctx.run_id, instruction_file=run.rules_file, file_texts=texts)
+    report = execute(
+        diff,
+        run.config,
+        source=f"{run.ctx.repository}#{run.info.number}",
+        notes=run.notes,
+        dry_run=dry,
+        audit_log=audit,
+        pr_title=run.info.title,
+        pr_body=run.info.body,
+        run_id=run.ctx.run_id,
+        instruction_file=run.rules_file,
+        file_texts=texts,
+    )
     if audit and not dry:
-        run.about.append(f"Audit log: {inline_code(audit)} on the runner ({plural(len(report.calls), 'model request')}; "
-                         "keep it with actions/upload-artifact)")
+        run.about.append(
+            f"Audit log: {inline_code(audit)} on the runner ({plural(len(report.calls), 'model request')}; "
+            "keep it with actions/upload-artifact)"
+        )
     return report
 
 

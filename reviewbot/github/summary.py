@@ -45,8 +45,14 @@ _EARLIER = " _(from an earlier run)_"
 _LINE_LOCATION = re.compile(r"- \*\*\w+\*\* .*? — (`+) ?(.+?) ?\1 — ")
 
 
-def compose_summary(render: Callable[[int], str], top: Sequence[str], sections: Sequence[str], *,
-                    marker: str = "", limit: int | None = None) -> str:
+def compose_summary(
+    render: Callable[[int], str],
+    top: Sequence[str],
+    sections: Sequence[str],
+    *,
+    marker: str = "",
+    limit: int | None = None,
+) -> str:
     """The report's markdown (given the characters left for it) with `top` lines under its
     verdict and `sections` after it; the hidden marker first. Fits GitHub's comment limit
     (or `limit`: the step summary's)."""
@@ -75,7 +81,7 @@ def cap_keeping_marker(body: str) -> str:
     """A summary comment's body cut to GitHub's limit, its state marker kept at the end."""
     if len(body) <= MAX_BODY:
         return body
-    marker = body[body.index("<!-- reviewbot:summary "):]
+    marker = body[body.index("<!-- reviewbot:summary ") :]
     marker = marker[: marker.index("-->") + 3] if "-->" in marker else ""
     return cap_body(body, MAX_BODY - len(marker) - 2) + "\n\n" + marker
 
@@ -98,8 +104,7 @@ class CommentRender:
     note: str = ""
 
 
-def comment_render(report: Report, cfg: Config, rest: Sequence[Finding],
-                   result: PostResult | None) -> CommentRender:
+def comment_render(report: Report, cfg: Config, rest: Sequence[Finding], result: PostResult | None) -> CommentRender:
     """The whole report when it fits in a comment; otherwise (GitHub's 65,536 characters) the
     findings posted inline one line each with a link, full text only for the others (which
     then are not listed again under "Not placed inline")."""
@@ -111,11 +116,16 @@ def comment_render(report: Report, cfg: Config, rest: Sequence[Finding],
     if not inline:
         return whole
     others = replace(report, findings=tuple(rest))
-    note = (f"> {plural(len(report.findings), 'finding')}: too many for one comment, so the "
-            f"{plural(len(inline), 'finding')} posted inline are listed one line each; the full "
-            "text of every finding is in this run's step summary and JSON report.")
-    lines = [f"- {SEVERITY_ICON.get(f.severity, '')} **{f.severity}** {one_line(f.title, 200)} — "
-             f"{inline_code(f'{f.path}:{f.line}')} — [inline]({result.html_url})" for f in inline[:LIST_MAX * 5]]
+    note = (
+        f"> {plural(len(report.findings), 'finding')}: too many for one comment, so the "
+        f"{plural(len(inline), 'finding')} posted inline are listed one line each; the full "
+        "text of every finding is in this run's step summary and JSON report."
+    )
+    lines = [
+        f"- {SEVERITY_ICON.get(f.severity, '')} **{f.severity}** {one_line(f.title, 200)} — "
+        f"{inline_code(f'{f.path}:{f.line}')} — [inline]({result.html_url})"
+        for f in inline[: LIST_MAX * 5]
+    ]
     if len(inline) > LIST_MAX * 5:
         lines.append(f"- … {plural(len(inline) - LIST_MAX * 5, 'more inline finding')} in the review")
     section = "\n".join(["#### Posted inline", "", *lines])
@@ -176,11 +186,15 @@ def review_lines(report: Report, payload: ReviewPayload, result: PostResult | No
         return ["Dry run: this is the plan; no model was called and no review was posted"]
     lines = []
     if result is not None:
-        lines.append(f"Review: [{payload.event.lower().replace('_', ' ')}]({result.html_url}) with "
-                     f"{plural(result.inline_comments, 'inline comment')} (at most {max_inline} per review)")
+        lines.append(
+            f"Review: [{payload.event.lower().replace('_', ' ')}]({result.html_url}) with "
+            f"{plural(result.inline_comments, 'inline comment')} (at most {max_inline} per review)"
+        )
         if result.in_body:
-            lines.append(f"GitHub rejected the inline comments ({one_line(result.rejection or '', 300)}): "
-                         "they are in the review body instead")
+            lines.append(
+                f"GitHub rejected the inline comments ({one_line(result.rejection or '', 300)}): "
+                "they are in the review body instead"
+            )
     if payload.duplicates:
         lines.append(f"{plural(payload.duplicates, 'finding')} already posted by an earlier run: not repeated")
     return lines
@@ -189,20 +203,26 @@ def review_lines(report: Report, payload: ReviewPayload, result: PostResult | No
 def cost_line(usd: float | None, state: SummaryState) -> str:
     from ..cost import format_usd
 
-    return (f"Cost: this run {format_usd(usd)}; this pull request so far {format_usd(state.total_usd)} "
-            f"over {plural(state.runs, 'run')}")
+    return (
+        f"Cost: this run {format_usd(usd)}; this pull request so far {format_usd(state.total_usd)} "
+        f"over {plural(state.runs, 'run')}"
+    )
 
 
-def next_state(previous: SummaryState | None, new_head: str | None, usd: float, *,
-               in_body: bool = False) -> SummaryState:
+def next_state(
+    previous: SummaryState | None, new_head: str | None, usd: float, *, in_body: bool = False
+) -> SummaryState:
     """The marker state: the head advances only when it was fully reviewed, so the next
     incremental run still covers what failed or was skipped this time. Once a review has
     carried findings in its body (`in_body`), every later run reads review bodies too."""
     head = new_head or (previous.head if previous else "")
-    return SummaryState(head=head, runs=(previous.runs if previous else 0) + 1,
-                        total_usd=(previous.total_usd if previous else 0.0) + usd,
-                        body_findings=in_body or bool(previous and previous.body_findings),
-                        ignored=previous.ignored if previous else ())
+    return SummaryState(
+        head=head,
+        runs=(previous.runs if previous else 0) + 1,
+        total_usd=(previous.total_usd if previous else 0.0) + usd,
+        body_findings=in_body or bool(previous and previous.body_findings),
+        ignored=previous.ignored if previous else (),
+    )
 
 
 def summary_fingerprints(previous_body: str, report: Report, posted: ReviewPayload | None) -> str:
@@ -221,8 +241,10 @@ def already_reviewed(previous_body: str, state: SummaryState, head: str) -> tupl
     state counted, its first line saying so (replacing an earlier such line). Returns the
     body and that line."""
     kept = "".join(FINGERPRINT_MARKER.format(fp=fp) for fp in sorted(extract_fingerprints(previous_body)))
-    note = (f"> ⏭️ Already reviewed at `{head[:12]}`: run {state.runs} sent nothing to a model "
-            "(use `--full` to review again).")
+    note = (
+        f"> ⏭️ Already reviewed at `{head[:12]}`: run {state.runs} sent nothing to a model "
+        "(use `--full` to review again)."
+    )
     rest = SUMMARY_NOTE_RE.sub("", strip_summary_marker(previous_body)).lstrip("\n")
     return f"{render_summary_marker(state)}{kept}\n{note}\n\n{rest}", note
 

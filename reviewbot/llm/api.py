@@ -27,7 +27,9 @@ class LLMRequest:
     messages: tuple[dict[str, str], ...]
     max_tokens: int
     timeout: float
-    response_format: dict[str, Any] | None = None  # OpenAI-style {"type": "json_schema", ...} or {"type": "json_object"}
+    response_format: dict[str, Any] | None = (
+        None  # OpenAI-style {"type": "json_schema", ...} or {"type": "json_object"}
+    )
     api_base: str | None = None
     api_key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -51,7 +53,9 @@ class LLMResponse:
 
 
 class LLMError(Exception):
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message

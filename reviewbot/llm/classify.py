@@ -16,6 +16,7 @@ from .api import ErrorKind, LLMError
 
 # -- error classification ---------------------------------------------------------------------
 
+
 def classify(exc: BaseException) -> LLMError:
     """Map a litellm (or SDK, or transport) exception to an LLMError kind. Order matters:
     litellm.Timeout subclasses APIConnectionError and ContextWindowExceededError subclasses
@@ -29,8 +30,9 @@ def classify(exc: BaseException) -> LLMError:
     if kind == "connection":
         message = _with_root_cause(exc, message)
     # litellm's native handlers wrap a 3xx as a "connection error" with a made-up 500.
-    moved = next((s for e in _chain(exc) if isinstance(s := getattr(e, "status_code", None), int)
-                  and 300 <= s < 400), None)
+    moved = next(
+        (s for e in _chain(exc) if isinstance(s := getattr(e, "status_code", None), int) and 300 <= s < 400), None
+    )
     if moved is not None:
         kind, status = "redirect", moved
     too_large = next((e for e in _chain(exc) if type(e).__name__ == "ReplyTooLarge"), None)
@@ -47,7 +49,7 @@ GAVE_UP = "reviewbot gave up waiting, the server may still be generating (its to
 
 
 def _with_root_cause(exc: BaseException, message: str) -> str:
-    """"Connection error." alone does not say whether the server is down or hung up."""
+    """ "Connection error." alone does not say whether the server is down or hung up."""
     root = [e for e in _chain(exc) if _is_connection(e) and str(e)][-1:]
     detail = " ".join(str(root[0]).split()) if root else ""
     return f"{message} ({detail})" if detail and detail not in message else message
@@ -75,8 +77,9 @@ def _litellm_kind(litellm: ModuleType, exc: BaseException) -> ErrorKind | None:
         return "timeout"
     if isinstance(exc, litellm.APIConnectionError):
         return "timeout" if _in_chain(exc, _is_timeout) else "connection"
-    if isinstance(exc, (litellm.InternalServerError, litellm.ServiceUnavailableError,
-                        litellm.BadGatewayError, litellm.APIError)):
+    if isinstance(
+        exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError, litellm.APIError)
+    ):
         # Connection refused and a dropped connection surface as InternalServerError
         # ("Connection error.") with the httpx/socket error further down the chain.
         if _in_chain(exc, _is_timeout):
@@ -119,8 +122,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         original = getattr(current, "original_exception", None)
-        stack.extend([current.__cause__, current.__context__,
-                      original if isinstance(original, BaseException) else None])
+        stack.extend(
+            [current.__cause__, current.__context__, original if isinstance(original, BaseException) else None]
+        )
 
 
 def _in_chain(exc: BaseException, test: Any) -> bool:
@@ -129,18 +133,25 @@ def _in_chain(exc: BaseException, test: Any) -> bool:
 
 def _is_timeout(exc: BaseException) -> bool:
     name = type(exc).__name__
-    return isinstance(exc, TimeoutError) or name in ("APITimeoutError", "Timeout") or name.endswith(
-        ("TimeoutException", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout"))
+    return (
+        isinstance(exc, TimeoutError)
+        or name in ("APITimeoutError", "Timeout")
+        or name.endswith(("TimeoutException", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout"))
+    )
 
 
 def _is_connection(exc: BaseException) -> bool:
     """The SDK's APIConnectionError, httpx/httpcore transport errors, or a socket error."""
     name = type(exc).__name__
     module = type(exc).__module__.split(".")[0]
-    return (isinstance(exc, ConnectionError)
-            or (module == "openai" and name == "APIConnectionError")
-            or (module in ("httpx", "httpcore", "httpx2") and name in (
-                "ConnectError", "RemoteProtocolError", "ReadError", "WriteError", "NetworkError")))
+    return (
+        isinstance(exc, ConnectionError)
+        or (module == "openai" and name == "APIConnectionError")
+        or (
+            module in ("httpx", "httpcore", "httpx2")
+            and name in ("ConnectError", "RemoteProtocolError", "ReadError", "WriteError", "NetworkError")
+        )
+    )
 
 
 def _status(exc: BaseException) -> int | None:
@@ -165,9 +176,11 @@ def _message(exc: BaseException) -> str:
 
 def _retry_after(exc: BaseException) -> float | None:
     """Seconds from `retry-after-ms`, `retry-after` (seconds or an HTTP date), if present."""
-    for source in (getattr(exc, "litellm_response_headers", None),
-                   getattr(getattr(exc, "response", None), "headers", None),
-                   getattr(exc, "headers", None)):
+    for source in (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "headers", None),
+    ):
         if not source:
             continue
         headers = {str(k).lower(): str(v) for k, v in source.items()}

@@ -85,8 +85,12 @@ class LiteLLMClient:
 
 def _completion_kwargs(request: LLMRequest) -> dict[str, Any]:
     api_key = request.api_key
-    if (api_key is None and request.api_base and is_local(request.model, request.api_base)
-            and provider_of(request.model) not in LOCAL_PROVIDERS):
+    if (
+        api_key is None
+        and request.api_base
+        and is_local(request.model, request.api_base)
+        and provider_of(request.model) not in LOCAL_PROVIDERS
+    ):
         api_key = LOCAL_PLACEHOLDER_KEY
     kwargs: dict[str, Any] = {
         "model": request.model,

@@ -53,8 +53,9 @@ def _key_env(model: str, endpoint: EndpointConfig | None, api_base: str | None) 
     return key_env_for(model)
 
 
-def resolve_connection(model: str, endpoints: Mapping[str, EndpointConfig], env: Mapping[str, str],
-                       default_timeout: float) -> Connection:
+def resolve_connection(
+    model: str, endpoints: Mapping[str, EndpointConfig], env: Mapping[str, str], default_timeout: float
+) -> Connection:
     """Endpoint settings first, then the provider's conventions. Raises MissingKeyError."""
     endpoint = endpoints.get(model)
     api_base = _api_base(model, endpoint, env)
@@ -69,8 +70,9 @@ def resolve_connection(model: str, endpoints: Mapping[str, EndpointConfig], env:
     return Connection(api_base=api_base, api_key=api_key, headers=headers, timeout=timeout, key_env=key_env)
 
 
-def missing_keys(models: Iterable[str], endpoints: Mapping[str, EndpointConfig],
-                 env: Mapping[str, str]) -> list[tuple[str, str]]:
+def missing_keys(
+    models: Iterable[str], endpoints: Mapping[str, EndpointConfig], env: Mapping[str, str]
+) -> list[tuple[str, str]]:
     """(model, variable) for every model whose key is not set, in order, each model once."""
     missing: list[tuple[str, str]] = []
     for model in dict.fromkeys(models):

@@ -72,11 +72,7 @@ def _token_hits(text: str) -> list[_Hit]:
 
 
 def _mixed(body: str) -> bool:
-    return (
-        any(c.isdigit() for c in body)
-        and any(c.isupper() for c in body)
-        and any(c.islower() for c in body)
-    )
+    return any(c.isdigit() for c in body) and any(c.isupper() for c in body) and any(c.islower() for c in body)
 
 
 def _private_key_hits(text: str) -> list[_Hit]:
@@ -135,7 +131,7 @@ def _block_scalar_hits(text: str) -> list[_Hit]:
         pos = m.end() + 1
         for _ in range(_MAX_BLOCK_LINES):
             end = text.find("\n", pos)
-            line = text[pos: len(text) if end < 0 else end]
+            line = text[pos : len(text) if end < 0 else end]
             body = line.lstrip(" \t")
             if pos > len(text) or not body or len(line.expandtabs()) - len(body) <= indent:
                 break
@@ -153,24 +149,38 @@ def _block_scalar_hits(text: str) -> list[_Hit]:
 _XML_VALUE = re.compile(r"<([A-Za-z_][\w.\-]{0,79})>([^<>\s][^<>\n]{3,1023})</\1>")
 _PHP_DEFINE = re.compile(r"""define\(\s*(['"])([A-Za-z_]\w{0,79})\1\s*,\s*(['"])((?:[^'"\\\n]|\\.){8,1024})\3\s*\)""")
 _JSON_ESCAPED = re.compile(r'"([A-Za-z_][\w.\-]{0,79})"\s*:\s*"((?:[^"\\\n]|\\.){8,2047})"')
-_APP_PASSWORD = re.compile(r"""([A-Za-z_][\w.\-]{0,79})["'`]?\]?[ \t]*(?::=|=>|=|:)[ \t]*(["'])([a-z]{4}(?: [a-z]{4}){3})\2""")
+_APP_PASSWORD = re.compile(
+    r"""([A-Za-z_][\w.\-]{0,79})["'`]?\]?[ \t]*(?::=|=>|=|:)[ \t]*(["'])([a-z]{4}(?: [a-z]{4}){3})\2"""
+)
 
 
 def _structured_hits(text: str) -> list[_Hit]:
     hits = []
     priority = len(_TOKEN_RULES) + 2
     if "</" in text:
-        hits += [_Hit(m.start(2), m.end(2), kind, priority) for m in _XML_VALUE.finditer(text)
-                 if (kind := _name_kind(m.group(1))) and not _is_placeholder(m.group(2))]
+        hits += [
+            _Hit(m.start(2), m.end(2), kind, priority)
+            for m in _XML_VALUE.finditer(text)
+            if (kind := _name_kind(m.group(1))) and not _is_placeholder(m.group(2))
+        ]
     if "define" in text:
-        hits += [_Hit(m.start(4), m.end(4), kind, priority) for m in _PHP_DEFINE.finditer(text)
-                 if (kind := _name_kind(m.group(2))) and not _is_placeholder(m.group(4))]
+        hits += [
+            _Hit(m.start(4), m.end(4), kind, priority)
+            for m in _PHP_DEFINE.finditer(text)
+            if (kind := _name_kind(m.group(2))) and not _is_placeholder(m.group(4))
+        ]
     if "\\" in text:
-        hits += [_Hit(m.start(2), m.end(2), kind, priority) for m in _JSON_ESCAPED.finditer(text)
-                 if "\\" in m.group(2) and (kind := _name_kind(m.group(1))) and not _is_placeholder(m.group(2))]
+        hits += [
+            _Hit(m.start(2), m.end(2), kind, priority)
+            for m in _JSON_ESCAPED.finditer(text)
+            if "\\" in m.group(2) and (kind := _name_kind(m.group(1))) and not _is_placeholder(m.group(2))
+        ]
     if " " in text:
-        hits += [_Hit(m.start(3), m.end(3), "password", priority) for m in _APP_PASSWORD.finditer(text)
-                 if _name_kind(m.group(1)) == "password"]
+        hits += [
+            _Hit(m.start(3), m.end(3), "password", priority)
+            for m in _APP_PASSWORD.finditer(text)
+            if _name_kind(m.group(1)) == "password"
+        ]
     return hits
 
 
@@ -312,10 +322,15 @@ def _literal_hits(text: str) -> list[_Hit]:
     hits = []
     for m in _LITERAL.finditer(text):
         value = m.group(2)
-        if (any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
-                and _WORDLIKE.fullmatch(value) is None and not _is_placeholder(value)
-                and not value.lower().startswith(("sha1", "sha256", "sha384", "sha512", "md5"))
-                and shannon_entropy(value) >= MIN_LITERAL_ENTROPY):
+        if (
+            any(c.isupper() for c in value)
+            and any(c.islower() for c in value)
+            and any(c.isdigit() for c in value)
+            and _WORDLIKE.fullmatch(value) is None
+            and not _is_placeholder(value)
+            and not value.lower().startswith(("sha1", "sha256", "sha384", "sha512", "md5"))
+            and shannon_entropy(value) >= MIN_LITERAL_ENTROPY
+        ):
             hits.append(_Hit(m.start(2), m.end(2), "secret", len(_TOKEN_RULES) + 3))
     return hits
 
@@ -348,9 +363,7 @@ def find_secrets(text: str) -> list[tuple[int, int, str]]:
         taken: list[_Hit] = []
         for hit in level:
             i = bisect.bisect_left(starts, hit.start)
-            if (i > 0 and chosen[i - 1].end > hit.start) or (
-                i < len(chosen) and chosen[i].start < hit.end
-            ):
+            if (i > 0 and chosen[i - 1].end > hit.start) or (i < len(chosen) and chosen[i].start < hit.end):
                 continue
             if taken and taken[-1].end > hit.start:  # taken is by start too: its last ends last
                 continue

@@ -22,9 +22,7 @@ _TOKEN_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("stripe-key", re.compile(rf"[sr]k_live_(?<!{_B}.{{8}})[A-Za-z0-9]{{16,247}}")),
     (
         "github-token",
-        re.compile(
-            rf"g(?<!{_B}.)(?:h[pousr]_[A-Za-z0-9]{{36,251}}|ithub_pat_[A-Za-z0-9_]{{22,255}})"
-        ),
+        re.compile(rf"g(?<!{_B}.)(?:h[pousr]_[A-Za-z0-9]{{36,251}}|ithub_pat_[A-Za-z0-9_]{{22,255}})"),
     ),
     ("gitlab-token", re.compile(rf"glpat-(?<!{_B}.{{6}})[A-Za-z0-9_\-]{{20,64}}")),
     ("slack-token", re.compile(rf"xox(?<!{_B}.{{3}})[baprs]-[A-Za-z0-9\-]{{10,250}}")),
@@ -150,8 +148,7 @@ _TOKEN_NEEDLES: Mapping[str, tuple[str, ...]] = {
     "azure-storage-key": ("AccountKey=",), "databricks-token": ("dapi",), "age-secret-key": ("AGE-SECRET-KEY-1",),
 }  # fmt: skip
 _TOKEN_GATES: Mapping[str, re.Pattern[str]] = {
-    kind: re.compile("|".join(re.escape(needle) for needle in needles))
-    for kind, needles in _TOKEN_NEEDLES.items()
+    kind: re.compile("|".join(re.escape(needle) for needle in needles)) for kind, needles in _TOKEN_NEEDLES.items()
 }
 
 

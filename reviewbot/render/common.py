@@ -18,7 +18,7 @@ def order(f: Finding) -> tuple[int, str, int, str]:
 
 
 def count_phrase(findings: Sequence[Finding]) -> str:
-    """"2 high, 1 medium" in severity order."""
+    """ "2 high, 1 medium" in severity order."""
     counts = [(s, sum(1 for f in findings if f.severity == s)) for s in SEVERITIES]
     return ", ".join(f"{n:,} {s}" for s, n in counts if n)
 
@@ -57,6 +57,7 @@ def budget_items(budget: Mapping[str, object]) -> list[tuple[str, str]]:
         if isinstance(v, (list, tuple)):
             return "; ".join(map(str, v)) or "none"
         return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
     return [(k, show(k, v)) for k, v in budget.items()]
 
 
@@ -104,6 +105,6 @@ def without_status(reason: str) -> str:
     for part in reason.split("; "):
         text = part.strip()
         while (lead := next((w for w in _STATUS_WORDS if text.lower().startswith(w)), None)) is not None:
-            text = text[len(lead):].lstrip()
+            text = text[len(lead) :].lstrip()
         parts.append(text)
     return "; ".join(parts)

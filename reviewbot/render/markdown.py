@@ -146,8 +146,11 @@ def _md_findings(found: Sequence[Finding], items: Sequence[str], k: int, max_cha
         out += ["\n\n".join(items[i] for i in shown), "", "</details>"]
     if k < len(found):
         rest = found[k:]
-        out += ["", f"_… {plural(len(rest), 'more finding')} left out to stay under {max_chars:,} characters "
-                    f"({count_phrase(rest)}); the JSON report has all of them._"]
+        out += [
+            "",
+            f"_… {plural(len(rest), 'more finding')} left out to stay under {max_chars:,} characters "
+            f"({count_phrase(rest)}); the JSON report has all of them._",
+        ]
     return out
 
 
@@ -155,16 +158,24 @@ def _md_tail(report: Report, rows: int) -> list[str]:
     """Everything after the findings; `rows` caps each list (files, chunks, notes...)."""
     out = _md_files(report, rows) + _md_not_reviewed(report, rows) + _md_cost(report.cost)
     if report.failovers:
-        lines = [f"- {inline_code(fo.chunk_id)}: {inline_code(fo.from_model)} → "
-                 f"{inline_code(fo.to_model) if fo.to_model else 'no model left'} ({one_line(fo.reason, 300)})"
-                 for fo in report.failovers]
+        lines = [
+            f"- {inline_code(fo.chunk_id)}: {inline_code(fo.from_model)} → "
+            f"{inline_code(fo.to_model) if fo.to_model else 'no model left'} ({one_line(fo.reason, 300)})"
+            for fo in report.failovers
+        ]
         out += ["", "#### Failovers", "", *_capped(lines, rows, "failover")]
     if report.shadow is not None:
-        out += ["", f"#### Shadow model {inline_code(report.shadow.model)} (nothing it found is posted)", "",
-                *[f"- {line}" for line in shadow_lines(report.shadow)]]
+        out += [
+            "",
+            f"#### Shadow model {inline_code(report.shadow.model)} (nothing it found is posted)",
+            "",
+            *[f"- {line}" for line in shadow_lines(report.shadow)],
+        ]
     if report.second_looks:
-        lines = [f"- {inline_code(s.chunk_id)}: {one_line(s.reason, 300)} → {one_line(second_look_outcome(s), 300)}"
-                 for s in report.second_looks]
+        lines = [
+            f"- {inline_code(s.chunk_id)}: {one_line(s.reason, 300)} → {one_line(second_look_outcome(s), 300)}"
+            for s in report.second_looks
+        ]
         out += ["", "#### Second looks (review.cascade)", "", *_capped(lines, rows, "second look")]
     if budget_active(report.budget):
         lines = [f"- {k}: {one_line(v, 500)}" for k, v in budget_items(report.budget)]
@@ -195,7 +206,9 @@ def _md_files(report: Report, rows: int) -> list[str]:
         for e in (e for e in reviewed if e.tier == tier):
             if shown < rows:
                 why = one_line("; ".join(e.reasons) or "—", 300)
-                out.append(f"| {inline_code(e.path, in_table=True)} | {e.score if e.score is not None else ''} | {why} |")
+                out.append(
+                    f"| {inline_code(e.path, in_table=True)} | {e.score if e.score is not None else ''} | {why} |"
+                )
             shown += 1
     if shown > rows:
         out += ["", f"_… {plural(shown - rows, 'more file')} in the JSON report._"]
@@ -220,16 +233,26 @@ def _md_cost(cost: CostSummary) -> list[str]:
     title = "Estimated cost" if cost.estimated else "Cost"
     if not cost.rows:
         return ["", f"#### {title}", "", "No model requests."]
-    out = ["", f"#### {title}", "", "| Model | Tier | Requests | Input | Cached | Output | USD |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    out += [f"| {inline_code(r.model, in_table=True)} | {r.tier} | {r.requests:,} | {r.input_tokens:,} | {r.cached_tokens:,} | "
-            f"{r.output_tokens:,} | {format_usd(r.usd)} |" for r in cost.rows]
-    total = [sum(getattr(r, a) for r in cost.rows) for a in ("requests", "input_tokens", "cached_tokens", "output_tokens")]
-    out.append(f"| **Total** | | {total[0]:,} | {total[1]:,} | {total[2]:,} | {total[3]:,} | **{format_usd(cost.total_usd)}** |")
+    out = [
+        "",
+        f"#### {title}",
+        "",
+        "| Model | Tier | Requests | Input | Cached | Output | USD |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    out += [
+        f"| {inline_code(r.model, in_table=True)} | {r.tier} | {r.requests:,} | {r.input_tokens:,} | {r.cached_tokens:,} | "
+        f"{r.output_tokens:,} | {format_usd(r.usd)} |"
+        for r in cost.rows
+    ]
+    total = [
+        sum(getattr(r, a) for r in cost.rows) for a in ("requests", "input_tokens", "cached_tokens", "output_tokens")
+    ]
+    out.append(
+        f"| **Total** | | {total[0]:,} | {total[1]:,} | {total[2]:,} | {total[3]:,} | **{format_usd(cost.total_usd)}** |"
+    )
     if cost.tiers:
         out += ["", "Per tier: " + " · ".join(f"{t} {format_usd(u)}" for t, u in cost.tiers)]
     line = cost_line(cost)
     out += ["", line[:1].upper() + line[1:] + "."]
     return out
-
-

@@ -42,9 +42,13 @@ def longest_backtick_run(text: str) -> int:
 def show_controls(text: str) -> str:
     """Control characters (newlines too), bidi controls and zero-width characters made
     visible as escapes: `docs/x\\n# hi.md` shows what the path really holds."""
+
     def one(m: re.Match[str]) -> str:
         ch = m.group(0)
-        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch, f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(
+            ch, f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}"
+        )
+
     return re.sub(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u061c]", one, text)
 
 
@@ -89,7 +93,7 @@ def escape_text(text: str, *, line_start: bool = False) -> str:
         text = text.lstrip(" \t")
         ordered = _ORDERED.match(text)
         if ordered:  # "1." / "1)" would start an ordered list
-            text = text[: ordered.end(1)] + "\\" + text[ordered.end(1):]
+            text = text[: ordered.end(1)] + "\\" + text[ordered.end(1) :]
         elif text[:1] in _BLOCK_START:  # a heading, quote, list item, rule, fence, underline
             text = "\\" + text
     return text

@@ -25,22 +25,34 @@ def render_sarif(report: Report) -> str:
     relative paths, regions only for inline RIGHT findings, our fingerprint as a partial one."""
     found = sorted(report.findings, key=order)
     categories = sorted({f.category for f in found})
-    rules = [{
-        "id": cat, "name": re.sub(r"\W+", "-", cat).strip("-") or "general",
-        "shortDescription": {"text": f"reviewbot: {cat} finding"},
-        "defaultConfiguration": {"level": "warning"},
-        "properties": {"tags": [cat]},
-    } for cat in categories]
+    rules = [
+        {
+            "id": cat,
+            "name": re.sub(r"\W+", "-", cat).strip("-") or "general",
+            "shortDescription": {"text": f"reviewbot: {cat} finding"},
+            "defaultConfiguration": {"level": "warning"},
+            "properties": {"tags": [cat]},
+        }
+        for cat in categories
+    ]
     results = [_sarif_result(f, categories.index(f.category)) for f in found]
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "reviewbot", "informationUri": INFORMATION_URI,
-                                "version": __version__, "rules": rules}},
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "reviewbot",
+                        "informationUri": INFORMATION_URI,
+                        "version": __version__,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
@@ -60,9 +72,13 @@ def _sarif_result(f: Finding, rule_index: int) -> dict[str, object]:
         result["locations"] = [{"physicalLocation": physical}]
     if f.fingerprint:
         result["partialFingerprints"] = {"reviewbot/v1": f.fingerprint}
-    props = {"severity": f.severity, "model": f.model, "placement": f.placement, "side": f.side,
-             "chunk_id": f.chunk_id, "anchor_note": f.anchor_note}
+    props = {
+        "severity": f.severity,
+        "model": f.model,
+        "placement": f.placement,
+        "side": f.side,
+        "chunk_id": f.chunk_id,
+        "anchor_note": f.anchor_note,
+    }
     result["properties"] = {k: v for k, v in props.items() if v}
     return result
-
-

@@ -44,9 +44,13 @@ def render_text(report: Report, *, color: bool = False, min_severity: str = "low
     found = sorted(report.findings, key=order)
     if nothing:
         out.append(f"reviewbot review of {report.source}")
-    out.append(f"{plural(len(found), 'finding')}: {count_phrase(found)}" if found
-               else "No findings: nothing was reviewed" if nothing
-               else f"No findings at or above {min_severity}")
+    out.append(
+        f"{plural(len(found), 'finding')}: {count_phrase(found)}"
+        if found
+        else "No findings: nothing was reviewed"
+        if nothing
+        else f"No findings at or above {min_severity}"
+    )
     if report.overview and not nothing:
         out += ["", *textwrap.wrap(plain(report.overview), 100)]
     entries = {e.path: e for e in report.files}
@@ -61,8 +65,12 @@ def render_text(report: Report, *, color: bool = False, min_severity: str = "low
         out += ["", "Pull request"] + [ln for f in by_path[None] for ln in _text_finding(f, paint)]
     quiet = [e for e in report.files if e.reviewed and e.path not in by_path]
     if quiet:
-        out += ["", "No findings in: " + ", ".join(f"{e.path} ({e.tier})" for e in quiet[:50])
-                + (f" and {len(quiet) - 50:,} more" if len(quiet) > 50 else "")]
+        out += [
+            "",
+            "No findings in: "
+            + ", ".join(f"{e.path} ({e.tier})" for e in quiet[:50])
+            + (f" and {len(quiet) - 50:,} more" if len(quiet) > 50 else ""),
+        ]
     return _colour(plain("\n".join(out + _text_tail(report)) + "\n"))
 
 
@@ -75,6 +83,7 @@ _MARK_RESET = chr(0xE0FF)
 def _painter(color: bool) -> Callable[[str, str], str]:
     def paint(severity: str, text: str) -> str:
         return f"{_MARKS[severity]}{text}{_MARK_RESET}" if color and severity in _MARKS else text
+
     return paint
 
 
@@ -94,8 +103,13 @@ def _text_file_header(path: str, entry: FileEntry | None) -> str:
 
 
 def _text_finding(f: Finding, paint: Callable[[str, str], str]) -> list[str]:
-    f = replace(f, title=plain(f.title), body=plain(f.body), category=plain(f.category),
-                suggestion=None if f.suggestion is None else plain(f.suggestion))
+    f = replace(
+        f,
+        title=plain(f.title),
+        body=plain(f.body),
+        category=plain(f.category),
+        suggestion=None if f.suggestion is None else plain(f.suggestion),
+    )
     if f.placement == "inline" and f.line is not None:
         # "line", not "L": L/R mean old/new side in the rendered chunks the model reads.
         label = f"line {f.start_line}-{f.line}" if f.start_line else f"line {f.line}"
@@ -119,8 +133,10 @@ def _text_tail(report: Report) -> list[str]:
     if files or chunks:
         out += ["", "Not reviewed"]
         out += [f"  {e.path}: {e.skip_reason}" for e in files]
-        out += [f"  chunk {c.id} ({', '.join(c.files)}): {c.status}" + (f": {without_status(c.reason)}" if c.reason else "")
-                for c in chunks]
+        out += [
+            f"  chunk {c.id} ({', '.join(c.files)}): {c.status}" + (f": {without_status(c.reason)}" if c.reason else "")
+            for c in chunks
+        ]
     if report.failovers:
         out += ["", "Failovers"] + [
             f"  {fo.chunk_id}: {fo.from_model} -> {fo.to_model or '(no model left)'} ({fo.reason})"
@@ -143,8 +159,10 @@ def _text_tail(report: Report) -> list[str]:
 def _text_shadow(shadow: ShadowReport) -> list[str]:
     out = ["", f"Shadow model {shadow.model} (review.shadow; nothing it found is posted)"]
     out += [f"  {line}" for line in shadow_lines(shadow)]
-    for title, found in (("Found by the shadow alone", shadow.shadow_only),
-                         ("Found by the review alone", shadow.primary_only)):
+    for title, found in (
+        ("Found by the shadow alone", shadow.shadow_only),
+        ("Found by the review alone", shadow.primary_only),
+    ):
         if found:
             out += [f"  {title}:"] + [f"    {plain(location(f))} [{f.severity}] {plain(f.title)}" for f in found]
     out += [f"  not reviewed by the shadow: {cid} ({plain(why)})" for cid, why in shadow.not_reviewed]
@@ -153,13 +171,25 @@ def _text_shadow(shadow: ShadowReport) -> list[str]:
 
 def _text_cost(cost: CostSummary) -> list[str]:
     rows = [("model", "tier", "requests", "input", "cached", "output", "USD")]
-    rows += [(r.model, r.tier, f"{r.requests:,}", f"{r.input_tokens:,}", f"{r.cached_tokens:,}",
-              f"{r.output_tokens:,}", format_usd(r.usd)) for r in cost.rows]
+    rows += [
+        (
+            r.model,
+            r.tier,
+            f"{r.requests:,}",
+            f"{r.input_tokens:,}",
+            f"{r.cached_tokens:,}",
+            f"{r.output_tokens:,}",
+            format_usd(r.usd),
+        )
+        for r in cost.rows
+    ]
     if len(rows) == 1:
         return ["  no model requests"]
     widths = [max(len(r[i]) for r in rows) for i in range(7)]
-    out = ["  " + "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-           for r in rows]
+    out = [
+        "  " + "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        for r in rows
+    ]
     if cost.tiers:
         out.append("  per tier: " + ", ".join(f"{t} {format_usd(u)}" for t, u in cost.tiers))
     out.append("  " + cost_line(cost))
@@ -193,5 +223,3 @@ def _text_plan(report: Report) -> str:
     if report.notes:
         out += ["", "Notes"] + [f"  - {n}" for n in report.notes]
     return plain("\n".join(out) + "\n")
-
-

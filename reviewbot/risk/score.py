@@ -75,8 +75,9 @@ class _Added:
         self._starts: list[int] | None = None
         self._numbers: list[int] | None = None
 
-    def lines_matching(self, regex: Any, confirm: re.Pattern[str] | None = None,
-                       timeout: float | None = None) -> list[int]:
+    def lines_matching(
+        self, regex: Any, confirm: re.Pattern[str] | None = None, timeout: float | None = None
+    ) -> list[int]:
         """Numbers of the added lines `regex` matches. With `timeout` (a `regex`-module
         pattern), raises TimeoutError when matching takes longer than that in total."""
         found: list[int] = []
@@ -105,8 +106,11 @@ def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
     kind = file_kind(file.path)
     prose = kind in ("docs", "data")
     lines = [] if prose else [s for s in _line_signals(norm, added, skip=_TEST_WEAK if kind == "test" else frozenset())]
-    signals = [*_path_signals(norm, added, keywords=not prose), *lines,
-               *_size_and_test_signals(file.path, added, removed, rules)]
+    signals = [
+        *_path_signals(norm, added, keywords=not prose),
+        *lines,
+        *_size_and_test_signals(file.path, added, removed, rules),
+    ]
     escalations = _escalations(file.path, added, rules)
     signals += escalations
     score = min(MAX_SCORE, sum(s.points for s in signals))
@@ -119,11 +123,18 @@ def assess(file: FileDiff, rules: RiskConfig) -> FileRisk:
     split = _hunk_tiers(file, signals, lines) if tier == "frontier" and rules.granularity == "hunk" else None
     if split is not None:
         risky = [h.new_start for h, t in zip(file.hunks, split, strict=True) if t == "frontier"]
-        signals.append(_Signal(-1, 0, f"hunk-level: the hunk(s) at line {', '.join(map(str, risky))} go to the frontier "
-                                      f"tier, the other {split.count('cheap')} to cheap (risk.granularity: hunk)"))
+        signals.append(
+            _Signal(
+                -1,
+                0,
+                f"hunk-level: the hunk(s) at line {', '.join(map(str, risky))} go to the frontier "
+                f"tier, the other {split.count('cheap')} to cheap (risk.granularity: hunk)",
+            )
+        )
     reasons = _ordered(signals) or (NO_SIGNAL,)
-    return FileRisk(file.path, score, tier, reasons, rule_escalated=bool(escalations) and cheap is None,
-                    hunk_tiers=split)
+    return FileRisk(
+        file.path, score, tier, reasons, rule_escalated=bool(escalations) and cheap is None, hunk_tiers=split
+    )
 
 
 def _hunk_tiers(file: FileDiff, signals: list[_Signal], lines: list[_Signal]) -> tuple[Tier, ...] | None:
@@ -134,7 +145,8 @@ def _hunk_tiers(file: FileDiff, signals: list[_Signal], lines: list[_Signal]) ->
         return None
     marked = {n for s in lines for n in s.lines}
     split: tuple[Tier, ...] = tuple(
-        "frontier" if any(ln.kind == "+" and ln.new_no in marked for ln in h.lines) else "cheap" for h in file.hunks)
+        "frontier" if any(ln.kind == "+" and ln.new_no in marked for ln in h.lines) else "cheap" for h in file.hunks
+    )
     return split if "cheap" in split and "frontier" in split else None
 
 
@@ -180,8 +192,11 @@ def _path_signals(norm: str, added: _Added, *, keywords: bool = True) -> list[_S
             shown = rule.shown or m.group(0).strip("/")
         matched.add(rule.what)
         out.append(_Signal(rule.points, rule.points, f"path matches {rule.what} ({shown})"))
-    if not matched & {"key or secrets file", "settings file"} and _CONFIG_FILE.search(norm) \
-            and _SECRET_ASSIGN.search(added.joined):
+    if (
+        not matched & {"key or secrets file", "settings file"}
+        and _CONFIG_FILE.search(norm)
+        and _SECRET_ASSIGN.search(added.joined)
+    ):
         out.append(_Signal(45, 45, "path matches configuration with secrets (config/*.yml)"))
     return out
 
@@ -199,11 +214,15 @@ def _line_signals(norm_path: str, added: _Added, skip: frozenset[str] = frozense
     counted: set[str] = set()
     out: list[_Signal] = []
     for rule in _LINE_RULES:
-        if rule.category in skip or rule.gates.isdisjoint(present) or \
-                (rule.paths is not None and not rule.paths.search(norm_path)):
+        if (
+            rule.category in skip
+            or rule.gates.isdisjoint(present)
+            or (rule.paths is not None and not rule.paths.search(norm_path))
+        ):
             continue
-        lines = sorted({n for gate, rx in rule.patterns if gate in present
-                        for n in added.lines_matching(rx, rule.confirm)})
+        lines = sorted(
+            {n for gate, rx in rule.patterns if gate in present for n in added.lines_matching(rx, rule.confirm)}
+        )
         if lines:
             points = SAME_CATEGORY_POINTS if rule.category in counted else rule.points
             counted.add(rule.category)
@@ -222,15 +241,21 @@ def _size_and_test_signals(path: str, added: _Added, removed: list[str], rules: 
     out: list[_Signal] = []
     n_added, n_removed = len(added.texts), len(removed)
     if n_added + n_removed >= rules.large_change_lines:
-        out.append(_Signal(LARGE_CHANGE_POINTS, LARGE_CHANGE_POINTS,
-                           f"large rewrite ({n_added + n_removed} changed lines)"))
+        out.append(
+            _Signal(LARGE_CHANGE_POINTS, LARGE_CHANGE_POINTS, f"large rewrite ({n_added + n_removed} changed lines)")
+        )
     names = _removed_test_names(added, removed)
     if names:
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         out.append(_Signal(REMOVED_TESTS_POINTS, REMOVED_TESTS_POINTS, f"removes tests ({shown})"))
     elif n_removed > n_added and _TEST_FILE.search(path):
-        out.append(_Signal(REMOVED_TESTS_POINTS, REMOVED_TESTS_POINTS,
-                           f"removes tests (test file loses lines: -{n_removed} +{n_added})"))
+        out.append(
+            _Signal(
+                REMOVED_TESTS_POINTS,
+                REMOVED_TESTS_POINTS,
+                f"removes tests (test file loses lines: -{n_removed} +{n_added})",
+            )
+        )
     return out
 
 
@@ -255,8 +280,14 @@ def _escalations(path: str, added: _Added, rules: RiskConfig) -> list[_Signal]:
             try:
                 lines = added.lines_matching(_compiled(pattern), timeout=USER_REGEX_TIMEOUT_S)
             except TimeoutError:  # a pattern that backtracks on this text: escalate, never hang
-                out.append(_Signal(_DECISIVE, 0, f"pattern '{pattern}' (config) gave up after "
-                                   f"{USER_REGEX_TIMEOUT_S} s on the added lines: escalated to be safe"))
+                out.append(
+                    _Signal(
+                        _DECISIVE,
+                        0,
+                        f"pattern '{pattern}' (config) gave up after "
+                        f"{USER_REGEX_TIMEOUT_S} s on the added lines: escalated to be safe",
+                    )
+                )
                 continue
             if lines:
                 out.append(_Signal(_DECISIVE, 0, f"added {_cite(lines)} matches '{pattern}' (config)"))
@@ -280,5 +311,7 @@ def _compiled(pattern: str) -> Any:
         # MULTILINE: `^` and `$` in a user pattern mean the start and end of an added line.
         return regex.compile(pattern, regex.MULTILINE | regex.VERSION0)
     except (regex.error, re.error) as exc:
-        raise ConfigError(f"risk.escalate_patterns: {pattern!r} is not a valid regex ({exc})",
-                          hint="escape special characters, e.g. 'pickle\\.loads'") from exc
+        raise ConfigError(
+            f"risk.escalate_patterns: {pattern!r} is not a valid regex ({exc})",
+            hint="escape special characters, e.g. 'pickle\\.loads'",
+        ) from exc

@@ -30,17 +30,84 @@ def _rx(points: int, what: str, regex: str, shown: str | None = None) -> _PathRu
 
 
 _PATH_RULES: tuple[_PathRule, ...] = (
-    _kw(50, "authentication code", "auth", "authn", "authz", "authentication", "authenticate",
-        "authorization", "authorize", "login", "logout", "signin", "session", "sessions", "oauth",
-        "oauth2", "oidc", "saml", "sso", "jwt", "jwks", "password", "passwords", "passwd",
-        "credential", "credentials"),
-    _kw(50, "crypto/security code", "crypto", "cryptography", "encrypt", "encryption", "decrypt",
-        "cipher", "security", "secret", "secrets", "keystore", "keyring", "tls", "ssl", "cert",
-        "certs", "certificate", "certificates"),
-    _kw(50, "payments code", "payment", "payments", "billing", "checkout", "invoice", "invoices",
-        "stripe", "paypal", "refund", "refunds"),
-    _kw(40, "permissions code", "permission", "permissions", "acl", "acls", "rbac", "abac", "policy",
-        "policies", "iam", "guard", "guards"),
+    _kw(
+        50,
+        "authentication code",
+        "auth",
+        "authn",
+        "authz",
+        "authentication",
+        "authenticate",
+        "authorization",
+        "authorize",
+        "login",
+        "logout",
+        "signin",
+        "session",
+        "sessions",
+        "oauth",
+        "oauth2",
+        "oidc",
+        "saml",
+        "sso",
+        "jwt",
+        "jwks",
+        "password",
+        "passwords",
+        "passwd",
+        "credential",
+        "credentials",
+    ),
+    _kw(
+        50,
+        "crypto/security code",
+        "crypto",
+        "cryptography",
+        "encrypt",
+        "encryption",
+        "decrypt",
+        "cipher",
+        "security",
+        "secret",
+        "secrets",
+        "keystore",
+        "keyring",
+        "tls",
+        "ssl",
+        "cert",
+        "certs",
+        "certificate",
+        "certificates",
+    ),
+    _kw(
+        50,
+        "payments code",
+        "payment",
+        "payments",
+        "billing",
+        "checkout",
+        "invoice",
+        "invoices",
+        "stripe",
+        "paypal",
+        "refund",
+        "refunds",
+    ),
+    _kw(
+        40,
+        "permissions code",
+        "permission",
+        "permissions",
+        "acl",
+        "acls",
+        "rbac",
+        "abac",
+        "policy",
+        "policies",
+        "iam",
+        "guard",
+        "guards",
+    ),
     _kw(50, "database migration", "migration", "migrations", "migrate", "alembic", "flyway", "liquibase"),
     _rx(50, "CI workflow", r"(?:^|/)\.github/workflows/[^/]+$", ".github/workflows/**"),
     _rx(50, "CI workflow", r"(?:^|/)\.github/actions/", ".github/actions/**"),
@@ -51,12 +118,18 @@ _PATH_RULES: tuple[_PathRule, ...] = (
     _rx(25, "container build", r"(?:^|/)(?:dockerfile(?:\.[^/]*)?|[^/]*\.dockerfile|containerfile)$", "Dockerfile"),
     _rx(25, "container build", r"(?:^|/)(?:docker-)?compose(?:\.[^/]*)?\.ya?ml$", "docker-compose.yml"),
     _rx(35, "infrastructure", r"\.(?:tf|tfvars|hcl|bicep)$", "*.tf"),
-    _rx(35, "infrastructure",
-        r"(?:^|/)(?:terraform|k8s|kubernetes|helm|charts|ansible|playbooks|cloudformation|kustomize)/"),
+    _rx(
+        35,
+        "infrastructure",
+        r"(?:^|/)(?:terraform|k8s|kubernetes|helm|charts|ansible|playbooks|cloudformation|kustomize)/",
+    ),
     _rx(35, "infrastructure", r"(?:^|/)(?:chart|kustomization|values)\.ya?ml$"),
-    _rx(45, "key or secrets file",
+    _rx(
+        45,
+        "key or secrets file",
         r"(?:^|/)(?:\.env(?:\.[^/]*)?|[^/]*\.(?:pem|key|p12|pfx|jks|keystore)|id_(?:rsa|dsa|ecdsa|ed25519)"
-        r"|\.npmrc|\.pypirc|\.netrc|credentials\.json|secrets?\.[^/]*)$"),
+        r"|\.npmrc|\.pypirc|\.netrc|credentials\.json|secrets?\.[^/]*)$",
+    ),
     _rx(45, "settings file", r"(?:^|/)settings(?:/[^/]+)?\.py$", "settings.py"),
 )
 _PATH_WORD_SEP = re.compile(r"[/_.\-]+")
@@ -65,7 +138,8 @@ _PATH_WORD_SEP = re.compile(r"[/_.\-]+")
 _CONFIG_FILE = re.compile(r"(?:^|/)(?:config|conf|configs|settings)/(?:[^/]+/)*[^/]+\.(?:ya?ml|json|toml|ini|cfg)$")
 _SECRET_ASSIGN = re.compile(
     r"(?i)(?:password|passwd|secret|token|api[_-]?key|private[_-]?key|access[_-]?key|client[_-]?secret)"
-    r"[\"']?[ \t]*[:=]")
+    r"[\"']?[ \t]*[:=]"
+)
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -98,8 +172,14 @@ class _LineRule:
     paths: re.Pattern[str] | None = None  # only for files whose normalised path matches
 
 
-def _rule(category: str, points: int, what: str, *patterns: tuple[str, str],
-          confirm: re.Pattern[str] | None = None, paths: re.Pattern[str] | None = None) -> _LineRule:
+def _rule(
+    category: str,
+    points: int,
+    what: str,
+    *patterns: tuple[str, str],
+    confirm: re.Pattern[str] | None = None,
+    paths: re.Pattern[str] | None = None,
+) -> _LineRule:
     compiled = tuple((gate, re.compile(rx)) for gate, rx in patterns)
     return _LineRule(category, points, what, compiled, frozenset(g for g, _ in patterns), confirm, paths)
 
@@ -112,51 +192,130 @@ _NOT_SAFE_LOADER = r"(?![^\n]*Loader[ \t]*=[ \t]*(?:yaml\.)?C?(?:Safe|Base)Loade
 
 _LINE_RULES: tuple[_LineRule, ...] = (
     _rule("shell", 50, "subprocess call with shell=True", ("shell", _after("shell") + r"[ \t]*=[ \t]*True\b")),
-    _rule("shell", 50, "os.system/os.popen shell command",
-          ("os.", _after("os.system") + r"[ \t]*\("), ("os.", _after("os.popen") + r"[ \t]*\(")),
-    _rule("shell", 50, "child_process exec", ("exec", r"child_process\b[^\n]*\bexec"),
-          ("exec", _after("execSync") + r"[ \t]*\("), ("exec", r"getRuntime\(\)\.exec\b"),
-          ("exec", _after("shell_exec") + r"[ \t]*\(")),
+    _rule(
+        "shell",
+        50,
+        "os.system/os.popen shell command",
+        ("os.", _after("os.system") + r"[ \t]*\("),
+        ("os.", _after("os.popen") + r"[ \t]*\("),
+    ),
+    _rule(
+        "shell",
+        50,
+        "child_process exec",
+        ("exec", r"child_process\b[^\n]*\bexec"),
+        ("exec", _after("execSync") + r"[ \t]*\("),
+        ("exec", r"getRuntime\(\)\.exec\b"),
+        ("exec", _after("shell_exec") + r"[ \t]*\("),
+    ),
     _rule("shell", 20, "backtick command substitution in shell", ("`", r"`[^`\n]+`"), paths=_SHELL_FILE),
-    _rule("eval", 50, "eval/exec of dynamic code", ("eval", _after("eval", r"[\w.]") + r"[ \t]*\("),
-          ("exec", _after("exec", r"[\w.]") + r"[ \t]*\("), ("function", r"new[ \t]+Function[ \t]*\(")),
-    _rule("sql", 50, "SQL built from strings",
-          ("select", _after("SELECT") + r"\b"), ("select", _after("select") + r"[ \t][^\n]*?\bfrom[ \t]"),
-          ("insert", _after("INSERT") + r"[ \t]+INTO\b"), ("insert", _after("insert") + r"[ \t]+into[ \t]"),
-          ("update", _after("UPDATE") + r"[ \t]+\S+[ \t]+SET\b"), ("update", _after("update") + r"[ \t]+\S+[ \t]+set[ \t]"),
-          ("delete", _after("DELETE") + r"[ \t]+FROM\b"), ("delete", _after("delete") + r"[ \t]+from[ \t]"),
-          ("where", _after("WHERE") + r"\b"), confirm=_INTERPOLATED),
-    _rule("deserialize", 50, "pickle/marshal deserialization",
-          ("pickle", r"pickle\.(?:loads?|Unpickler)\b"), ("pickle", r"Pickle\.(?:loads?|Unpickler)\b"),
-          ("pickle", r"jsonpickle\.decode\b"), ("marshal", _after("marshal") + r"\.loads?\b"),
-          ("dill", _after("dill") + r"\.loads?\b")),
-    _rule("deserialize", 50, "yaml.load without SafeLoader", ("yaml", r"yaml\.unsafe_load\b"),
-          ("yaml", r"yaml\.load(?:_all)?[ \t]*\(" + _NOT_SAFE_LOADER)),
+    _rule(
+        "eval",
+        50,
+        "eval/exec of dynamic code",
+        ("eval", _after("eval", r"[\w.]") + r"[ \t]*\("),
+        ("exec", _after("exec", r"[\w.]") + r"[ \t]*\("),
+        ("function", r"new[ \t]+Function[ \t]*\("),
+    ),
+    _rule(
+        "sql",
+        50,
+        "SQL built from strings",
+        ("select", _after("SELECT") + r"\b"),
+        ("select", _after("select") + r"[ \t][^\n]*?\bfrom[ \t]"),
+        ("insert", _after("INSERT") + r"[ \t]+INTO\b"),
+        ("insert", _after("insert") + r"[ \t]+into[ \t]"),
+        ("update", _after("UPDATE") + r"[ \t]+\S+[ \t]+SET\b"),
+        ("update", _after("update") + r"[ \t]+\S+[ \t]+set[ \t]"),
+        ("delete", _after("DELETE") + r"[ \t]+FROM\b"),
+        ("delete", _after("delete") + r"[ \t]+from[ \t]"),
+        ("where", _after("WHERE") + r"\b"),
+        confirm=_INTERPOLATED,
+    ),
+    _rule(
+        "deserialize",
+        50,
+        "pickle/marshal deserialization",
+        ("pickle", r"pickle\.(?:loads?|Unpickler)\b"),
+        ("pickle", r"Pickle\.(?:loads?|Unpickler)\b"),
+        ("pickle", r"jsonpickle\.decode\b"),
+        ("marshal", _after("marshal") + r"\.loads?\b"),
+        ("dill", _after("dill") + r"\.loads?\b"),
+    ),
+    _rule(
+        "deserialize",
+        50,
+        "yaml.load without SafeLoader",
+        ("yaml", r"yaml\.unsafe_load\b"),
+        ("yaml", r"yaml\.load(?:_all)?[ \t]*\(" + _NOT_SAFE_LOADER),
+    ),
     _rule("deserialize", 50, "Java ObjectInputStream deserialization", ("objectinputstream", r"ObjectInputStream\b")),
     _rule("deserialize", 50, "PHP unserialize()", ("unserialize", _after("unserialize", r"[\w.>]") + r"[ \t]*\(")),
-    _rule("tls", 50, "TLS verification turned off",
-          ("verif", r"verify[ \t]*=[ \t]*False\b"), ("verif", r"InsecureSkipVerify[ \t]*:[ \t]*true\b"),
-          ("verif", r"insecure_skip_verify[ \t]*:[ \t]*true\b"), ("verif", r"_create_unverified_context\b"),
-          ("reject", r"rejectUnauthorized[\"']?[ \t]*:[ \t]*false\b"),
-          ("reject", r"NODE_TLS_REJECT_UNAUTHORIZED[\"']?[ \t]*[=:][ \t]*[\"']?0"),
-          ("cert_none", r"CERT_NONE\b"), ("check_hostname", r"check_hostname[ \t]*=[ \t]*False\b")),
-    _rule("weak_crypto", 40, "md5/sha1 hashing of a secret", ("md5", r"(?i)\bmd5"), ("sha1", r"(?i)\bsha-?1\b"),
-          confirm=_SECRETISH),
-    _rule("weak_crypto", 40, "DES/RC4 cipher", ("DES", r"\b(?:DES|DES3|TripleDES)\b(?![ \t]*=)"),
-          ("DES", r"[\"']DES(?:ede)?(?:/|[\"'])"), ("RC4", r"\bA?RC4\b")),
+    _rule(
+        "tls",
+        50,
+        "TLS verification turned off",
+        ("verif", r"verify[ \t]*=[ \t]*False\b"),
+        ("verif", r"InsecureSkipVerify[ \t]*:[ \t]*true\b"),
+        ("verif", r"insecure_skip_verify[ \t]*:[ \t]*true\b"),
+        ("verif", r"_create_unverified_context\b"),
+        ("reject", r"rejectUnauthorized[\"']?[ \t]*:[ \t]*false\b"),
+        ("reject", r"NODE_TLS_REJECT_UNAUTHORIZED[\"']?[ \t]*[=:][ \t]*[\"']?0"),
+        ("cert_none", r"CERT_NONE\b"),
+        ("check_hostname", r"check_hostname[ \t]*=[ \t]*False\b"),
+    ),
+    _rule(
+        "weak_crypto",
+        40,
+        "md5/sha1 hashing of a secret",
+        ("md5", r"(?i)\bmd5"),
+        ("sha1", r"(?i)\bsha-?1\b"),
+        confirm=_SECRETISH,
+    ),
+    _rule(
+        "weak_crypto",
+        40,
+        "DES/RC4 cipher",
+        ("DES", r"\b(?:DES|DES3|TripleDES)\b(?![ \t]*=)"),
+        ("DES", r"[\"']DES(?:ede)?(?:/|[\"'])"),
+        ("RC4", r"\bA?RC4\b"),
+    ),
     _rule("weak_crypto", 40, "ECB cipher mode", ("ECB", r"MODE_ECB\b|modes\.ECB\b|/ECB/|[\"']ECB[\"']")),
-    _rule("weak_crypto", 40, "non-cryptographic random for a secret",
-          ("random", _after("random") + r"\.(?:random|randint|choice|choices|randrange|getrandbits|sample)[ \t]*\("),
-          ("random", r"Math\.random[ \t]*\(\)"), ("math/rand", r"math/rand\b"), confirm=_SECRETISH),
-    _rule("permissions", 40, "world-writable permissions (777)", ("777", r"chmod[ \t]+(?:-R[ \t]+)?0?777\b"),
-          # A token, not digits inside a UUID or a longer number ("…-0777-…" is no permission).
-          ("777", _after("0o777", r"[\w-]") + r"(?![\w-])"), ("777", _after("0777", r"[\w-]") + r"(?![\w-])"),
-          ("a+rwx", _after("a+rwx") + r"\b")),
+    _rule(
+        "weak_crypto",
+        40,
+        "non-cryptographic random for a secret",
+        ("random", _after("random") + r"\.(?:random|randint|choice|choices|randrange|getrandbits|sample)[ \t]*\("),
+        ("random", r"Math\.random[ \t]*\(\)"),
+        ("math/rand", r"math/rand\b"),
+        confirm=_SECRETISH,
+    ),
+    _rule(
+        "permissions",
+        40,
+        "world-writable permissions (777)",
+        ("777", r"chmod[ \t]+(?:-R[ \t]+)?0?777\b"),
+        # A token, not digits inside a UUID or a longer number ("…-0777-…" is no permission).
+        ("777", _after("0o777", r"[\w-]") + r"(?![\w-])"),
+        ("777", _after("0777", r"[\w-]") + r"(?![\w-])"),
+        ("a+rwx", _after("a+rwx") + r"\b"),
+    ),
     _rule("permissions", 40, "workflow permissions: write-all", ("write-all", r"permissions[ \t]*:[ \t]*write-all\b")),
-    _rule("permissions", 40, "pull_request_target trigger", ("pull_request_target", r"pull_request_target\b"),
-          paths=_WORKFLOW_FILE),
-    _rule("permissions", 40, "AllowAny permission", ("allowany", _after("AllowAny") + r"\b"),
-          ("permitall", r"permitAll\(\)"), ("permitall", r"@PermitAll\b")),
+    _rule(
+        "permissions",
+        40,
+        "pull_request_target trigger",
+        ("pull_request_target", r"pull_request_target\b"),
+        paths=_WORKFLOW_FILE,
+    ),
+    _rule(
+        "permissions",
+        40,
+        "AllowAny permission",
+        ("allowany", _after("AllowAny") + r"\b"),
+        ("permitall", r"permitAll\(\)"),
+        ("permitall", r"@PermitAll\b"),
+    ),
     _rule("permissions", 40, "@csrf_exempt", ("csrf_exempt", _after("csrf_exempt") + r"\b")),
 )
 _ALL_GATES = {g for rule in _LINE_RULES for g in rule.gates}
@@ -167,11 +326,14 @@ _CASED_GATES = tuple(sorted(g for g in _ALL_GATES if not g.islower()))
 # --- tests ------------------------------------------------------------------------------
 _TEST_FILE = re.compile(
     r"(?:^|/)(?:tests?|spec|__tests__|testing)/|(?:^|/)test_[^/]*\.py$|_test\.(?:py|go|rb|exs?)$"
-    r"|\.(?:spec|test)\.[cm]?[jt]sx?$|(?:Test|Tests|IT)\.(?:java|kt|cs|scala)$|_spec\.rb$")
+    r"|\.(?:spec|test)\.[cm]?[jt]sx?$|(?:Test|Tests|IT)\.(?:java|kt|cs|scala)$|_spec\.rb$"
+)
 _TEST_DEF = re.compile(
     r"^[ \t]*(?:async[ \t]+)?def[ \t]+(test\w*)|^func[ \t]+(Test\w+)[ \t]*\("
     r"|^[ \t]*(?:it|test|describe)[ \t]*\([ \t]*([\"'`][^\"'`\n]*[\"'`])"
-    r"|^[ \t]*(?:public[ \t]+)?void[ \t]+(test\w*)[ \t]*\(", re.MULTILINE)
+    r"|^[ \t]*(?:public[ \t]+)?void[ \t]+(test\w*)[ \t]*\(",
+    re.MULTILINE,
+)
 # Every _TEST_DEF match is one line that starts, after blanks, with one of these words. The
 # regex is tried at every character, so lines without one are left out before it runs.
 _TEST_DEF_WORDS = ("def", "async", "func", "it", "test", "describe", "public", "void")
@@ -192,13 +354,19 @@ def _first(m: re.Match[str]) -> str:
 # `0777` without doing anything; tests turn TLS checks off on purpose. Docs and data never
 # escalate on line patterns or path words; tests only on the strong line signals. Path rules
 # that name a kind of file (CI workflows, key files) and the config's own rules still apply.
-_DOCS_FILE = re.compile(r"\.(?:md|markdown|rst|txt|adoc|asciidoc|org|rdoc|html?)$"
-                        r"|(?:^|/)(?:changelog|changes|history|news|readme|authors|contributing)(?:\.[^/]*)?$")
+_DOCS_FILE = re.compile(
+    r"\.(?:md|markdown|rst|txt|adoc|asciidoc|org|rdoc|html?)$"
+    r"|(?:^|/)(?:changelog|changes|history|news|readme|authors|contributing)(?:\.[^/]*)?$"
+)
 _DOCS_FOLDER = re.compile(r"(?:^|/)(?:docs?|documentation)/[^/]+(?:/[^/]+)*$")
 # Code keeps its signals wherever it lives (docs/auth/example.py is still code).
-_CODE_EXT = re.compile(r"\.(?:py|pyi|js|mjs|cjs|jsx|ts|tsx|go|java|kt|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|scala|sh|bash|sql|tf)$")
-_DATA_FILE = re.compile(r"\.(?:json|jsonl|ndjson|csv|tsv|xml|svg|snap|golden|fixture|lock|sum)$"
-                        r"|(?:^|/)(?:fixtures?|testdata|test_data|__snapshots__|snapshots)/")
+_CODE_EXT = re.compile(
+    r"\.(?:py|pyi|js|mjs|cjs|jsx|ts|tsx|go|java|kt|rb|rs|c|h|cc|cpp|hpp|cs|php|swift|scala|sh|bash|sql|tf)$"
+)
+_DATA_FILE = re.compile(
+    r"\.(?:json|jsonl|ndjson|csv|tsv|xml|svg|snap|golden|fixture|lock|sum)$"
+    r"|(?:^|/)(?:fixtures?|testdata|test_data|__snapshots__|snapshots)/"
+)
 _TEST_WEAK = frozenset({"tls", "weak_crypto", "permissions", "sql"})  # normal in tests
 
 

@@ -147,8 +147,15 @@ def _hunk_lines(patch: str) -> dict[str, dict[int, int]]:
 def synthetic_files(count: int) -> list[dict[str, Any]]:
     """`count` one-line added files, as the files API lists them."""
     return [
-        {"sha": f"{i:040x}", "filename": f"src/mod_{i:04d}.py", "status": "added",
-         "additions": 1, "deletions": 0, "changes": 1, "patch": f"@@ -0,0 +1 @@\n+x = {i}"}
+        {
+            "sha": f"{i:040x}",
+            "filename": f"src/mod_{i:04d}.py",
+            "status": "added",
+            "additions": 1,
+            "deletions": 0,
+            "changes": 1,
+            "patch": f"@@ -0,0 +1 @@\n+x = {i}",
+        }
         for i in range(count)
     ]
 
@@ -234,8 +241,15 @@ class FakeGitHub:
 
     # --- state ----------------------------------------------------------------------------
 
-    def add_pull(self, number: int, files: list[dict[str, Any]], *, base_sha: str = "b" * 40,
-                 head_sha: str = "c" * 40, **kwargs: Any) -> FakePull:
+    def add_pull(
+        self,
+        number: int,
+        files: list[dict[str, Any]],
+        *,
+        base_sha: str = "b" * 40,
+        head_sha: str = "c" * 40,
+        **kwargs: Any,
+    ) -> FakePull:
         pull = FakePull(number=number, files=list(files), base_sha=base_sha, head_sha=head_sha, **kwargs)
         with self._lock:
             self.pulls[number] = pull
@@ -245,8 +259,7 @@ class FakeGitHub:
         with self._lock:
             self._contents[(path, ref)] = text
 
-    def set_compare(self, base: str, head: str, files: list[str] | list[dict[str, Any]],
-                    status: str = "ahead") -> None:
+    def set_compare(self, base: str, head: str, files: list[str] | list[dict[str, Any]], status: str = "ahead") -> None:
         items = [{"filename": f, "status": "modified"} if isinstance(f, str) else f for f in files]
         with self._lock:
             self._compares[(base, head)] = {"status": status, "files": items}
@@ -258,9 +271,19 @@ class FakeGitHub:
             self._reviews.setdefault(number, []).append(review)
         return review
 
-    def add_review_comment(self, number: int, body: str, path: str = "README.md", line: int | None = 1,
-                           user: str = "someone", *, in_reply_to: int | None = None, association: str = "NONE",
-                           diff_hunk: str = "", thumbs_down: int = 0) -> dict[str, Any]:
+    def add_review_comment(
+        self,
+        number: int,
+        body: str,
+        path: str = "README.md",
+        line: int | None = 1,
+        user: str = "someone",
+        *,
+        in_reply_to: int | None = None,
+        association: str = "NONE",
+        diff_hunk: str = "",
+        thumbs_down: int = 0,
+    ) -> dict[str, Any]:
         """A review comment as GitHub lists it; `line` None is an outdated one (its lines
         changed in a later commit); `in_reply_to` makes it a reply in that thread."""
         with self._lock:
@@ -272,8 +295,9 @@ class FakeGitHub:
             self._review_comments.setdefault(number, []).append(comment)
         return comment
 
-    def add_issue_comment(self, number: int, body: str, user: str = "someone", *,
-                          association: str = "NONE") -> dict[str, Any]:
+    def add_issue_comment(
+        self, number: int, body: str, user: str = "someone", *, association: str = "NONE"
+    ) -> dict[str, Any]:
         with self._lock:
             comment = self._new_issue_comment(number, body, user)
             comment["author_association"] = association
@@ -292,9 +316,18 @@ class FakeGitHub:
         with self._lock:
             return list(self._issue_comments.get(number, []))
 
-    def fail(self, method: str, path: str, *, status: int = 502, body: Any = None,
-             headers: dict[str, str] | None = None, after: bool = False, times: int = 1,
-             match: str | None = None) -> None:
+    def fail(
+        self,
+        method: str,
+        path: str,
+        *,
+        status: int = 502,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        after: bool = False,
+        times: int = 1,
+        match: str | None = None,
+    ) -> None:
         if body is None:
             body = {"message": "Server Error"} if status >= 500 else {"message": "Error"}
         fault = Fault(status=status, body=body, headers=dict(headers or {}), after=after, match=match)
@@ -310,7 +343,7 @@ class FakeGitHub:
         parsed = urllib.parse.urlsplit(raw_path)
         path = parsed.path
         if path != self.graphql_path and path.startswith(self.prefix):
-            path = path[len(self.prefix):]
+            path = path[len(self.prefix) :]
         query = dict(urllib.parse.parse_qsl(parsed.query))
         try:
             body = json.loads(raw_body) if raw_body else None
@@ -330,10 +363,12 @@ class FakeGitHub:
             return fault.status, fault.body, fault.headers
         return response
 
-    def _route(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-               body: Any, raw_body: bytes) -> Response:
+    def _route(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: Any, raw_body: bytes
+    ) -> Response:
         if self.token is not None and headers.get("authorization") not in (
-            f"token {self.token}", f"Bearer {self.token}"
+            f"token {self.token}",
+            f"Bearer {self.token}",
         ):
             return _error(401, "Bad credentials")
         if raw_body and body is None:
@@ -372,9 +407,17 @@ class FakeGitHub:
 
     def _repo_json(self) -> dict[str, Any]:
         api = f"{self.api_url}/repos/{self.full_name}"
-        return {"id": 1, "name": self.repo, "full_name": self.full_name, "private": False,
-                "owner": {"login": self.owner}, "default_branch": "main", "fork": False,
-                "url": api, "html_url": f"{self.root}/{self.full_name}"}
+        return {
+            "id": 1,
+            "name": self.repo,
+            "full_name": self.full_name,
+            "private": False,
+            "owner": {"login": self.owner},
+            "default_branch": "main",
+            "fork": False,
+            "url": api,
+            "html_url": f"{self.root}/{self.full_name}",
+        }
 
     def _get_repo(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
         return 200, self._repo_json(), {}
@@ -389,14 +432,28 @@ class FakeGitHub:
         n, api = pull.number, f"{self.api_url}/repos/{self.full_name}"
         head_repo = pull.head_repo or self.full_name
         data = {
-            "url": f"{api}/pulls/{n}", "html_url": f"{self.root}/{self.full_name}/pull/{n}",
-            "number": n, "state": "open", "title": pull.title, "body": pull.body or None,
-            "draft": pull.draft, "user": {"login": pull.author},
-            "head": {"sha": pull.head_sha, "ref": pull.head_ref, "label": f"x:{pull.head_ref}",
-                     "repo": {"full_name": head_repo, "fork": head_repo != self.full_name}},
-            "base": {"sha": pull.base_sha, "ref": pull.base_ref, "label": f"{self.owner}:{pull.base_ref}",
-                     "repo": self._repo_json()},
-            "changed_files": len(pull.files), "commits": 1 + len(pull.commits),
+            "url": f"{api}/pulls/{n}",
+            "html_url": f"{self.root}/{self.full_name}/pull/{n}",
+            "number": n,
+            "state": "open",
+            "title": pull.title,
+            "body": pull.body or None,
+            "draft": pull.draft,
+            "user": {"login": pull.author},
+            "head": {
+                "sha": pull.head_sha,
+                "ref": pull.head_ref,
+                "label": f"x:{pull.head_ref}",
+                "repo": {"full_name": head_repo, "fork": head_repo != self.full_name},
+            },
+            "base": {
+                "sha": pull.base_sha,
+                "ref": pull.base_ref,
+                "label": f"{self.owner}:{pull.base_ref}",
+                "repo": self._repo_json(),
+            },
+            "changed_files": len(pull.files),
+            "commits": 1 + len(pull.commits),
             "additions": sum(int(f.get("additions", 0)) for f in pull.files),
             "deletions": sum(int(f.get("deletions", 0)) for f in pull.files),
         }
@@ -417,17 +474,36 @@ class FakeGitHub:
         raw = text.encode()
         encoded = base64.encodebytes(raw).decode()  # GitHub wraps base64 content in lines too
         api = f"{self.api_url}/repos/{self.full_name}/contents/{m[1]}?ref={ref}"
-        return 200, {"type": "file", "encoding": "base64", "size": len(raw), "name": path.rsplit("/", 1)[-1],
-                     "path": path, "content": encoded, "sha": "f" * 40, "url": api,
-                     "html_url": f"{self.root}/{self.full_name}/blob/{ref}/{m[1]}"}, {}
+        return (
+            200,
+            {
+                "type": "file",
+                "encoding": "base64",
+                "size": len(raw),
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "content": encoded,
+                "sha": "f" * 40,
+                "url": api,
+                "html_url": f"{self.root}/{self.full_name}/blob/{ref}/{m[1]}",
+            },
+            {},
+        )
 
     def _get_compare(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
         found = self._compares.get((m[1], m[2]))
         if found is None:
             return _error(404, "Not Found")
-        data = {"url": f"{self.api_url}{m.string}", "html_url": f"{self.root}/{self.full_name}/compare/{m[1]}...{m[2]}",
-                "status": found["status"], "ahead_by": 1, "behind_by": 0, "total_commits": 1,
-                "commits": [], "files": found["files"]}
+        data = {
+            "url": f"{self.api_url}{m.string}",
+            "html_url": f"{self.root}/{self.full_name}/compare/{m[1]}...{m[2]}",
+            "status": found["status"],
+            "ahead_by": 1,
+            "behind_by": 0,
+            "total_commits": 1,
+            "commits": [],
+            "files": found["files"],
+        }
         return 200, data, {}
 
     def _get_reviews(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
@@ -517,8 +593,9 @@ class FakeGitHub:
         if problem:
             return _unprocessable(problem)
         root = found[1].get("in_reply_to_id") or wanted
-        comment = self._new_review_comment(number, None, {"path": found[1]["path"], "line": found[1]["line"],
-                                                          "body": body["body"]}, self.bot_login)
+        comment = self._new_review_comment(
+            number, None, {"path": found[1]["path"], "line": found[1]["line"], "body": body["body"]}, self.bot_login
+        )
         comment["in_reply_to_id"] = root
         self._review_comments[number].append(comment)
         return 201, comment, {}
@@ -553,8 +630,9 @@ class FakeGitHub:
                     continue
                 ref, _, path = str(expression).partition(":")
                 text = self._contents.get((path, ref))
-                repo[f"f{key[1:]}"] = None if text is None else {
-                    "text": text, "byteSize": len(text.encode()), "isBinary": False}
+                repo[f"f{key[1:]}"] = (
+                    None if text is None else {"text": text, "byteSize": len(text.encode()), "isBinary": False}
+                )
         return 200, {"data": {"repository": repo}}, {}
 
     # --- JSON shapes and pagination -------------------------------------------------------
@@ -563,12 +641,15 @@ class FakeGitHub:
         states = {"COMMENT": "COMMENTED", "REQUEST_CHANGES": "CHANGES_REQUESTED", "APPROVE": "APPROVED"}
         review_id = next(self._ids)
         return {
-            "id": review_id, "node_id": f"PRR_{review_id}",
+            "id": review_id,
+            "node_id": f"PRR_{review_id}",
             "user": _user(user),
-            "body": body.get("body") or "", "state": states.get(body.get("event") or "", "PENDING"),
+            "body": body.get("body") or "",
+            "state": states.get(body.get("event") or "", "PENDING"),
             "html_url": f"{self.root}/{self.full_name}/pull/{pull.number}#pullrequestreview-{review_id}",
             "pull_request_url": f"{self.api_url}/repos/{self.full_name}/pulls/{pull.number}",
-            "commit_id": body.get("commit_id") or pull.head_sha, "author_association": "NONE",
+            "commit_id": body.get("commit_id") or pull.head_sha,
+            "author_association": "NONE",
             "submitted_at": "2026-01-01T00:00:00Z",
         }
 
@@ -576,12 +657,21 @@ class FakeGitHub:
         cid = next(self._ids)
         api = f"{self.api_url}/repos/{self.full_name}"
         return {
-            "id": cid, "pull_request_review_id": review_id, "path": c.get("path"),
-            "line": c.get("line"), "side": c.get("side", "RIGHT"), "start_line": c.get("start_line"),
-            "start_side": c.get("start_side"), "body": c.get("body", ""), "user": _user(user),
-            "url": f"{api}/pulls/comments/{cid}", "pull_request_url": f"{api}/pulls/{number}",
+            "id": cid,
+            "pull_request_review_id": review_id,
+            "path": c.get("path"),
+            "line": c.get("line"),
+            "side": c.get("side", "RIGHT"),
+            "start_line": c.get("start_line"),
+            "start_side": c.get("start_side"),
+            "body": c.get("body", ""),
+            "user": _user(user),
+            "url": f"{api}/pulls/comments/{cid}",
+            "pull_request_url": f"{api}/pulls/{number}",
             "html_url": f"{self.root}/{self.full_name}/pull/{number}#discussion_r{cid}",
-            "subject_type": "line", "author_association": "NONE", "diff_hunk": "",
+            "subject_type": "line",
+            "author_association": "NONE",
+            "diff_hunk": "",
             "reactions": {"total_count": 0, "+1": 0, "-1": 0},
         }
 
@@ -589,10 +679,15 @@ class FakeGitHub:
         cid = next(self._ids)
         api = f"{self.api_url}/repos/{self.full_name}"
         return {
-            "id": cid, "node_id": f"IC_{cid}", "body": body, "user": _user(user),
-            "url": f"{api}/issues/comments/{cid}", "issue_url": f"{api}/issues/{number}",
+            "id": cid,
+            "node_id": f"IC_{cid}",
+            "body": body,
+            "user": _user(user),
+            "url": f"{api}/issues/comments/{cid}",
+            "issue_url": f"{api}/issues/{number}",
             "html_url": f"{self.root}/{self.full_name}/pull/{number}#issuecomment-{cid}",
-            "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
             "author_association": "NONE",
         }
 
@@ -600,7 +695,7 @@ class FakeGitHub:
         per_page = max(1, min(int(query.get("per_page", 30)), 100))
         page = max(1, int(query.get("page", 1)))
         last = max(1, -(-len(items) // per_page))
-        chunk = [dict(i) for i in items[(page - 1) * per_page: page * per_page]]
+        chunk = [dict(i) for i in items[(page - 1) * per_page : page * per_page]]
         links = []
         if page > 1:
             links += [(page - 1, "prev")]

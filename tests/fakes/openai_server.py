@@ -79,16 +79,15 @@ class FakeReply:
         return cls(content=json.dumps(obj), **kwargs)
 
     @classmethod
-    def error(cls, status: int, message: str, type: str, code: str | None = None,
-              headers: dict[str, str] | None = None) -> FakeReply:
-        return cls(status=status, error_message=message, error_type=type, error_code=code,
-                   headers=dict(headers or {}))
+    def error(
+        cls, status: int, message: str, type: str, code: str | None = None, headers: dict[str, str] | None = None
+    ) -> FakeReply:
+        return cls(status=status, error_message=message, error_type=type, error_code=code, headers=dict(headers or {}))
 
     @classmethod
     def rate_limited(cls, retry_after: float | None = None) -> FakeReply:
         headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
-        return cls.error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded",
-                         headers)
+        return cls.error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", headers)
 
     @classmethod
     def server_error(cls) -> FakeReply:
@@ -96,20 +95,28 @@ class FakeReply:
 
     @classmethod
     def unavailable(cls) -> FakeReply:
-        return cls.error(503, "The engine is currently overloaded, please try again later.",
-                         "server_error")
+        return cls.error(503, "The engine is currently overloaded, please try again later.", "server_error")
 
     @classmethod
     def unauthorized(cls) -> FakeReply:
-        return cls.error(401, "Incorrect API key provided: sk-test. You can find your API key at "
-                         "https://platform.openai.com/account/api-keys.", "invalid_request_error",
-                         "invalid_api_key")
+        return cls.error(
+            401,
+            "Incorrect API key provided: sk-test. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            "invalid_api_key",
+        )
 
     @classmethod
     def context_length(cls) -> FakeReply:
-        return cls.error(400, "This model's maximum context length is 8192 tokens. However, your "
-                         "messages resulted in 12000 tokens. Please reduce the length of the "
-                         "messages.", "invalid_request_error", "context_length_exceeded")
+        return cls.error(
+            400,
+            "This model's maximum context length is 8192 tokens. However, your "
+            "messages resulted in 12000 tokens. Please reduce the length of the "
+            "messages.",
+            "invalid_request_error",
+            "context_length_exceeded",
+        )
 
     @classmethod
     def bad_request(cls, message: str = "Invalid parameter: 'response_format'.") -> FakeReply:
@@ -169,19 +176,20 @@ def default_responder(request_json: dict[str, Any]) -> FakeReply:
 def completion_body(reply: FakeReply, request_json: dict[str, Any], completion_id: str) -> dict[str, Any]:
     """The documented Chat Completions response object."""
     prompt = reply.prompt_tokens if reply.prompt_tokens is not None else estimate_prompt_tokens(request_json)
-    completion = (reply.completion_tokens if reply.completion_tokens is not None
-                  else max(1, len(reply.content) // 4))
+    completion = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.content) // 4)
     return {
         "id": completion_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": request_json.get("model", "fake-model"),
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": reply.content, "refusal": None},
-            "logprobs": None,
-            "finish_reason": reply.finish_reason,
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply.content, "refusal": None},
+                "logprobs": None,
+                "finish_reason": reply.finish_reason,
+            }
+        ],
         "usage": {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -192,8 +200,9 @@ def completion_body(reply: FakeReply, request_json: dict[str, Any], completion_i
 
 
 def error_body(reply: FakeReply) -> dict[str, Any]:
-    return {"error": {"message": reply.error_message, "type": reply.error_type,
-                      "param": None, "code": reply.error_code}}
+    return {
+        "error": {"message": reply.error_message, "type": reply.error_type, "param": None, "code": reply.error_code}
+    }
 
 
 def unused_port() -> int:
@@ -218,14 +227,21 @@ class _Handler(BaseHTTPRequestHandler):
             body: Any = json.loads(raw)
         except ValueError:
             body = raw
-        headers = {k.lower(): ("REDACTED" if k.lower() in _REDACTED_HEADERS else v)
-                   for k, v in self.headers.items()}
+        headers = {k.lower(): ("REDACTED" if k.lower() in _REDACTED_HEADERS else v) for k, v in self.headers.items()}
         owner = self.server.owner
         owner._record(RecordedRequest("POST", self.path, headers, body, _key_digest(self.headers)))
         if self.path not in _CHAT_PATHS:
-            self._send_json(404, {"error": {"message": f"Invalid URL (POST {self.path})",
-                                            "type": "invalid_request_error", "param": None,
-                                            "code": None}})
+            self._send_json(
+                404,
+                {
+                    "error": {
+                        "message": f"Invalid URL (POST {self.path})",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                },
+            )
             return
         request_json = body if isinstance(body, dict) else {}
         reply = owner._next_reply(request_json)
@@ -243,8 +259,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.server.owner._record(RecordedRequest("GET", self.path, {}, None))
-        self._send_json(404, {"error": {"message": f"Invalid URL (GET {self.path})",
-                                        "type": "invalid_request_error", "param": None, "code": None}})
+        self._send_json(
+            404,
+            {
+                "error": {
+                    "message": f"Invalid URL (GET {self.path})",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+        )
 
     def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -282,8 +307,9 @@ class FakeOpenAIServer:
         httpd.owner = self
         self._httpd = httpd
         # A short poll interval keeps stop() (and so every test teardown) fast.
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -300,8 +326,9 @@ class FakeOpenAIServer:
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # -- addresses --------------------------------------------------------------------------
