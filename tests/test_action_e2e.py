@@ -1156,3 +1156,11 @@ def test_code_context_in_actions_comes_from_the_head_in_one_request_per_hundred_
     assert all(str(v).startswith(HEAD + ":") for k, v in reads[1].body["variables"].items() if k.startswith("e"))
     auth = [r.body["messages"][-1]["content"] for r in llm.chat_requests if "app/auth.py" in chunk_files(r.body)]
     assert auth and "<context>" in auth[0] and "CONTEXT_MARKER_LINE" in auth[0]
+
+
+def test_the_summary_lists_a_finding_once_and_folds_the_record_of_where_it_went(h: Harness) -> None:
+    assert h.run().code == 0
+    body = h.summary()["body"]
+    shown, folded = body.split("<details><summary>1 finding not placed inline", 1)
+    assert shown.count(PASSWORDS["title"]) == 1  # in the findings, once
+    assert "#### Not placed inline" in folded.split("</details>", 1)[0]  # the record later runs read

@@ -84,11 +84,15 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     posted = payload if result is not None or not payload.comments else None
     fingerprints = summary_fingerprints(run.previous_body, report, posted)
     _note_ignored(gh, run)
-    step = [not_inline(rest, payload, _carried(run)), _unchanged(run)]
+    step = [not_inline(rest, payload, _carried(run), listed_above=True), _unchanged(run)]  # the whole report
     render = comment_render(report, cfg, rest, result)
     if render.note:
         run.top.append(render.note)
-    sections = [*render.sections, not_inline(render.rest, payload, _carried(run)), _unchanged(run)]
+    sections = [
+        *render.sections,
+        not_inline(render.rest, payload, _carried(run), listed_above=not render.sections),
+        _unchanged(run),
+    ]
     url = ""
     if not read_only:
         try:

@@ -132,9 +132,13 @@ def comment_render(report: Report, cfg: Config, rest: Sequence[Finding], result:
     return CommentRender(lambda n: render_report(others, cfg, n), (section,), (), note)
 
 
-def not_inline(rest: Sequence[Finding], payload: ReviewPayload | None, carried: Sequence[str]) -> str:
+def not_inline(
+    rest: Sequence[Finding], payload: ReviewPayload | None, carried: Sequence[str], *, listed_above: bool = False
+) -> str:
     """Findings the review could not carry inline, so they are never lost: this run's, and
-    earlier runs' on files this run did not review again (`carried`)."""
+    earlier runs' on files this run did not review again (`carried`). `listed_above`: this
+    run's are already in the findings above, so the list (the record later runs read) is
+    folded away instead of repeated."""
     if not rest and not carried:
         return ""
     full = len(payload.comments) if payload else 0
@@ -150,6 +154,9 @@ def not_inline(rest: Sequence[Finding], payload: ReviewPayload | None, carried: 
     if len(rest) > LIST_MAX:
         lines.append(f"- … {plural(len(rest) - LIST_MAX, 'more finding')} in the findings above")
     lines += carried[:LIST_MAX]
+    if listed_above and not carried:
+        fold = f"{plural(len(rest), 'finding')} not placed inline: the findings above say where"
+        return "\n".join(["<details><summary>" + fold + "</summary>", "", _NOT_INLINE, "", *lines, "", "</details>"])
     return "\n".join([_NOT_INLINE, "", *lines])
 
 
