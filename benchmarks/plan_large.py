@@ -110,7 +110,7 @@ def plan_once(data: bytes, config_text: str, timer: StageTimer | None) -> tuple[
     """The dry-run path of `reviewbot review`, stage by stage as the CLI runs it."""
     from reviewbot import render as reporters
     from reviewbot.diff import parse_diff
-    from reviewbot.runner import execute, load_effective_config
+    from reviewbot.session import execute, load_effective_config
 
     wrap = timer.wrap if timer else (lambda _stage, fn: fn)
     cfg, notes = wrap("load config", load_effective_config)({}, text=config_text)
@@ -125,7 +125,7 @@ def in_process(data: bytes, config_text: str) -> float:
     t_import, t_import_cpu = time.perf_counter(), time.thread_time()
     import reviewbot.pipeline
     import reviewbot.render
-    import reviewbot.runner  # noqa: F401
+    import reviewbot.session  # noqa: F401
 
     timer.add("imports", time.perf_counter() - t_import)
     import_cpu = time.thread_time() - t_import_cpu

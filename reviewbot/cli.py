@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ReviewbotError, UsageError
 from .ownkeys import SCRUB, ScrubbedStream
-from .runner import execute, exit_code, load_effective_config
+from .session import execute, exit_code, load_effective_config
 from .terminal import (
     EXIT_INTERRUPTED,
     Progress,

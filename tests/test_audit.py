@@ -25,7 +25,7 @@ from reviewbot.audit import AuditLog
 from reviewbot.diff import parse_diff
 from reviewbot.errors import UsageError
 from reviewbot.outcome import CallRecord
-from reviewbot.runner import execute, load_effective_config
+from reviewbot.session import execute, load_effective_config
 
 KEY = "sk-audit-test-0123456789"
 TIMEOUT_S = 120  # generous: a hang is a failure, not a slow pass

@@ -37,7 +37,7 @@ from reviewbot.findings import MAX_FINDINGS
 from reviewbot.github.markers import extract_fingerprints
 from reviewbot.github.review import ReviewPayload, build_review
 from reviewbot.render import render_markdown
-from reviewbot.runner import execute, load_effective_config
+from reviewbot.session import execute, load_effective_config
 
 MODEL = "openai/reviewer"
 MODEL_KEY = "sk-model-Hq3Lr8Vt2Wx6Zb1Nc5Md"

@@ -29,7 +29,7 @@ from cliutil import run_cli
 from fakes.openai_server import FakeOpenAIServer, FakeReply, estimate_prompt_tokens, unused_port
 
 from reviewbot.diff import parse_diff
-from reviewbot.runner import execute, load_effective_config
+from reviewbot.session import execute, load_effective_config
 
 CLOUD_HOST = "api.cloud-fake.test"
 CLOUD_A, CLOUD_B, LOCAL = "openai/cloud-a", "openai/cloud-b", "openai/local-coder"

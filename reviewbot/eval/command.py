@@ -105,7 +105,7 @@ def _targets(env: Mapping[str, str], *, offline: bool) -> Any:
     """Offline, a missing key is no error: the cache answers, nothing is sent anywhere."""
     from ..llm import missing_keys
     from ..router import summary_models
-    from ..runner import make_targets
+    from ..session import make_targets
 
     def targets(config: Config, plan: Any) -> Any:
         scope = env

@@ -41,7 +41,7 @@ def load_base_setup(gh: GitHubPR, opts: dict[str, Any], base: str, diff: Diff, r
     """The config and prompts of the BASE commit: a PR must not be able to change how it is
     reviewed (with pull_request_target it would also get the secrets)."""
     from ..config import DEFAULT_INSTRUCTION_FILES, override
-    from ..runner import load_effective_config
+    from ..session import load_effective_config
 
     path = repo_path(opts.get("config_path") or DEFAULT_CONFIG, "config")
     # Like the CLI, accept .reviewbot.yaml too; the default rules files come in the same request.

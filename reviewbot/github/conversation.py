@@ -149,7 +149,7 @@ def _plan(gh: GitHubPR, run: Any) -> str:
     """The dry run of the current head, as markdown: files, tiers, reasons, estimated cost."""
     from ..diff import diff_from_patches
     from ..render import render_markdown
-    from ..runner import execute
+    from ..session import execute
 
     diff = diff_from_patches(gh.changed_files())
     report = execute(
@@ -189,7 +189,7 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
     from ..llm import LiteLLMClient
     from ..ownkeys import ScrubbingClient
     from ..router import model_window
-    from ..runner import _target
+    from ..session import target_for
     from ..tokens import count_tokens
     from ..vocab import format_usd
 
@@ -208,7 +208,7 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
     pricer = Pricer(config.prices)
     env = os.environ
     tools = ReviewTools(
-        targets=lambda m: _target(config, m, env),
+        targets=lambda m: target_for(config, m, env),
         price=pricer.cost,
         supports_schema=lambda m: False,
         context_window=lambda m: model_window(config, m, pricer.context_window),

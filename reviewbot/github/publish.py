@@ -45,7 +45,7 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     """Post the review and the summary comment (or annotations), write the step summary and
     the outputs; the exit code."""
     from ..report import not_reviewed_reason
-    from ..runner import exit_code
+    from ..session import exit_code
     from .annotations import workflow_annotations
     from .errors import CannotWrite, GitHubError
 

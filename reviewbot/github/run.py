@@ -266,7 +266,7 @@ def _head_texts(gh: GitHubPR, run: Run, diff: Diff) -> dict[str, str] | None:
 
 
 def _execute(gh: GitHubPR, run: Run, diff: Diff) -> Report:
-    from ..runner import execute
+    from ..session import execute
 
     audit = run.opts.get("audit_log") or (
         str(Path(run.ctx.runner_temp) / "reviewbot-audit.jsonl") if run.ctx.runner_temp else None

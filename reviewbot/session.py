@@ -1,6 +1,8 @@
-"""Edge: one review run shared by the CLI and the GitHub Action: effective config (file,
-overrides, default models), plan, dry run or real run through litellm, audit log (a line per
-call as it finishes), exit code.
+"""Edge: one session of reviewbot — what the CLI, the GitHub Action and a comment command
+share to run a review: the effective config (file, overrides, default models), the plan,
+the dry run or the real run through litellm, the audit log (a line per call as it
+finishes), the exit code. (`pipeline` is the stages in order, `reviewer` the model stage,
+`github/run` the Action's flow.)
 Imports heavy modules lazily so `reviewbot --help` stays fast."""
 
 from __future__ import annotations
@@ -240,17 +242,18 @@ def make_targets(cfg: Config, plan: Any, env: Mapping[str, str] | None = None) -
         )
     resolved = {}
     for model in models:
-        resolved[model] = _target(cfg, model, env)
+        resolved[model] = target_for(cfg, model, env)
 
     def target(model: str) -> Target:
         if model not in resolved:
-            resolved[model] = _target(cfg, model, env)
+            resolved[model] = target_for(cfg, model, env)
         return resolved[model]
 
     return target
 
 
-def _target(cfg: Config, model: str, env: Mapping[str, str]) -> Target:
+def target_for(cfg: Config, model: str, env: Mapping[str, str]) -> Target:
+    """Where `model`'s requests go (api_base, key, headers, timeout, spend labels), from the config and `env`."""
     from .calling import Target
     from .llm import endpoint_host, resolve_connection
     from .providers import provider_of
