@@ -192,3 +192,12 @@ def test_a_question_on_someone_elses_thread_is_left_alone(h: Harness) -> None:
     human = h.gh.add_review_comment(1, "nit: rename this", path="app/auth.py", line=18, user="bob")
     result = h.run(event=thread_comment(h, "Why?", human["id"]))
     assert result.code == 0 and "not a reviewbot finding" in result.stdout and replies(h) == []
+
+
+def test_an_outdated_findings_thread_is_resolved_and_counted(h: Harness) -> None:
+    assert h.run().code == 0
+    root = our_auth_comment(h)
+    root["line"] = None  # a later commit changed the line: GitHub marks the comment outdated
+    assert h.run("--full").code == 0
+    assert h.gh.resolved_threads == {f"PRRT_{root['id']}"}
+    assert "Outdated: 1 earlier finding on lines a later commit changed; 1 thread resolved" in h.summary()["body"]

@@ -25,11 +25,14 @@ from .errors import GitHubError
 from .graphql import (
     FILES_PER_QUERY,
     LOGIN,
+    RESOLVE_MUTATION,
+    THREADS_QUERY,
     VIEWER_HINT,
     VIEWER_QUERY,
     files_query,
     read_files,
     read_viewer_login,
+    unresolved_threads,
 )
 from .markers import extract_fingerprints, extract_run_id, is_summary, parse_summary_state
 from .records import PostResult, PullInfo, SummaryRef
@@ -89,6 +92,7 @@ class GitHubPR(GitHubClient):
         # and findings whose lines changed in a later commit (GitHub's outdated comments).
         self.thumbs_down: set[str] = set()
         self.outdated: set[str] = set()
+        self.outdated_ids: set[int] = set()  # our review comments on lines a later commit changed
         self._existing: dict[bool, set[str]] = {}
 
     def __enter__(self) -> GitHubPR:
@@ -239,6 +243,8 @@ class GitHubPR(GitHubClient):
                 self.thumbs_down |= prints
             if comment.get("line") is None and comment.get("position") is None:
                 self.outdated |= prints
+                if isinstance(comment.get("id"), int) and not comment.get("in_reply_to_id"):
+                    self.outdated_ids.add(comment["id"])
         if reviews:
             listed = self._paginate(f"{self._pull_path}/reviews", 100_000).items
             marked = [r for r in listed if extract_fingerprints(r.get("body") or "")]
@@ -330,6 +336,19 @@ class GitHubPR(GitHubClient):
         )
         _, data = self._request("POST", url, body={"body": body})
         self._learn_login(data if isinstance(data, dict) else {})
+
+    def resolve_threads(self, root_ids: set[int], limit: int = 20) -> int:
+        """Resolve the open review threads that start with `root_ids` (GraphQL: one query,
+        then one mutation per thread, at most `limit`); how many were resolved."""
+        owner, name = self._repo_path.rsplit("/", 2)[-2:]
+        variables = {"owner": owner, "name": name, "number": self.number}
+        url = self._requester.graphql_url
+        _, data = self._request("POST", url, body={"query": THREADS_QUERY, "variables": variables}, query=True)
+        done = 0
+        for thread in unresolved_threads(data, root_ids)[:limit]:
+            _, answer = self._request("POST", url, body={"query": RESOLVE_MUTATION, "variables": {"id": thread}})
+            done += bool(isinstance(answer, dict) and not answer.get("errors"))
+        return done
 
     def react(self, comment_id: int, content: str, *, review_comment: bool) -> None:
         kind = "pulls" if review_comment else "issues"

@@ -91,3 +91,28 @@ __all__ = [
     "read_files",
     "read_viewer_login",
 ]
+
+
+# Review threads: the outdated findings' threads are resolved (GitHub has no REST call for it).
+THREADS_QUERY = (
+    "query($owner: String!, $name: String!, $number: Int!) { repository(owner: $owner, name: $name) { "
+    "pullRequest(number: $number) { reviewThreads(first: 100) { nodes { id isResolved "
+    "comments(first: 1) { nodes { databaseId } } } } } } }"
+)
+RESOLVE_MUTATION = "mutation($id: ID!) { resolveReviewThread(input: {threadId: $id}) { thread { id isResolved } } }"
+
+
+def unresolved_threads(data: Any, root_ids: set[int]) -> list[str]:
+    """Ids of the open threads whose first comment is one of `root_ids`."""
+    pull = ((data or {}).get("data") or {}).get("repository") or {}
+    nodes = (((pull.get("pullRequest") or {}).get("reviewThreads") or {}).get("nodes")) or []
+    found = []
+    for node in nodes:
+        first = ((node or {}).get("comments") or {}).get("nodes") or [{}]
+        if (
+            not node.get("isResolved")
+            and (first[0] or {}).get("databaseId") in root_ids
+            and isinstance(node.get("id"), str)
+        ):
+            found.append(node["id"])
+    return found

@@ -183,10 +183,25 @@ def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> Report:
             + (f"; {again} of them found again in this run" if again else "")
         )
     if gh.outdated:
+        resolved = _resolve_outdated(gh)
         run.about.append(
             f"Outdated: {plural(len(gh.outdated - dismissed), 'earlier finding')} on lines a later commit changed"
+            + (f"; {plural(resolved, 'thread')} resolved" if resolved else "")
         )
     return replace(report, findings=kept)
+
+
+def _resolve_outdated(gh: GitHubPR) -> int:
+    """Resolve the threads of our outdated findings when the token may (best effort: a token
+    without the right, or GitHub failing, leaves them open and the review goes on)."""
+    from .errors import GitHubError
+
+    if not gh.outdated_ids:
+        return 0
+    try:
+        return gh.resolve_threads(gh.outdated_ids)
+    except GitHubError:
+        return 0
 
 
 def _build(gh: GitHubPR, run: Run, report: Report) -> tuple[ReviewPayload, list[Finding]]:

@@ -190,6 +190,7 @@ class FakeGitHub:
         # GitHub Enterprise serves GraphQL at /api/graphql beside the REST prefix /api/v3.
         self.graphql_path = self.prefix.removesuffix("/v3") + "/graphql"
         self.read_only = False
+        self.resolved_threads: set[str] = set()
         self.requests: list[RecordedRequest] = []
         self.pulls: dict[int, FakePull] = {}
         self._contents: dict[tuple[str, str], str] = {}
@@ -612,12 +613,32 @@ class FakeGitHub:
 
     def _graphql(self, body: Any) -> Response:
         query = body.get("query") if isinstance(body, dict) else None
+        if isinstance(query, str) and "reviewThreads" in query:
+            return self._graphql_threads(body.get("variables") or {})
+        if isinstance(query, str) and "resolveReviewThread" in query:
+            thread = str((body.get("variables") or {}).get("id") or "")
+            self.resolved_threads.add(thread)
+            return 200, {"data": {"resolveReviewThread": {"thread": {"id": thread, "isResolved": True}}}}, {}
         if isinstance(query, str) and "repository(owner: $owner, name: $name)" in query:
             return self._graphql_objects(body.get("variables") or {})
         if not isinstance(query, str) or re.sub(r"\s+", "", query) != "query{viewer{login}}":
             # GitHub answers 200 with `errors` for a query it cannot run; this fake knows one query.
             return 200, {"errors": [{"message": f"the fake GitHub only answers viewer {{ login }}: {query!r}"}]}, {}
         return 200, {"data": {"viewer": {"login": self.bot_login}}}, {}
+
+    def _graphql_threads(self, variables: dict[str, Any]) -> Response:
+        """pullRequest.reviewThreads: one thread per top-level review comment."""
+        comments = self._review_comments.get(int(variables.get("number") or 0), [])
+        nodes = [
+            {
+                "id": f"PRRT_{c['id']}",
+                "isResolved": f"PRRT_{c['id']}" in self.resolved_threads,
+                "comments": {"nodes": [{"databaseId": c["id"]}]},
+            }
+            for c in comments
+            if not c.get("in_reply_to_id")
+        ]
+        return 200, {"data": {"repository": {"pullRequest": {"reviewThreads": {"nodes": nodes}}}}}, {}
 
     def _graphql_objects(self, variables: dict[str, Any]) -> Response:
         """Aliased `fN: object(expression: $eN) { ... on Blob { text byteSize isBinary } }`."""
