@@ -254,9 +254,10 @@ class Result:
     github_requests: int | None
     returncode: int
     stderr: str
+    github_calls: list[str] = field(default_factory=list)  # "METHOD path" of each GitHub request
 
 
-def config_text(base_url: str, concurrency: int, max_chunk_tokens: int | None = None) -> str:
+def config_text(base_url: str, concurrency: int, max_chunk_tokens: int | None = None, review: str = "") -> str:
     lines = ["models:", f"  cheap: [{benchlib.CHEAP_MODEL}]", f"  frontier: [{benchlib.FRONTIER_MODEL}]", "endpoints:"]
     for model in (benchlib.CHEAP_MODEL, benchlib.FRONTIER_MODEL):
         lines += [
@@ -274,6 +275,7 @@ def config_text(base_url: str, concurrency: int, max_chunk_tokens: int | None = 
     lines += ["review:", f"  concurrency: {concurrency}"]
     if max_chunk_tokens:
         lines.append(f"  max_chunk_tokens: {max_chunk_tokens}")
+    lines += [f"  {line}" for line in review.splitlines()]  # more review.* keys, e.g. "context: enclosing"
     return "\n".join(lines) + "\n"
 
 
@@ -315,11 +317,23 @@ def run_local(
 
 
 def run_github(
-    case: Case, model: FakeModel, server: FakeOpenAIServer, tmp: Path, concurrency: int, max_chunk_tokens: int | None
+    case: Case,
+    model: FakeModel,
+    server: FakeOpenAIServer,
+    tmp: Path,
+    concurrency: int,
+    max_chunk_tokens: int | None,
+    *,
+    review: str = "",
+    head_texts: dict[str, str] | None = None,
 ) -> Result:
+    """`review`: more review.* config lines; `head_texts`: the files at the PR head (what
+    review.context reads through GraphQL)."""
     with FakeGitHub("octo", "demo") as gh:
         gh.add_pull(1, case.files_api, base_sha=BASE, head_sha=HEAD, title="A change", body="")
-        gh.set_content(".reviewbot.yml", config_text(server.base_url, concurrency, max_chunk_tokens), ref=BASE)
+        gh.set_content(".reviewbot.yml", config_text(server.base_url, concurrency, max_chunk_tokens, review), ref=BASE)
+        for path, text in (head_texts or {}).items():
+            gh.set_content(path, text, ref=HEAD)
         event, outputs, summary = tmp / "event.json", tmp / "github-output", tmp / "step-summary"
         for p in (outputs, summary):
             p.write_text("")
@@ -367,6 +381,7 @@ def run_github(
             len(gh.requests),
             run.returncode,
             run.stderr.decode("utf-8", "replace")[-1500:],
+            [f"{r.method} {r.path}" for r in gh.requests],
         )
 
 

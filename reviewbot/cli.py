@@ -373,6 +373,12 @@ case or config error, 3 no case run produced a review.""",
 )
 @click.option("--offline", is_flag=True, help="Only replay replies from --cache; send nothing, need no key.")
 @click.option(
+    "--head-files",
+    "head_files",
+    metavar="DIR",
+    help="Head versions of the cases' files, as DIR/<case id>/<path>, for review.context (cases with their own head_files keep theirs).",
+)
+@click.option(
     "--line-tolerance",
     type=click.IntRange(0, 50),
     default=1,
@@ -403,6 +409,7 @@ def eval_cmd(
     budget_usd: float | None,
     cache: str | None,
     offline: bool,
+    head_files: str | None,
     line_tolerance: int,
     match_category: bool,
     concurrency: int,
@@ -426,6 +433,7 @@ def eval_cmd(
         concurrency=concurrency,
         fmt=fmt,
         min_recall=min_recall,
+        head_files=head_files,
     )
 
     def load(path: str | None) -> Config:

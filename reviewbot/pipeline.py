@@ -41,6 +41,10 @@ from .shadow import compare, run_shadow, shadow_routes
 from .tokens import count_tokens
 
 TIERS: tuple[Tier, ...] = ("frontier", "cheap")
+# Head versions of the reviewed files for review.context: the texts, or a loader asked once,
+# after routing, for just the files of the chunks that get context (in Actions, every file
+# fetched costs GraphQL requests).
+FileTexts = Mapping[str, str] | Callable[[Sequence[str]], Mapping[str, str]]
 
 
 def plan_review(
@@ -52,11 +56,12 @@ def plan_review(
     notes: Sequence[str] = (),
     prompts: PromptSet | None = None,
     instruction_file: tuple[str, str] | None = None,
-    file_texts: Mapping[str, str] | None = None,
+    file_texts: FileTexts | None = None,
 ) -> Plan:
     """Everything up to the model call: pure, so --dry-run shows exactly what a run would do.
     `instruction_file`: (name, text) of the repository's rules file, read at the edge;
-    `file_texts`: head versions of the reviewed files, for `review.context` (read at the edge)."""
+    `file_texts`: head versions of the reviewed files, for `review.context` (read at the edge,
+    or a loader called once with the paths that need them)."""
     rules = _rules(config, instruction_file)
     prompts = prompts or PromptSet.load(config.prompts_dir, rules.general, config.review.cascade)
     reviewable, skipped = select_files(diff, config.ignore)
@@ -92,7 +97,7 @@ def plan_review(
     )
     reasons = {d.subject: d.reason for d in budget.decisions if d.action == "skipped"}
     skip = {cid: reasons.get(cid, "skipped: over budget") for cid in budget.skipped_chunks}
-    routes, context_notes = _with_context(routes, config, file_texts or {}, redactor)
+    routes, context_notes = _with_context(routes, config, file_texts or {}, redactor, skip)
     redactions = _redaction_counts(budget.routes)
     all_notes = [*notes, *budget.notes, *rules.notes, *context_notes]
     if redactions:
@@ -120,12 +125,23 @@ def plan_review(
 
 
 def _with_context(
-    routes: tuple[Route, ...], config: Config, texts: Mapping[str, str], redactor: Redactor | None
+    routes: tuple[Route, ...], config: Config, source: FileTexts, redactor: Redactor | None, skip: Mapping[str, str]
 ) -> tuple[tuple[Route, ...], list[str]]:
     """Each chunk gets the code around its hunks (review.context for its tier), redacted like
-    the diff, capped by review.context_tokens; a note says what it cost."""
-    if not texts or all(config.review.context_for(t) == "none" for t in TIERS):
+    the diff, capped by review.context_tokens; a note says what it cost. A loader is asked
+    for the files of the chunks that will be sent with context, and only those."""
+    if not source or all(config.review.context_for(t) == "none" for t in TIERS):
         return routes, []
+    if isinstance(source, Mapping):
+        texts = source
+    else:
+        needed = [
+            path
+            for r in routes
+            if r.models and r.chunk.id not in skip and config.review.context_for(r.chunk.tier) != "none"
+            for path in r.chunk.files
+        ]
+        texts = source(list(dict.fromkeys(needed))) if needed else {}
     out: list[Route] = []
     total = diff_tokens = capped = 0
     for route in routes:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .calling import Target
     from .config import Config
     from .llm import LLMClient
+    from .pipeline import FileTexts
     from .report import Report
 
 
@@ -124,7 +125,7 @@ def execute(
     pr_body: str | None = None,
     run_id: str | None = None,
     instruction_file: tuple[str, str] | None = None,
-    file_texts: Mapping[str, str] | None = None,
+    file_texts: FileTexts | None = None,
     on_plan: Callable[[PlanSummary], None] | None = None,
     env: Mapping[str, str] | None = None,
     client: LLMClient | None = None,

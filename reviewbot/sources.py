@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from .diff import FileDiff
+from .diff import FileDiff, first_mismatch
 from .errors import DiffError, UsageError
 
 # A 200 MB diff is far past anything worth reviewing (GitHub's own diff view gives up at
@@ -291,7 +291,7 @@ def head_texts(files: Sequence[FileDiff], *, git_range: str | None = None, cwd: 
         if data is None or len(data) > MAX_CONTEXT_FILE_BYTES or b"\x00" in data[:8192]:
             continue
         text = data.decode("utf-8", "replace")
-        if right or _matches(f, text.splitlines()):
+        if right or first_mismatch(f, text) is None:
             out[f.path] = text
     return out
 
@@ -303,11 +303,3 @@ def _range_right(range_spec: str) -> str | None:
             right = range_spec.split(sep, 1)[1] or "HEAD"
             return None if right.startswith("-") else right
     return None
-
-
-def _matches(f: FileDiff, lines: Sequence[str]) -> bool:
-    for hunk in f.hunks:
-        for line in hunk.lines:
-            if line.new_no is not None and (line.new_no > len(lines) or lines[line.new_no - 1] != line.text):
-                return False
-    return True

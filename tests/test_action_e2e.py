@@ -1164,3 +1164,45 @@ def test_the_summary_lists_a_finding_once_and_folds_the_record_of_where_it_went(
     shown, folded = body.split("<details><summary>1 finding not placed inline", 1)
     assert shown.count(PASSWORDS["title"]) == 1  # in the findings, once
     assert "#### Not placed inline" in folded.split("</details>", 1)[0]  # the record later runs read
+
+
+def test_code_context_fetches_only_the_files_of_chunks_that_get_it(
+    h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer
+) -> None:
+    # Context for the cheap tier only: the login files (all frontier), the ignored lock file
+    # and the binary logo are never asked for; the cheap docs page is, at the head.
+    extra = [
+        {
+            "sha": "2" * 40,
+            "filename": name,
+            "status": "modified",
+            "additions": 1,
+            "deletions": 1,
+            "changes": 2,
+            "patch": "@@ -1,2 +1,2 @@\n intro\n-old line\n+new line",
+        }
+        for name in ("docs/guide.md", "package-lock.json")
+    ]
+    gh.add_pull(1, [*PR_FILES, *extra], base_sha=BASE, head_sha=HEAD)
+    gh.set_content(
+        ".reviewbot.yml", config_yaml(llm.base_url, extra="review:\n  context: {cheap: enclosing}\n"), ref=BASE
+    )
+    gh.set_content("docs/guide.md", "intro\nnew line\n" + "".join(f"GUIDE_LINE_{i}\n" for i in range(3, 9)), ref=HEAD)
+    assert h.run().code == 0
+    reads = [r for r in gh.requests_to("POST", gh.graphql_path) if "object(expression" in r.body["query"]]
+    assert len(reads) == 2
+    asked = sorted(str(v) for k, v in reads[1].body["variables"].items() if k.startswith("e"))
+    assert asked == [f"{HEAD}:docs/guide.md"]
+    guide = [r.body["messages"][-1]["content"] for r in llm.chat_requests if "docs/guide.md" in chunk_files(r.body)]
+    assert guide and "<context>" in guide[0] and "8 GUIDE_LINE_8" in guide[0]
+
+
+def test_code_context_for_a_tier_no_chunk_is_in_costs_no_request(
+    h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer
+) -> None:
+    gh.set_content(
+        ".reviewbot.yml", config_yaml(llm.base_url, extra="review:\n  context: {cheap: enclosing}\n"), ref=BASE
+    )
+    assert h.run().code == 0 and h.chunk_requests()  # reviewed: every file is frontier
+    reads = [r for r in gh.requests_to("POST", gh.graphql_path) if "object(expression" in r.body["query"]]
+    assert len(reads) == 1  # the config and rules files only

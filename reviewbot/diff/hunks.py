@@ -1,6 +1,6 @@
 """Diff hunks (pure): what both inputs share. Decoding and splitting the text into lines
 (long lines clipped), reading the hunks after a file header, the commentable lines of a file,
-and the collector pause around a parse."""
+the collector pause around a parse, and whether a text is the new version a diff shows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from ..errors import DiffError
-from .model import DiffLine, Hunk
+from .model import DiffLine, FileDiff, Hunk
 
 # A minified bundle can put megabytes on one line; a model gains nothing from more than this
 # and an unbounded line would swamp every token budget downstream.
@@ -48,6 +48,18 @@ def _split_lines(data: bytes | str) -> list[str]:
     if lines and max(map(len, lines)) > MAX_LINE_CHARS + 1:
         lines = [_clip(line) for line in lines]
     return lines
+
+
+def first_mismatch(f: FileDiff, text: str) -> int | None:
+    """The first new-side line number the diff shows (added or context) that `text`, offered
+    as the new version of `f`, does not have as shown; None when every such line agrees."""
+    lines = _split_lines(text)
+    for hunk in f.hunks:
+        for line in hunk.lines:
+            n = line.new_no
+            if n is not None and (n > len(lines) or lines[n - 1] != line.text):
+                return n
+    return None
 
 
 def _clip(line: str) -> str:

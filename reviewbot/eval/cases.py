@@ -1,19 +1,22 @@
 """Eval support (edge: reads files): labelled cases. Input: paths to case files or folders —
 reviewbot's own format (one YAML case per file, or JSONL with one case per line; see
 docs/eval-format.md) and the AACR-Bench layout (`cases/NNN-….json` beside `NNN-….diff`,
-read in place). Output: frozen `Case` values. Bad input is a one-line UsageError."""
+read in place) — and, optionally, the head versions of the files a case touches (its
+`head_files`, or a folder per case id under a `--head-files` directory), for
+`review.context`. Output: frozen `Case` values. Bad input is a one-line UsageError."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..errors import UsageError
+from ..diff import Diff, first_mismatch, parse_diff
+from ..errors import ReviewbotError, UsageError
 from ..vocab import SEVERITIES, Side
 
 MAX_CASE_BYTES = 5 * 1024 * 1024  # a case file or diff larger than this is refused, not read
@@ -62,6 +65,10 @@ class Case:
     description: str | None = None
     source: Mapping[str, str] | None = None  # repository, commit, licence, note
     origin: str = ""  # the file it was read from
+    # The head (new) version of files the diff adds or changes, by diff path: what
+    # `review.context` shows around each hunk. Empty: the case is reviewed from its diff alone.
+    head_files: Mapping[str, str] = field(default_factory=dict)
+    head_from: tuple[Path, ...] = ()  # the folder or stored files they were read from
 
 
 def load_cases(paths: Iterable[str | Path]) -> list[Case]:
@@ -91,13 +98,32 @@ def _load_path(path: Path) -> Iterator[Case]:
         if any(aacr.glob("*.json")) and any(aacr.glob("*.diff")):
             yield from (_aacr_case(p) for p in sorted(aacr.glob("*.json")))
             return
-        for child in sorted(path.rglob("*")):
-            if child.suffix in (".yaml", ".yml", ".jsonl") and child.is_file():
-                yield from _load_file(child)
+        yield from _load_folder(path)
         return
     if not path.is_file():
         raise UsageError(f"no such case file or folder: {path}")
     yield from _load_file(path)
+
+
+def _load_folder(path: Path) -> Iterator[Case]:
+    """Every case file under `path`, except files inside a case's head-file folder (a head
+    file may well be YAML): all are read first, so the order of the walk does not matter; an
+    error in a file that turns out to be a head file is no error."""
+    read: list[tuple[Path, list[Case] | UsageError]] = []
+    for child in sorted(path.rglob("*")):
+        if child.suffix in (".yaml", ".yml", ".jsonl") and child.is_file():
+            try:
+                read.append((child, list(_load_file(child))))
+            except UsageError as exc:
+                read.append((child, exc))
+    heads = {p.resolve() for _, got in read if isinstance(got, list) for case in got for p in case.head_from}
+    for child, got in read:
+        here = child.resolve()
+        if any(here == h or h in here.parents for h in heads):
+            continue
+        if isinstance(got, UsageError):
+            raise got
+        yield from got
 
 
 def _load_file(path: Path) -> Iterator[Case]:
@@ -127,7 +153,19 @@ def _own_case(data: Any, path: Path, where: str) -> Case:
         raise UsageError(f"{where}: a case must be a mapping with id, diff and labels")
     _only(
         data,
-        {"id", "diff", "diff_file", "labels", "must_not_flag", "title", "description", "source", "language", "notes"},
+        {
+            "id",
+            "diff",
+            "diff_file",
+            "labels",
+            "must_not_flag",
+            "title",
+            "description",
+            "source",
+            "language",
+            "notes",
+            "head_files",
+        },
         where,
     )
     if "diff" in data:
@@ -141,7 +179,7 @@ def _own_case(data: Any, path: Path, where: str) -> Case:
         _region(item, f"{where}: must_not_flag[{i}]") for i, item in enumerate(data.get("must_not_flag") or [])
     )
     source = data.get("source")
-    return Case(
+    case = Case(
         id=_text(data.get("id"), f"{where}: id"),
         diff=diff,
         labels=labels,
@@ -150,6 +188,11 @@ def _own_case(data: Any, path: Path, where: str) -> Case:
         description=_opt(data.get("description")),
         source={str(k): str(v) for k, v in source.items()} if isinstance(source, dict) else None,
         origin=where,
+    )
+    if data.get("head_files") is None:
+        return case
+    return _with_heads(
+        case, _stored_heads(data["head_files"], path.parent, f"{where}: head_files"), f"{where}: head_files"
     )
 
 
@@ -230,6 +273,87 @@ def _aacr_case(path: Path) -> Case:
         source=source,
         origin=str(path),
     )
+
+
+# --- head versions of the touched files (review.context) ------------------------------------
+
+
+def attach_head_files(cases: Iterable[Case], folder: str | Path) -> list[Case]:
+    """Head files for the cases that carry none, from `folder/<case id>/<path in the diff>`
+    (e.g. a cache made from repository snapshots, kept outside the repository). A case with
+    no folder there keeps its diff alone; a folder for an id not passed is not read."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise UsageError(f"--head-files: no such folder: {root}")
+    out = []
+    for case in cases:
+        where = root / case.id
+        if case.head_files or not _plain_name(case.id) or not where.is_dir():
+            out.append(case)
+            continue
+        out.append(_with_heads(case, _stored_heads(where.name, root, str(where)), str(where)))
+    return out
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+
+
+def _stored_heads(spec: Any, base: Path, where: str) -> tuple[dict[str, Path], tuple[Path, ...]]:
+    """`head_files` as written: a folder (relative to the case file) whose tree mirrors the
+    repository's paths, or a mapping of diff path -> stored file. (path -> file, what to skip
+    when walking a folder of cases)."""
+    if isinstance(spec, str) and spec.strip():
+        folder = base / spec
+        if not folder.is_dir():
+            raise UsageError(f"{where}: no such folder: {folder}")
+        files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+        return files, (folder,)
+    if isinstance(spec, dict) and spec:
+        files = {}
+        for key, value in spec.items():
+            if not isinstance(key, str) or not isinstance(value, str) or not value.strip():
+                raise UsageError(
+                    f"{where}: map each path in the diff to a stored file, e.g. `src/app.py: heads/app.py`"
+                )
+            files[key] = base / value
+        return files, tuple(files.values())
+    raise UsageError(f"{where}: give a folder (the files at their repository paths) or a mapping of path -> file")
+
+
+def _with_heads(case: Case, stored: tuple[dict[str, Path], tuple[Path, ...]], where: str) -> Case:
+    """The case with its head files read and checked: each is a text file the diff adds or
+    changes, and shows every line the diff shows on the new side, where the diff shows it."""
+    files, origin = stored
+    diff = _parsed(case.diff, where)
+    targets = {f.path: f for f in diff.files if f.status != "deleted" and not f.binary}
+    texts: dict[str, str] = {}
+    for name, stored_at in files.items():
+        target = targets.get(name)
+        if target is None:
+            raise UsageError(
+                f"{where}: head file {name!r} is not a file the diff adds or changes",
+                hint="head files are the new versions of the diff's files, at the paths the diff gives them",
+            )
+        try:
+            text = _read(stored_at).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{where}: head file {name!r} is not UTF-8 text") from exc
+        line = first_mismatch(target, text)
+        if line is not None:
+            raise UsageError(
+                f"{where}: head file {name!r} does not match the diff at new line {line}",
+                hint="a head file is the file after the change: the diff applied to the base version",
+            )
+        texts[name] = text
+    return replace(case, head_files=texts, head_from=origin)
+
+
+def _parsed(diff: bytes, where: str) -> Diff:
+    try:
+        return parse_diff(diff)
+    except ReviewbotError as exc:
+        raise UsageError(f"{where}: the case's diff cannot be read: {exc.message}") from exc
 
 
 def _read(path: Path) -> bytes:

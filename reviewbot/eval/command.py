@@ -13,7 +13,7 @@ from typing import Any
 from ..config import Config, override
 from ..errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE, UsageError
 from ..llm import LLMClient
-from .cases import load_cases
+from .cases import attach_head_files, load_cases
 from .matching import MatchSettings
 from .run import EvalResult, EvalSettings, Policy, run_eval
 
@@ -33,6 +33,7 @@ class EvalOptions:
     concurrency: int = 8
     fmt: str = "text"
     min_recall: float | None = None
+    head_files: str | None = None  # a folder of head files per case id, for the cases that carry none
 
 
 def policies(opts: EvalOptions, load: Callable[[str | None], Config]) -> list[Policy]:
@@ -73,6 +74,8 @@ def run(
     if opts.min_recall is not None and not 0 <= opts.min_recall <= 1:
         raise UsageError(f"--min-recall is a fraction from 0 to 1, not {opts.min_recall}")
     cases = load_cases(opts.cases)
+    if opts.head_files:
+        cases = attach_head_files(cases, opts.head_files)
     if not cases:
         raise UsageError(
             "no eval cases found in " + ", ".join(opts.cases),

@@ -76,6 +76,7 @@ def render_text(result: EvalResult) -> str:
             f"prompts {result.prompt_hashes.get(p.policy, '?')}"
             + (f"; {p.failed_cases} case run(s) not reviewed or could not run" if p.failed_cases else ""),
         ]
+        lines += ["  " + _input_line(p)]
         lines += [
             "  recall by category: " + _breakdown(p.by_category),
             "  recall by severity: " + _breakdown(p.by_severity),
@@ -114,6 +115,15 @@ def _text_cases(p: PolicyScore) -> list[str]:
             kind = "false alarm" if f in run.match.false_alarms else "unmatched"
             out.append(f"  {kind}  {plain(f.path or '(general)')}:{f.line or ''}  {squash(plain(f.title))[:160]}")
     return out
+
+
+def _input_line(p: PolicyScore) -> str:
+    """The diff's tokens and the code context's beside them: what review.context costs."""
+    ratio = f" (×{p.context_tokens / p.diff_tokens:.2f} the diff)" if p.diff_tokens else ""
+    return (
+        f"input: diff {p.diff_tokens:,} tokens, code context {p.context_tokens:,}{ratio}; "
+        f"head files for {p.head_file_cases} of {len(p.runs)} case(s)"
+    )
 
 
 def _breakdown(items: Sequence[tuple[str, int, int]]) -> str:
@@ -178,6 +188,9 @@ def _policy_dict(p: PolicyScore, result: EvalResult) -> dict[str, object]:
         "prompt_hash": result.prompt_hashes.get(p.policy),
         **_scores_dict(p.scores, p.spend),
         "failed_cases": p.failed_cases,
+        "diff_tokens": p.diff_tokens,
+        "context_tokens": p.context_tokens,
+        "head_file_cases": p.head_file_cases,
         "recall_by_category": {n: {"found": f, "labels": t} for n, f, t in p.by_category},
         "recall_by_severity": {n: {"found": f, "labels": t} for n, f, t in p.by_severity},
         "per_model": {g.name: _scores_dict(g.scores, g.spend) for g in p.by_model},
@@ -244,7 +257,8 @@ def render_markdown(result: EvalResult) -> str:
             f"### {one_line(p.policy, 80)}",
             "",
             f"Models: {', '.join(inline_code(m) for m in result.models.get(p.policy, ())) or '—'}; "
-            f"prompts {inline_code(result.prompt_hashes.get(p.policy, '?'))}.",
+            f"prompts {inline_code(result.prompt_hashes.get(p.policy, '?'))}. "
+            f"{_input_line(p).capitalize()}.",
             "",
             f"Recall by category: {one_line(_breakdown(p.by_category), 400)}. "
             f"By severity: {one_line(_breakdown(p.by_severity), 400)}.",

@@ -125,19 +125,23 @@ def _run_case(
         config = _capped(policy.config, allotted)
         diff = parse_diff(case.diff)
         pricer = Pricer(config.prices)
-        plan = plan_review(diff, config, source=case.id, pricer=pricer)
+        plan = plan_review(diff, config, source=case.id, pricer=pricer, file_texts=case.head_files or None)
         report = run_review(plan, client, pricer, targets(config, plan), pr_title=case.title, pr_body=case.description)
         spent = _known_spend(report)
         changed = sum(f.additions + f.deletions for f in diff.files)
         # A case nothing reviewed still counts its labels as missed (a failing model must not
         # look better by failing) and is named as failed.
         reason = not_reviewed_reason(report)
+        sent = {c.id for c in report.chunks if c.status in ("reviewed", "partial", "failed")}
+        routes = [r for r in plan.routes if r.chunk.id in sent]
         return CaseRun(
             policy.name,
             case,
             report,
             match_case(case, report.findings, changed, match),
             None if reason is None else f"not reviewed: {reason}",
+            diff_tokens=sum(r.chunk.tokens for r in routes),
+            context_tokens=sum(r.chunk.context_tokens for r in routes),
         )
     except ReviewbotError as exc:
         return CaseRun(policy.name, case, None, None, exc.message)

@@ -21,6 +21,8 @@ class CaseRun:
     report: Report | None  # None when the case could not run at all
     match: CaseMatch | None
     error: str | None = None
+    diff_tokens: int = 0  # the diff's tokens in the chunks sent to a model
+    context_tokens: int = 0  # code context sent with them (review.context, from the case's head files)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class PolicyScore:
     by_tier: tuple[GroupScore, ...]
     runs: tuple[CaseRun, ...]
     failed_cases: int
+    diff_tokens: int = 0  # summed over the case runs: what the context costs next to the diff
+    context_tokens: int = 0
+    head_file_cases: int = 0  # case runs whose case carried head files (context possible)
 
 
 def score_policy(policy: str, runs: Sequence[CaseRun]) -> PolicyScore:
@@ -102,6 +107,9 @@ def score_policy(policy: str, runs: Sequence[CaseRun]) -> PolicyScore:
         by_tier=_groups(runs, "tier"),
         runs=tuple(runs),
         failed_cases=sum(1 for r in runs if r.error),
+        diff_tokens=sum(r.diff_tokens for r in runs),
+        context_tokens=sum(r.context_tokens for r in runs),
+        head_file_cases=sum(1 for r in runs if r.case.head_files),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -250,19 +250,26 @@ def _scope(gh: GitHubPR, run: Run) -> Diff | None:
     return Diff(files=files)
 
 
-def _head_texts(gh: GitHubPR, run: Run, diff: Diff) -> dict[str, str] | None:
-    """The head versions of the files to review, for review.context: one GraphQL request
-    per 100 files (size-capped), none when context is off."""
+def _head_texts(gh: GitHubPR, run: Run, diff: Diff) -> Callable[[Sequence[str]], dict[str, str]] | None:
+    """The head versions of the files to review, for review.context: a loader the plan asks
+    once for the files of the chunks that get context (not ignored, not skipped, in a tier
+    with context on); one GraphQL request per 100 of them (size-capped), none when context
+    is off."""
     from .graphql import FILES_PER_QUERY
 
     if all(run.config.review.context_for(t) == "none" for t in ("cheap", "frontier")):
         return None
-    paths = [f.path for f in diff.files if f.hunks and not f.binary and f.status != "deleted"]
-    texts: dict[str, str] = {}
-    for i in range(0, len(paths), FILES_PER_QUERY):
-        found = gh.files_at(paths[i : i + FILES_PER_QUERY], run.head)
-        texts.update({p: t for p, t in found.items() if t is not None})
-    return texts
+    readable = {f.path for f in diff.files if f.hunks and not f.binary and f.status != "deleted"}
+
+    def load(wanted: Sequence[str]) -> dict[str, str]:
+        paths = [p for p in wanted if p in readable]
+        texts: dict[str, str] = {}
+        for i in range(0, len(paths), FILES_PER_QUERY):
+            found = gh.files_at(paths[i : i + FILES_PER_QUERY], run.head)
+            texts.update({p: t for p, t in found.items() if t is not None})
+        return texts
+
+    return load
 
 
 def _execute(gh: GitHubPR, run: Run, diff: Diff) -> Report:
