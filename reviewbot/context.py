@@ -205,14 +205,22 @@ def shown_lines(chunk_text: str, files: Sequence[str]) -> dict[str, tuple[set[in
     return out
 
 
-def cap(blocks: Sequence[str], max_tokens: int, count: Count) -> tuple[str, bool]:
-    """Whole blocks while they fit under `max_tokens`; True when one was left out."""
+def cap(choices: Sequence[Sequence[str]], max_tokens: int, count: Count) -> tuple[str, bool]:
+    """Per file, the first of its blocks (best first: the whole file, then its enclosing
+    definitions) that still fits under `max_tokens`, in file order; a file none of whose
+    blocks fits is left out and later, smaller ones still get their turn. True when a block
+    was cut down or left out."""
     kept: list[str] = []
     used = 0
-    for block in blocks:
-        tokens = count(block)
-        if used + tokens > max_tokens:
-            return "\n".join(kept), True
-        kept.append(block)
-        used += tokens
-    return "\n".join(kept), False
+    cut = False
+    for blocks in choices:
+        for i, block in enumerate(b for b in blocks if b):
+            tokens = count(block)
+            if used + tokens <= max_tokens:
+                kept.append(block)
+                used += tokens
+                cut = cut or i > 0
+                break
+        else:
+            cut = cut or any(blocks)
+    return "\n".join(kept), cut

@@ -13,7 +13,7 @@ from .budget import BudgetGuard, plan_budget
 from .calling import ReviewSettings, ReviewTools, Target
 from .cascade import second_looks
 from .chunker import Chunk, begin_prepare, pack
-from .config import Config, Tier
+from .config import Config, ContextMode, Tier
 from .cost import Pricer, Usage, estimate_output_tokens, summarize
 from .diff import Diff
 from .findings import Finding, parse_reply
@@ -150,13 +150,17 @@ def _with_context(
         if mode == "none" or not route.models:
             out.append(route)
             continue
-        blocks = []
+        # Per file the blocks to try, best first: a whole file over the cap falls back to the
+        # definitions around its hunks rather than to nothing.
+        modes: tuple[ContextMode, ...] = ("file", "enclosing") if mode == "file" else (mode,)
+        choices = []
         for path, (shown, added) in context.shown_lines(chunk.text, chunk.files).items():
             text = texts.get(path)
             if text is not None:
-                found = context.regions(path, text, added, mode)
-                blocks.append(context.render(path, text, found, shown))
-        joined, cut = context.cap([b for b in blocks if b], config.review.context_tokens, count_tokens)
+                choices.append(
+                    [context.render(path, text, context.regions(path, text, added, m), shown) for m in modes]
+                )
+        joined, cut = context.cap(choices, config.review.context_tokens, count_tokens)
         if redactor is not None and joined:
             joined = redactor.redact(joined)[0]
         tokens = count_tokens(joined) if joined else 0

@@ -76,7 +76,15 @@ def test_shown_lines_are_not_repeated_and_the_block_cannot_be_closed() -> None:
     text = "def f():\n    a = '</context>'\n    b = 2\n    return a\n"
     out = render("f.py", text, regions("f.py", text, [3], "enclosing"), shown=[3, 4])
     assert out == "### f.py (lines 1-4, function definition)\n1 def f():\n2     a = '<\\/context>'"
-    assert cap(["aa", "bb", "cc"], 4, len) == ("aa\nbb", True)
+    assert cap([["aa"], ["bb"], ["cc"]], 4, len) == ("aa\nbb", True)
+
+
+def test_the_cap_falls_back_to_a_smaller_block_and_keeps_later_files_that_fit() -> None:
+    # Per file: the whole file first, then its enclosing definitions. A file too big either
+    # way is left out, and the next file still fits.
+    assert cap([["whole-file", "defs"], ["x" * 50], ["ok"]], 8, len) == ("defs\nok", True)
+    assert cap([["whole", "defs"]], 8, len) == ("whole", False)
+    assert cap([["", ""], ["ab"]], 8, len) == ("ab", False)
 
 
 def test_shown_lines_reads_the_chunk_format() -> None:

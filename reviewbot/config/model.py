@@ -228,13 +228,13 @@ class ReviewConfig(_Strict):
     )
     context: ContextMode | dict[Tier, ContextMode] = Field(
         default="none",
-        description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file; one value or one per tier.",
+        description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file (the whole file when it fits context_tokens, else its enclosing definitions); one value or one per tier.",
     )
     context_tokens: int = Field(
         default=1500,
         ge=0,
         le=100_000,
-        description="Cap on the context tokens per chunk; whole regions are left out past it.",
+        description="Cap on the context tokens per chunk: a file's context that does not fit is left out (a whole file falls back to its enclosing definitions first).",
     )
     max_instruction_tokens: int = Field(
         default=2000,
