@@ -196,7 +196,9 @@ def github_requests() -> list[list[object]]:
             result = e2e.run_github(case, model, server, Path(tmp), 8, None, review=review, head_texts=heads)
             if result.returncode not in (0, 1):
                 print(f"github {label}: exit {result.returncode}\n{result.stderr}")
-            target = math.ceil(len(case.files_api) / 100) + 6
+            # The budget, ⌈N/100⌉ + 6, plus one GraphQL request per 100 files the
+            # context reads (review.context's own price: ⌈M/100⌉).
+            target = math.ceil(len(case.files_api) / 100) + math.ceil(result.head_files_read / 100) + 6
             graphql = sum(1 for call in result.github_calls if call.endswith("graphql"))
             rows.append(
                 [
@@ -204,6 +206,7 @@ def github_requests() -> list[list[object]]:
                     len(case.files_api),
                     result.github_requests,
                     graphql,
+                    result.head_files_read,
                     target,
                     "PASS" if (result.github_requests or 0) <= target else "MISS",
                 ]
@@ -244,7 +247,18 @@ def main() -> None:
     print("\nGitHub requests, `reviewbot github` on the synthetic PR (fake GitHub, fake model):\n")
     rows = github_requests()
     print(
-        benchlib.table(["review.context", "files", "GitHub requests", "of them GraphQL", "target ⌈N/100⌉+6", ""], rows)
+        benchlib.table(
+            [
+                "review.context",
+                "files N",
+                "GitHub requests",
+                "of them GraphQL",
+                "head files read M",
+                "target ⌈N/100⌉+⌈M/100⌉+6",
+                "",
+            ],
+            rows,
+        )
     )
 
 

@@ -255,6 +255,7 @@ class Result:
     returncode: int
     stderr: str
     github_calls: list[str] = field(default_factory=list)  # "METHOD path" of each GitHub request
+    head_files_read: int = 0  # files asked for at the head through GraphQL (review.context)
 
 
 def config_text(base_url: str, concurrency: int, max_chunk_tokens: int | None = None, review: str = "") -> str:
@@ -382,6 +383,13 @@ def run_github(
             run.returncode,
             run.stderr.decode("utf-8", "replace")[-1500:],
             [f"{r.method} {r.path}" for r in gh.requests],
+            sum(
+                1
+                for r in gh.requests
+                if r.path.endswith("graphql") and isinstance(r.body, dict)
+                for v in (r.body.get("variables") or {}).values()
+                if str(v).startswith(f"{HEAD}:")
+            ),
         )
 
 
