@@ -4,7 +4,7 @@ injected LLMClient and returns the Report. The CLI and the GitHub Action share b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import replace
 
 from . import context
@@ -38,6 +38,7 @@ from .router import (
     tier_models,
 )
 from .shadow import compare, run_shadow, shadow_routes
+from .textutil import plural
 from .tokens import count_tokens
 
 TIERS: tuple[Tier, ...] = ("frontier", "cheap")
@@ -97,7 +98,8 @@ def plan_review(
     )
     reasons = {d.subject: d.reason for d in budget.decisions if d.action == "skipped"}
     skip = {cid: reasons.get(cid, "skipped: over budget") for cid in budget.skipped_chunks}
-    routes, context_notes = _with_context(routes, config, file_texts or {}, redactor, skip)
+    readable = {f.path for f in diff.files if f.hunks and not f.binary and f.status != "deleted"}
+    routes, context_notes = _with_context(routes, config, file_texts or {}, redactor, skip, readable)
     redactions = _redaction_counts(budget.routes)
     all_notes = [*notes, *budget.notes, *rules.notes, *context_notes]
     if redactions:
@@ -125,23 +127,29 @@ def plan_review(
 
 
 def _with_context(
-    routes: tuple[Route, ...], config: Config, source: FileTexts, redactor: Redactor | None, skip: Mapping[str, str]
+    routes: tuple[Route, ...],
+    config: Config,
+    source: FileTexts,
+    redactor: Redactor | None,
+    skip: Mapping[str, str],
+    readable: Set[str],
 ) -> tuple[tuple[Route, ...], list[str]]:
     """Each chunk gets the code around its hunks (review.context for its tier), redacted like
     the diff, capped by review.context_tokens; a note says what it cost. A loader is asked
     for the files of the chunks that will be sent with context, and only those."""
-    if not source or all(config.review.context_for(t) == "none" for t in TIERS):
+    if all(config.review.context_for(t) == "none" for t in TIERS):
         return routes, []
-    if isinstance(source, Mapping):
-        texts = source
-    else:
-        needed = [
+    needed = list(
+        dict.fromkeys(
             path
             for r in routes
             if r.models and r.chunk.id not in skip and config.review.context_for(r.chunk.tier) != "none"
             for path in r.chunk.files
-        ]
-        texts = source(list(dict.fromkeys(needed))) if needed else {}
+            if path in readable
+        )
+    )
+    texts = source if isinstance(source, Mapping) else (source(needed) if needed else {})
+    unread = [p for p in needed if p not in texts]
     out: list[Route] = []
     total = diff_tokens = capped = 0
     for route in routes:
@@ -170,6 +178,12 @@ def _with_context(
         f"code context: {total:,} tokens in {sum(1 for r in out if r.chunk.context)} chunk(s), "
         f"{total / diff_tokens if diff_tokens else 0:.2f}× the diff tokens"
         + (f"; {capped} chunk(s) cut at review.context_tokens" if capped else "")
+        + (
+            f"; no head version for {plural(len(unread), 'file')} (locally: --git A..B, or the work tree the diff "
+            "was made in; files over 512 KB or not text are left out)"
+            if unread
+            else ""
+        )
     )
     return tuple(out), [note]
 

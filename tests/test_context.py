@@ -192,3 +192,17 @@ def test_a_review_sends_context_marked_redacted_and_never_inline(
     placed = {f["title"]: f["placement"] for f in report["findings"]}
     assert placed["Subtracts where it adds"] == "inline" and placed["The getter is long"] != "inline"
     assert any(n.startswith("code context: ") for n in report["notes"])
+
+
+def test_the_dry_run_says_when_no_head_version_could_be_read(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A diff reviewed away from the tree it was made in: context is on, but nothing matches.
+    diff = repo.parent / "change.diff"
+    diff.write_text(git(repo, "diff", "main...feature"), encoding="utf-8")
+    cfg = repo.parent / "ctx.yml"
+    cfg.write_text(yaml.safe_dump({"review": {"context": "enclosing", "instruction_files": []}}), encoding="utf-8")
+    code, out, err = run_cli(
+        capsys, ["review", "--diff", str(diff), "--config", str(cfg), "--dry-run", "--format", "json"]
+    )
+    assert code == 0, err
+    [note] = [n for n in json.loads(out)["notes"] if n.startswith("code context: ")]
+    assert "0 tokens" in note and "no head version for 2 files" in note
