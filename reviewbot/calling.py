@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .cost import estimate_output_tokens
-from .ledger import FormatMode, Ledger
+from .ledger import FormatMemory, FormatMode, Ledger
 from .llm import LLMClient, LLMError, LLMRequest, LLMResponse
 from .outcome import CallRecord, Outcome
 from .textutil import printable, squash
@@ -91,7 +91,8 @@ class ReviewTools:
     reasons per file; `progress(done, total, spent_usd)` runs after each chunk; `on_call(record)`
     gets every CallRecord once, as soon as it is final, in the order of `ReviewOutcome.calls`;
     `sleep` waits between retries; `labels` (repository, pr, run_id) go, with the tier and the
-    chunk id, on every request to a target that takes spend labels (a gateway)."""
+    chunk id, on every request to a target that takes spend labels (a gateway); `formats`: the
+    JSON modes learned so far, shared by several runs (eval), or None for a run's own."""
 
     targets: Callable[[str], Target]
     price: Callable[[str, int, int, int], float | None]
@@ -106,6 +107,7 @@ class ReviewTools:
     on_call: Callable[[CallRecord], None] | None = None
     sleep: Callable[[float], None] = time.sleep
     labels: Mapping[str, str] = field(default_factory=dict)
+    formats: FormatMemory | None = None  # what each model accepts, when shared beyond one run
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,41 @@ FormatMode = Literal["json_schema", "json_object_schema", "json_object", "none"]
 FORMAT_LADDER: tuple[FormatMode, ...] = ("json_schema", "json_object_schema", "json_object", "none")
 
 
+class FormatMemory:
+    """The JSON mode each model accepts, learned from the servers' answers (thread-safe). One
+    per run by default; `reviewbot eval` keeps one per policy across its case runs, so a
+    server that refuses a mode is asked once, not once per case."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._modes: dict[str, FormatMode] = {}
+
+    def mode(self, model: str, supports_schema: Callable[[str], bool]) -> FormatMode:
+        with self._lock:
+            if model not in self._modes:
+                self._modes[model] = "json_schema" if supports_schema(model) else "json_object"
+            return self._modes[model]
+
+    def step_down(self, model: str, mode: FormatMode) -> FormatMode:
+        """This server said it does not take `mode`: remember the next lower one for `model`
+        (unless another thread already went lower)."""
+        lower = FORMAT_LADDER[min(FORMAT_LADDER.index(mode) + 1, len(FORMAT_LADDER) - 1)]
+        with self._lock:
+            known = self._modes.get(model)
+            if known is None or FORMAT_LADDER.index(known) < FORMAT_LADDER.index(lower):
+                self._modes[model] = lower
+            return self._modes[model]
+
+
 class Ledger:
     """Shared by the worker threads of one Reviewer. Every method takes the lock it needs."""
 
-    def __init__(self, on_call: Callable[[CallRecord], None] | None = None, cooldown_after: int = 3) -> None:
+    def __init__(
+        self,
+        on_call: Callable[[CallRecord], None] | None = None,
+        cooldown_after: int = 3,
+        formats: FormatMemory | None = None,
+    ) -> None:
         self.lock = threading.Lock()
         self.calls: list[CallRecord] = []
         self.failovers: list[Failover] = []
@@ -31,7 +62,7 @@ class Ledger:
         self.cooldown_after = cooldown_after
         self._failures: dict[str, int] = {}
         self._cooled: set[str] = set()
-        self._modes: dict[str, FormatMode] = {}
+        self.formats = formats or FormatMemory()
         self._counter = 0
         self._done = 0
         self._ratio = 0.0  # provider's input tokens / our count, the largest seen; 0: none yet
@@ -116,17 +147,11 @@ class Ledger:
 
     # -- what each model accepts and how its provider counts ----------------------------------
     def mode(self, model: str, supports_schema: Callable[[str], bool]) -> FormatMode:
-        with self.lock:
-            if model not in self._modes:
-                self._modes[model] = "json_schema" if supports_schema(model) else "json_object"
-            return self._modes[model]
+        return self.formats.mode(model, supports_schema)
 
     def step_down(self, model: str, mode: FormatMode) -> FormatMode:
         """This server said it does not take `mode`: remember the next lower one for `model`."""
-        lower = FORMAT_LADDER[min(FORMAT_LADDER.index(mode) + 1, len(FORMAT_LADDER) - 1)]
-        with self.lock:
-            self._modes[model] = lower
-        return lower
+        return self.formats.step_down(model, mode)
 
     @property
     def ratio(self) -> float:

@@ -19,6 +19,7 @@ from .diff import Diff
 from .findings import Finding, parse_reply
 from .ignore import select_files
 from .instructions import NO_RULES, RuleSet, build_rules
+from .ledger import FormatMemory
 from .llm import LLMClient
 from .outcome import CallRecord, ReviewOutcome
 from .plan import Plan
@@ -243,9 +244,11 @@ def run_review(
     progress: Callable[[int, int, float], None] | None = None,
     on_call: Callable[[CallRecord], None] | None = None,
     labels: Mapping[str, str] | None = None,
+    formats: FormatMemory | None = None,
 ) -> Report:
     """Send the plan to the models and build the report. `on_call` gets every model call's
-    record as soon as it is final (the audit log)."""
+    record as soon as it is final (the audit log); `formats`: JSON modes learned by earlier
+    runs of the same models (eval), else this run learns its own."""
     config = plan.config
     guard = BudgetGuard(config.budget.max_usd, config.budget.max_input_tokens)
     prompts = plan.prompts or PromptSet.load(config.prompts_dir, plan.rules.general, config.review.cascade)
@@ -270,6 +273,7 @@ def run_review(
         progress=progress,
         on_call=on_call,
         labels=dict(labels or {}),
+        formats=formats,
     )
     settings = ReviewSettings(
         concurrency=config.review.concurrency,

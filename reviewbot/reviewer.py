@@ -78,7 +78,7 @@ class Reviewer:
         self.guard = guard
         self.tools = tools
         self.settings = settings
-        self.ledger = ledger or Ledger(tools.on_call, settings.cooldown_after)
+        self.ledger = ledger or Ledger(tools.on_call, settings.cooldown_after, tools.formats)
         self.caller = ModelCaller(client, guard, tools, settings, self.ledger, prompts.template_hash)
 
     # -- public -------------------------------------------------------------------------

@@ -266,3 +266,31 @@ def load_cases_from_text(items: list[dict[str, object]]) -> list[Case]:
     folder = Path(tempfile.mkdtemp())
     (folder / "cases.jsonl").write_text("\n".join(json.dumps(i) for i in items))
     return load_cases([folder])
+
+
+@dataclass
+class SchemaRefusingModel(LabelModel):
+    """llama.cpp's server: OpenAI's json_schema answers 500 naming response_format."""
+
+    refused: int = 0
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        if (request.response_format or {}).get("type") == "json_schema":
+            with self.lock:
+                self.refused += 1
+            raise LLMError("server", "HTTP 500: response_format.type: Input should be 'text' or 'json_object'")
+        return super().complete(request)
+
+
+def test_a_refused_json_mode_is_asked_once_per_policy_not_once_per_case(cases: list[Case]) -> None:
+    model = SchemaRefusingModel(cases, "all")
+    result = run_eval(
+        cases,
+        [policy(), policy("second")],
+        model,
+        targets,  # type: ignore[arg-type]
+        EvalSettings(concurrency=1),
+    )
+    assert len(cases) > 1 and model.refused == 2  # one refusal per policy, then the lower mode
+    for p in result.policies:
+        assert p.scores.found == p.scores.labels and p.spend.failed_calls == 1

@@ -17,6 +17,7 @@ from ..config import Config, override
 from ..cost import Pricer
 from ..diff import parse_diff
 from ..errors import ReviewbotError
+from ..ledger import FormatMemory
 from ..llm import LLMClient
 from ..pipeline import plan_review, run_review
 from ..plan import Plan
@@ -89,11 +90,14 @@ def run_eval(
 ) -> EvalResult:
     jobs = [(p, c) for p in policies for c in cases]
     pool = _Pool(settings.budget_usd, len(jobs))
+    # A server that refuses a JSON mode is asked once per policy, not once per case (each
+    # refusal is a failed call in the scores).
+    formats = {p.name: FormatMemory() for p in policies}
     done = [0]
     lock = threading.Lock()
 
     def one(job: tuple[Policy, Case]) -> CaseRun:
-        run = _run_case(job[0], job[1], client, targets, pool, settings.match)
+        run = _run_case(job[0], job[1], client, targets, pool, settings.match, formats[job[0].name])
         with lock:
             done[0] += 1
             if progress is not None:
@@ -115,7 +119,13 @@ def run_eval(
 
 
 def _run_case(
-    policy: Policy, case: Case, client: LLMClient, targets: Targets, pool: _Pool, match: MatchSettings
+    policy: Policy,
+    case: Case,
+    client: LLMClient,
+    targets: Targets,
+    pool: _Pool,
+    match: MatchSettings,
+    formats: FormatMemory | None = None,
 ) -> CaseRun:
     allotted = pool.allot()
     spent = 0.0
@@ -126,7 +136,9 @@ def _run_case(
         diff = parse_diff(case.diff)
         pricer = Pricer(config.prices)
         plan = plan_review(diff, config, source=case.id, pricer=pricer, file_texts=case.head_files or None)
-        report = run_review(plan, client, pricer, targets(config, plan), pr_title=case.title, pr_body=case.description)
+        report = run_review(
+            plan, client, pricer, targets(config, plan), pr_title=case.title, pr_body=case.description, formats=formats
+        )
         spent = _known_spend(report)
         changed = sum(f.additions + f.deletions for f in diff.files)
         # A case nothing reviewed still counts its labels as missed (a failing model must not
