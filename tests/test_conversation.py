@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fakes.openai_server import FakeReply
 from mdcheck import assert_inert
-from test_action_e2e import AUTH, BOT, HEAD, HEAD2, Harness, gh, h, llm  # noqa: F401  (fixtures)
+from test_action_e2e import AUTH, BASE, BOT, HEAD, HEAD2, Harness, config_yaml, gh, h, llm  # noqa: F401  (fixtures)
 
 from reviewbot.commands import HELP
 from reviewbot.github.conversation import REPLY_MARKER
@@ -150,11 +150,23 @@ def test_ignore_in_a_findings_thread_silences_it_for_the_rest_of_the_pull_reques
     assert sum(AUTH["title"] in c["body"] for c in h.gh.review_comments(1)) == 1  # only the first, ever
 
 
-def test_a_thumbs_down_on_a_finding_dismisses_it_too(h: Harness) -> None:
+def test_a_thumbs_down_by_a_maintainer_dismisses_a_finding_too(h: Harness) -> None:
     assert h.run().code == 0
-    our_auth_comment(h)["reactions"]["-1"] = 1
+    h.gh.permissions["maria"] = "write"
+    h.gh.add_reaction(our_auth_comment(h), "-1", "maria")
     assert h.run("--full").code == 0
     assert "Dismissed on this pull request: 1 finding" in h.summary()["body"]
+
+
+@pytest.mark.parametrize("who", ["octocat", "stranger", "helper[bot]"])
+def test_a_thumbs_down_by_someone_without_write_access_dismisses_nothing(h: Harness, who: str) -> None:
+    # The PR's author, a passer-by, a bot (even one with write access): none can silence a finding.
+    h.gh.permissions["helper[bot]"] = "write"
+    assert h.run().code == 0
+    h.gh.add_reaction(our_auth_comment(h), "-1", who)
+    assert h.run("--full").code == 0
+    body = h.summary()["body"]
+    assert "Dismissed on this pull request" not in body and AUTH["title"] in body.split("About this run")[0]
 
 
 def test_a_stranger_cannot_ignore_a_finding(h: Harness) -> None:
@@ -201,3 +213,23 @@ def test_an_outdated_findings_thread_is_resolved_and_counted(h: Harness) -> None
     assert h.run("--full").code == 0
     assert h.gh.resolved_threads == {f"PRRT_{root['id']}"}
     assert "Outdated: 1 earlier finding on lines a later commit changed; 1 thread resolved" in h.summary()["body"]
+
+
+def test_the_verdict_is_the_whole_pull_requests_until_the_finding_is_ignored(h: Harness) -> None:
+    # fail_on: high and a high finding on app/auth.py. Later runs that review only part of the
+    # PR (a push touching another file, a push touching nothing reviewable, a re-run on the
+    # same head) keep the check failing while that finding stands; `/reviewbot ignore` by a
+    # member clears it.
+    h.gh.set_content(".reviewbot.yml", config_yaml(h.llm.base_url, extra="review:\n  fail_on: high\n"), ref=BASE)
+    assert h.run().code == 1
+    pull = h.gh.pulls[1]
+    pull.head_sha, pull.commits = HEAD2, [HEAD]
+    h.gh.set_compare(HEAD, HEAD2, ["app/sso.py"])
+    partial = h.run(event=h.event(action="synchronize", head=HEAD2, before=HEAD, after=HEAD2))
+    assert partial.code == 1, partial.stdout
+    assert "from earlier reviews still stand on files this run did not review" in h.summary()["body"]
+    state = parse_summary_state(h.summary()["body"])
+    assert state is not None and [(e[1], e[2]) for e in state.standing] == [("app/auth.py", "high")]
+    assert h.run(event=h.event(action="reopened", head=HEAD2)).code == 1  # a free re-run: same verdict
+    h.run(event=thread_comment(h, "/reviewbot ignore", our_auth_comment(h)["id"]))
+    assert h.run(event=h.event(action="reopened", head=HEAD2)).code == 0

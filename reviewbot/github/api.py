@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 # GitHub lists at most 3,000 files for a pull request and 300 for a compare, without a marker.
 MAX_PR_FILES = 3000
 MAX_COMPARE_FILES = 300
+MAX_THUMBS_CHECKED = 20  # 👎'd findings whose reactors are looked up, per run
 _FILE_KEYS = (
     "filename",
     "status",
@@ -88,12 +89,14 @@ class GitHubPR(GitHubClient):
         self._pull: PullInfo | None = None
         self._login = login or None
         self._ignored: set[tuple[str, int]] = set()
-        # Learnt while listing our review comments: findings someone gave a 👎 (dismissed),
-        # and findings whose lines changed in a later commit (GitHub's outdated comments).
+        # Learnt while listing our review comments: findings that someone with write access
+        # gave a 👎 (dismissed), and findings whose lines changed in a later commit (GitHub's
+        # outdated comments).
         self.thumbs_down: set[str] = set()
         self.outdated: set[str] = set()
         self.outdated_ids: set[int] = set()  # our review comments on lines a later commit changed
         self._existing: dict[bool, set[str]] = {}
+        self._writers: dict[str, bool] = {}  # login -> may write to the repository
 
     def __enter__(self) -> GitHubPR:
         return self
@@ -236,11 +239,12 @@ class GitHubPR(GitHubClient):
         comments = self._paginate(f"{self._pull_path}/comments", 100_000).items
         marked = [c for c in comments if extract_fingerprints(c.get("body") or "")]
         found: set[str] = set()
+        disliked: list[tuple[int, set[str]]] = []
         for comment in self._own(marked, "review comment"):
             prints = extract_fingerprints(comment.get("body") or "")
             found |= prints
-            if (comment.get("reactions") or {}).get("-1"):
-                self.thumbs_down |= prints
+            if (comment.get("reactions") or {}).get("-1") and isinstance(comment.get("id"), int):
+                disliked.append((comment["id"], prints))
             if comment.get("line") is None and comment.get("position") is None:
                 self.outdated |= prints
                 if isinstance(comment.get("id"), int) and not comment.get("in_reply_to_id"):
@@ -252,8 +256,51 @@ class GitHubPR(GitHubClient):
                 body = review.get("body") or ""
                 if extract_run_id(body) is not None:
                     found |= extract_fingerprints(body)
+        for comment_id, prints in disliked[:MAX_THUMBS_CHECKED]:
+            if self._dismissed_by_a_maintainer(comment_id):
+                self.thumbs_down |= prints
         self._existing[reviews] = set(found)
         return found
+
+    def _dismissed_by_a_maintainer(self, comment_id: int) -> bool:
+        """Whether someone with write access to the repository gave this comment a 👎: the PR's
+        author, a stranger or a bot cannot silence a finding (one request for the reactions,
+        one per reactor not yet known; a token that may not ask counts as no)."""
+        from .errors import GitHubError
+
+        try:
+            _, data = self._request(
+                "GET",
+                f"{self._repo_path}/pulls/comments/{comment_id}/reactions",
+                params={"content": "-1", "per_page": 100},
+            )
+        except GitHubError:
+            return False
+        logins = [
+            r["user"]["login"]
+            for r in (data if isinstance(data, list) else [])
+            if isinstance(r, dict)
+            and r.get("content") == "-1"
+            and isinstance(r.get("user"), dict)
+            and isinstance(r["user"].get("login"), str)
+            and r["user"].get("type") != "Bot"
+        ]
+        return any(self._may_write(login) for login in dict.fromkeys(logins[:10]))
+
+    def _may_write(self, login: str) -> bool:
+        """Write (or admin) access to the repository, asked once per login per run."""
+        from .errors import GitHubError
+
+        if login not in self._writers:
+            try:
+                _, data = self._request(
+                    "GET", f"{self._repo_path}/collaborators/{urllib.parse.quote(login, safe='')}/permission"
+                )
+                permission = data.get("permission") if isinstance(data, dict) else None
+            except GitHubError:
+                permission = None
+            self._writers[login] = permission in ("admin", "write")
+        return self._writers[login]
 
     def find_summary_comment(self) -> SummaryRef | None:
         """Our issue comment carrying the summary marker (the oldest, if ever more than one).

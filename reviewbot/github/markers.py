@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+from ..vocab import SEVERITIES, severity_rank
 
 FINGERPRINT_MARKER = "<!-- reviewbot:fp:{fp} -->"
 RUN_MARKER = "<!-- reviewbot:run:{run_id} -->"
@@ -17,6 +20,8 @@ SUMMARY_MARKER = SUMMARY_PREFIX + "{state} -->"
 _FP_RE = re.compile(r"<!-- reviewbot:fp:([^\s>]+) -->")
 _FP_WORD = re.compile(r"[^\s>]{1,80}")
 MAX_IGNORED = 500  # fingerprints kept in the state (~20 characters each)
+MAX_STANDING = 100  # findings at or above fail_on kept in the state, most severe first
+_MAX_STANDING_PATH = 300  # a longer path is kept as "" (only a full review replaces it)
 _RUN_RE = re.compile(r"<!-- reviewbot:run:([^\s>]+) -->")
 _SUMMARY_RE = re.compile(r"<!-- reviewbot:summary (\{.*?\}) -->", re.DOTALL)
 
@@ -33,6 +38,10 @@ class SummaryState:
     body_findings: bool = False
     # Fingerprints silenced with `/reviewbot ignore` in their thread: never posted or listed again.
     ignored: tuple[str, ...] = ()
+    # (fingerprint, path, severity) of the findings at or above review.fail_on that still stand
+    # on the PR: the verdict of a run that reviews only part of it (incremental, or a free
+    # re-run on the same head) is the whole PR's, not just its own findings'.
+    standing: tuple[tuple[str, str, str], ...] = ()
 
 
 def render_summary_marker(state: SummaryState) -> str:
@@ -41,6 +50,8 @@ def render_summary_marker(state: SummaryState) -> str:
         fields["body_findings"] = True
     if state.ignored:
         fields["ignored"] = list(state.ignored[-MAX_IGNORED:])
+    if state.standing:
+        fields["standing"] = [list(s) for s in state.standing[:MAX_STANDING]]
     data = json.dumps(fields, sort_keys=True)
     # '>' only occurs inside JSON strings, where \u003e is equivalent; it keeps "-->" out.
     return SUMMARY_MARKER.format(state=data.replace(">", "\\u003e"))
@@ -60,6 +71,7 @@ def parse_summary_state(body: str) -> SummaryState | None:
         head, runs, total = data["head"], data.get("runs", 0), data.get("total_usd", 0.0)
         in_body = data.get("body_findings", False)
         ignored = data.get("ignored", [])
+        standing = _standing(data.get("standing", []))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if not isinstance(ignored, list) or not all(isinstance(x, str) and _FP_WORD.fullmatch(x) for x in ignored):
@@ -69,8 +81,39 @@ def parse_summary_state(body: str) -> SummaryState | None:
     if isinstance(total, bool) or not isinstance(total, (int, float)) or not isinstance(in_body, bool):
         return None
     return SummaryState(
-        head=head, runs=runs, total_usd=float(total), body_findings=in_body, ignored=tuple(ignored[-MAX_IGNORED:])
+        head=head,
+        runs=runs,
+        total_usd=float(total),
+        body_findings=in_body,
+        ignored=tuple(ignored[-MAX_IGNORED:]),
+        standing=standing,
     )
+
+
+def _standing(items: object) -> tuple[tuple[str, str, str], ...]:
+    """The standing findings as stored; an entry that is not (fingerprint, path, severity) is
+    unreadable state (TypeError), like any other field of the wrong shape."""
+    if not isinstance(items, list):
+        raise TypeError("standing")
+    out = []
+    for item in items[:MAX_STANDING]:
+        if not (isinstance(item, list) and len(item) == 3 and all(isinstance(x, str) for x in item)):
+            raise TypeError("standing")
+        fp, path, severity = item
+        if not _FP_WORD.fullmatch(fp) or severity not in SEVERITIES:
+            raise TypeError("standing")
+        out.append((fp, path if len(path) <= _MAX_STANDING_PATH else "", severity))
+    return tuple(out)
+
+
+def standing_entries(findings: Iterable[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
+    """(fingerprint, path, severity) entries for the state: one per fingerprint, the most
+    severe first, bounded; a path too long to keep is stored as ""."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for fp, path, severity in findings:
+        if fp and _FP_WORD.fullmatch(fp) and fp not in seen:
+            seen[fp] = (fp, path if len(path) <= _MAX_STANDING_PATH else "", severity)
+    return tuple(sorted(seen.values(), key=lambda e: severity_rank(e[2]))[:MAX_STANDING])
 
 
 # The first line a free re-run puts under the marker ("Already reviewed at …"), replaced by the next.
@@ -114,6 +157,7 @@ __all__ = [
     "parse_summary_state",
     "render_run_marker",
     "render_summary_marker",
+    "standing_entries",
     "strip_state_marker",
     "strip_summary_marker",
 ]

@@ -10,10 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import EXIT_OK, EXIT_SERVICE
+from ..errors import EXIT_FINDINGS, EXIT_OK, EXIT_SERVICE
 from ..ownkeys import SCRUB
 from ..render.safe import inline_code, one_line
 from ..textutil import plural
+from ..vocab import severity_at_least
+from .markers import standing_entries
 from .outputs import STEP_SUMMARY_LIMIT, append_step_summary, command, outputs, write_outputs
 from .summary import (
     about_section,
@@ -31,6 +33,7 @@ from .summary import (
 )
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..findings import Finding
     from ..report import Report
     from .api import GitHubPR
@@ -51,7 +54,7 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
 
     cfg = run.config
     saved = _save_report(run, report)  # first: what was paid for is on disk before GitHub is asked
-    report = _without_dismissed(gh, run, report)
+    report, dismissed = _without_dismissed(gh, run, report)
     payload, rest = _build(gh, run, report)
     result: PostResult | None = None
     read_only = False
@@ -76,6 +79,7 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         run.head if full and refused is None else None,
         usd if usd is not None else report.cost.known_usd,
         in_body=bool(result and result.in_body),
+        standing=None if report.dry_run else _standing(run, report, dismissed),
     )
     run.about += review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(cost_line(usd, state))
@@ -138,7 +142,8 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         warn = run.opts.get("on_not_reviewed") == "warn"
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
         return EXIT_OK if warn else EXIT_SERVICE
-    return exit_code(report, cfg)
+    code = exit_code(report, cfg)
+    return code if code != EXIT_OK or report.dry_run else standing_code(state, cfg, say)
 
 
 def not_reviewed(gh: GitHubPR, run: Run, reason: str, say: Echo, *, new_head: str | None, mark: str = "⛔") -> int:
@@ -163,15 +168,59 @@ def publish_already_reviewed(gh: GitHubPR, run: Run, previous_body: str, say: Ec
     append_step_summary(run.ctx.step_summary, f"### reviewbot\n\n{note}\n\nSummary: {url}\n")
     write_outputs(run.ctx.output, outputs(skipped=True, summary_url=url))
     say(command("notice", f"reviewbot: already reviewed at {run.head[:12]}: nothing sent to a model; summary: {url}"))
-    return EXIT_OK
+    return standing_code(state, run.config, say)  # the head's verdict, not a green re-run
 
 
-def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> Report:
+def _standing(run: Run, report: Report, dismissed: set[str]) -> tuple[tuple[str, str, str], ...]:
+    """The findings at or above fail_on that stand on the PR after this run: this run's, and
+    the earlier runs' on files this run did not review (an incremental run, a failed chunk)
+    that are still in the PR and not dismissed."""
+    threshold = run.config.review.fail_on
+    if threshold == "none":
+        return ()
+    reviewed = {f.path for f in report.files if f.reviewed}
+    in_pr = {f.path for f in run.diff.files}
+    earlier = [
+        e
+        for e in (run.previous.standing if run.previous else ())
+        if e[0] not in dismissed and e[1] not in reviewed and (e[1] in in_pr or (e[1] == "" and run.since))
+    ]
+    now = [(f.fingerprint or "", f.path or "", f.severity) for f in report.findings]
+    entries = standing_entries([e for e in now if severity_at_least(e[2], threshold)] + earlier)
+    carried = sum(1 for e in entries if e in earlier)
+    if carried:
+        run.about.append(
+            f"{plural(carried, 'finding')} at or above `{threshold}` from earlier reviews still "
+            "stand on files this run did not review: they keep the check failing (`review.fail_on`)"
+        )
+    return entries
+
+
+def standing_code(state: SummaryState, cfg: Config, say: Echo) -> int:
+    """EXIT_FINDINGS when a finding at or above fail_on still stands on the PR (not ignored
+    since): the verdict of a run that sent nothing, or only part of the PR, to a model."""
+    threshold = cfg.review.fail_on
+    if threshold == "none":
+        return EXIT_OK
+    ignored = set(state.ignored)
+    standing = [e for e in state.standing if e[0] not in ignored and severity_at_least(e[2], threshold)]
+    if not standing:
+        return EXIT_OK
+    say(
+        command(
+            "error",
+            f"reviewbot: {plural(len(standing), 'finding')} at or above {threshold} still stand on this pull request",
+        )
+    )
+    return EXIT_FINDINGS
+
+
+def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> tuple[Report, set[str]]:
     """Findings silenced on this pull request (`/reviewbot ignore` in their thread, a 👎 on
     their comment) are neither posted nor listed again; the summary counts them, and the
     earlier findings whose lines a later commit changed (GitHub's outdated comments)."""
     if report.dry_run or not run.has_summary:
-        return report
+        return report, set()
     gh.existing_fingerprints(reviews=bool(run.previous and run.previous.body_findings))  # kept for _build
     dismissed = set(run.previous.ignored if run.previous else ()) | gh.thumbs_down
     kept = tuple(f for f in report.findings if f.fingerprint not in dismissed)
@@ -188,7 +237,7 @@ def _without_dismissed(gh: GitHubPR, run: Run, report: Report) -> Report:
             f"Outdated: {plural(len(gh.outdated - dismissed), 'earlier finding')} on lines a later commit changed"
             + (f"; {plural(resolved, 'thread')} resolved" if resolved else "")
         )
-    return replace(report, findings=kept)
+    return replace(report, findings=kept), dismissed
 
 
 def _resolve_outdated(gh: GitHubPR) -> int:
@@ -299,4 +348,4 @@ def _unchanged(run: Run) -> str:
     return unchanged_section(run.unchanged, run.since)
 
 
-__all__ = ["not_reviewed", "publish", "publish_already_reviewed"]
+__all__ = ["not_reviewed", "publish", "publish_already_reviewed", "standing_code"]

@@ -32,7 +32,7 @@ from .events import (
     read_event,
 )
 from .outputs import command, outputs, write_outputs
-from .publish import not_reviewed, publish, publish_already_reviewed
+from .publish import not_reviewed, publish, publish_already_reviewed, standing_code
 from .runstate import Echo, Run
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
         return code if warn else EXIT_SERVICE
     scope = _scope(gh, run)
     if scope is not None and not scope.files:
-        return not_reviewed(
+        not_reviewed(
             gh,
             run,
             f"no file of this pull request changed since the last review (`{run.since[:7]}`)",
@@ -157,6 +157,7 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
             new_head=head,
             mark="⏭️",
         )
+        return standing_code(run.previous, run.config, say) if run.previous else EXIT_OK
     try:
         report = _execute(gh, run, scope if scope is not None else run.diff)
     except MissingKeyError as exc:

@@ -217,11 +217,17 @@ def cost_line(usd: float | None, state: SummaryState) -> str:
 
 
 def next_state(
-    previous: SummaryState | None, new_head: str | None, usd: float, *, in_body: bool = False
+    previous: SummaryState | None,
+    new_head: str | None,
+    usd: float,
+    *,
+    in_body: bool = False,
+    standing: tuple[tuple[str, str, str], ...] | None = None,
 ) -> SummaryState:
     """The marker state: the head advances only when it was fully reviewed, so the next
     incremental run still covers what failed or was skipped this time. Once a review has
-    carried findings in its body (`in_body`), every later run reads review bodies too."""
+    carried findings in its body (`in_body`), every later run reads review bodies too. The
+    standing findings are the previous run's unless this run worked them out anew."""
     head = new_head or (previous.head if previous else "")
     return SummaryState(
         head=head,
@@ -229,6 +235,7 @@ def next_state(
         total_usd=(previous.total_usd if previous else 0.0) + usd,
         body_findings=in_body or bool(previous and previous.body_findings),
         ignored=previous.ignored if previous else (),
+        standing=standing if standing is not None else (previous.standing if previous else ()),
     )
 
 

@@ -198,6 +198,9 @@ class FakeGitHub:
         self._reviews: dict[int, list[dict[str, Any]]] = {}
         self._review_comments: dict[int, list[dict[str, Any]]] = {}
         self._issue_comments: dict[int, list[dict[str, Any]]] = {}
+        self._reactions: dict[int, list[dict[str, Any]]] = {}  # review comment id -> its reactions
+        # login -> the permission GitHub reports (admin, write, read, none); others: read
+        self.permissions: dict[str, str] = {}
         self._faults: dict[tuple[str, str], deque[Fault]] = {}
         self._ids = itertools.count(1001)
         self._lock = threading.Lock()
@@ -295,6 +298,17 @@ class FakeGitHub:
             comment["reactions"]["-1"] = thumbs_down
             self._review_comments.setdefault(number, []).append(comment)
         return comment
+
+    def add_reaction(self, comment: dict[str, Any], content: str, user: str) -> None:
+        """`user` reacts to one of the review comments: its counts and GitHub's list of who
+        reacted (GET …/pulls/comments/{id}/reactions)."""
+        with self._lock:
+            reaction = {"id": next(self._ids), "content": content, "user": _user(user)}
+            self._reactions.setdefault(comment["id"], []).append(reaction)
+            for stored in itertools.chain.from_iterable(self._review_comments.values()):
+                if stored["id"] == comment["id"]:
+                    stored["reactions"][content] = stored["reactions"].get(content, 0) + 1
+                    stored["reactions"]["total_count"] = stored["reactions"].get("total_count", 0) + 1
 
     def add_issue_comment(
         self, number: int, body: str, user: str = "someone", *, association: str = "NONE"
@@ -402,6 +416,8 @@ class FakeGitHub:
             ("GET", r"/pulls/comments/(\d+)", self._get_review_comment),
             ("POST", r"/pulls/(\d+)/comments/(\d+)/replies", self._post_reply),
             ("POST", r"/(issues|pulls)/comments/(\d+)/reactions", self._post_reaction),
+            ("GET", r"/pulls/comments/(\d+)/reactions", self._get_reactions),
+            ("GET", r"/collaborators/([^/]+)/permission", self._get_permission),
         ]
 
     # --- handlers (called with the lock held) ---------------------------------------------
@@ -610,6 +626,15 @@ class FakeGitHub:
         if content not in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"):
             return _unprocessable("content is not a valid reaction")
         return 201, {"id": next(self._ids), "content": content, "user": _user(self.bot_login)}, {}
+
+    def _get_reactions(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
+        wanted = [r for r in self._reactions.get(int(m[1]), []) if q.get("content") in (None, r["content"])]
+        return 200, wanted, {}
+
+    def _get_permission(self, m: re.Match[str], q: dict[str, str], body: Any) -> Response:
+        login = urllib.parse.unquote(m[1])
+        permission = self.permissions.get(login, "read")
+        return 200, {"permission": permission, "role_name": permission, "user": _user(login)}, {}
 
     def _graphql(self, body: Any) -> Response:
         query = body.get("query") if isinstance(body, dict) else None
