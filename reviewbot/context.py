@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from .textutil import defuse_prompt_tags
+
 ContextMode = Literal["none", "enclosing", "file"]
 Count = Callable[[str], int]
 
@@ -76,7 +78,6 @@ _DEFINITIONS = frozenset(
         "module",  # Ruby
     }
 )
-_CLOSE = re.compile(r"</\s*(context|diff)\s*>", re.I)  # file text must not close the prompt's blocks
 WINDOW = 10  # lines either side of a change when the language is unknown
 MAX_DEFINITION_LINES = 150  # a longer definition contributes its first lines (the signature)
 SIGNATURE_LINES = 3
@@ -162,7 +163,7 @@ def _merge(found: list[Region]) -> list[Region]:
 
 
 def _escape(line: str) -> str:
-    return _CLOSE.sub(lambda m: f"<\\/{m.group(1)}>", line)
+    return defuse_prompt_tags(line)  # file text must not close the prompt's blocks
 
 
 def render(path: str, text: str, found: Sequence[Region], shown: Iterable[int]) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import copy
 import difflib
 import hashlib
-import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ import reviewbot
 
 from .chunker import Chunk
 from .errors import ConfigError
+from .textutil import defuse_prompt_tags
 
 Message = dict[str, str]
 TEMPLATES: tuple[str, ...] = ("system.j2", "chunk.j2", "repair.j2", "summary.j2", "answer.j2")
@@ -47,12 +48,6 @@ MAX_SUMMARY_CHARS = 600
 MAX_SUMMARY_FILES = 60
 MAX_ANSWER_HUNK_CHARS = 6_000  # a review thread's diff_hunk can be a whole file
 MAX_THREAD_ITEMS, MAX_THREAD_CHARS = 10, 1_500
-# A PR description must not be able to close the tag it sits in and pose as the diff.
-_CLOSING_TAG = re.compile(
-    r"</\s*(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|"
-    r"question)\s*>",
-    re.I,
-)
 # Appended when a custom template does not place the maintainers' rules itself, so a
 # prompts_dir written before rules existed cannot silently drop them.
 _RULES_BLOCK = "\n<maintainer_rules>\n{text}\n</maintainer_rules>\n"
@@ -144,13 +139,13 @@ def _check_user_dir(prompts_dir: str) -> Path:
 
 def _fence_rules(text: str) -> str:
     """Trusted, but still kept inside its block: a closing tag in it is escaped."""
-    return _CLOSING_TAG.sub(lambda m: f"<\\/{m.group(1)}>", text.strip())
+    return defuse_prompt_tags(text.strip())
 
 
 def _clip(text: str | None, limit: int) -> str | None:
     if not text or not text.strip():
         return None
-    text = _CLOSING_TAG.sub(lambda m: f"<\\/{m.group(1)}>", text.strip())
+    text = defuse_prompt_tags(text.strip())
     return text if len(text) <= limit else text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
 
 
@@ -252,6 +247,9 @@ class PromptSet:
         self, chunk: Chunk, *, pr_title: str | None = None, pr_body: str | None = None
     ) -> tuple[Message, ...]:
         """System (identical for every chunk) + user (the PR text as untrusted data, the chunk)."""
+        # The diff and the code context are the PR's text: no tag in them may end their block
+        # or pose as another (the maintainers' rules).
+        chunk = replace(chunk, text=defuse_prompt_tags(chunk.text), context=defuse_prompt_tags(chunk.context))
         user = self._render(
             "chunk.j2",
             {

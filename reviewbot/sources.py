@@ -279,21 +279,28 @@ def head_texts(files: Sequence[FileDiff], *, git_range: str | None = None, cwd: 
     tree file is used only when every line the diff shows on the new side matches it (a diff
     file need not describe this checkout). Files over 1 MiB, binary or unreadable: left out."""
     right = _range_right(git_range) if git_range else None
+    root = Path(cwd or ".").resolve()
     out: dict[str, str] = {}
     for f in files:
-        if f.binary or f.status == "deleted" or not f.hunks:
+        if f.binary or f.status == "deleted" or not f.hunks or not _canonical(f.path):
             continue
-        data = (
-            _git_blob(right, f.path, cwd)
-            if right
-            else _work_tree_file(Path(cwd or ".") / f.path, MAX_CONTEXT_FILE_BYTES + 1)
-        )
+        if not right and not (root / f.path).resolve().is_relative_to(root):
+            continue  # a symlink out of the tree
+        data = _git_blob(right, f.path, cwd) if right else _work_tree_file(root / f.path, MAX_CONTEXT_FILE_BYTES + 1)
         if data is None or len(data) > MAX_CONTEXT_FILE_BYTES or b"\x00" in data[:8192]:
             continue
         text = data.decode("utf-8", "replace")
         if right or first_mismatch(f, text) is None:
             out[f.path] = text
     return out
+
+
+def _canonical(path: str) -> bool:
+    """A repository path as git writes it: relative, no `.`/`..`/empty parts. Any other is
+    never read for context: the path rules (compliance) match the path as the diff gives it,
+    so `docs/../secure/keys.py` must not reach `secure/keys.py`, nor `../x` leave the tree."""
+    parts = path.split("/")
+    return bool(path) and not path.startswith(("/", "-")) and all(p not in ("", ".", "..") for p in parts)
 
 
 def _range_right(range_spec: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 from datetime import timezone
 
 
@@ -50,3 +51,19 @@ def retry_after_seconds(value: str, now: float) -> float | None:
     if when.tzinfo is None:  # "-0000": an HTTP-date is always GMT
         when = when.replace(tzinfo=timezone.utc)
     return float(max(0, math.ceil(when.timestamp() - now)))
+
+
+# The blocks of reviewbot's prompts. Untrusted text (the diff, the code context, the PR's
+# title and description, a thread) must neither close the block it sits in nor open one that
+# poses as another, e.g. the maintainers' rules.
+_PROMPT_TAG = re.compile(
+    r"<(\s*/?\s*)(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|"
+    r"question)\b([^<>]{0,200})>",
+    re.I,
+)
+
+
+def defuse_prompt_tags(text: str) -> str:
+    """`</diff>` → `<\\/diff>`, `<maintainer_rules>` → `<\\maintainer_rules>`: still readable,
+    no longer a tag of the prompt."""
+    return _PROMPT_TAG.sub(lambda m: "<\\" + m.group(1).strip() + m.group(2) + m.group(3) + ">", text)

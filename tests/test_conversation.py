@@ -188,7 +188,7 @@ def test_a_question_in_a_findings_thread_gets_a_safe_answer_there(h: Harness) ->
     )
     h.gh.requests.clear()
     result = h.run(event=thread_comment(h, "Is this reachable from the login form?", root["id"]))
-    assert result.code == 0 and len(h.gh.requests) == 7  # one page of review comments
+    assert result.code == 0 and len(h.gh.requests) == 8  # a page of review comments, one of the files
     (request,) = h.llm.chat_requests[before:]
     user = request.body["messages"][-1]["content"]
     assert "<question>\nIs this reachable from the login form?\n</question>" in user and AUTH["title"] in user

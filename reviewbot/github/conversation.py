@@ -22,6 +22,7 @@ from ..textutil import squash
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..diff import FileDiff
     from .api import GitHubPR
     from .base_commit import BaseSetup
     from .events import Context, Event, PullTarget, Skip
@@ -90,7 +91,7 @@ def handle_comment(
         write_outputs(ctx.output, outputs(skipped=True))
         return EXIT_OK
 
-    if event.author.is_bot or REPLY_MARKER in event.body:
+    if event.author.is_bot or _ours(gh, event):
         return skip("a comment by a bot: bots are never obeyed")
     asked = parse_command(event.body, in_thread=event.root_id is not None)
     implicit = asked is None and event.root_id is not None and event.body.rstrip().endswith("?")
@@ -132,6 +133,18 @@ def handle_comment(
     if cmd.verb == "ignore":
         return skip(_ignore(gh, run, event, root))
     return skip(_answer(gh, run, event, root, cmd.question))
+
+
+def _ours(gh: GitHubPR, event: CommentEvent) -> bool:
+    """A comment reviewbot wrote (a finding, the summary, a reply): it carries one of our
+    markers, or its author is the token's login when that is known (a personal access token
+    posts as a User, often a MEMBER). A model's text in a finding is never a command."""
+    from .markers import FINGERPRINT_MARKER, RUN_MARKER, SUMMARY_PREFIX
+
+    markers = (REPLY_MARKER, SUMMARY_PREFIX, FINGERPRINT_MARKER.split("{")[0], RUN_MARKER.split("{")[0])
+    if any(m in event.body for m in markers):
+        return True
+    return gh.login is not None and event.author.login.lower() == gh.login.lower()
 
 
 # --- what each command does ----------------------------------------------------------------
@@ -185,9 +198,11 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
     from ..budget import BudgetGuard
     from ..calling import ReviewTools
     from ..cost import Pricer
+    from ..diff import diff_from_patches
     from ..findings import parse_reply
     from ..llm import LiteLLMClient
     from ..ownkeys import ScrubbingClient
+    from ..redact import Redactor
     from ..router import model_window
     from ..session import target_for
     from ..tokens import count_tokens
@@ -195,8 +210,13 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
 
     config: Config = run.config
     path = str(root.get("path") or "")
-    hunk = str(root.get("diff_hunk") or "")
-    models = _models_for(config, path, hunk)
+    # The file as the pull request has it now (its old path too, for a rename): the tier and
+    # the compliance rules are the review's, never judged from the thread's text alone.
+    current = next((f for f in diff_from_patches(gh.changed_files()).files if f.path == path), None)
+    if current is None:
+        _reply(gh, event, "This file is no longer part of the pull request: reviewbot cannot answer here.")
+        return "the file is not in the pull request"
+    models = _models_for(config, current)
     if not models:
         _reply(gh, event, "No model may see this file (compliance rules): reviewbot cannot answer here.")
         return "no allowed model for the file"
@@ -217,7 +237,13 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
         anchor=lambda found, chunk: list(found),
         labels={"repository": gh.repository, "pr": str(gh.number)},
     )
-    body = _finding_text(str(root.get("body") or ""))
+    redactor = Redactor() if config.redact_secrets else None
+
+    def clean(text: str) -> str:  # the thread is the PR's text: redacted like the diff
+        return redactor.redact(text)[0] if redactor is not None and text else text
+
+    hunk = clean(str(root.get("diff_hunk") or ""))
+    body = clean(_finding_text(str(root.get("body") or "")))
     finding = {
         "path": path,
         "line": root.get("line") or root.get("original_line"),
@@ -233,8 +259,8 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
         models,
         finding=finding,
         hunk=hunk,
-        thread=_thread(gh, event, root),
-        question=question,
+        thread=[(who, clean(text)) for who, text in _thread(gh, event, root)],
+        question=clean(question),
         path=path,
     )
     usd = sum(c.usd or 0.0 for c in answer.calls)
@@ -258,17 +284,14 @@ def run_prompts(config: Config) -> Any:
     return PromptSet.load(config.prompts_dir)
 
 
-def _models_for(config: Config, path: str, hunk: str) -> tuple[str, ...]:
-    """The tier the file would be reviewed by (risk of the thread's hunk), allowed models only."""
-    from ..diff import diff_from_patches
+def _models_for(config: Config, file: FileDiff) -> tuple[str, ...]:
+    """The tier the file is reviewed by (its risk in the pull request), allowed models only:
+    the compliance rules of every path it has had (a rename out of a locked folder stays locked)."""
     from ..risk import assess
     from ..router import compliance_group, model_allowed, tier_models
 
-    lines = hunk.split("\n")
-    patch = "\n".join(lines) if hunk.startswith("@@") else ""
-    files = diff_from_patches([{"filename": path, "status": "modified", "patch": patch}]).files if patch else ()
-    tier = assess(files[0], config.risk).tier if files else "cheap"
-    group = compliance_group(path, config)
+    tier = assess(file, config.risk).tier
+    group = compliance_group((file.path, file.old_path or ""), config)
     return tuple(m for m in tier_models(config, tier) if model_allowed(m, group, config))
 
 

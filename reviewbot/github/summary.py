@@ -166,13 +166,43 @@ def carried(previous_body: str, unchanged: Sequence[str]) -> list[str]:
     if not unchanged or _NOT_INLINE not in previous_body:
         return []
     files = set(unchanged)
-    section = previous_body.split(_NOT_INLINE, 1)[1].split("\n#### ", 1)[0]
     kept = []
-    for line in section.splitlines():
+    for line in _section_lines(previous_body, _NOT_INLINE):
         match = _LINE_LOCATION.match(line)
         if match and re.sub(r"(:\d+)?( \(old\))?$", "", match[2]) in files:
             kept.append(line if line.endswith(_EARLIER) else line + _EARLIER)
     return kept
+
+
+def _section_lines(body: str, heading: str) -> list[str]:
+    """The lines of our section `heading` in a summary we wrote, read as markdown reads them:
+    split on line feeds only (not on U+2028 and the like), and only lines outside fenced code
+    blocks — a model's text quoted in a code block can hold a heading and list lines that look
+    like ours, and must never be taken for them."""
+    out: list[str] = []
+    fence = ""
+    inside = False
+    for line in body.split("\n"):
+        stripped = line.lstrip(" ")
+        opener = re.match(r"(`{3,}|~{3,})", stripped)
+        if fence:
+            if (
+                opener
+                and opener[1][0] == fence[0]
+                and len(opener[1]) >= len(fence)
+                and not stripped[len(opener[1]) :].strip()
+            ):
+                fence = ""
+            continue
+        if opener and len(line) - len(stripped) < 4:
+            fence = opener[1]
+            continue
+        if line.startswith("#### "):
+            inside = line.rstrip() == heading
+            continue
+        if inside:
+            out.append(line)
+    return out
 
 
 def unchanged_section(unchanged: Sequence[str], since: str) -> str:

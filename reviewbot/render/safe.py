@@ -19,6 +19,9 @@ ZWJ = "\u200d"
 ZWSP = "\u200b"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but \t and \n, DEL, C1
 # Bidi embeddings, overrides and isolates (CVE-2021-42574, "Trojan Source"), and marks.
+# Unicode's line and paragraph separators: Python's splitlines() breaks on them, markdown does
+# not; text that holds one must not become two lines for one reader and one for the other.
+_SEPARATORS = re.compile("[\u2028\u2029]")
 _BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\u061c]")
 # What can make inline text live, escaped wherever it stands: code spans, links and images
 # ("[", "]"), raw HTML and autolinks ("<"), entities ("&#64;" is "@"), table cells ("|").
@@ -68,7 +71,8 @@ def inline_code(text: str, *, in_table: bool = False) -> str:
 
 def code_block(text: str, info: str = "") -> str:
     """A fenced block that `text` cannot close; hidden-marker look-alikes inside it broken."""
-    body = break_markers(_CONTROL.sub("", text.replace("\r\n", "\n"))).rstrip("\n")
+    text = _SEPARATORS.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    body = break_markers(_CONTROL.sub("", text)).rstrip("\n")
     fence = "`" * max(3, longest_backtick_run(body) + 1)
     return f"{fence}{_SAFE_INFO.sub('', info)[:20]}\n{body}\n{fence}"
 
@@ -87,7 +91,7 @@ def break_markers(text: str) -> str:
 def escape_text(text: str, *, line_start: bool = False) -> str:
     """Plain text, rendered as itself: every character that could start markup escaped, "@"
     made inert, controls and bidi controls dropped. `line_start`: also what starts a block."""
-    text = _BIDI.sub("", _CONTROL.sub("", text))
+    text = _BIDI.sub("", _CONTROL.sub("", _SEPARATORS.sub(" ", text)))
     text = break_markers(_MENTION_AT.sub("@" + ZWJ, _INLINE_SPECIAL.sub(r"\\\1", text)))
     if line_start:
         text = text.lstrip(" \t")
@@ -120,7 +124,7 @@ def prose(text: str, max_chars: int = 4_000) -> str:
     inside one of our code spans would bring what it guards back to life): escaping and link
     targets can make the markdown many times longer than the text, so the text is shortened
     until its rendering fits."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SEPARATORS.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
     budget = max_chars
     for _ in range(8):
         cut = text if len(text) <= budget else text[: max(budget - 1, 0)] + "…"
