@@ -1206,3 +1206,21 @@ def test_code_context_for_a_tier_no_chunk_is_in_costs_no_request(
     assert h.run().code == 0 and h.chunk_requests()  # reviewed: every file is frontier
     reads = [r for r in gh.requests_to("POST", gh.graphql_path) if "object(expression" in r.body["query"]]
     assert len(reads) == 1  # the config and rules files only
+
+
+def test_a_pull_request_of_ignored_files_only_is_skipped_never_reviewed(h: Harness, gh: FakeGitHub) -> None:
+    # Every file ignored (a lock file): nothing is sent to a model, and no output says it was reviewed.
+    lock = {
+        "sha": "7" * 40,
+        "filename": "package-lock.json",
+        "status": "modified",
+        "additions": 1,
+        "deletions": 1,
+        "changes": 2,
+        "patch": '@@ -1,2 +1,2 @@\n {\n-  "v": 1\n+  "v": 2',
+    }
+    gh.add_pull(1, [lock], base_sha=BASE, head_sha=HEAD)
+    result = h.run()
+    assert result.code == 0 and h.chunk_requests() == []
+    assert result.outputs["skipped"] == "true"
+    assert "**Not reviewed:** lock file (package-lock.json)" in h.summary()["body"]

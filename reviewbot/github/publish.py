@@ -116,7 +116,12 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         step = [_unchanged(run)]
     _step_summary(run, lambda n: render_report(report, cfg, n), step)
     not_reviewed = not_reviewed_reason(report)
-    skipped = report.dry_run or not_reviewed is not None
+    # Nothing sent to a model (every file ignored by the rules, say) is "skipped", never "reviewed".
+    skipped = (
+        report.dry_run
+        or not_reviewed is not None
+        or not any(c.status in ("reviewed", "partial") for c in report.chunks)
+    )
     cost = "unknown" if usd is None else f"{usd:.6f}"
     inline = result.inline_comments if result else 0
     write_outputs(
