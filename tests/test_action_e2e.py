@@ -1195,6 +1195,7 @@ def test_code_context_fetches_only_the_files_of_chunks_that_get_it(
     assert asked == [f"{HEAD}:docs/guide.md"]
     guide = [r.body["messages"][-1]["content"] for r in llm.chat_requests if "docs/guide.md" in chunk_files(r.body)]
     assert guide and "<context>" in guide[0] and "8 GUIDE_LINE_8" in guide[0]
+    assert re.search(r"Code context \(review\.context\): [\d,]+ of the input tokens\.", h.summary()["body"])
 
 
 def test_code_context_for_a_tier_no_chunk_is_in_costs_no_request(

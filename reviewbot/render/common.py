@@ -73,6 +73,15 @@ def cost_line(cost: CostSummary) -> str:
     return line
 
 
+def context_line(report: Report) -> str | None:
+    """The input tokens that were code context (review.context), apart from the rest: None
+    when no chunk carried any."""
+    context = sum(c.context_tokens for c in report.chunks if c.status != "skipped")
+    if not context:
+        return None
+    return f"code context (review.context): {context:,} of the input tokens"
+
+
 _STATUS_WORDS = ("not reviewed:", "skipped:", "failed:", "partially reviewed:")
 
 

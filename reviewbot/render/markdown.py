@@ -16,6 +16,7 @@ from ..vocab import SEVERITIES, SEVERITY_ICON, format_usd
 from .common import (
     budget_active,
     budget_items,
+    context_line,
     cost_line,
     count_phrase,
     location,
@@ -156,7 +157,7 @@ def _md_findings(found: Sequence[Finding], items: Sequence[str], k: int, max_cha
 
 def _md_tail(report: Report, rows: int) -> list[str]:
     """Everything after the findings; `rows` caps each list (files, chunks, notes...)."""
-    out = _md_files(report, rows) + _md_not_reviewed(report, rows) + _md_cost(report.cost)
+    out = _md_files(report, rows) + _md_not_reviewed(report, rows) + _md_cost(report.cost, context_line(report))
     if report.failovers:
         lines = [
             f"- {inline_code(fo.chunk_id)}: {inline_code(fo.from_model)} → "
@@ -229,7 +230,7 @@ def _md_not_reviewed(report: Report, rows: int) -> list[str]:
     return out + _capped(lines, rows, "chunk")
 
 
-def _md_cost(cost: CostSummary) -> list[str]:
+def _md_cost(cost: CostSummary, context: str | None = None) -> list[str]:
     title = "Estimated cost" if cost.estimated else "Cost"
     if not cost.rows:
         return ["", f"#### {title}", "", "No model requests."]
@@ -255,4 +256,6 @@ def _md_cost(cost: CostSummary) -> list[str]:
         out += ["", "Per tier: " + " · ".join(f"{t} {format_usd(u)}" for t, u in cost.tiers)]
     line = cost_line(cost)
     out += ["", line[:1].upper() + line[1:] + "."]
+    if context:
+        out += ["", context[:1].upper() + context[1:] + "."]
     return out

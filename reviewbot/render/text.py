@@ -17,6 +17,7 @@ from ..vocab import format_usd
 from .common import (
     budget_active,
     budget_items,
+    context_line,
     cost_line,
     count_phrase,
     location,
@@ -148,7 +149,7 @@ def _text_tail(report: Report) -> list[str]:
         ]
     if report.shadow is not None:
         out += _text_shadow(report.shadow)
-    out += ["", "Estimated cost" if report.cost.estimated else "Cost", *_text_cost(report.cost)]
+    out += ["", "Estimated cost" if report.cost.estimated else "Cost", *_text_cost(report.cost, context_line(report))]
     if budget_active(report.budget):
         out += ["", "Budget"] + [f"  {k}: {v}" for k, v in budget_items(report.budget)]
     if report.notes:
@@ -169,7 +170,7 @@ def _text_shadow(shadow: ShadowReport) -> list[str]:
     return out
 
 
-def _text_cost(cost: CostSummary) -> list[str]:
+def _text_cost(cost: CostSummary, context: str | None = None) -> list[str]:
     rows = [("model", "tier", "requests", "input", "cached", "output", "USD")]
     rows += [
         (
@@ -193,6 +194,8 @@ def _text_cost(cost: CostSummary) -> list[str]:
     if cost.tiers:
         out.append("  per tier: " + ", ".join(f"{t} {format_usd(u)}" for t, u in cost.tiers))
     out.append("  " + cost_line(cost))
+    if context:
+        out.append("  " + context)
     return out
 
 
@@ -217,7 +220,7 @@ def _text_plan(report: Report) -> str:
             line += f"  models: {' -> '.join(c.models) or '(none)'}"
             line += f"  est {format_usd(c.est_usd)}" if c.est_usd is not None else ""
             out.append(line + (f"  [{c.status}: {without_status(c.reason)}]" if c.reason else ""))
-    out += ["", "ESTIMATED cost", *_text_cost(report.cost)]
+    out += ["", "ESTIMATED cost", *_text_cost(report.cost, context_line(report))]
     if budget_active(report.budget):
         out += ["", "Budget"] + [f"  {k}: {v}" for k, v in budget_items(report.budget)]
     if report.notes:
