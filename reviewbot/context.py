@@ -107,9 +107,10 @@ def _parser(module: str, func: str) -> Any | None:
         return None
 
 
-def regions(path: str, text: str, changed: Iterable[int], mode: ContextMode) -> list[Region]:
+def regions(path: str, text: str, changed: Iterable[int], mode: ContextMode, *, calls: bool = False) -> list[Region]:
     """The regions of `text` (the head version of `path`) worth showing around `changed`
-    (new-side line numbers), merged, in file order."""
+    (new-side line numbers), merged, in file order. `calls`: also the definitions, in this
+    file, of the functions and methods the changed lines call (a parsed language only)."""
     lines = text.count("\n") + (0 if text.endswith("\n") else 1)
     wanted = sorted({n for n in changed if 1 <= n <= lines})
     if mode == "none" or not wanted:
@@ -119,24 +120,99 @@ def regions(path: str, text: str, changed: Iterable[int], mode: ContextMode) -> 
     grammar = language_of(path)
     parser = _parser(*grammar) if grammar else None
     found = (
-        _definitions(parser, text, wanted)
+        _definitions(parser, text, wanted, calls)
         if parser is not None
         else [Region(path, max(1, n - WINDOW), min(lines, n + WINDOW), "lines") for n in wanted]
     )
     return _merge([Region(path, r.start, r.end, r.kind) for r in found])
 
 
-def _definitions(parser: Any, text: str, wanted: Sequence[int]) -> list[Region]:
+def _definitions(parser: Any, text: str, wanted: Sequence[int], calls: bool) -> list[Region]:
     tree = parser.parse(text.encode("utf-8", "surrogatepass"))
     out: list[Region] = []
     for line in wanted:
         node = _innermost(tree.root_node, line - 1)
-        if node is None:
+        if node is not None:
+            out.append(_region(node, node.type))
+    if calls:
+        rows = {n - 1 for n in wanted}
+        called = _called_names(tree.root_node, rows)
+        defined = _named_definitions(tree.root_node)
+        for name in sorted(called)[:MAX_CALLED]:
+            for node in defined.get(name, ())[:2]:  # an overloaded or redefined name: the first two
+                if not rows & set(range(node.start_point[0], node.end_point[0] + 1)):  # not the change itself
+                    out.append(_region(node, f"{node.type}, called by the change"))
+    return out
+
+
+def _region(node: Any, kind: str) -> Region:
+    start, end = node.start_point[0] + 1, node.end_point[0] + 1
+    if end - start + 1 > MAX_DEFINITION_LINES:
+        end = start + SIGNATURE_LINES - 1
+    return Region("", start, end, kind)
+
+
+# Call nodes across the grammars, and the field that names what is called.
+_CALLS: Mapping[str, str] = {
+    "call": "function",  # Python (Ruby's "call" names it "method", tried next)
+    "call_expression": "function",  # JS/TS, Go, Rust, C, C++
+    "method_invocation": "name",  # Java
+}
+MAX_CALLED = 12  # distinct called names looked up per file
+
+
+def _called_names(root: Any, rows: set[int]) -> set[str]:
+    """The last identifier of each callee in a call that starts on one of `rows`."""
+    names: set[str] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.end_point[0] < min(rows) or node.start_point[0] > max(rows):
             continue
-        start, end = node.start_point[0] + 1, node.end_point[0] + 1
-        if end - start + 1 > MAX_DEFINITION_LINES:
-            end = start + SIGNATURE_LINES - 1
-        out.append(Region("", start, end, node.type))
+        field = _CALLS.get(node.type)
+        if field is not None and node.start_point[0] in rows:
+            callee = node.child_by_field_name(field) or node.child_by_field_name("method")
+            name = _last_identifier(callee) if callee is not None else None
+            if name:
+                names.add(name)
+        stack.extend(node.children)
+    return names
+
+
+def _last_identifier(node: Any) -> str | None:
+    if "identifier" in node.type and not node.children:
+        return node.text.decode("utf-8", "replace") if node.text else None
+    for child in reversed(node.children):
+        found = _last_identifier(child)
+        if found:
+            return found
+    return None
+
+
+def _definition_name(node: Any) -> str | None:
+    """The `name` field, or at the end of C/C++'s chain of declarators (`twice(int x)` names
+    `twice`, not `x`)."""
+    named = node.child_by_field_name("name")
+    if named is None:
+        named = node.child_by_field_name("declarator")
+        while named is not None and named.child_by_field_name("declarator") is not None:
+            named = named.child_by_field_name("declarator")
+    return _last_identifier(named) if named is not None else None
+
+
+def _named_definitions(root: Any) -> dict[str, list[Any]]:
+    """Definitions by the name they define (`name` field, or a C declarator's identifier)."""
+    out: dict[str, list[Any]] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in _DEFINITIONS:
+            name = _definition_name(node)
+            if name:
+                out.setdefault(name, []).append(node)
+        stack.extend(node.children)
+    for nodes in out.values():
+        nodes.sort(key=lambda n: n.start_point[0])
     return out
 
 

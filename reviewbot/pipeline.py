@@ -166,9 +166,9 @@ def _with_context(
         for path, (shown, added) in context.shown_lines(chunk.text, chunk.files).items():
             text = texts.get(path)
             if text is not None:
-                choices.append(
-                    [context.render(path, text, context.regions(path, text, added, m), shown) for m in modes]
-                )
+                calls = config.review.context_calls
+                found = [context.regions(path, text, added, m, calls=calls) for m in modes]
+                choices.append([context.render(path, text, f, shown) for f in found])
         joined, cut = context.cap(choices, config.review.context_tokens, count_tokens)
         if redactor is not None and joined:
             joined = redactor.redact(joined)[0]

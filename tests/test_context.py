@@ -59,6 +59,55 @@ def test_each_language_finds_its_definitions(path: str, source: str, line: int, 
     assert found and found[0].kind == kind and found[0].start <= line <= found[0].end
 
 
+# Each source: a helper and a caller whose marked line calls it (path, source, the caller's
+# line, the helper's first line). With `calls`, the helper's definition joins the caller's.
+CALLS = [
+    ("a.py", "def twice(x):\n    return x * 2\n\n\ndef run():\n    return twice(3)\n", 6, 1),
+    (
+        "a.py",
+        "class S:\n    def load(self):\n        return 1\n\n    def get(self):\n        return self.load()\n",
+        6,
+        2,
+    ),
+    (
+        "a.go",
+        "package a\n\nfunc twice(x int) int {\n\treturn x * 2\n}\n\nfunc Run() int {\n\treturn twice(3)\n}\n",
+        8,
+        3,
+    ),
+    ("a.js", "function twice(x) {\n  return x * 2;\n}\n\nfunction run() {\n  return twice(3);\n}\n", 6, 1),
+    ("a.ts", "function twice(x: number) {\n  return x * 2;\n}\n\nconst run = () => {\n  return twice(3);\n};\n", 6, 1),
+    (
+        "A.java",
+        "class A {\n  int twice(int x) {\n    return x * 2;\n  }\n\n  int run() {\n    return twice(3);\n  }\n}\n",
+        7,
+        2,
+    ),
+    ("a.rs", "fn twice(x: i32) -> i32 {\n    x * 2\n}\n\nfn run() -> i32 {\n    twice(3)\n}\n", 6, 1),
+    ("a.c", "static int twice(int x) {\n  return x * 2;\n}\n\nint run(void) {\n  return twice(3);\n}\n", 6, 1),
+    ("a.cpp", "int A::twice(int x) {\n  return x * 2;\n}\n\nint run(A a) {\n  return a.twice(3);\n}\n", 6, 1),
+    ("a.rb", "def twice(x)\n  x * 2\nend\n\ndef run\n  twice(3)\nend\n", 6, 1),
+]
+
+
+@pytest.mark.parametrize(("path", "source", "line", "helper"), CALLS)
+def test_calls_add_the_definitions_the_change_calls_in_the_same_file(
+    path: str, source: str, line: int, helper: int
+) -> None:
+    plain = regions(path, source, [line], "enclosing")
+    with_calls = regions(path, source, [line], "enclosing", calls=True)
+    assert not any(r.start <= helper <= r.end for r in plain)  # the helper is not around the change
+    called = [r for r in with_calls if r.start <= helper <= r.end]
+    assert called and "called by the change" in called[0].kind
+    assert any(r.start <= line <= r.end for r in with_calls)
+
+
+def test_calls_skip_what_the_file_does_not_define_and_the_changed_definition_itself() -> None:
+    source = "import os\n\n\ndef run(n):\n    if n:\n        return run(n - 1)\n    return os.getcwd()\n"
+    found = regions("r.py", source, [6, 7], "enclosing", calls=True)
+    assert [(r.start, r.end, r.kind) for r in found] == [(4, 7, "function_definition")]  # no os, no second run
+
+
 def test_other_files_get_a_window_and_file_mode_gets_everything() -> None:
     text = "".join(f"line {i}\n" for i in range(1, 61))
     assert [(r.start, r.end, r.kind) for r in regions("notes.txt", text, [30], "enclosing")] == [(20, 40, "lines")]
@@ -206,3 +255,25 @@ def test_the_dry_run_says_when_no_head_version_could_be_read(repo: Path, capsys:
     assert code == 0, err
     [note] = [n for n in json.loads(out)["notes"] if n.startswith("code context: ")]
     assert "0 tokens" in note and "no head version for 2 files" in note
+
+
+def test_review_context_calls_reaches_the_chunk_through_the_plan() -> None:
+    from reviewbot.config import Config
+    from reviewbot.cost import Pricer
+    from reviewbot.pipeline import plan_review
+
+    head = "def twice(x):\n    return x * 2\n\n\ndef run():\n    return twice(3)\n"
+    diff = parse_diff(
+        "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -5,2 +5,2 @@\n def run():\n-    return 6\n+    return twice(3)\n"
+    )
+    for calls, expected in ((False, False), (True, True)):
+        config = Config.model_validate(
+            {
+                "models": {"cheap": ["openai/m"], "frontier": ["openai/m"]},
+                "review": {"context": "enclosing", "context_calls": calls, "instruction_files": []},
+            }
+        )
+        plan = plan_review(diff, config, source="t", pricer=Pricer({}), file_texts={"m.py": head})
+        [route] = plan.routes
+        assert ("called by the change" in route.chunk.context) is expected
+        assert ("1 def twice(x):" in route.chunk.context) is expected

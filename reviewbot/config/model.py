@@ -230,6 +230,10 @@ class ReviewConfig(_Strict):
         default="none",
         description="Code around each hunk, from the head version of the file: none, enclosing (the function or class a changed line sits in, via tree-sitter) or file (the whole file when it fits context_tokens, else its enclosing definitions); one value or one per tier.",
     )
+    context_calls: bool = Field(
+        default=False,
+        description="With context enclosing (or file falling back to it): also the definitions, in the same file, of the functions and methods the added lines call (parsed languages only).",
+    )
     context_tokens: int = Field(
         default=1500,
         ge=0,
