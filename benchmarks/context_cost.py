@@ -28,8 +28,16 @@ from pathlib import Path
 import benchlib
 import synthetic
 
-MODES = ("none", "enclosing", "file")
 UNCAPPED = 100_000  # review.context_tokens' upper bound
+# (column, config keys): each review.context mode at the default cap and uncapped, and
+# enclosing with the definitions the change calls (review.context_calls).
+VARIANTS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("enclosing (cap 1,500)", {"review.context": "enclosing"}),
+    ("enclosing (uncapped)", {"review.context": "enclosing", "review.context_tokens": UNCAPPED}),
+    ("enclosing + calls (cap 1,500)", {"review.context": "enclosing", "review.context_calls": True}),
+    ("file (cap 1,500)", {"review.context": "file"}),
+    ("file (uncapped)", {"review.context": "file", "review.context_tokens": UNCAPPED}),
+)
 
 
 @dataclass
@@ -149,19 +157,15 @@ def ratios(samples: list[Sample]) -> list[list[object]]:
         parsed = [(parse_diff(diff), texts) for diff, texts in sample.diffs]
         cells: list[object] = []
         diff_tokens = 0
-        for mode in MODES:
-            for cap in (base.review.context_tokens, UNCAPPED):
-                if mode == "none" and cap == UNCAPPED:
-                    continue
-                cfg = override(base, {"review.context": mode, "review.context_tokens": cap})
-                context = diff_tokens = 0
-                for diff, texts in parsed:
-                    plan = plan_review(diff, cfg, source=sample.name, pricer=Pricer(cfg.prices), file_texts=texts)
-                    sent = [r for r in plan.routes if r.models and r.chunk.id not in plan.skip]
-                    context += sum(r.chunk.context_tokens for r in sent)
-                    diff_tokens += sum(r.chunk.tokens for r in sent)
-                if mode != "none":
-                    cells.append(f"{context:,} (×{context / diff_tokens:.2f})" if diff_tokens else "—")
+        for _, settings in VARIANTS:
+            cfg = override(base, settings)
+            context = diff_tokens = 0
+            for diff, texts in parsed:
+                plan = plan_review(diff, cfg, source=sample.name, pricer=Pricer(cfg.prices), file_texts=texts)
+                sent = [r for r in plan.routes if r.models and r.chunk.id not in plan.skip]
+                context += sum(r.chunk.context_tokens for r in sent)
+                diff_tokens += sum(r.chunk.tokens for r in sent)
+            cells.append(f"{context:,} (×{context / diff_tokens:.2f})" if diff_tokens else "—")
         rows.append([sample.name, f"{diff_tokens:,}", *cells, sample.note])
     return rows
 
@@ -237,9 +241,7 @@ def main() -> None:
     cmd = " ".join(["python benchmarks/context_cost.py", *sys.argv[1:]])
     print(benchlib.header("context_cost: code context tokens and GitHub requests", cmd))
     samples = real_samples(mirrors) + (eval_samples(args.head_files) if args.head_files else [])
-    header = ["diff", "diff tokens sent"]
-    for mode in MODES[1:]:
-        header += [f"{mode} (cap 1,500)", f"{mode} (uncapped)"]
+    header = ["diff", "diff tokens sent", *(label for label, _ in VARIANTS)]
     print("\nContext tokens (× the diff's tokens) per review.context mode, default config otherwise:\n")
     print(benchlib.table([*header, "head files"], ratios(samples)) if samples else "(no diff had its head files)")
     if args.skip_github:
