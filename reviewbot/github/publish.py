@@ -184,11 +184,12 @@ def _standing(run: Run, report: Report, dismissed: set[str]) -> tuple[tuple[str,
     if threshold == "none":
         return ()
     reviewed = {f.path for f in report.files if f.reviewed}
-    in_pr = {f.path for f in run.diff.files}
+    # Where each earlier finding's file is now: its path, or the path it was renamed to.
+    now_at = {f.old_path: f.path for f in run.diff.files if f.old_path} | {f.path: f.path for f in run.diff.files}
     earlier = [
-        e
-        for e in (run.previous.standing if run.previous else ())
-        if e[0] not in dismissed and e[1] not in reviewed and (e[1] in in_pr or (e[1] == "" and run.since))
+        (fp, now_at.get(path, path), severity)
+        for fp, path, severity in (run.previous.standing if run.previous else ())
+        if fp not in dismissed and ((path in now_at and now_at[path] not in reviewed) or (path == "" and run.since))
     ]
     now = [(f.fingerprint or "", f.path or "", f.severity) for f in report.findings]
     entries = standing_entries([e for e in now if severity_at_least(e[2], threshold)] + earlier)
