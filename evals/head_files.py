@@ -126,6 +126,10 @@ def heads_for(case: Case, mirrors: Mirrors) -> dict[str, str] | str:
     return "; ".join(reasons)
 
 
+def _plain_id(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the folder to write (DIR/<case id>/<path>); keep it outside the repository")
@@ -144,7 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(got, str):
             skipped.append((case.id, got))
             continue
-        folder = args.out / case.id
+        # A case's id and its diff's paths come from case files (downloaded data, maybe): only a
+        # plain name and paths that stay inside its folder are ever removed or written.
+        root = args.out.resolve()
+        folder = root / case.id
+        unsafe = [p for p in got if not (folder / p).resolve().is_relative_to(folder)]
+        if not _plain_id(case.id) or unsafe:
+            skipped.append((case.id, "its id is not a plain folder name, or a path leaves its folder"))
+            continue
         if folder.exists():
             shutil.rmtree(folder)
         for path, text in got.items():

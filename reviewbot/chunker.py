@@ -346,7 +346,8 @@ def build_chunks(
 def split_chunk(chunk: Chunk, count_tokens: Callable[[str], int]) -> tuple[Chunk, Chunk] | None:
     """Halve a chunk at the hunk boundary nearest its middle (the reviewer's answer to a
     context window exceeded with no larger model allowed). None when it holds one hunk."""
-    lines = chunk.text.splitlines(keepends=True)
+    lines = chunk.text.split("\n")  # the diff's own line breaks only (not U+2028, \f…)
+    lines = [ln + "\n" for ln in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
     starts = [i for i, ln in enumerate(lines) if ln.startswith("@@")]
     if len(starts) < 2:
         return None

@@ -245,7 +245,7 @@ def _escape(line: str) -> str:
 def render(path: str, text: str, found: Sequence[Region], shown: Iterable[int]) -> str:
     """The regions as numbered lines (`57 code`, the chunk's own format), leaving out lines
     the chunk already shows; "" when nothing is left."""
-    all_lines = text.splitlines()
+    all_lines = text.split("\n")  # as tree-sitter and the diff count lines (not \f, U+2028…)
     skip = set(shown)
     out: list[str] = []
     for r in found:
@@ -269,7 +269,7 @@ def shown_lines(chunk_text: str, files: Sequence[str]) -> dict[str, tuple[set[in
     by_length = sorted(files, key=len, reverse=True)
     out: dict[str, tuple[set[int], set[int]]] = {}
     current: tuple[set[int], set[int]] | None = None
-    for line in chunk_text.splitlines():
+    for line in chunk_text.split("\n"):  # a diff line holding U+2028 is one line
         if line.startswith("### "):
             path = next((f for f in by_length if line == f"### {f}" or line.startswith(f"### {f} (")), None)
             current = None if path is None else out.setdefault(path, (set(), set()))

@@ -57,13 +57,13 @@ def retry_after_seconds(value: str, now: float) -> float | None:
 # title and description, a thread) must neither close the block it sits in nor open one that
 # poses as another, e.g. the maintainers' rules.
 _PROMPT_TAG = re.compile(
-    r"<(\s*/?\s*)(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|"
-    r"question)\b([^<>]{0,200})>",
+    r"<(\s*/?\s*)(pr_title|pr_description|diff|context|maintainer_rules\w*|finding|diff_hunk|thread|question)(?!\w)",
     re.I,
 )
 
 
 def defuse_prompt_tags(text: str) -> str:
-    """`</diff>` → `<\\/diff>`, `<maintainer_rules>` → `<\\maintainer_rules>`: still readable,
-    no longer a tag of the prompt."""
-    return _PROMPT_TAG.sub(lambda m: "<\\" + m.group(1).strip() + m.group(2) + m.group(3) + ">", text)
+    """`</diff>` → `<\\/diff>`, `<maintainer_rules>` → `<\\maintainer_rules>`: the start of
+    any tag of ours is broken, whatever follows it (attributes, line breaks, no `>` at all),
+    so it still reads as text and is no longer a tag of the prompt."""
+    return _PROMPT_TAG.sub(lambda m: "<\\" + m.group(1).replace(" ", "").replace("\t", "").strip() + m.group(2), text)

@@ -131,7 +131,7 @@ def cap_body(text: str, limit: int = MAX_BODY) -> str:
     boundary = cut.rfind("\n\n")
     if boundary > 0:
         cut = cut[:boundary]
-    if sum(1 for ln in cut.splitlines() if ln.lstrip().startswith("```")) % 2:
+    if sum(1 for ln in cut.split("\n") if ln.lstrip().startswith("```")) % 2:
         cut += "\n```"
     return cut + note
 
