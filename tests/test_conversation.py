@@ -134,8 +134,9 @@ def test_ignore_in_a_findings_thread_silences_it_for_the_rest_of_the_pull_reques
     root = our_auth_comment(h)
     (print_,) = extract_fingerprints(root["body"])
     h.gh.requests.clear()
+    h.gh.permissions["alice"] = "write"
     result = h.run(event=thread_comment(h, "/reviewbot ignore", root["id"]))
-    assert result.code == 0 and len(h.gh.requests) == 6
+    assert result.code == 0 and len(h.gh.requests) == 7  # with the permission of alice
     state = parse_summary_state(h.summary()["body"])
     assert state is not None and state.ignored == (print_,)
     assert any("Ignored: reviewbot will not post this finding again" in r for r in replies(h))
@@ -167,6 +168,15 @@ def test_a_thumbs_down_by_someone_without_write_access_dismisses_nothing(h: Harn
     assert h.run("--full").code == 0
     body = h.summary()["body"]
     assert "Dismissed on this pull request" not in body and AUTH["title"] in body.split("About this run")[0]
+
+
+def test_a_member_without_write_access_cannot_ignore_a_finding(h: Harness) -> None:
+    assert h.run().code == 0
+    root = our_auth_comment(h)
+    h.run(event=thread_comment(h, "/reviewbot ignore", root["id"], login="reader", association="MEMBER"))
+    state = parse_summary_state(h.summary()["body"])
+    assert state is not None and state.ignored == ()
+    assert any("Only someone with write access" in r for r in replies(h))
 
 
 def test_a_stranger_cannot_ignore_a_finding(h: Harness) -> None:
@@ -231,5 +241,6 @@ def test_the_verdict_is_the_whole_pull_requests_until_the_finding_is_ignored(h: 
     state = parse_summary_state(h.summary()["body"])
     assert state is not None and [(e[1], e[2]) for e in state.standing] == [("app/auth.py", "high")]
     assert h.run(event=h.event(action="reopened", head=HEAD2)).code == 1  # a free re-run: same verdict
+    h.gh.permissions["alice"] = "write"
     h.run(event=thread_comment(h, "/reviewbot ignore", our_auth_comment(h)["id"]))
     assert h.run(event=h.event(action="reopened", head=HEAD2)).code == 0

@@ -263,8 +263,8 @@ class GitHubPR(GitHubClient):
         return found
 
     def _dismissed_by_a_maintainer(self, comment_id: int) -> bool:
-        """Whether someone with write access to the repository gave this comment a 👎: the PR's
-        author, a stranger or a bot cannot silence a finding (one request for the reactions,
+        """Whether someone with write access to the repository, other than the PR's author, gave
+        this comment a 👎: the author, a stranger or a bot cannot silence a finding (one request for the reactions,
         one per reactor not yet known; a token that may not ask counts as no)."""
         from .errors import GitHubError
 
@@ -285,9 +285,14 @@ class GitHubPR(GitHubClient):
             and isinstance(r["user"].get("login"), str)
             and r["user"].get("type") != "Bot"
         ]
-        return any(self._may_write(login) for login in dict.fromkeys(logins[:10]))
+        # Not the PR's author (who can push to a same-repository branch), unless the author
+        # owns the repository (a personal project has nobody else to ask).
+        author = self.pull_info().author.lower()
+        owner = self.repository.split("/", 1)[0].lower()
+        judges = [login for login in logins if login.lower() != author or author == owner]
+        return any(self.may_write(login) for login in dict.fromkeys(judges[:10]))
 
-    def _may_write(self, login: str) -> bool:
+    def may_write(self, login: str) -> bool:
         """Write (or admin) access to the repository, asked once per login per run."""
         from .errors import GitHubError
 

@@ -131,6 +131,14 @@ def handle_comment(
             )
         return skip("the thread is not a reviewbot finding")
     if cmd.verb == "ignore":
+        if not _may_silence(gh, event.author.login, info.author):
+            _reply(
+                gh,
+                event,
+                "Only someone with write access to the repository, other than the pull request's author, "
+                "can silence a finding.",
+            )
+            return skip(f"{event.author.login} may not silence findings on this pull request")
         return skip(_ignore(gh, run, event, root))
     return skip(_answer(gh, run, event, root, cmd.question))
 
@@ -148,6 +156,16 @@ def _ours(gh: GitHubPR, event: CommentEvent) -> bool:
 
 
 # --- what each command does ----------------------------------------------------------------
+
+
+def _may_silence(gh: GitHubPR, login: str, author: str) -> bool:
+    """`/reviewbot ignore` clears a finding and the check it fails, like a 👎: only for someone
+    with write access (GitHub's association alone admits read-only members), and not the
+    PR's author unless they own the repository."""
+    owner = gh.repository.split("/", 1)[0].lower()
+    if login.lower() == author.lower() and author.lower() != owner:
+        return False
+    return gh.may_write(login)
 
 
 def _base_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: Any) -> BaseSetup:
@@ -242,7 +260,11 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
     def clean(text: str) -> str:  # the thread is the PR's text: redacted like the diff
         return redactor.redact(text)[0] if redactor is not None and text else text
 
-    hunk = clean(str(root.get("diff_hunk") or ""))
+    # The hunk as the pull request has it now, around the finding's line: GitHub's stored
+    # diff_hunk may hold lines of another path (a rename since rewritten away) whose rules
+    # the models chosen above never had to meet.
+    line = root.get("line") or root.get("original_line")
+    hunk = clean(_current_hunk(current, line if isinstance(line, int) else None))
     body = clean(_finding_text(str(root.get("body") or "")))
     finding = {
         "path": path,
@@ -282,6 +304,18 @@ def run_prompts(config: Config) -> Any:
     from ..prompts import PromptSet
 
     return PromptSet.load(config.prompts_dir)
+
+
+def _current_hunk(file: FileDiff, line: int | None) -> str:
+    """The hunk of `file` holding new-side `line` (else its first), as unified diff text."""
+    hunks = file.hunks
+    if not hunks:
+        return ""
+    chosen = next(
+        (h for h in hunks if line is not None and h.new_start <= line < h.new_start + max(h.new_len, 1)), hunks[0]
+    )
+    head = f"@@ -{chosen.old_start},{chosen.old_len} +{chosen.new_start},{chosen.new_len} @@ {chosen.section}".rstrip()
+    return "\n".join([head, *(ln.kind + ln.text for ln in chosen.lines)])
 
 
 def _models_for(config: Config, file: FileDiff) -> tuple[str, ...]:

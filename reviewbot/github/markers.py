@@ -20,8 +20,9 @@ SUMMARY_MARKER = SUMMARY_PREFIX + "{state} -->"
 _FP_RE = re.compile(r"<!-- reviewbot:fp:([^\s>]+) -->")
 _FP_WORD = re.compile(r"[^\s>]{1,80}")
 MAX_IGNORED = 500  # fingerprints kept in the state (~20 characters each)
-MAX_STANDING = 100  # findings at or above fail_on kept in the state, most severe first
-_MAX_STANDING_PATH = 300  # a longer path is kept as "" (only a full review replaces it)
+MAX_STANDING = 50  # findings at or above fail_on kept in the state, most severe first
+_MAX_STANDING_PATH = 200  # characters of a path as JSON writes it; a longer one is kept as ""
+MAX_MARKER_CHARS = 24_000  # the state marker, all told: the summary comment holds 65,536
 _RUN_RE = re.compile(r"<!-- reviewbot:run:([^\s>]+) -->")
 _SUMMARY_RE = re.compile(r"<!-- reviewbot:summary (\{.*?\}) -->", re.DOTALL)
 
@@ -42,6 +43,9 @@ class SummaryState:
     # on the PR: the verdict of a run that reviews only part of it (incremental, or a free
     # re-run on the same head) is the whole PR's, not just its own findings'.
     standing: tuple[tuple[str, str, str], ...] = ()
+    # More findings stood than the state can hold: the check stays failing until a review of
+    # the whole pull request, every chunk of it reviewed, works the list out anew.
+    standing_more: bool = False
 
 
 def render_summary_marker(state: SummaryState) -> str:
@@ -52,7 +56,19 @@ def render_summary_marker(state: SummaryState) -> str:
         fields["ignored"] = list(state.ignored[-MAX_IGNORED:])
     if state.standing:
         fields["standing"] = [list(s) for s in state.standing[:MAX_STANDING]]
+    if state.standing_more or len(state.standing) > MAX_STANDING:
+        fields["standing_more"] = True
     data = json.dumps(fields, sort_keys=True)
+    # Bounded in characters, not only in entries (JSON writes an emoji as 12): the least severe
+    # standing findings go first (the verdict is kept by `standing_more`), then the oldest ignored.
+    while len(data) > MAX_MARKER_CHARS and (fields.get("standing") or fields.get("ignored")):
+        key = "standing" if fields.get("standing") else "ignored"
+        items = fields[key]
+        assert isinstance(items, list)
+        fields[key] = items[:-1] if key == "standing" else items[1:]
+        if key == "standing":
+            fields["standing_more"] = True
+        data = json.dumps(fields, sort_keys=True)
     # '>' only occurs inside JSON strings, where \u003e is equivalent; it keeps "-->" out.
     return SUMMARY_MARKER.format(state=data.replace(">", "\\u003e"))
 
@@ -72,6 +88,9 @@ def parse_summary_state(body: str) -> SummaryState | None:
         in_body = data.get("body_findings", False)
         ignored = data.get("ignored", [])
         standing = _standing(data.get("standing", []))
+        more = data.get("standing_more", False)
+        if not isinstance(more, bool):
+            raise TypeError("standing_more")
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     if not isinstance(ignored, list) or not all(isinstance(x, str) and _FP_WORD.fullmatch(x) for x in ignored):
@@ -87,6 +106,7 @@ def parse_summary_state(body: str) -> SummaryState | None:
         body_findings=in_body,
         ignored=tuple(ignored[-MAX_IGNORED:]),
         standing=standing,
+        standing_more=more,
     )
 
 
@@ -102,18 +122,24 @@ def _standing(items: object) -> tuple[tuple[str, str, str], ...]:
         fp, path, severity = item
         if not _FP_WORD.fullmatch(fp) or severity not in SEVERITIES:
             raise TypeError("standing")
-        out.append((fp, path if len(path) <= _MAX_STANDING_PATH else "", severity))
+        out.append((fp, _kept_path(path), severity))
     return tuple(out)
 
 
-def standing_entries(findings: Iterable[tuple[str, str, str]]) -> tuple[tuple[str, str, str], ...]:
+def _kept_path(path: str) -> str:
+    return path if len(json.dumps(path)) <= _MAX_STANDING_PATH else ""
+
+
+def standing_entries(findings: Iterable[tuple[str, str, str]]) -> tuple[tuple[tuple[str, str, str], ...], bool]:
     """(fingerprint, path, severity) entries for the state: one per fingerprint, the most
-    severe first, bounded; a path too long to keep is stored as ""."""
+    severe first (earlier entries before later ones of the same severity), bounded; a path
+    too long to keep is stored as "". True when some did not fit."""
     seen: dict[str, tuple[str, str, str]] = {}
     for fp, path, severity in findings:
         if fp and _FP_WORD.fullmatch(fp) and fp not in seen:
-            seen[fp] = (fp, path if len(path) <= _MAX_STANDING_PATH else "", severity)
-    return tuple(sorted(seen.values(), key=lambda e: severity_rank(e[2]))[:MAX_STANDING])
+            seen[fp] = (fp, _kept_path(path), severity)
+    ordered = sorted(seen.values(), key=lambda e: severity_rank(e[2]))
+    return tuple(ordered[:MAX_STANDING]), len(ordered) > MAX_STANDING
 
 
 # The first line a free re-run puts under the marker ("Already reviewed at …"), replaced by the next.

@@ -79,7 +79,7 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
         run.head if full and refused is None else None,
         usd if usd is not None else report.cost.known_usd,
         in_body=bool(result and result.in_body),
-        standing=None if report.dry_run else _standing(run, report, dismissed),
+        standing=None if report.dry_run else _standing(run, report, dismissed, full),
     )
     run.about += review_lines(report, payload, result, cfg.review.max_inline_comments)
     run.about.append(cost_line(usd, state))
@@ -146,7 +146,8 @@ def publish(gh: GitHubPR, run: Run, report: Report, say: Echo) -> int:
     if not_reviewed is not None:  # never a green check with nothing reviewed, unless asked to warn
         warn = run.opts.get("on_not_reviewed") == "warn"
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {not_reviewed}"))
-        return EXIT_OK if warn else EXIT_SERVICE
+        # warn keeps an outage from failing the check, never the verdict earlier runs left
+        return standing_code(state, cfg, say) if warn else EXIT_SERVICE
     code = exit_code(report, cfg)
     return code if code != EXIT_OK or report.dry_run else standing_code(state, cfg, say)
 
@@ -176,30 +177,41 @@ def publish_already_reviewed(gh: GitHubPR, run: Run, previous_body: str, say: Ec
     return standing_code(state, run.config, say)  # the head's verdict, not a green re-run
 
 
-def _standing(run: Run, report: Report, dismissed: set[str]) -> tuple[tuple[str, str, str], ...]:
+def _standing(
+    run: Run, report: Report, dismissed: set[str], complete: bool
+) -> tuple[tuple[tuple[str, str, str], ...], bool]:
     """The findings at or above fail_on that stand on the PR after this run: this run's, and
-    the earlier runs' on files this run did not review (an incremental run, a failed chunk)
-    that are still in the PR and not dismissed."""
+    the earlier runs' on files this run did not review (an incremental run, a failed or
+    skipped chunk, a file renamed into an ignored folder) that are still in the PR and not
+    dismissed; with True when more stood than the state holds. Only a review of the whole PR
+    with every chunk reviewed (`complete`, not incremental) starts the list anew: findings
+    with no file, and the overflow, are kept until then."""
     threshold = run.config.review.fail_on
     if threshold == "none":
-        return ()
+        return (), False
+    whole = complete and not run.since
     reviewed = {f.path for f in report.files if f.reviewed}
     # Where each earlier finding's file is now: its path, or the path it was renamed to.
     now_at = {f.old_path: f.path for f in run.diff.files if f.old_path} | {f.path: f.path for f in run.diff.files}
+    previous = run.previous
     earlier = [
         (fp, now_at.get(path, path), severity)
-        for fp, path, severity in (run.previous.standing if run.previous else ())
-        if fp not in dismissed and ((path in now_at and now_at[path] not in reviewed) or (path == "" and run.since))
+        for fp, path, severity in (previous.standing if previous else ())
+        if fp not in dismissed and ((path in now_at and now_at[path] not in reviewed) or (path == "" and not whole))
     ]
     now = [(f.fingerprint or "", f.path or "", f.severity) for f in report.findings]
-    entries = standing_entries([e for e in now if severity_at_least(e[2], threshold)] + earlier)
+    # Earlier ones first: at one severity, the state's cap drops this run's (seen again next run).
+    entries, more = standing_entries(earlier + [e for e in now if severity_at_least(e[2], threshold)])
+    more = more or bool(previous and previous.standing_more and not whole)
     carried = sum(1 for e in entries if e in earlier)
-    if carried:
+    if carried or more:
         run.about.append(
             f"{plural(carried, 'finding')} at or above `{threshold}` from earlier reviews still "
-            "stand on files this run did not review: they keep the check failing (`review.fail_on`)"
+            "stand on files this run did not review"
+            + ("; more stand than the summary state holds" if more else "")
+            + ": they keep the check failing (`review.fail_on`) until fixed, reviewed again or ignored"
         )
-    return entries
+    return entries, more
 
 
 def standing_code(state: SummaryState, cfg: Config, say: Echo) -> int:
@@ -210,14 +222,10 @@ def standing_code(state: SummaryState, cfg: Config, say: Echo) -> int:
         return EXIT_OK
     ignored = set(state.ignored)
     standing = [e for e in state.standing if e[0] not in ignored and severity_at_least(e[2], threshold)]
-    if not standing:
+    if not standing and not state.standing_more:
         return EXIT_OK
-    say(
-        command(
-            "error",
-            f"reviewbot: {plural(len(standing), 'finding')} at or above {threshold} still stand on this pull request",
-        )
-    )
+    count = plural(len(standing), "finding") + (" (and more)" if state.standing_more else "")
+    say(command("error", f"reviewbot: {count} at or above {threshold} still stand on this pull request"))
     return EXIT_FINDINGS
 
 

@@ -143,10 +143,10 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
         return publish_already_reviewed(gh, run, summary.body, say)
     capped = _apply_pr_cap(run)
     if capped is not None:
-        code = not_reviewed(gh, run, capped, say, new_head=None)
+        not_reviewed(gh, run, capped, say, new_head=None)
         warn = opts.get("on_not_reviewed") == "warn"
         say(command("warning" if warn else "error", f"reviewbot: not reviewed: {capped}"))
-        return code if warn else EXIT_SERVICE
+        return _verdict(run, say) if warn else EXIT_SERVICE
     scope = _scope(gh, run)
     if scope is not None and not scope.files:
         not_reviewed(
@@ -157,15 +157,20 @@ def _review(gh: GitHubPR, ctx: Context, target: PullTarget, opts: dict[str, Any]
             new_head=head,
             mark="⏭️",
         )
-        return standing_code(run.previous, run.config, say) if run.previous else EXIT_OK
+        return _verdict(run, say)
     try:
         report = _execute(gh, run, scope if scope is not None else run.diff)
     except MissingKeyError as exc:
         required = bool(opts.get("require_review"))
         say(command("error" if required else "notice", f"reviewbot: not reviewed: {exc.message}"))
-        code = not_reviewed(gh, run, one_line(_key_message(exc, info.is_fork), 500), say, new_head=None)
-        return EXIT_SERVICE if required else code
+        not_reviewed(gh, run, one_line(_key_message(exc, info.is_fork), 500), say, new_head=None)
+        return EXIT_SERVICE if required else _verdict(run, say)
     return publish(gh, run, report, say)
+
+
+def _verdict(run: Run, say: Echo) -> int:
+    """The check of a run that sent nothing to a model: what earlier runs left standing."""
+    return standing_code(run.previous, run.config, say) if run.previous else EXIT_OK
 
 
 def _apply_pr_cap(run: Run) -> str | None:

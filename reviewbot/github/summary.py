@@ -81,9 +81,11 @@ def cap_keeping_marker(body: str) -> str:
     """A summary comment's body cut to GitHub's limit, its state marker kept at the end."""
     if len(body) <= MAX_BODY:
         return body
-    marker = body[body.index("<!-- reviewbot:summary ") :]
-    marker = marker[: marker.index("-->") + 3] if "-->" in marker else ""
-    return cap_body(body, MAX_BODY - len(marker) - 2) + "\n\n" + marker
+    # The state marker leads the body (compose_summary): cut what follows it, never the marker.
+    start = body.find("<!-- reviewbot:summary ")
+    end = body.find("-->", start) + 3 if start >= 0 and "-->" in body[start:] else 0
+    marker, rest = (body[start:end], body[:start] + body[end:]) if end else ("", body)
+    return marker + cap_body(rest, MAX_BODY - len(marker))
 
 
 def render_report(report: Report, cfg: Config, max_chars: int) -> str:
@@ -252,7 +254,7 @@ def next_state(
     usd: float,
     *,
     in_body: bool = False,
-    standing: tuple[tuple[str, str, str], ...] | None = None,
+    standing: tuple[tuple[tuple[str, str, str], ...], bool] | None = None,
 ) -> SummaryState:
     """The marker state: the head advances only when it was fully reviewed, so the next
     incremental run still covers what failed or was skipped this time. Once a review has
@@ -265,7 +267,8 @@ def next_state(
         total_usd=(previous.total_usd if previous else 0.0) + usd,
         body_findings=in_body or bool(previous and previous.body_findings),
         ignored=previous.ignored if previous else (),
-        standing=standing if standing is not None else (previous.standing if previous else ()),
+        standing=standing[0] if standing is not None else (previous.standing if previous else ()),
+        standing_more=standing[1] if standing is not None else bool(previous and previous.standing_more),
     )
 
 
