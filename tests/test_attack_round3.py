@@ -45,7 +45,7 @@ def _our_auth_comment(h: Harness) -> dict[str, Any]:
     return next(c for c in h.gh.review_comments(1) if AUTH["title"] in c["body"] and c["user"]["login"] == BOT)
 
 
-def _thread_question(
+def thread_event(
     h: Harness, body: str, root: dict[str, Any], *, login: str = "alice", association: str = "MEMBER"
 ) -> dict[str, Any]:
     reply = h.gh.add_review_comment(
@@ -177,7 +177,7 @@ def test_a_thread_answer_redacts_the_hunk_like_the_review(h: Harness) -> None:
     )
     before = len(h.llm.chat_requests)
     h.llm.responder = lambda body: FakeReply.ok("Yes, from the login form.")
-    result = h.run(event=_thread_question(h, "Is this reachable from the login form?", root))
+    result = h.run(event=thread_event(h, "Is this reachable from the login form?", root))
     assert result.code == 0
     sent = [json.dumps(r.body) for r in h.llm.chat_requests[before:]]
     assert sent, "the question was not answered at all"
@@ -205,47 +205,50 @@ RENAMED = [
 ]
 
 
+def locked_config(url: str) -> str:
+    """Cloud models and one on-prem model; secure/** may only go to the on-prem one."""
+    models = ("cloud-cheap", "cloud-frontier", "onprem")
+    return (
+        "models:\n  cheap: [openai/cloud-cheap, openai/onprem]\n  frontier: [openai/cloud-frontier, openai/onprem]\n"
+        "endpoints:\n"
+        + "".join(f'  openai/{m}: {{api_base: "{url}", api_key_env: FAKE_LLM_KEY}}\n' for m in models)
+        + "prices:\n"
+        + "".join(f"  openai/{m}: {{input: 1.0, output: 2.0}}\n" for m in models)
+        + "compliance:\n  - paths: ['secure/**']\n    allow: [openai/onprem]\n"
+    )
+
+
+KEYS_FINDING = {
+    "path": "public/keys.py",
+    "line": 2,
+    "side": "RIGHT",
+    "severity": "high",
+    "category": "security",
+    "title": "Master secret loaded at import",
+    "body": "Load it lazily.",
+}
+
+
+def review_the_renamed_locked_file(h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer) -> dict[str, Any]:
+    """secure/keys.py renamed to public/keys.py, reviewed (on the on-prem model only): the root
+    comment of its finding, with the hunk GitHub stores beside it."""
+    gh.add_pull(1, RENAMED, base_sha=BASE, head_sha=HEAD)
+    gh.set_content(".reviewbot.yml", locked_config(llm.base_url), ref=BASE)
+    llm.responder = lambda body: FakeReply.json({"summary": "x", "findings": [KEYS_FINDING]})
+    assert h.run().code == 0
+    assert {r.body["model"] for r in llm.chat_requests} == {"onprem"}  # the review respects the rename
+    root = next(c for c in gh.review_comments(1) if c["user"]["login"] == BOT)
+    root["diff_hunk"] = RENAMED[0]["patch"]  # what GitHub stored with the comment
+    return root
+
+
 def test_a_thread_answer_about_a_renamed_local_only_file_stays_local(
     h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer
 ) -> None:
-    url = llm.base_url
-    config = (
-        "models:\n  cheap: [openai/cloud-cheap, openai/onprem]\n  frontier: [openai/cloud-frontier, openai/onprem]\n"
-        "endpoints:\n"
-        + "".join(
-            f'  openai/{m}: {{api_base: "{url}", api_key_env: FAKE_LLM_KEY}}\n'
-            for m in ("cloud-cheap", "cloud-frontier", "onprem")
-        )
-        + "prices:\n"
-        + "".join(f"  openai/{m}: {{input: 1.0, output: 2.0}}\n" for m in ("cloud-cheap", "cloud-frontier", "onprem"))
-        + "compliance:\n  - paths: ['secure/**']\n    allow: [openai/onprem]\n"
-    )
-    gh.add_pull(1, RENAMED, base_sha=BASE, head_sha=HEAD)
-    gh.set_content(".reviewbot.yml", config, ref=BASE)
-    llm.responder = lambda body: FakeReply.json(
-        {
-            "summary": "x",
-            "findings": [
-                {
-                    "path": "public/keys.py",
-                    "line": 2,
-                    "side": "RIGHT",
-                    "severity": "high",
-                    "category": "security",
-                    "title": "Master secret loaded at import",
-                    "body": "Load it lazily.",
-                }
-            ],
-        }
-    )
-    assert h.run().code == 0
-    review_models = {r.body["model"] for r in llm.chat_requests}
-    assert review_models == {"onprem"}  # the review itself respects the rename
-    root = next(c for c in gh.review_comments(1) if c["user"]["login"] == BOT)
-    root["diff_hunk"] = RENAMED[0]["patch"]
+    root = review_the_renamed_locked_file(h, gh, llm)
     before = len(llm.chat_requests)
     llm.responder = lambda body: FakeReply.ok("It is read once at import.")
-    assert h.run(event=_thread_question(h, "When is this loaded?", root)).code == 0
+    assert h.run(event=thread_event(h, "When is this loaded?", root)).code == 0
     answer_models = [r.body["model"] for r in llm.chat_requests[before:]]
     assert answer_models, "no answer was asked for"
     assert set(answer_models) <= {"onprem"}, f"code of secure/keys.py (local only) sent to {answer_models}"
@@ -443,6 +446,6 @@ def test_a_question_on_a_finding_mid_hunk_is_answered(h: Harness) -> None:
         "@@ -15,6 +15,8 @@ def login(username, password):\n     db = connect()\n+    sql = build(username)"
     )
     h.llm.responder = lambda body: FakeReply.ok("Yes, from the login form.")
-    result = h.run(event=_thread_question(h, "Is this reachable from the login form?", root))
+    result = h.run(event=thread_event(h, "Is this reachable from the login form?", root))
     assert result.code == 0, result.stdout
     assert any("from the login form" in c["body"] for c in h.gh.review_comments(1) if REPLY_MARKER in c["body"])

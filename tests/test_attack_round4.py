@@ -34,6 +34,8 @@ from test_action_e2e import (  # noqa: F401  (fixtures)
     llm,
     make_responder,
 )
+from test_attack_round3 import review_the_renamed_locked_file, thread_event
+from test_eval_head_files import _git
 
 from reviewbot.errors import UsageError
 from reviewbot.github.markers import parse_summary_state
@@ -251,20 +253,6 @@ def test_a_thumbs_down_from_the_pr_author_with_write_access_silences_nothing(
 # the check goes green. Cause: conversation.handle_comment / commands.may_run.
 
 
-def _thread_command(h: Harness, body: str, root: dict[str, Any], *, login: str, association: str) -> dict[str, Any]:
-    reply = h.gh.add_review_comment(
-        1, body, path=root["path"], line=root["line"], user=login, in_reply_to=root["id"], association=association
-    )
-    return {
-        "name": "pull_request_review_comment",
-        "payload": {
-            "action": "created",
-            "pull_request": {"number": 1, "head": {"sha": HEAD}, "base": {"sha": BASE}},
-            "comment": {**reply, "user": {"login": login, "type": "User"}},
-        },
-    }
-
-
 def test_ignore_by_the_pr_author_without_write_access_does_not_clear_the_verdict(
     h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer
 ) -> None:
@@ -272,7 +260,7 @@ def test_ignore_by_the_pr_author_without_write_access_does_not_clear_the_verdict
     assert h.run().code == 1
     author = gh.pulls[1].author
     gh.permissions[author] = "read"  # an organisation member with read access (a fork PR)
-    h.run(event=_thread_command(h, "/reviewbot ignore", _our_auth_comment(h), login=author, association="MEMBER"))
+    h.run(event=thread_event(h, "/reviewbot ignore", _our_auth_comment(h), login=author, association="MEMBER"))
     state = _state(h)
     assert state is not None and state.ignored == (), "the PR's author (read access) ignored their own finding"
     assert h.run(event=h.event(action="reopened")).code == 1
@@ -330,23 +318,6 @@ def test_warn_on_not_reviewed_still_fails_on_a_standing_finding(
 # check it (cases._plain_name), this script does not. An id of "../x" or an absolute path
 # deletes that folder. The case only needs a commit that is in a snapshot and a diff that adds
 # one file.
-
-
-def _git(repo: Any, *args: str) -> str:
-    import os
-    import subprocess
-
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.invalid",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.invalid",
-        "HOME": str(repo),
-        "PATH": os.environ.get("PATH", ""),
-    }
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True, env=env
-    ).stdout.strip()
 
 
 @pytest.mark.parametrize("relative", [True, False], ids=["dot-dot-id", "absolute-id"])
@@ -458,18 +429,6 @@ def test_a_diff_line_cannot_forge_shown_or_added_lines_for_the_context() -> None
 # plain new file (no rename): a question in the old thread is answered by the first cloud model
 # of the tier, with the locked file's lines in the hunk.
 
-RENAMED = [
-    {
-        "sha": "3" * 40,
-        "filename": "public/keys.py",
-        "previous_filename": "secure/keys.py",
-        "status": "renamed",
-        "additions": 1,
-        "deletions": 1,
-        "changes": 2,
-        "patch": "@@ -1,3 +1,3 @@\n import os\n-MASTER = os.environ['MASTER']\n+MASTER = load_master_secret()\n x = 1",
-    }
-]
 ADDED = [
     {
         "sha": "5" * 40,
@@ -486,36 +445,11 @@ ADDED = [
 def test_a_thread_answer_never_sends_a_locked_files_old_hunk_to_the_cloud(
     h: Harness, gh: FakeGitHub, llm: FakeOpenAIServer
 ) -> None:
-    url = llm.base_url
-    models = ("cloud-cheap", "cloud-frontier", "onprem")
-    config = (
-        "models:\n  cheap: [openai/cloud-cheap, openai/onprem]\n  frontier: [openai/cloud-frontier, openai/onprem]\n"
-        "endpoints:\n"
-        + "".join(f'  openai/{m}: {{api_base: "{url}", api_key_env: FAKE_LLM_KEY}}\n' for m in models)
-        + "prices:\n"
-        + "".join(f"  openai/{m}: {{input: 1.0, output: 2.0}}\n" for m in models)
-        + "compliance:\n  - paths: ['secure/**']\n    allow: [openai/onprem]\n"
-    )
-    gh.add_pull(1, RENAMED, base_sha=BASE, head_sha=HEAD)
-    gh.set_content(".reviewbot.yml", config, ref=BASE)
-    finding = {
-        "path": "public/keys.py",
-        "line": 2,
-        "side": "RIGHT",
-        "severity": "high",
-        "category": "security",
-        "title": "Master secret loaded at import",
-        "body": "Load it lazily.",
-    }
-    llm.responder = lambda body: FakeReply.json({"summary": "x", "findings": [finding]})
-    assert h.run().code == 0
-    assert {r.body["model"] for r in llm.chat_requests} == {"onprem"}
-    root = next(c for c in gh.review_comments(1) if c["user"]["login"] == BOT)
-    root["diff_hunk"] = RENAMED[0]["patch"]  # what GitHub stored with the comment
+    root = review_the_renamed_locked_file(h, gh, llm)
     gh.pulls[1].files = ADDED  # the branch rewritten: no rename any more
     before = len(llm.chat_requests)
     llm.responder = lambda body: FakeReply.ok("It is read once at import.")
-    h.run(event=_thread_command(h, "When is this loaded?", root, login="alice", association="MEMBER"))
+    h.run(event=thread_event(h, "When is this loaded?", root, login="alice", association="MEMBER"))
     leaked = [
         r.body["model"]
         for r in llm.chat_requests[before:]
