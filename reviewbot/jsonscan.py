@@ -85,7 +85,14 @@ class Scanner:
                 return out, False, j
             v, ok, i = self.value(j + 1, depth + 1)
             if ok or isinstance(v, (dict, list)):
-                out[_decode_string(m.group(1))] = v
+                key = _decode_string(m.group(1))
+                seen = out.get(key)
+                # A repeated key must not erase what came before it ("findings": [high],
+                # "findings": []): repeated lists are joined, anything else keeps its first value.
+                if isinstance(seen, list) and isinstance(v, list):
+                    out[key] = [*seen, *v]
+                elif key not in out:
+                    out[key] = v
             if not ok:
                 return out, False, i
 

@@ -149,6 +149,26 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text if len(text) <= limit else text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
 
 
+MAX_TEMPLATE_VALUE = 1_000_000  # characters or items an operator in a template may produce
+
+
+class _BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, with `*` and `**` bounded: `{{ "a" * 10**10 }}` in a prompt template
+    is a config error, not a gigabyte of memory or an hour of CPU."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise jinja2.exceptions.SecurityError(f"exponent {right} is too large for a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, (str, list, tuple)) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_TEMPLATE_VALUE:
+                    raise jinja2.exceptions.SecurityError("a repeated value too large for a template")
+        return super().call_binop(context, operator, left, right)
+
+
 def admits(cascade: bool | int, chunk: Chunk) -> bool:
     """review.cascade lets this chunk ask: a cheap one (at or above the score, when one is set)."""
     if chunk.tier != "cheap" or cascade is False:
@@ -193,7 +213,7 @@ class PromptSet:
         folders = [_check_user_dir(prompts_dir)] if prompts_dir else []
         folders.append(builtin_prompts_dir())
         sources = {name: next(f / name for f in folders if (f / name).is_file()) for name in TEMPLATES}
-        env = SandboxedEnvironment(  # templates may come from the reviewed repository
+        env = _BoundedSandbox(  # templates may come from the reviewed repository
             loader=jinja2.FileSystemLoader([str(f) for f in folders], encoding="utf-8"),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
@@ -240,6 +260,12 @@ class PromptSet:
         except jinja2.TemplateError as exc:
             raise ConfigError(
                 f"prompt template {self.sources[name]} failed: {exc}",
+                hint=f"{name} can use: {_VARIABLES[name]}",
+            ) from exc
+        except (ArithmeticError, ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
+            # {{ 1/0 }}, {{ "x"|int(base=99) }}…: the template's error, not reviewbot's
+            raise ConfigError(
+                f"prompt template {self.sources[name]} failed while rendering: {type(exc).__name__}: {exc}",
                 hint=f"{name} can use: {_VARIABLES[name]}",
             ) from exc
 
