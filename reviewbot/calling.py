@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -188,7 +188,9 @@ class ModelCaller:
         try:
             response = self.client.complete(request)
         except LLMError as exc:
-            self.guard.settle(reservation, 0.0, 0)
+            # An answered error costs nothing; a timeout or dropped connection may have been
+            # generating: its reservation stays spent (None), so retries cannot outrun the cap.
+            self.guard.settle(reservation, 0.0 if exc.status else None, 0)
             self.ledger.failed(model, exc.kind)
             message = self._describe(exc, target)
             # An error the server answered costs nothing (at a known price: $0); a timeout or a
@@ -198,15 +200,17 @@ class ModelCaller:
             raise CallFailed(exc.kind, message, exc.retry_after) from exc
         if response.usage_reported:
             self._learn(messages, response.input_tokens)
-            usd = response.cost_usd
+            # Our price first (the team's configured price, else the price map), the provider
+            # client's own figure only for a model we cannot price.
+            usd = self.tools.price(model, response.input_tokens, response.output_tokens, response.cached_tokens or 0)
             if usd is None:
-                usd = self.tools.price(
-                    model, response.input_tokens, response.output_tokens, response.cached_tokens or 0
-                )
+                usd = response.cost_usd
             self.guard.settle(reservation, usd, response.input_tokens)
         else:  # no believable usage: charge the worst case that was reserved, never $0
             usd = self.tools.price(model, in_est, max_out, 0)
             self.guard.settle(reservation, usd, in_est)
+            # …and record the tokens charged, so the all-frontier comparison prices the same request
+            response = replace(response, input_tokens=in_est, output_tokens=max_out, cached_tokens=None)
         call_id = self._record(model, tier, chunk_id, files, messages, response, "ok", None, target, started, usd)
         return Reply(printable(response.text), response.finish_reason, call_id)
 
