@@ -20,7 +20,7 @@ from .chunker import Chunk, split_chunk
 from .findings import Finding, ParsedReply
 from .ledger import FormatMode, Ledger
 from .llm import LLMClient
-from .outcome import ChunkResult, ReviewOutcome
+from .outcome import ChunkResult, ChunkStatus, ReviewOutcome
 from .textutil import printable
 
 if TYPE_CHECKING:
@@ -197,6 +197,8 @@ class Reviewer:
                 error = result.error or "unusable reply"
             last_error = error
             if kind == "budget":
+                if salvage is not None:  # what an unusable reply found stays: failed, not skipped
+                    return replace(salvage, error=f"not reviewed: {error} (after an unusable reply)")
                 return ChunkResult(chunk.id, "skipped", None, error=error)
             self.ledger.failover(chunk.id, model, nxt, error)
         if "context" in last_error and depth < self.settings.max_split_depth:
@@ -344,11 +346,13 @@ class Reviewer:
         failed = [p for p in parts if p.status != "reviewed"]
         summary = " ".join(p.summary for p in parts if p.summary) or None
         model = next((p.model for p in parts if p.model), None)
+        # A half that asked for a frontier review (review.cascade) asks for the whole chunk.
+        asked = "; ".join(dict.fromkeys(p.second_look for p in parts if p.second_look)) or None
         if failed:
-            return ChunkResult(
-                chunk.id, "failed", model, findings, summary, error="; ".join(p.error or "failed" for p in failed)
-            )
-        return ChunkResult(chunk.id, "reviewed", model, findings, summary)
+            status: ChunkStatus = "partial" if all(p.status == "partial" for p in failed) else "failed"
+            error = "; ".join(p.error or p.status for p in failed)
+            return ChunkResult(chunk.id, status, model, findings, summary, error=error, second_look=asked)
+        return ChunkResult(chunk.id, "reviewed", model, findings, summary, second_look=asked)
 
     # -- one request ------------------------------------------------------------------------
     def _send(self, chunk: Chunk, model: str, messages: Messages, mode: FormatMode) -> Reply:
