@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .cost import CostSummary
 from .findings import SEVERITIES, Finding, filter_min_severity
+from .ignore import PATCH_MISSING
 from .outcome import CallRecord, ChunkResult, Failover, ReviewOutcome, SecondLook
 from .vocab import severity_rank
 
@@ -146,8 +147,15 @@ def not_reviewed_reason(report: Report) -> str | None:
     """Why nothing was reviewed, or None when some chunk was (or nothing needed review, or it
     is a dry run). Every call failing, every reply unusable, the budget skipping every chunk or
     compliance blocking them all: none of these may ever look like a clean review."""
-    if report.dry_run or not report.chunks or any(c.status in ("reviewed", "partial") for c in report.chunks):
+    if report.dry_run or any(c.status in ("reviewed", "partial") for c in report.chunks):
         return None
+    if not report.chunks:
+        # Nothing needed a model (every file ignored by the rules) — unless GitHub withheld
+        # the patches of files with changes: those were never seen, which is no clean review.
+        withheld = [f.path for f in report.files if f.skip_reason == PATCH_MISSING]
+        if not withheld:
+            return None
+        return f"GitHub sent no patch for {len(withheld)} changed file(s) (too large to show), e.g. {withheld[0]}"
     return "; ".join(dict.fromkeys(_bare(c.reason or c.status) for c in report.chunks))
 
 

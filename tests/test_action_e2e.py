@@ -322,7 +322,7 @@ def test_first_run_posts_one_exact_review_and_one_summary(h: Harness) -> None:
     # The finding outside the diff is in the summary, with where the model put it.
     not_inline = body.split("#### Not placed inline", 1)[1].split("####", 1)[0]
     assert "**medium** MD5 is not a password hash — `app/passwords.py` — line 300 is outside the diff" in not_inline
-    assert "`static/logo.png` — GitHub sent no patch (binary or too large)" in body
+    assert "`static/logo.png` — binary file" in body
     assert f"Config: `.reviewbot.yml` from the base branch (base SHA `{BASE[:12]}`)" in body
     assert "Audit log: `" + str(h.tmp / "runner" / "reviewbot-audit.jsonl") + "`" in body
     assert (h.tmp / "runner" / "reviewbot-audit.jsonl").read_text(encoding="utf-8").count("\n") == len(

@@ -383,8 +383,8 @@ def test_the_sarif_of_a_run_that_reviewed_nothing_says_so(
 def test_a_pr_whose_patches_github_left_out_is_not_green(h: Harness, gh: FakeGitHub, llm: Any) -> None:
     gh.set_content(".reviewbot.yml", config_yaml(llm.base_url, extra="review:\n  fail_on: high\n"), ref=BASE)
     assert any(item["additions"] > 0 for item in gh.pulls[1].files)  # changed text files, not binaries
-    for item in gh.pulls[1].files:
-        item.pop("patch", None)  # too large: GitHub sends no patch
+    # too large: GitHub sends no patch (copies: the harness's PR_FILES are shared by every test)
+    gh.pulls[1].files = [{k: v for k, v in item.items() if k != "patch"} for item in gh.pulls[1].files]
     result = h.run()
     assert "Not reviewed" in h.summary()["body"]
     assert result.code != 0, "nothing was reviewed, yet the check is green"

@@ -199,7 +199,10 @@ def test_deleted_file_stays_in_the_diff_for_other_stages() -> None:
 
 def test_patch_missing_from_github() -> None:
     diff = diff_from_patches([{"filename": "db/dump.sql", "status": "modified", "additions": 40000, "changes": 40000}])
-    assert _reasons(diff) == {"db/dump.sql": "GitHub sent no patch (binary or too large)"}
+    assert _reasons(diff) == {"db/dump.sql": "GitHub sent no patch (too large to show)"}
+    # No lines counted and no patch: a binary file
+    png = diff_from_patches([{"filename": "logo.png", "status": "modified", "additions": 0, "changes": 0}])
+    assert _reasons(png) == {"logo.png": "binary file"}
 
 
 def test_config_globs_and_their_order() -> None:

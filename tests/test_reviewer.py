@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reviewbot.calling import Guard as AnyGuard
 from reviewbot.calling import ReviewSettings, ReviewTools, Target
 from reviewbot.chunker import Chunk, split_chunk
 from reviewbot.findings import Finding, ParsedReply
@@ -131,7 +132,7 @@ def chunk(cid: str, tier: str = "cheap", files: tuple[str, ...] = ("app.py",), t
 def make(
     client: FakeLLM,
     *,
-    guard: Guard | None = None,
+    guard: AnyGuard | None = None,
     price: float | None = 0.001,
     windows: dict[str, int] | None = None,
     tools: dict[str, Any] | None = None,

@@ -62,7 +62,10 @@ def _file_from_item(item: object, index: int) -> FileDiff:
         hunks=tuple(hunks),
         # The files API has no mode field: a gitlink shows only as "Subproject commit" lines.
         submodule=bool(changed) and all(_SUBPROJECT_RE.fullmatch(t) for t in changed),
-        patch_missing=not hunks and not _nothing_to_show(item, status),
+        # GitHub counts no lines for a binary file; a text file with changes and no patch was
+        # withheld (too large to show): its changes are lost to the review.
+        binary=not hunks and not _nothing_to_show(item, status) and _count(item, "changes") == 0,
+        patch_missing=not hunks and not _nothing_to_show(item, status) and _count(item, "changes") != 0,
         right_lines=right,
         left_lines=left,
     )

@@ -285,7 +285,9 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
         question=clean(question),
         path=path,
     )
-    usd = sum(c.usd or 0.0 for c in answer.calls)
+    usd = sum(c.usd for c in answer.calls if c.usd is not None)  # the known part: what the PR's cap counts
+    unknown = any(c.usd is None for c in answer.calls)  # an unpriced model, a timeout: never shown as $0
+    shown = ("cost unknown" + (f" (priced part {format_usd(usd)})" if usd else "")) if unknown else format_usd(usd)
     if answer.text is None:
         _reply(gh, event, f"reviewbot could not answer: {one_line(answer.error or 'no model answered', 300)}.")
     else:
@@ -293,11 +295,11 @@ def _answer(gh: GitHubPR, run: Any, event: CommentEvent, root: Mapping[str, Any]
             gh,
             event,
             prose(answer.text, max_chars=8_000)
-            + f"\n\n<sub>Answered by {inline_code(answer.model or '')} · {format_usd(usd)}</sub>",
+            + f"\n\n<sub>Answered by {inline_code(answer.model or '')} · {shown}</sub>",
         )
     if usd and summary is not None:  # the pull request's spend cap counts answers too
         _update_state(gh, summary, lambda state: replace(state, total_usd=state.total_usd + usd))
-    return f"answered in the thread ({format_usd(usd)})"
+    return f"answered in the thread ({shown})"
 
 
 def run_prompts(config: Config) -> Any:

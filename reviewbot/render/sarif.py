@@ -10,8 +10,9 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..findings import Finding
-from ..report import Report
+from ..report import Report, not_reviewed_reason
 from .common import order
+from .safe import plain
 
 INFORMATION_URI = "https://github.com/reviewbot/reviewbot"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -49,12 +50,31 @@ def render_sarif(report: Report) -> str:
                         "rules": rules,
                     }
                 },
+                "invocations": [_invocation(report)],
                 "results": results,
                 "columnKind": "unicodeCodePoints",
             }
         ],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _invocation(report: Report) -> dict[str, object]:
+    """Whether the review ran: a run that reviewed nothing (or only part of the diff) must not
+    read as a clean scan to an uploader that closes the alerts a scan no longer reports."""
+    reason = not_reviewed_reason(report)
+    notes: list[dict[str, object]] = []
+    if reason is not None:
+        notes.append({"level": "error", "message": {"text": plain(f"not reviewed: {reason}")[:1000]}})
+    else:
+        unreviewed = [c for c in report.chunks if c.status in ("failed", "skipped", "partial")]
+        if unreviewed:
+            text = f"{len(unreviewed)} of {len(report.chunks)} chunk(s) not fully reviewed"
+            notes.append({"level": "warning", "message": {"text": text}})
+    out: dict[str, object] = {"executionSuccessful": reason is None or report.dry_run}
+    if notes:
+        out["toolExecutionNotifications"] = notes
+    return out
 
 
 def _sarif_result(f: Finding, rule_index: int) -> dict[str, object]:
