@@ -87,12 +87,10 @@ class Scanner:
             if ok or isinstance(v, (dict, list)):
                 key = _decode_string(m.group(1))
                 seen = out.get(key)
-                # A repeated key must not erase what came before it ("findings": [high],
-                # "findings": []): repeated lists are joined, anything else keeps its first value.
-                if isinstance(seen, list) and isinstance(v, list):
-                    out[key] = [*seen, *v]
-                elif key not in out:
-                    out[key] = v
+                # A repeated list must not erase what came before it ("findings": [high],
+                # "findings": []): repeated lists are joined; any other value is the last one,
+                # as JSON parsers read it.
+                out[key] = [*seen, *v] if isinstance(seen, list) and isinstance(v, list) else v
             if not ok:
                 return out, False, i
 
