@@ -471,7 +471,22 @@ def emit(text: str, output: str | None) -> None:
         except OSError as exc:
             raise UsageError(f"cannot write {output}: {exc.strerror}") from exc
     else:
-        click.echo(text, nl=not text.endswith("\n"))
+        try:
+            click.echo(text, nl=not text.endswith("\n"))
+            sys.stdout.flush()
+        except OSError as exc:  # a full disk behind `>`, a reader that closed the pipe
+            _quiet_stdout()
+            raise UsageError(f"cannot write the report to standard output: {exc.strerror or exc}") from exc
+
+
+def _quiet_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's last flush of what could not
+    be written raises nothing more (one error line, not a second one at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None, *, obj: object = None) -> None:

@@ -289,3 +289,25 @@ def test_progress_on_a_non_terminal_is_plain_lines_plan_first(tmp_path: Path) ->
     )
     assert not re.search(r"[\r\x1b]", proc.stderr)
     assert json.loads(proc.stdout)["dry_run"] is False
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_report_that_cannot_be_written_is_one_line_and_exit_2() -> None:
+    import os
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "login-sql.diff"
+    with open("/dev/full", "w") as full:
+        run = subprocess.run(
+            [sys.executable, "-m", "reviewbot", "review", "--diff", str(example), "--dry-run"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+            timeout=120,
+            check=False,
+        )
+    assert run.returncode == 2, run.stderr
+    assert "cannot write the report to standard output" in run.stderr
+    assert "internal error" not in run.stderr and "Traceback" not in run.stderr
