@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reviewbot.diff import FileDiff, first_mismatch, parse_diff
-from reviewbot.eval.cases import Case, load_cases
+from reviewbot.eval.cases import Case, load_cases, plain_case_id
 
 HERE = Path(__file__).resolve().parent
 
@@ -126,10 +126,6 @@ def heads_for(case: Case, mirrors: Mirrors) -> dict[str, str] | str:
     return "; ".join(reasons)
 
 
-def _plain_id(name: str) -> bool:
-    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the folder to write (DIR/<case id>/<path>); keep it outside the repository")
@@ -153,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = args.out.resolve()
         folder = root / case.id
         unsafe = [p for p in got if not (folder / p).resolve().is_relative_to(folder)]
-        if not _plain_id(case.id) or unsafe:
+        if not plain_case_id(case.id) or unsafe:
             skipped.append((case.id, "its id is not a plain folder name, or a path leaves its folder"))
             continue
         if folder.exists():

@@ -238,10 +238,6 @@ def _merge(found: list[Region]) -> list[Region]:
     return merged
 
 
-def _escape(line: str) -> str:
-    return defuse_prompt_tags(line)  # file text must not close the prompt's blocks
-
-
 def render(path: str, text: str, found: Sequence[Region], shown: Iterable[int]) -> str:
     """The regions as numbered lines (`57 code`, the chunk's own format), leaving out lines
     the chunk already shows; "" when nothing is left."""
@@ -250,7 +246,7 @@ def render(path: str, text: str, found: Sequence[Region], shown: Iterable[int]) 
     out: list[str] = []
     for r in found:
         body = [
-            f"{n} {_escape(all_lines[n - 1])}"
+            f"{n} {defuse_prompt_tags(all_lines[n - 1])}"  # file text must not close the prompt's blocks
             for n in range(r.start, r.end + 1)
             if n not in skip and n <= len(all_lines)
         ]

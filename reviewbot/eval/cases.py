@@ -288,15 +288,17 @@ def attach_head_files(cases: Iterable[Case], folder: str | Path) -> list[Case]:
     out = []
     for case in cases:
         where = root / case.id
-        if case.head_files or not _plain_name(case.id) or not where.is_dir():
+        if case.head_files or not plain_case_id(case.id) or not where.is_dir():
             out.append(case)
             continue
         out.append(_with_heads(case, _stored_heads(where.name, root, str(where)), str(where)))
     return out
 
 
-def _plain_name(name: str) -> bool:
-    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
+def plain_case_id(name: str) -> bool:
+    """A case id usable as one folder name (no separator, not `.`/`..`): what a head-file
+    folder per case may be named, so no id reaches outside the folder that holds them."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
 
 
 def _stored_heads(spec: Any, base: Path, where: str) -> tuple[dict[str, Path], tuple[Path, ...]]:

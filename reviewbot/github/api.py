@@ -285,12 +285,16 @@ class GitHubPR(GitHubClient):
             and isinstance(r["user"].get("login"), str)
             and r["user"].get("type") != "Bot"
         ]
-        # Not the PR's author (who can push to a same-repository branch), unless the author
-        # owns the repository (a personal project has nobody else to ask).
-        author = self.pull_info().author.lower()
-        owner = self.repository.split("/", 1)[0].lower()
-        judges = [login for login in logins if login.lower() != author or author == owner]
-        return any(self.may_write(login) for login in dict.fromkeys(judges[:10]))
+        return any(self.may_silence(login) for login in dict.fromkeys(logins[:10]))
+
+    def may_silence(self, login: str) -> bool:
+        """Whether `login` may dismiss a finding (👎, `/reviewbot ignore`): write access to the
+        repository, and not the PR's author (who can push to a same-repository branch) unless
+        the author owns the repository (a personal project has nobody else to ask)."""
+        author = (self._pull or self.pull_info()).author.lower()  # the run's listing, else one request
+        if login.lower() == author and author != self.repository.split("/", 1)[0].lower():
+            return False
+        return self.may_write(login)
 
     def may_write(self, login: str) -> bool:
         """Write (or admin) access to the repository, asked once per login per run."""

@@ -131,7 +131,7 @@ def handle_comment(
             )
         return skip("the thread is not a reviewbot finding")
     if cmd.verb == "ignore":
-        if not _may_silence(gh, event.author.login, info.author):
+        if not gh.may_silence(event.author.login):
             _reply(
                 gh,
                 event,
@@ -156,16 +156,6 @@ def _ours(gh: GitHubPR, event: CommentEvent) -> bool:
 
 
 # --- what each command does ----------------------------------------------------------------
-
-
-def _may_silence(gh: GitHubPR, login: str, author: str) -> bool:
-    """`/reviewbot ignore` clears a finding and the check it fails, like a 👎: only for someone
-    with write access (GitHub's association alone admits read-only members), and not the
-    PR's author unless they own the repository."""
-    owner = gh.repository.split("/", 1)[0].lower()
-    if login.lower() == author.lower() and author.lower() != owner:
-        return False
-    return gh.may_write(login)
 
 
 def _base_config(gh: GitHubPR, ctx: Context, opts: dict[str, Any], info: Any) -> BaseSetup:
